@@ -1,0 +1,371 @@
+//! Record framing: where records and standalone file tokens start and end.
+//!
+//! Invariants:
+//! - A trail is records and standalone file tokens (0x11) back to back, with no file header.
+//! - A record starts with a header token (0x14, 0x15, 0x74, 0x79) whose u32 byte count is
+//!   the length of the whole record, header and trailer included (§1.3).
+//! - Framing never trusts a count before checking the bytes are there, and never allocates:
+//!   a span is an offset and a length into the input.
+//!
+//! Two checks are offered. [`Check::Praudit`] frames exactly as OpenBSM's `au_read_rec`
+//! does (§1.6): the count must be at least 5 and the bytes present, nothing else.
+//! [`Check::Strict`] also requires room for the header and a trailer, and a trailer token
+//! with magic 0xb105 and the header's count as the record's last seven bytes.
+
+use crate::error::{DecodeError, ErrorKind, Fault};
+use crate::tokens::{self, ids, DecodeOptions, Token};
+
+pub const TRAILER_LEN: usize = 7;
+pub const TRAILER_MAGIC: u16 = 0xb105;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanKind {
+    Record,
+    /// A standalone file token between records (§1.5).
+    File,
+}
+
+/// One framed item: `data[offset..offset + len]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub offset: usize,
+    pub len: usize,
+    pub kind: SpanKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    Praudit,
+    Strict,
+}
+
+fn err(offset: usize, record_offset: usize, token_id: Option<u8>, kind: ErrorKind) -> DecodeError {
+    DecodeError {
+        offset: offset as u64,
+        record_offset: record_offset as u64,
+        token_id,
+        kind,
+    }
+}
+
+fn truncated(off: usize, id: u8, needed: usize, available: usize) -> DecodeError {
+    err(
+        off,
+        off,
+        Some(id),
+        ErrorKind::Truncated {
+            needed: needed as u64,
+            available: available as u64,
+        },
+    )
+}
+
+/// Frame the item that starts at `off`. `off` must be inside `data`.
+pub fn frame(data: &[u8], off: usize, check: Check) -> Result<Span, DecodeError> {
+    let rest = data.get(off..).unwrap_or(&[]);
+    let Some(&id) = rest.first() else {
+        return Err(truncated(off, 0, 1, 0));
+    };
+    if id == ids::OTHER_FILE32 {
+        let Some(n) = rest.get(9..11) else {
+            return Err(truncated(off, id, 11, rest.len()));
+        };
+        let len = 11 + usize::from(u16::from_be_bytes([n[0], n[1]]));
+        if rest.len() < len {
+            return Err(truncated(off, id, len, rest.len()));
+        }
+        return Ok(Span {
+            offset: off,
+            len,
+            kind: SpanKind::File,
+        });
+    }
+    if !ids::is_header(id) {
+        return Err(err(off, off, None, ErrorKind::NotARecord(id)));
+    }
+    let Some(c) = rest.get(1..5) else {
+        return Err(truncated(off, id, 5, rest.len()));
+    };
+    let count = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+    // A count of 2^31 or more is a plain length here (praudit's int return misbehaves).
+    let len = count as usize;
+    let minimum = match check {
+        Check::Praudit => 5,
+        Check::Strict => header_len(rest).map_err(|f| f.at(off as u64))? + TRAILER_LEN,
+    };
+    if len < minimum {
+        return Err(err(
+            off + 1,
+            off,
+            Some(id),
+            ErrorKind::RecordTooSmall {
+                count,
+                minimum: minimum as u32,
+            },
+        ));
+    }
+    if rest.len() < len {
+        return Err(truncated(off, id, len, rest.len()));
+    }
+    if check == Check::Strict {
+        check_trailer(&rest[..len], count).map_err(|f| f.at(off as u64))?;
+    }
+    Ok(Span {
+        offset: off,
+        len,
+        kind: SpanKind::Record,
+    })
+}
+
+/// Length of the header token at the start of `bytes` (which may extend past the record).
+fn header_len(bytes: &[u8]) -> Result<usize, Fault> {
+    tokens::decode(bytes, 0, DecodeOptions::FULL).map(|t| t.len)
+}
+
+/// The last seven bytes of a record must be a trailer with the magic and the header's count.
+pub(crate) fn check_trailer(rec: &[u8], count: u32) -> Result<(), Fault> {
+    let at = rec.len().saturating_sub(TRAILER_LEN);
+    let fault = |pos: usize, kind| Fault {
+        pos,
+        token_id: Some(ids::TRAILER),
+        kind,
+    };
+    let t = rec.get(at..).unwrap_or(&[]);
+    if t.len() != TRAILER_LEN || t[0] != ids::TRAILER {
+        return Err(Fault {
+            pos: at,
+            token_id: None,
+            kind: ErrorKind::MissingTrailer,
+        });
+    }
+    match tokens::decode(rec, at, DecodeOptions::FULL) {
+        Ok(tokens::Tok {
+            token: Token::Trailer { magic, count: tc },
+            ..
+        }) => {
+            if magic != TRAILER_MAGIC {
+                return Err(fault(at + 1, ErrorKind::BadTrailerMagic(magic)));
+            }
+            if tc != count {
+                return Err(fault(
+                    at + 3,
+                    ErrorKind::TrailerMismatch {
+                        header: count,
+                        trailer: tc,
+                    },
+                ));
+            }
+            Ok(())
+        }
+        Ok(_) => unreachable_trailer(at),
+        Err(f) => Err(f),
+    }
+}
+
+// Kept out of line so the match above stays total without a panic path.
+fn unreachable_trailer(at: usize) -> Result<(), Fault> {
+    Err(Fault {
+        pos: at,
+        token_id: None,
+        kind: ErrorKind::MissingTrailer,
+    })
+}
+
+/// Iterates the spans of a trail from `start`, stopping after the first error.
+pub struct Framer<'a> {
+    data: &'a [u8],
+    pos: usize,
+    check: Check,
+    done: bool,
+}
+
+impl<'a> Framer<'a> {
+    pub fn new(data: &'a [u8], check: Check) -> Self {
+        Framer {
+            data,
+            pos: 0,
+            check,
+            done: false,
+        }
+    }
+
+    pub fn starting_at(data: &'a [u8], pos: usize, check: Check) -> Self {
+        Framer {
+            data,
+            pos,
+            check,
+            done: false,
+        }
+    }
+
+    /// Offset of the next item to frame.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
+impl Iterator for Framer<'_> {
+    type Item = Result<Span, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.pos >= self.data.len() {
+            return None;
+        }
+        match frame(self.data, self.pos, self.check) {
+            Ok(span) => {
+                self.pos += span.len;
+                Some(Ok(span))
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// header32 + text "hi\0" + trailer, count 31.
+    fn rec() -> Vec<u8> {
+        let mut r = vec![0x14, 0, 0, 0, 31, 11, 0, 1, 0, 0, 0, 0, 0, 5, 0, 0, 0, 6];
+        r.extend_from_slice(&[0x28, 0, 3, b'h', b'i', 0]);
+        r.extend_from_slice(&[0x13, 0xb1, 0x05, 0, 0, 0, 31]);
+        r
+    }
+
+    fn file_token() -> Vec<u8> {
+        vec![0x11, 0, 0, 0, 1, 0, 0, 0, 2, 0, 2, b'f', 0]
+    }
+
+    #[test]
+    fn frames_records_and_file_tokens() {
+        let mut t = file_token();
+        t.extend(rec());
+        t.extend(rec());
+        t.extend(file_token());
+        let spans: Vec<Span> = Framer::new(&t, Check::Strict)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let kinds: Vec<(usize, usize, SpanKind)> =
+            spans.iter().map(|s| (s.offset, s.len, s.kind)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (0, 13, SpanKind::File),
+                (13, 31, SpanKind::Record),
+                (44, 31, SpanKind::Record),
+                (75, 13, SpanKind::File)
+            ]
+        );
+    }
+
+    #[test]
+    fn truncated_record() {
+        let mut t = rec();
+        t.extend(&rec()[..20]);
+        let r: Vec<_> = Framer::new(&t, Check::Strict).collect();
+        assert_eq!(r.len(), 2);
+        let e = r[1].clone().unwrap_err();
+        assert_eq!(e.offset, 31);
+        assert_eq!(e.record_offset, 31);
+        assert_eq!(
+            e.kind,
+            ErrorKind::Truncated {
+                needed: 31,
+                available: 20
+            }
+        );
+        // Only three bytes of the count.
+        let e = frame(&[0x14, 0, 0, 0], 0, Check::Strict).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ErrorKind::Truncated {
+                needed: 5,
+                available: 4
+            }
+        );
+    }
+
+    #[test]
+    fn trailer_disagreeing_with_header() {
+        let mut r = rec();
+        r[30] = 32;
+        let e = frame(&r, 0, Check::Strict).unwrap_err();
+        assert_eq!(e.offset, 27);
+        assert_eq!(
+            e.kind,
+            ErrorKind::TrailerMismatch {
+                header: 31,
+                trailer: 32
+            }
+        );
+        // praudit framing does not look at the trailer.
+        assert!(frame(&r, 0, Check::Praudit).is_ok());
+    }
+
+    #[test]
+    fn bad_magic_and_missing_trailer() {
+        let mut r = rec();
+        r[25] = 0xb2;
+        let e = frame(&r, 0, Check::Strict).unwrap_err();
+        assert_eq!((e.offset, e.kind), (25, ErrorKind::BadTrailerMagic(0xb205)));
+        let mut r = rec();
+        r[24] = 0x14;
+        let e = frame(&r, 0, Check::Strict).unwrap_err();
+        assert_eq!((e.offset, e.kind), (24, ErrorKind::MissingTrailer));
+    }
+
+    #[test]
+    fn count_smaller_than_header_and_trailer() {
+        let mut r = rec();
+        r[4] = 20;
+        let e = frame(&r, 0, Check::Strict).unwrap_err();
+        assert_eq!(e.offset, 1);
+        assert_eq!(
+            e.kind,
+            ErrorKind::RecordTooSmall {
+                count: 20,
+                minimum: 25
+            }
+        );
+        r[4] = 4;
+        let e = frame(&r, 0, Check::Praudit).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ErrorKind::RecordTooSmall {
+                count: 4,
+                minimum: 5
+            }
+        );
+        r[4] = 10;
+        assert_eq!(frame(&r, 0, Check::Praudit).unwrap().len, 10);
+    }
+
+    #[test]
+    fn huge_count_is_truncation_not_allocation() {
+        let mut r = rec();
+        r[1..5].copy_from_slice(&u32::MAX.to_be_bytes());
+        let e = frame(&r, 0, Check::Strict).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ErrorKind::Truncated {
+                needed: u32::MAX as u64,
+                available: 31
+            }
+        );
+    }
+
+    #[test]
+    fn stray_byte_is_not_a_record() {
+        let mut t = rec();
+        t.push(0x00);
+        t.extend(rec());
+        let r: Vec<_> = Framer::new(&t, Check::Praudit).collect();
+        assert_eq!(r.len(), 2);
+        let e = r[1].clone().unwrap_err();
+        assert_eq!((e.offset, e.kind), (31, ErrorKind::NotARecord(0)));
+    }
+}

@@ -1,0 +1,16 @@
+//! bsmtrail's core: framing, token decoding and rendering of BSM audit trails.
+//!
+//! The format reference is `docs/bsm-format.md` in the shared material; section numbers
+//! (§) in comments point there.
+
+pub(crate) mod cursor;
+pub mod error;
+pub mod framing;
+pub mod inet;
+pub mod source;
+pub mod tokens;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{DecodeError, ErrorKind, Fault};

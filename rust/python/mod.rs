@@ -1,0 +1,1 @@
+//! The `bsmtrail._native` extension module.
