@@ -1,1 +1,19 @@
-//! The `bsmtrail._native` extension module.
+//! The `bsmtrail._native` extension module. Each submodule registers its own classes and
+//! functions; this file only lists them.
+
+use pyo3::prelude::*;
+
+#[pymodule]
+#[pyo3(name = "_native", gil_used = false)]
+fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add(
+        "build_profile",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+    )?;
+    Ok(())
+}
