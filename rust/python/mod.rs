@@ -1,6 +1,10 @@
 //! The `bsmtrail._native` extension module. Each submodule registers its own classes and
 //! functions; this file only lists them.
 
+mod convert;
+mod errors;
+mod reader;
+
 use pyo3::prelude::*;
 
 #[pymodule]
@@ -15,5 +19,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "release"
         },
     )?;
+    reader::register(m)?;
     Ok(())
 }

@@ -1,0 +1,62 @@
+"""``bsmtrail summary``: what is in a trail, and its first records."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from typing import Optional, TextIO
+
+from ..trail import Trail
+from ..trail import open as open_trail
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "summary",
+        help="summarise a trail and show its first records",
+        description="Frame and decode a whole trail, print counts, time span and token "
+        "types, then the first records.\n\nexample: bsmtrail summary /var/audit/current",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("trail", help="trail file")
+    p.add_argument("-n", "--records", type=int, default=5, help="records to show (5)")
+    p.set_defaults(func=run)
+
+
+def _fmt_time(seconds: Optional[int]) -> str:
+    if seconds is None:
+        return "-"
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S UTC"
+        )
+    except (OverflowError, OSError, ValueError):
+        return str(seconds)
+
+
+def summarise(trail: Trail, shown: int, out: TextIO) -> int:
+    scan = trail.scan()
+    status = "all framed and decoded" if scan.ok else "DAMAGED"
+    out.write(
+        f"{trail.name}: {scan.records} records, {scan.file_tokens} file tokens, "
+        f"{scan.bytes} of {scan.nbytes} bytes ({status})\n"
+    )
+    out.write(f"time span: {_fmt_time(scan.first_seconds)} .. {_fmt_time(scan.last_seconds)}\n")
+    counts = sorted(scan.token_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    out.write("token types: " + ", ".join(f"{k} {v}" for k, v in counts) + "\n")
+    if scan.error is not None:
+        out.write(f"error: {scan.error}\n")
+    if shown > 0:
+        out.write(f"first {shown} records:\n")
+    for i, rec in enumerate(trail):
+        if i >= shown:
+            break
+        when = rec.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if rec.time else "?"
+        kinds = " ".join(t["type"] for t in rec.tokens[1:-1])
+        out.write(f"  @{rec.offset:<7} {when}  event {rec.event:<5}  {kinds}\n")
+    return 0 if scan.ok else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    return summarise(open_trail(args.trail), args.records, sys.stdout)

@@ -1,0 +1,401 @@
+//! `Reader` (a whole trail over shared bytes) and `Record` (a lazy view of one record).
+//! Iteration frames and validates in Rust; a `Record` holds only the shared buffer, an
+//! offset and the decoded header, and decodes its tokens when asked.
+
+use super::convert::token_dict;
+use super::errors::to_pyerr;
+use crate::error::{DecodeError, ErrorKind};
+use crate::framing::{self, Check, Framer, Span, SpanKind};
+use crate::inet;
+use crate::source::Source;
+use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Header, Token};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Bytes from `bytes` (shared, no copy), `bytearray`/`memoryview` (copied: they can change
+/// under us), or a path (memory-mapped).
+pub(crate) fn source_from(obj: &Bound<'_, PyAny>) -> PyResult<Source> {
+    if obj.is_instance_of::<PyBytes>() {
+        let b: PyBackedBytes = obj.extract()?;
+        return Ok(Source::from_owner(b));
+    }
+    if obj.is_instance_of::<PyByteArray>() || obj.is_instance_of::<PyMemoryView>() {
+        let copy = obj
+            .py()
+            .import("builtins")?
+            .getattr("bytes")?
+            .call1((obj,))?;
+        let b: PyBackedBytes = copy.extract()?;
+        return Ok(Source::from_owner(b));
+    }
+    match obj.extract::<PathBuf>() {
+        Ok(p) => Ok(Source::map_file(&p)?),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "expected a path, bytes, bytearray or memoryview, not {}",
+            obj.get_type().name()?
+        ))),
+    }
+}
+
+/// Frame, check the trailer, and decode every token of the record at `span`.
+fn validated(src: &Source, span: Span) -> Result<Record, DecodeError> {
+    let data = src.bytes();
+    let rec = &data[span.offset..span.offset + span.len];
+    let mut header = None;
+    tokens::walk_valid(rec, DecodeOptions::FULL, |t| {
+        if let (None, Token::Header(h)) = (&header, &t.token) {
+            header = Some(*h);
+        }
+    })
+    .map_err(|f| f.at(span.offset as u64))?;
+    // Framing guarantees a header token first; walk_valid decoded it.
+    let header = header.ok_or(DecodeError {
+        offset: span.offset as u64,
+        record_offset: span.offset as u64,
+        token_id: rec.first().copied(),
+        kind: ErrorKind::NotARecord(rec.first().copied().unwrap_or(0)),
+    })?;
+    Ok(Record {
+        source: src.clone(),
+        offset: span.offset,
+        len: span.len,
+        id: rec.first().copied().unwrap_or(0),
+        header,
+    })
+}
+
+/// One audit record: a view into the trail's bytes.
+#[pyclass(module = "bsmtrail._native", frozen)]
+pub struct Record {
+    source: Source,
+    offset: usize,
+    len: usize,
+    id: u8,
+    header: Header,
+}
+
+impl Record {
+    fn bytes(&self) -> &[u8] {
+        &self.source.bytes()[self.offset..self.offset + self.len]
+    }
+}
+
+#[pymethods]
+impl Record {
+    /// Byte offset of the record in its trail.
+    #[getter]
+    fn offset(&self) -> usize {
+        self.offset
+    }
+    /// Byte count (header's count; equal to the record's length).
+    #[getter]
+    fn size(&self) -> usize {
+        self.len
+    }
+    /// `header32`, `header32_ex`, `header64` or `header64_ex`.
+    #[getter]
+    fn header_type(&self) -> &'static str {
+        canonical_name(self.id)
+    }
+    #[getter]
+    fn version(&self) -> u8 {
+        self.header.version
+    }
+    #[getter]
+    fn event(&self) -> u16 {
+        self.header.event
+    }
+    #[getter]
+    fn modifier(&self) -> u16 {
+        self.header.modifier
+    }
+    /// Seconds since the epoch as stored (64-bit headers: reinterpret as signed if needed).
+    #[getter]
+    fn seconds(&self) -> u64 {
+        self.header.seconds
+    }
+    #[getter]
+    fn msec(&self) -> u64 {
+        self.header.msec
+    }
+    /// The header_ex host address as text, or None.
+    #[getter]
+    fn host(&self) -> Option<String> {
+        match self.header.host {
+            Some(a @ (Addr::V4(_) | Addr::V6(_))) => Some(inet::addr_string(&a)),
+            _ => None,
+        }
+    }
+    /// The record's time as an aware UTC datetime, or None when it is outside datetime's
+    /// range (hostile 64-bit headers).
+    #[getter]
+    fn time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let secs: i64 = if matches!(self.id, ids::HEADER64 | ids::HEADER64_EX) {
+            self.header.seconds as i64
+        } else {
+            self.header.seconds as i64 & 0xffff_ffff
+        };
+        let dt = py.import("datetime")?;
+        let utc = dt.getattr("timezone")?.getattr("utc")?;
+        let epoch = dt
+            .getattr("datetime")?
+            .call1((1970, 1, 1, 0, 0, 0, 0, utc))?;
+        let delta = dt.getattr("timedelta");
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("seconds", secs)?;
+        kwargs.set_item("milliseconds", self.header.msec)?;
+        let t = delta
+            .and_then(|d| d.call((), Some(&kwargs)))
+            .and_then(|d| epoch.call_method1("__add__", (d,)));
+        match t {
+            Ok(v) if !v.is_none() && !v.is(py.NotImplemented().bind(py)) => Ok(Some(v)),
+            _ => Ok(None),
+        }
+    }
+    /// The record's bytes, header to trailer.
+    #[getter]
+    fn raw<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.bytes())
+    }
+    /// Every token, header and trailer included, as dicts (see `bsmtrail.tokens`).
+    #[getter]
+    fn tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for t in tokens::TokenIter::new(self.bytes(), DecodeOptions::FULL) {
+            // Validated when the record was made, so this cannot fail; map it anyway.
+            let t = t.map_err(|f| to_pyerr(py, &f.at(self.offset as u64)))?;
+            list.append(token_dict(py, &t, self.offset)?)?;
+        }
+        Ok(list)
+    }
+    fn __len__(&self) -> usize {
+        self.len
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "<Record offset={} size={} event={} {}.{:03}>",
+            self.offset, self.len, self.header.event, self.header.seconds, self.header.msec
+        )
+    }
+}
+
+/// A trail: shared bytes plus iteration and scanning.
+#[pyclass(module = "bsmtrail._native", frozen)]
+pub struct Reader {
+    source: Source,
+}
+
+#[pymethods]
+impl Reader {
+    #[new]
+    fn new(source: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Reader {
+            source: source_from(source)?,
+        })
+    }
+
+    /// Total bytes in the input.
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.source.bytes().len()
+    }
+
+    fn __iter__(&self) -> RecordIter {
+        RecordIter {
+            source: self.source.clone(),
+            pos: 0,
+            done: false,
+        }
+    }
+
+    /// Standalone file tokens (0x11) found between records, as dicts with `offset`.
+    fn file_tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        let data = self.source.bytes();
+        for span in Framer::new(data, Check::Strict) {
+            let span = span.map_err(|e| to_pyerr(py, &e))?;
+            if span.kind == SpanKind::File {
+                let rec = &data[span.offset..span.offset + span.len];
+                let t = tokens::decode(rec, 0, DecodeOptions::FULL)
+                    .map_err(|f| to_pyerr(py, &f.at(span.offset as u64)))?;
+                list.append(token_dict(py, &t, span.offset)?)?;
+            }
+        }
+        Ok(list)
+    }
+
+    /// Walk the whole trail in Rust, without the GIL: framing and trailer checks, and with
+    /// `decode=True` every token. Returns counts and the first error (not raised).
+    #[pyo3(signature = (*, decode = true))]
+    fn scan<'py>(&self, py: Python<'py>, decode: bool) -> PyResult<Bound<'py, PyDict>> {
+        let src = self.source.clone();
+        let s = py.detach(move || scan(src.bytes(), decode));
+        let d = PyDict::new(py);
+        d.set_item("records", s.records)?;
+        d.set_item("file_tokens", s.files)?;
+        d.set_item("bytes", s.covered)?;
+        d.set_item("nbytes", self.source.bytes().len())?;
+        d.set_item("first_seconds", s.first)?;
+        d.set_item("last_seconds", s.last)?;
+        d.set_item(
+            "token_counts",
+            s.token_counts.clone().into_iter().collect::<Vec<_>>(),
+        )?;
+        d.set_item(
+            "error",
+            match &s.error {
+                Some(e) => to_pyerr(py, e).into_value(py).into_any(),
+                None => py.None(),
+            },
+        )?;
+        Ok(d)
+    }
+}
+
+#[derive(Default)]
+struct Scan {
+    records: u64,
+    files: u64,
+    covered: u64,
+    first: Option<u64>,
+    last: Option<u64>,
+    token_counts: BTreeMap<&'static str, u64>,
+    error: Option<DecodeError>,
+}
+
+fn scan(data: &[u8], decode: bool) -> Scan {
+    let mut s = Scan::default();
+    let mut counts = [0u64; 256];
+    for span in Framer::new(data, Check::Strict) {
+        let span = match span {
+            Ok(sp) => sp,
+            Err(e) => {
+                s.error = Some(e);
+                break;
+            }
+        };
+        s.covered += span.len as u64;
+        if span.kind == SpanKind::File {
+            s.files += 1;
+            continue;
+        }
+        let rec = &data[span.offset..span.offset + span.len];
+        if decode {
+            if let Err(f) = tokens::walk_valid(rec, DecodeOptions::FULL, |t| {
+                counts[usize::from(t.id)] += 1;
+            }) {
+                s.error = Some(f.at(span.offset as u64));
+                break;
+            }
+        }
+        if let Ok(tokens::Tok {
+            token: Token::Header(h),
+            ..
+        }) = tokens::decode(rec, 0, DecodeOptions::FULL)
+        {
+            s.first.get_or_insert(h.seconds);
+            s.last = Some(h.seconds);
+        }
+        s.records += 1;
+    }
+    for (id, n) in counts.iter().enumerate() {
+        if *n > 0 {
+            *s.token_counts.entry(canonical_name(id as u8)).or_default() += n;
+        }
+    }
+    s
+}
+
+#[pyclass(module = "bsmtrail._native")]
+pub struct RecordIter {
+    source: Source,
+    pos: usize,
+    done: bool,
+}
+
+#[pymethods]
+impl RecordIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Record>> {
+        loop {
+            if self.done || self.pos >= self.source.bytes().len() {
+                return Ok(None);
+            }
+            let span = framing::frame(self.source.bytes(), self.pos, Check::Strict);
+            let span = match span {
+                Ok(s) => s,
+                Err(e) => {
+                    self.done = true;
+                    return Err(to_pyerr(py, &e));
+                }
+            };
+            self.pos += span.len;
+            if span.kind == SpanKind::File {
+                continue;
+            }
+            return match validated(&self.source, span) {
+                Ok(r) => Ok(Some(r)),
+                Err(e) => {
+                    self.done = true;
+                    Err(to_pyerr(py, &e))
+                }
+            };
+        }
+    }
+}
+
+/// Decode one whole record (e.g. from DTrace's dtaudit `bsm()` probe). The bytes must hold
+/// exactly one record.
+#[pyfunction]
+pub fn parse_record(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Record> {
+    let src = source_from(data)?;
+    let bytes = src.bytes();
+    let span = framing::frame(bytes, 0, Check::Strict).map_err(|e| to_pyerr(py, &e))?;
+    if span.kind == SpanKind::File {
+        return Err(to_pyerr(
+            py,
+            &DecodeError {
+                offset: 0,
+                record_offset: 0,
+                token_id: Some(ids::OTHER_FILE32),
+                kind: ErrorKind::NotARecord(ids::OTHER_FILE32),
+            },
+        ));
+    }
+    if span.len < bytes.len() {
+        return Err(to_pyerr(
+            py,
+            &DecodeError {
+                offset: span.len as u64,
+                record_offset: 0,
+                token_id: None,
+                kind: ErrorKind::TrailingBytes {
+                    left: (bytes.len() - span.len) as u64,
+                },
+            },
+        ));
+    }
+    validated(&src, span).map_err(|e| to_pyerr(py, &e))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Reader>()?;
+    m.add_class::<Record>()?;
+    m.add_class::<RecordIter>()?;
+    m.add_function(wrap_pyfunction!(parse_record, m)?)?;
+    m.add(
+        "DECODED_TOKEN_IDS",
+        tokens::ids::DECODED
+            .iter()
+            .map(|&i| (i, canonical_name(i)))
+            .collect::<Vec<_>>(),
+    )?;
+    Ok(())
+}
