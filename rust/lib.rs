@@ -7,8 +7,11 @@ pub(crate) mod cursor;
 pub mod error;
 pub mod framing;
 pub mod inet;
+pub mod lookup;
+pub mod render;
 pub mod source;
 pub mod tokens;
+pub mod writer;
 
 #[cfg(feature = "python")]
 mod python;
