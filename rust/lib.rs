@@ -11,6 +11,7 @@ pub mod lookup;
 pub mod render;
 pub mod source;
 pub mod tokens;
+pub mod writer;
 
 #[cfg(feature = "python")]
 mod python;
