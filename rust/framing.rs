@@ -89,9 +89,15 @@ pub fn frame(data: &[u8], off: usize, check: Check) -> Result<Span, DecodeError>
     let count = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
     // A count of 2^31 or more is a plain length here (praudit's int return misbehaves).
     let len = count as usize;
+    // A count the input cannot hold is a truncation (or a lie): say so before anything else,
+    // and never look past the input for it.
+    if rest.len() < len && len >= 5 {
+        return Err(truncated(off, id, len, rest.len()));
+    }
     let minimum = match check {
         Check::Praudit => 5,
-        Check::Strict => header_len(rest).map_err(|f| f.at(off as u64))? + TRAILER_LEN,
+        // The header (its length fixed by its own bytes) and a trailer must fit.
+        Check::Strict => header_len(rest).unwrap_or(fixed_header_len(id)) + TRAILER_LEN,
     };
     if len < minimum {
         return Err(err(
@@ -104,9 +110,6 @@ pub fn frame(data: &[u8], off: usize, check: Check) -> Result<Span, DecodeError>
             },
         ));
     }
-    if rest.len() < len {
-        return Err(truncated(off, id, len, rest.len()));
-    }
     if check == Check::Strict {
         check_trailer(&rest[..len], count).map_err(|f| f.at(off as u64))?;
     }
@@ -115,6 +118,16 @@ pub fn frame(data: &[u8], off: usize, check: Check) -> Result<Span, DecodeError>
         len,
         kind: SpanKind::Record,
     })
+}
+
+/// Smallest possible header of each kind (an `_ex` header with no address bytes).
+fn fixed_header_len(id: u8) -> usize {
+    match id {
+        ids::HEADER32 => 18,
+        ids::HEADER32_EX => 22,
+        ids::HEADER64 => 26,
+        _ => 30,
+    }
 }
 
 /// Length of the header token at the start of `bytes` (which may extend past the record).
