@@ -382,3 +382,71 @@ mod tests {
         assert_eq!((e.offset, e.kind), (31, ErrorKind::NotARecord(0)));
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    //! Arbitrary bytes must frame and decode without panicking, every error must point
+    //! inside the input, and every step must make progress (no hangs).
+    use super::*;
+    use crate::tokens::{walk_valid, TokenIter};
+    use proptest::prelude::*;
+
+    fn check_all(data: &[u8]) {
+        for check in [Check::Praudit, Check::Strict] {
+            let mut last = None;
+            for item in Framer::new(data, check) {
+                match item {
+                    Ok(span) => {
+                        assert!(span.len > 0 && span.offset + span.len <= data.len());
+                        assert!(last.is_none_or(|l| span.offset >= l));
+                        last = Some(span.offset + span.len);
+                        let rec = &data[span.offset..span.offset + span.len];
+                        for opts in [DecodeOptions::PRAUDIT, DecodeOptions::FULL] {
+                            let mut pos = 0;
+                            for t in TokenIter::new(rec, opts) {
+                                match t {
+                                    Ok(t) => {
+                                        assert_eq!(t.offset, pos);
+                                        assert!(t.len > 0 && t.offset + t.len <= rec.len());
+                                        pos += t.len;
+                                    }
+                                    Err(f) => assert!(f.pos <= rec.len()),
+                                }
+                            }
+                            if let Err(f) = walk_valid(rec, opts, |_| {}) {
+                                assert!(f.pos <= rec.len());
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        assert!(e.offset <= data.len() as u64);
+                        assert!(e.record_offset <= e.offset);
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            check_all(&data);
+        }
+
+        /// A valid header32 and trailer around random token bytes, so decoding gets past
+        /// the framing checks and exercises every token decoder.
+        #[test]
+        fn arbitrary_bodies(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let count = (18 + body.len() + 7) as u32;
+            let mut rec = vec![0x14];
+            rec.extend_from_slice(&count.to_be_bytes());
+            rec.extend_from_slice(&[11, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2]);
+            rec.extend_from_slice(&body);
+            rec.extend_from_slice(&[0x13, 0xb1, 0x05]);
+            rec.extend_from_slice(&count.to_be_bytes());
+            check_all(&rec);
+        }
+    }
+}
