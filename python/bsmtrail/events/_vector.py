@@ -1,0 +1,194 @@
+"""Vectorised event lookups over numpy and Arrow arrays of event numbers.
+
+Event numbers are 16-bit, so every lookup is a 65,536-entry table built once per database
+and applied with one numpy ``take``: no Python code runs per row. Text columns come out as
+Arrow dictionary arrays whose dictionary is the table's distinct values. numpy and
+pyarrow are optional and imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._model import AuditEvent, AuditMask
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+#: Columns :meth:`VectorLookup.arrow_columns` can produce.
+COLUMNS = ("name", "description", "classes", "mask")
+TEXT_COLUMNS = ("name", "description", "classes")
+
+
+def _numpy() -> Any:
+    try:
+        return importlib.import_module("numpy")
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("vectorised event lookups need numpy (pip install numpy)") from exc
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    try:
+        return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.compute")
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("Arrow event columns need pyarrow (pip install pyarrow)") from exc
+
+
+def _text(entry: AuditEvent, column: str) -> str:
+    if column == "name":
+        return entry.name
+    if column == "description":
+        return entry.description
+    return ",".join(entry.classes)
+
+
+class VectorLookup:
+    """65,536-entry lookup tables for one event database (first entry per number wins)."""
+
+    def __init__(self, by_number: dict[int, AuditEvent], preselect: dict[int, int]) -> None:
+        xp = _numpy()
+        self.values: dict[str, list[str]] = {}
+        self.codes: dict[str, npt.NDArray[np.int32]] = {}
+        for column in TEXT_COLUMNS:
+            index: dict[str, int] = {}
+            codes = xp.full(65536, -1, dtype=xp.int32)
+            for number, entry in by_number.items():
+                codes[number] = index.setdefault(_text(entry, column), len(index))
+            self.values[column] = list(index)
+            self.codes[column] = codes
+        self.known: npt.NDArray[np.bool_] = self.codes["name"] >= 0
+        self.masks: npt.NDArray[np.uint32] = xp.zeros(65536, dtype=xp.uint32)
+        for number, entry in by_number.items():
+            self.masks[number] = entry.mask
+        self.preselect_masks: npt.NDArray[np.uint32] = xp.zeros(65536, dtype=xp.uint32)
+        for number, mask in preselect.items():
+            self.preselect_masks[number] = mask
+        self._dictionaries: dict[str, Any] = {}
+
+    # -- numpy -------------------------------------------------------------------------
+
+    def index(self, numbers: Any) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.bool_] | None]:
+        """Event numbers as a uint16 index, plus a mask of rows that cannot match.
+
+        Accepts a numpy array or any sequence of integers. Values outside 0..65535 (possible
+        with wider integer types) are flagged in the mask and looked up as 0.
+        """
+        xp = _numpy()
+        arr = xp.asarray(numbers)
+        if arr.dtype == xp.uint16:
+            return arr, None
+        if arr.dtype.kind not in "iu":
+            if arr.size == 0:
+                return arr.astype(xp.uint16), None
+            raise TypeError(f"event numbers must be integers, not {arr.dtype}")
+        bad = (arr < 0) | (arr > 0xFFFF)
+        if bad.any():
+            return xp.where(bad, 0, arr).astype(xp.uint16), bad
+        return arr.astype(xp.uint16), None
+
+    def take_codes(self, numbers: Any, column: str) -> npt.NDArray[np.int32]:
+        """Dictionary codes (int32, -1 for unknown events) for ``column``."""
+        idx, bad = self.index(numbers)
+        codes: npt.NDArray[np.int32] = self.codes[column].take(idx)
+        if bad is not None:
+            codes[bad] = -1
+        return codes
+
+    def take_masks(self, numbers: Any, *, preselect: bool = False) -> npt.NDArray[np.uint32]:
+        """Class masks (uint32, 0 for unknown events)."""
+        idx, bad = self.index(numbers)
+        table = self.preselect_masks if preselect else self.masks
+        masks: npt.NDArray[np.uint32] = table.take(idx)
+        if bad is not None:
+            masks[bad] = 0
+        return masks
+
+    def preselected(self, numbers: Any, mask: AuditMask, success: Any) -> npt.NDArray[np.bool_]:
+        """``au_preselect`` per row; ``success`` is a bool or a boolean array (row outcome)."""
+        xp = _numpy()
+        classes = self.take_masks(numbers, preselect=True)
+        wanted = xp.where(
+            xp.asarray(success, dtype=bool),
+            xp.uint32(mask.success),
+            xp.uint32(mask.failure),
+        ).astype(xp.uint32)
+        result: npt.NDArray[np.bool_] = (classes & wanted) != 0
+        return result
+
+    # -- Arrow -------------------------------------------------------------------------
+
+    def dictionary(self, column: str) -> Any:
+        """The Arrow dictionary for ``column``: string when UTF-8 clean, else binary."""
+        cached = self._dictionaries.get(column)
+        if cached is None:
+            pa, _ = _pyarrow()
+            values = self.values[column]
+            try:
+                cached = pa.array([v.encode("utf-8") for v in values], pa.binary()).cast(
+                    pa.string()
+                )
+            except UnicodeEncodeError:
+                cached = pa.array(
+                    [v.encode("utf-8", "surrogateescape") for v in values], pa.binary()
+                )
+            self._dictionaries[column] = cached
+        return cached
+
+    def arrow_columns(self, numbers: Any, columns: Sequence[str] = COLUMNS) -> dict[str, Any]:
+        """Arrow columns for ``numbers`` (a pyarrow Array/ChunkedArray or numpy array).
+
+        Text columns are ``dictionary<int32, string>``; ``mask`` is ``uint32``. Rows whose
+        event is unknown, or whose input is null, are null.
+        """
+        pa, _ = _pyarrow()
+        for column in columns:
+            if column not in COLUMNS:
+                raise ValueError(f"unknown event column {column!r}; choose from {COLUMNS}")
+        if isinstance(numbers, pa.ChunkedArray):
+            parts = [self._arrow_chunk(chunk, columns) for chunk in numbers.chunks]
+            return {
+                column: pa.chunked_array(
+                    [part[column] for part in parts], type=self._arrow_type(column)
+                )
+                for column in columns
+            }
+        return self._arrow_chunk(numbers, columns)
+
+    def _arrow_type(self, column: str) -> Any:
+        pa, _ = _pyarrow()
+        if column == "mask":
+            return pa.uint32()
+        return pa.dictionary(pa.int32(), self.dictionary(column).type)
+
+    def _arrow_chunk(self, numbers: Any, columns: Iterable[str]) -> dict[str, Any]:
+        pa, pc = _pyarrow()
+        xp = _numpy()
+        nulls: npt.NDArray[np.bool_] | None = None
+        if isinstance(numbers, pa.Array):
+            if numbers.null_count:
+                nulls = numbers.is_null().to_numpy(zero_copy_only=False)
+                numbers = pc.fill_null(numbers, 0)
+            numbers = numbers.to_numpy(zero_copy_only=False)
+        idx, bad = self.index(numbers)
+        missing = ~self.known.take(idx)
+        if bad is not None:
+            missing |= bad
+        if nulls is not None:
+            missing |= nulls
+        mask_arg = missing if missing.any() else None
+        out: dict[str, Any] = {}
+        for column in columns:
+            if column == "mask":
+                out[column] = pa.array(self.masks.take(idx), type=pa.uint32(), mask=mask_arg)
+                continue
+            codes = self.codes[column].take(idx)
+            if mask_arg is not None:
+                codes = xp.where(mask_arg, 0, codes)
+            indices = pa.array(codes, type=pa.int32(), mask=mask_arg)
+            out[column] = pa.DictionaryArray.from_arrays(
+                indices, self.dictionary(column), safe=False
+            )
+        return out
