@@ -56,3 +56,50 @@ class Reader:
     def scan(self, *, decode: bool = True) -> dict[str, Any]: ...
 
 def parse_record(data: Union[bytes, bytearray, memoryview]) -> Record: ...
+
+# ---- render (praudit-compatible text/XML; rust/python/render.rs) -------------------------
+
+XML_HEADER: bytes
+XML_FOOTER: bytes
+
+@final
+class Renderer:
+    def __init__(
+        self,
+        *,
+        raw: bool = False,
+        short: bool = False,
+        numeric: bool = False,
+        xml: bool = False,
+        oneline: bool = False,
+        delimiter: bytes = b",",
+        apple: bool = False,
+        apple_truncated_word: bytes = b"truncated",
+        apple_empty_cdhash: bytes = b"",
+        xml_strict: bool = False,
+        utc: bool = False,
+        events: list[tuple[int, bytes, bytes]] = ...,
+        users: list[tuple[int, bytes]] = ...,
+        groups: list[tuple[int, bytes]] = ...,
+    ) -> None: ...
+    @property
+    def xml(self) -> bool: ...
+    @property
+    def xml_strict(self) -> bool: ...
+    def render(self, source: object, *, resync: bool = False) -> bytes: ...
+    def render_record(self, data: bytes) -> bytes: ...
+    def chunks(
+        self, source: object, *, resync: bool = False, chunk_size: int = 1048576
+    ) -> RenderChunks: ...
+    def stream(self, *, resync: bool = False) -> RenderStream: ...
+
+@final
+class RenderChunks:
+    def __iter__(self) -> RenderChunks: ...
+    def __next__(self) -> bytes: ...
+
+@final
+class RenderStream:
+    def feed(self, data: bytes) -> bytes: ...
+    @property
+    def done(self) -> bool: ...

@@ -1,0 +1,126 @@
+"""User and group databases for rendering uids and gids as names (praudit's ``getpwuid`` /
+``getgrgid``, ``docs/bsm-format.md`` §3.2).
+
+By default the names come from the system database (``pwd.getpwall()`` /
+``grp.getgrall()``), as praudit's do. A file in ``passwd`` format (7 fields), FreeBSD's
+``master.passwd`` format (10 fields) or ``group`` format can be given instead, which makes
+the output independent of the machine. As with ``getpwuid``, the **first** entry for an id
+wins; the renderer keeps the first of each id, so the lists keep file order.
+
+Names are bytes (the user database is not guaranteed to be UTF-8).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Union
+
+__all__ = [
+    "IdNames",
+    "PathArg",
+    "parse_group",
+    "parse_passwd",
+    "read_group",
+    "read_passwd",
+    "resolve_groups",
+    "resolve_users",
+    "system_groups",
+    "system_users",
+]
+
+#: ``(id, name)`` pairs in lookup order: the first pair for an id wins.
+IdNames = list[tuple[int, bytes]]
+PathArg = Union[str, "os.PathLike[str]"]
+#: What the renderers accept for a user or group table.
+NamesArg = Union[
+    None, PathArg, Mapping[int, Union[str, bytes]], Iterable[tuple[int, Union[str, bytes]]]
+]
+
+
+def _c_uint(field: bytes) -> int | None:
+    """A uid/gid field as glibc's files backend reads it: decimal digits with an optional
+    sign, converted to ``uid_t`` (so ``-1`` is 4294967295); anything else skips the line."""
+    text = field.strip()
+    neg = text.startswith(b"-")
+    digits = text[1:] if neg or text.startswith(b"+") else text
+    if not digits.isdigit():
+        return None
+    value = int(digits)
+    return (-value if neg else value) & 0xFFFFFFFF
+
+
+def _parse(data: bytes, id_field: int, min_fields: int) -> IdNames:
+    out: IdNames = []
+    for line in data.splitlines():
+        # Comments, blank lines and NIS compat entries (+name, -name) are not users.
+        if not line or line.startswith((b"#", b"+", b"-")):
+            continue
+        fields = line.split(b":")
+        if len(fields) < min_fields or not fields[0]:
+            continue
+        ident = _c_uint(fields[id_field])
+        if ident is not None:
+            out.append((ident, fields[0]))
+    return out
+
+
+def parse_passwd(data: bytes) -> IdNames:
+    """``(uid, name)`` from a ``passwd`` (7 fields) or ``master.passwd`` (10 fields) file."""
+    return _parse(data, 2, 4)
+
+
+def parse_group(data: bytes) -> IdNames:
+    """``(gid, name)`` from a ``group`` file (``name:password:gid:members``)."""
+    return _parse(data, 2, 3)
+
+
+def read_passwd(path: PathArg) -> IdNames:
+    return parse_passwd(Path(path).read_bytes())
+
+
+def read_group(path: PathArg) -> IdNames:
+    return parse_group(Path(path).read_bytes())
+
+
+def system_users() -> IdNames:
+    """Every user of the system database, in its order (empty where there is none)."""
+    try:
+        import pwd
+    except ImportError:  # pragma: no cover - not a POSIX system
+        return []
+    return [(p.pw_uid & 0xFFFFFFFF, os.fsencode(p.pw_name)) for p in pwd.getpwall()]
+
+
+def system_groups() -> IdNames:
+    try:
+        import grp
+    except ImportError:  # pragma: no cover - not a POSIX system
+        return []
+    return [(g.gr_gid & 0xFFFFFFFF, os.fsencode(g.gr_name)) for g in grp.getgrall()]
+
+
+def _pairs(names: Mapping[int, str | bytes] | Iterable[tuple[int, str | bytes]]) -> IdNames:
+    items = names.items() if isinstance(names, Mapping) else names
+    return [(int(i) & 0xFFFFFFFF, n if isinstance(n, bytes) else os.fsencode(n)) for i, n in items]
+
+
+def resolve_users(users: NamesArg) -> IdNames:
+    """``None`` → the system database; a path → a passwd/master.passwd file; a mapping or
+    pairs → used as given."""
+    if users is None:
+        return system_users()
+    if isinstance(users, (str, os.PathLike)):
+        return read_passwd(users)
+    return _pairs(users)
+
+
+def resolve_groups(groups: NamesArg) -> IdNames:
+    """``None`` → the system database; a path → a group file; a mapping or pairs → as
+    given."""
+    if groups is None:
+        return system_groups()
+    if isinstance(groups, (str, os.PathLike)):
+        return read_group(groups)
+    return _pairs(groups)
