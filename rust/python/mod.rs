@@ -4,6 +4,7 @@
 mod convert;
 mod errors;
 mod reader;
+mod render;
 
 use pyo3::prelude::*;
 
@@ -20,5 +21,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         },
     )?;
     reader::register(m)?;
+    render::register(m)?;
     Ok(())
 }

@@ -159,6 +159,7 @@ impl Ctx<'_> {
 
 /// Renders records and trails with one configuration. Reuse it: the event, user and group
 /// tables and the time cache live here.
+#[derive(Clone)]
 pub struct Renderer {
     opts: Options,
     lookup: Arc<Lookup>,
@@ -223,46 +224,51 @@ impl Renderer {
         }
     }
 
-    /// Render a whole trail held in memory, as praudit reads one input (§1.6): records
-    /// and file tokens until the end or the first framing problem, which ends the input
-    /// silently. With `resync` (`-p`), bytes before the first 0x14 are skipped, and an
-    /// input without one renders nothing.
-    ///
-    /// `flush` is called whenever `out` holds at least `chunk` bytes (and not at the end);
-    /// it should drain `out`. Its error stops rendering and is returned.
-    pub fn trail<E>(
-        &mut self,
-        data: &[u8],
-        resync: bool,
-        out: &mut Vec<u8>,
-        chunk: usize,
-        mut flush: impl FnMut(&mut Vec<u8>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let start = if resync {
-            match memchr::memchr(ids::HEADER32, data) {
-                Some(i) => i,
-                None => return Ok(()),
-            }
+    /// Where praudit starts reading an input (§1.8): offset 0, or with `resync` (`-p`)
+    /// the first 0x14 byte; `None` when `-p` finds none (nothing renders, and unlike the
+    /// reference binary we do not loop forever).
+    pub fn start(data: &[u8], resync: bool) -> Option<usize> {
+        if resync {
+            memchr::memchr(ids::HEADER32, data)
         } else {
-            0
-        };
-        for span in Framer::starting_at(data, start, Check::Praudit) {
-            let Ok(span) = span else { break };
-            let Some(rec) = data.get(span.offset..span.offset + span.len) else {
-                break;
-            };
-            self.record(rec, out);
-            if out.len() >= chunk {
-                flush(out)?;
-            }
+            Some(0)
         }
-        Ok(())
     }
 
-    /// Render a trail held in memory into a new buffer.
+    /// Render records and file tokens of `data` from `pos`, as praudit reads one input
+    /// (§1.6), until `out` holds at least `chunk` bytes. Returns where to continue, or
+    /// `None` once the input is finished: at its end, or at the first framing problem,
+    /// which ends the input silently.
+    pub fn render_from(
+        &mut self,
+        data: &[u8],
+        pos: usize,
+        out: &mut Vec<u8>,
+        chunk: usize,
+    ) -> Option<usize> {
+        let mut frames = Framer::starting_at(data, pos, Check::Praudit);
+        while let Some(Ok(span)) = frames.next() {
+            let rec = data.get(span.offset..span.offset + span.len)?;
+            self.record(rec, out);
+            if out.len() >= chunk {
+                let next = frames.position();
+                return (next < data.len()).then_some(next);
+            }
+        }
+        None
+    }
+
+    /// Render a whole trail held in memory into `out`.
+    pub fn trail(&mut self, data: &[u8], resync: bool, out: &mut Vec<u8>) {
+        if let Some(pos) = Self::start(data, resync) {
+            self.render_from(data, pos, out, usize::MAX);
+        }
+    }
+
+    /// Render a whole trail held in memory into a new buffer.
     pub fn trail_to_vec(&mut self, data: &[u8], resync: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(data.len().saturating_mul(3).min(1 << 26));
-        let _ = self.trail(data, resync, &mut out, usize::MAX, |_| Ok::<(), ()>(()));
+        self.trail(data, resync, &mut out);
         out
     }
 }

@@ -142,6 +142,7 @@ pub(crate) fn write_ctime(out: &mut Vec<u8>, tm: &Tm) {
 const CACHE: usize = 64;
 
 /// Local-time ctime strings, cached by second.
+#[derive(Clone)]
 pub(crate) struct Clock {
     utc: bool,
     keys: [i64; CACHE],
