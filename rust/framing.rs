@@ -13,7 +13,7 @@
 //! with magic 0xb105 and the header's count as the record's last seven bytes.
 
 use crate::error::{DecodeError, ErrorKind, Fault};
-use crate::tokens::{self, ids, DecodeOptions, Token};
+use crate::tokens::ids;
 
 pub const TRAILER_LEN: usize = 7;
 pub const TRAILER_MAGIC: u16 = 0xb105;
@@ -131,8 +131,32 @@ fn fixed_header_len(id: u8) -> usize {
 }
 
 /// Length of the header token at the start of `bytes` (which may extend past the record).
+/// Only the `_ex` headers need a look at their address type (§1.2).
 fn header_len(bytes: &[u8]) -> Result<usize, Fault> {
-    tokens::decode(bytes, 0, DecodeOptions::FULL).map(|t| t.len)
+    let id = bytes.first().copied().unwrap_or(0);
+    let base = fixed_header_len(id);
+    let len = match id {
+        ids::HEADER32_EX | ids::HEADER64_EX => match bytes.get(10..14) {
+            Some(t) => match u32::from_be_bytes([t[0], t[1], t[2], t[3]]) {
+                4 => base + 4,
+                16 => base + 16,
+                _ => base,
+            },
+            None => base,
+        },
+        _ => base,
+    };
+    if bytes.len() < len {
+        return Err(Fault {
+            pos: bytes.len(),
+            token_id: Some(id),
+            kind: ErrorKind::Truncated {
+                needed: len as u64,
+                available: bytes.len() as u64,
+            },
+        });
+    }
+    Ok(len)
 }
 
 /// The last seven bytes of a record must be a trailer with the magic and the header's count.
@@ -143,45 +167,36 @@ pub(crate) fn check_trailer(rec: &[u8], count: u32) -> Result<(), Fault> {
         token_id: Some(ids::TRAILER),
         kind,
     };
-    let t = rec.get(at..).unwrap_or(&[]);
-    if t.len() != TRAILER_LEN || t[0] != ids::TRAILER {
+    let Some(&[id, m0, m1, c0, c1, c2, c3]) = rec.get(at..).and_then(|t| t.first_chunk::<7>())
+    else {
+        return Err(Fault {
+            pos: at,
+            token_id: None,
+            kind: ErrorKind::MissingTrailer,
+        });
+    };
+    if id != ids::TRAILER {
         return Err(Fault {
             pos: at,
             token_id: None,
             kind: ErrorKind::MissingTrailer,
         });
     }
-    match tokens::decode(rec, at, DecodeOptions::FULL) {
-        Ok(tokens::Tok {
-            token: Token::Trailer { magic, count: tc },
-            ..
-        }) => {
-            if magic != TRAILER_MAGIC {
-                return Err(fault(at + 1, ErrorKind::BadTrailerMagic(magic)));
-            }
-            if tc != count {
-                return Err(fault(
-                    at + 3,
-                    ErrorKind::TrailerMismatch {
-                        header: count,
-                        trailer: tc,
-                    },
-                ));
-            }
-            Ok(())
-        }
-        Ok(_) => unreachable_trailer(at),
-        Err(f) => Err(f),
+    let magic = u16::from_be_bytes([m0, m1]);
+    if magic != TRAILER_MAGIC {
+        return Err(fault(at + 1, ErrorKind::BadTrailerMagic(magic)));
     }
-}
-
-// Kept out of line so the match above stays total without a panic path.
-fn unreachable_trailer(at: usize) -> Result<(), Fault> {
-    Err(Fault {
-        pos: at,
-        token_id: None,
-        kind: ErrorKind::MissingTrailer,
-    })
+    let tc = u32::from_be_bytes([c0, c1, c2, c3]);
+    if tc != count {
+        return Err(fault(
+            at + 3,
+            ErrorKind::TrailerMismatch {
+                header: count,
+                trailer: tc,
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// Iterates the spans of a trail from `start`, stopping after the first error.
@@ -388,7 +403,7 @@ mod robustness {
     //! Arbitrary bytes must frame and decode without panicking, every error must point
     //! inside the input, and every step must make progress (no hangs).
     use super::*;
-    use crate::tokens::{walk_valid, TokenIter};
+    use crate::tokens::{decode, walk_valid, DecodeOptions, TokenIter};
     use proptest::prelude::*;
 
     fn check_all(data: &[u8]) {
@@ -401,6 +416,12 @@ mod robustness {
                         assert!(last.is_none_or(|l| span.offset >= l));
                         last = Some(span.offset + span.len);
                         let rec = &data[span.offset..span.offset + span.len];
+                        // The fast header length agrees with the full header decoder.
+                        if span.kind == SpanKind::Record {
+                            if let Ok(t) = decode(rec, 0, DecodeOptions::FULL) {
+                                assert_eq!(header_len(rec).unwrap(), t.len);
+                            }
+                        }
                         for opts in [DecodeOptions::PRAUDIT, DecodeOptions::FULL] {
                             let mut pos = 0;
                             for t in TokenIter::new(rec, opts) {
