@@ -39,7 +39,6 @@ AQ_MAXHIGH = 10000
 _SPACE_MULT = {"B": 1, " ": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 _TIME_MULT = {"s": 1, "h": 3600, "d": 86400}
 _FILESZ = re.compile(r"[ \t]*(\d+)(.)?", re.S)
-_EXPIRE = re.compile(r"[ \t]*(\d+)(?:(.)(?:([ \tadnorADNOR]+)(\d+)(.)?)?)?", re.S)
 
 
 class ExpireAfter(NamedTuple):
@@ -160,14 +159,28 @@ def parse_filesz(value: str) -> int:
     return size
 
 
+def _scan_expire(value: str) -> list[str]:
+    """``sscanf(value, "%lu%c%[ \\tadnorADNOR]%lu%c")``: the fields it converts, in order."""
+    fields: list[str] = []
+    rest = value.lstrip(" \t")
+    patterns = (r"\s*(\d+)", r"(.)", r"([ \tadnorADNOR]+)", r"\s*(\d+)", r"(.)")
+    for pattern in patterns:
+        match = re.match(pattern, rest, re.S)
+        if match is None:
+            break
+        fields.append(match.group(1))
+        rest = rest[match.end() :]
+    return fields
+
+
 def parse_expire_after(value: str) -> ExpireAfter:
-    match = _EXPIRE.match(value)
-    if match is None or (match.group(3) is not None and match.group(5) is None):
+    fields = _scan_expire(value)
+    if len(fields) not in (1, 2, 5):
         raise ValueError(f"expire-after {value!r} is not understood")
     age = size = 0
-    conds = [(match.group(1), match.group(2) or "B")]
-    if match.group(5) is not None:
-        conds.append((match.group(4), match.group(5)))
+    conds = [(fields[0], fields[1] if len(fields) > 1 else "B")]
+    if len(fields) == 5:
+        conds.append((fields[3], fields[4]))
     for number, mult in conds:
         if mult.isupper() or mult == " ":
             if mult not in _SPACE_MULT:
@@ -181,8 +194,8 @@ def parse_expire_after(value: str) -> ExpireAfter:
         else:
             raise ValueError(f"expire-after {value!r}: unknown unit {mult!r}")
     both = False
-    if len(conds) == 2:
-        andor = match.group(3).lower()
+    if len(fields) == 5:
+        andor = fields[2].lower()
         if "and" in andor:
             both = True
         elif "or" not in andor:
