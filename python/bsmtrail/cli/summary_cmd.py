@@ -7,6 +7,7 @@ import datetime as dt
 import sys
 from typing import Optional, TextIO
 
+from ..render import Renderer
 from ..trail import Trail
 from ..trail import open as open_trail
 
@@ -48,13 +49,13 @@ def summarise(trail: Trail, shown: int, out: TextIO) -> int:
     if scan.error is not None:
         out.write(f"error: {scan.error}\n")
     if shown > 0:
-        out.write(f"first {shown} records:\n")
+        out.write(f"first {shown} records (praudit -l form, numeric ids, UTC, Apple tokens decoded):\n")
+    renderer = Renderer(oneline=True, numeric=True, utc=True, apple=True)
     for i, rec in enumerate(trail):
         if i >= shown:
             break
-        when = rec.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if rec.time else "?"
-        kinds = " ".join(t["type"] for t in rec.tokens[1:-1])
-        out.write(f"  @{rec.offset:<7} {when}  event {rec.event:<5}  {kinds}\n")
+        line = renderer.render_record(rec.raw).decode("utf-8", "backslashreplace")
+        out.write(f"  @{rec.offset:<7} {line}")
     return 0 if scan.ok else 1
 
 
