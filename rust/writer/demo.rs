@@ -901,7 +901,7 @@ fn build() -> Result<Vec<u8>, EncodeError> {
             .token(&ok(0), ids::RETURN32);
     })?;
 
-    let closed = cstr("/var/audit/20231114221320.20231114222023");
+    let closed = cstr("/var/audit/20231114221320.20231114221605");
     encode::file(&mut d.out, d.clock, 0, &closed)?;
     Ok(d.out)
 }

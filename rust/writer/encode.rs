@@ -1729,6 +1729,23 @@ mod tests {
     }
 
     #[test]
+    fn sock_unix_cut_at_record_end_gains_a_nul() {
+        // With no NUL before the record end the decoder takes every byte left (§4.22): the
+        // token has no terminator, so writing it back (with the NUL au_to_sock_unix always
+        // writes) adds one byte.
+        let rec = [0x82, 0, 1, b'/', b't', b'm', b'p'];
+        let empty = decode(&[0x82, 0, 0], 0, DecodeOptions::FULL).unwrap();
+        let mut out = Vec::new();
+        encode(&empty.token, empty.id, &mut out).unwrap();
+        assert_eq!(out, [0x82, 0, 0, 0]);
+        let t = decode(&rec, 0, DecodeOptions::FULL).unwrap();
+        assert_eq!(t.len, 7);
+        let mut out = Vec::new();
+        encode(&t.token, t.id, &mut out).unwrap();
+        assert_eq!(out, b"\x82\0\x01/tmp\0");
+    }
+
+    #[test]
     fn privileges() {
         let t = Token::Privilege {
             set: b"effective",
@@ -2023,6 +2040,40 @@ mod tests {
             round_trip(&Token::Identity(idn), ids::IDENTITY);
         }
 
+        /// Any token the decoder reads from arbitrary bytes is written back as exactly the
+        /// bytes it was read from, bar the socket-unix path cut at the record end, which
+        /// gains its NUL.
+        #[test]
+        fn prop_decoded_tokens_reencode(
+            id in prop_oneof![prop::sample::select(ids::DECODED.to_vec()), any::<u8>()],
+            body in prop_oneof![
+                vec(any::<u8>(), 0..160),
+                vec(prop_oneof![Just(0u8), Just(4), Just(16), any::<u8>()], 0..160),
+            ],
+        ) {
+            let mut rec = vec![id];
+            rec.extend_from_slice(&body);
+            for opts in [DecodeOptions::FULL, DecodeOptions::PRAUDIT] {
+                let Ok(t) = decode(&rec, 0, opts) else {
+                    continue;
+                };
+                let mut out = Vec::new();
+                let r = encode(&t.token, t.id, &mut out);
+                prop_assert!(r.is_ok(), "{:?}: {:?}", t.token, r);
+                let read = &rec[..t.len];
+                let cut = match t.token {
+                    Token::SockUnix { path, .. } => t.len == 3 + path.len() && path.len() < SOCKUNIX_WINDOW,
+                    _ => false,
+                };
+                if cut {
+                    prop_assert_eq!(&out[..t.len], read);
+                    prop_assert_eq!(&out[t.len..], &[0]);
+                } else {
+                    prop_assert_eq!(&out[..], read);
+                }
+            }
+        }
+
         #[test]
         fn prop_unknown(id in any::<u8>().prop_filter("no decoder", |i| !ids::DECODED.contains(i)), data in vec(any::<u8>(), 1..100)) {
             round_trip(&Token::Unknown(&data), id);
@@ -2084,6 +2135,11 @@ mod tests {
         n
     }
 
+    /// Every record of the shared trails is written back byte for byte, in both decoding
+    /// modes. The decoder's lossy cases (more than 16 groups, a socket-unix path with no NUL
+    /// cut off at the record end, §4.11, §4.22) do not occur in them; the tests
+    /// `more_than_sixteen_groups`, `sock_unix_cut_at_record_end_gains_a_nul` and
+    /// `prop_decoded_tokens_reencode` pin those down.
     #[test]
     fn shared_trails_reencode_byte_for_byte() {
         assert_eq!(reencode_trail("apple.bsm"), 54);
