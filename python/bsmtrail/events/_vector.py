@@ -60,6 +60,10 @@ class VectorLookup:
             self.values[column] = list(index)
             self.codes[column] = codes
         self.known: npt.NDArray[np.bool_] = self.codes["name"] >= 0
+        #: The same codes with 0 for unknown events (hidden by the validity bitmap).
+        self.safe_codes: dict[str, npt.NDArray[np.int32]] = {
+            column: xp.maximum(codes, 0) for column, codes in self.codes.items()
+        }
         self.masks: npt.NDArray[np.uint32] = xp.zeros(65536, dtype=xp.uint32)
         for number, entry in by_number.items():
             self.masks[number] = entry.mask
@@ -172,22 +176,30 @@ class VectorLookup:
                 nulls = numbers.is_null().to_numpy(zero_copy_only=False)
                 numbers = pc.fill_null(numbers, 0)
             numbers = numbers.to_numpy(zero_copy_only=False)
-        idx, bad = self.index(numbers)
+        idx16, bad = self.index(numbers)
+        # numpy converts take() indices to intp on every call: convert once, take many.
+        idx = idx16.astype(xp.intp)
         missing = ~self.known.take(idx)
         if bad is not None:
             missing |= bad
         if nulls is not None:
             missing |= nulls
-        mask_arg = missing if missing.any() else None
+        length = len(idx)
+        null_count = int(xp.count_nonzero(missing))
+        # One validity bitmap, shared by every column; unknown rows read code 0 / mask 0.
+        validity = pa.py_buffer(xp.packbits(~missing, bitorder="little")) if null_count else None
         out: dict[str, Any] = {}
         for column in columns:
             if column == "mask":
-                out[column] = pa.array(self.masks.take(idx), type=pa.uint32(), mask=mask_arg)
+                data = self.masks.take(idx)
+                out[column] = pa.Array.from_buffers(
+                    pa.uint32(), length, [validity, pa.py_buffer(data)], null_count
+                )
                 continue
-            codes = self.codes[column].take(idx)
-            if mask_arg is not None:
-                codes = xp.where(mask_arg, 0, codes)
-            indices = pa.array(codes, type=pa.int32(), mask=mask_arg)
+            codes = self.safe_codes[column].take(idx)
+            indices = pa.Array.from_buffers(
+                pa.int32(), length, [validity, pa.py_buffer(codes)], null_count
+            )
             out[column] = pa.DictionaryArray.from_arrays(
                 indices, self.dictionary(column), safe=False
             )
