@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import report
 
 import bsmtrail
+from conftest import report
 
 
 @pytest.mark.parametrize("mb", [1, 128])
@@ -26,9 +26,7 @@ def test_frame_and_validate_trailers(
 
 
 @pytest.mark.parametrize("mb", [1, 128])
-def test_decode_every_token(
-    benchmark: Any, concat_trail: Callable[[int], Path], mb: int
-) -> None:
+def test_decode_every_token(benchmark: Any, concat_trail: Callable[[int], Path], mb: int) -> None:
     trail = bsmtrail.open(concat_trail(mb))
     result = benchmark.pedantic(lambda: trail.scan(decode=True), rounds=5, iterations=1)
     assert result.ok

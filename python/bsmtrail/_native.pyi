@@ -3,13 +3,13 @@
 from collections.abc import Iterator
 from datetime import datetime
 from os import PathLike
-from typing import Any, Optional, Union, final
+from typing import Any, final
 
 __version__: str
 build_profile: str
 DECODED_TOKEN_IDS: list[tuple[int, str]]
 
-_Input = Union[str, PathLike[str], bytes, bytearray, memoryview]
+_Input = str | PathLike[str] | bytes | bytearray | memoryview
 
 @final
 class Record:
@@ -32,9 +32,9 @@ class Record:
     @property
     def msec(self) -> int: ...
     @property
-    def host(self) -> Optional[str]: ...
+    def host(self) -> str | None: ...
     @property
-    def time(self) -> Optional[datetime]: ...
+    def time(self) -> datetime | None: ...
     @property
     def raw(self) -> bytes: ...
     @property
@@ -55,7 +55,7 @@ class Reader:
     def file_tokens(self) -> list[dict[str, Any]]: ...
     def scan(self, *, decode: bool = True) -> dict[str, Any]: ...
 
-def parse_record(data: Union[bytes, bytearray, memoryview]) -> Record: ...
+def parse_record(data: bytes | bytearray | memoryview) -> Record: ...
 
 # ---- render (praudit-compatible text/XML; rust/python/render.rs) -------------------------
 

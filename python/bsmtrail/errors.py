@@ -18,8 +18,6 @@ Dask).
 
 from __future__ import annotations
 
-from typing import Optional
-
 __all__ = [
     "BSMError",
     "FramingError",
@@ -37,10 +35,10 @@ class BSMError(ValueError):
     def __init__(
         self,
         message: str,
-        offset: Optional[int] = None,
-        record_offset: Optional[int] = None,
-        token_id: Optional[int] = None,
-        reason: Optional[str] = None,
+        offset: int | None = None,
+        record_offset: int | None = None,
+        token_id: int | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message, offset, record_offset, token_id, reason)
         self.message = message
@@ -96,7 +94,7 @@ def _from_native(
     message: str,
     offset: int,
     record_offset: int,
-    token_id: Optional[int],
+    token_id: int | None,
     reason: str,
 ) -> BSMError:
     cls = REASON_CLASSES.get(reason, BSMError)

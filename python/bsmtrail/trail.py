@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO, Union
 
 from . import _native
 from ._native import Record
@@ -30,10 +30,10 @@ class ScanResult:
     file_tokens: int
     bytes: int
     nbytes: int
-    first_seconds: Optional[int]
-    last_seconds: Optional[int]
+    first_seconds: int | None
+    last_seconds: int | None
     token_counts: dict[str, int]
-    error: Optional[BSMError]
+    error: BSMError | None
 
     @property
     def ok(self) -> bool:
@@ -45,9 +45,9 @@ class Trail:
     """A BSM trail. Iterate it for records; errors raise :class:`BSMError` subclasses
     carrying the byte offset where decoding failed."""
 
-    def __init__(self, source: Source, *, name: Optional[str] = None) -> None:
+    def __init__(self, source: Source, *, name: str | None = None) -> None:
         if hasattr(source, "read"):
-            data = source.read()  # type: ignore[union-attr]
+            data = source.read()
             if not isinstance(data, (bytes, bytearray)):
                 raise TypeError("file objects must be opened in binary mode")
             self.name = name or str(getattr(source, "name", "<stream>"))
@@ -90,12 +90,12 @@ class Trail:
         )
 
 
-def open(source: Source, *, name: Optional[str] = None) -> Trail:  # noqa: A001
+def open(source: Source, *, name: str | None = None) -> Trail:
     """Open a trail from a path, ``bytes``/``bytearray``/``memoryview``, or a binary file
     object."""
     return Trail(source, name=name)
 
 
-def parse_record(data: Union[bytes, bytearray, memoryview]) -> Record:
+def parse_record(data: bytes | bytearray | memoryview) -> Record:
     """Decode exactly one record (for example from DTrace's dtaudit ``bsm()`` probe)."""
     return _native.parse_record(data)

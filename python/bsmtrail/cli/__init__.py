@@ -9,13 +9,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Optional
 
 from .. import __version__
 from ..errors import BSMError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("summary_cmd", "demo_cmd")
+SUBCOMMANDS = ("print_cmd", "summary_cmd", "demo_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from typing import Optional, TextIO
+from typing import TextIO
 
 from ..render import Renderer
 from ..trail import Trail
@@ -25,13 +25,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=run)
 
 
-def _fmt_time(seconds: Optional[int]) -> str:
+def _fmt_time(seconds: int | None) -> str:
     if seconds is None:
         return "-"
     try:
-        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime(
-            "%Y-%m-%d %H:%M:%S UTC"
-        )
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (OverflowError, OSError, ValueError):
         return str(seconds)
 
@@ -49,7 +47,9 @@ def summarise(trail: Trail, shown: int, out: TextIO) -> int:
     if scan.error is not None:
         out.write(f"error: {scan.error}\n")
     if shown > 0:
-        out.write(f"first {shown} records (praudit -l form, numeric ids, UTC, Apple tokens decoded):\n")
+        out.write(
+            f"first {shown} records (praudit -l form, numeric ids, UTC, Apple tokens decoded):\n"
+        )
     renderer = Renderer(oneline=True, numeric=True, utc=True, apple=True)
     for i, rec in enumerate(trail):
         if i >= shown:
