@@ -142,6 +142,7 @@ impl Renderer {
                 source: src,
                 pos,
                 chunk: chunk_size.max(1),
+                out: Vec::new(),
             }),
         })
     }
@@ -170,6 +171,7 @@ struct ChunkState {
     source: Source,
     pos: Option<usize>,
     chunk: usize,
+    out: Vec<u8>,
 }
 
 /// Iterator of rendered chunks over one trail.
@@ -185,21 +187,21 @@ impl RenderChunks {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        let out = py.detach(|| {
-            let mut st = lock(&self.state);
-            let st = &mut *st;
-            let mut out = Vec::with_capacity(st.chunk.saturating_add(4096).min(1 << 24));
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        py.detach(|| {
+            // One buffer for every chunk: no page faults or regrowth after the first.
+            st.out.clear();
             while let Some(pos) = st.pos {
                 st.pos = st
                     .renderer
-                    .render_from(st.source.bytes(), pos, &mut out, st.chunk);
-                if !out.is_empty() {
+                    .render_from(st.source.bytes(), pos, &mut st.out, st.chunk);
+                if !st.out.is_empty() {
                     break;
                 }
             }
-            out
         });
-        (!out.is_empty()).then(|| PyBytes::new(py, &out))
+        (!st.out.is_empty()).then(|| PyBytes::new(py, &st.out))
     }
 }
 
