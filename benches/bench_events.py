@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from bsmtrail.events import load_events
 
 N = 10_000_000

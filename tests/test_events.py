@@ -10,8 +10,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import bsmtrail.events as ev
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bsmtrail.events as ev
 from bsmtrail.events import (
     AuditFlagsError,
     AuditMask,
@@ -20,8 +23,6 @@ from bsmtrail.events import (
     load_events,
 )
 from bsmtrail.events import _database as dbmod
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 DATA = Path(ev.__file__).resolve().parent.parent / "data"
 STOCK_CLASSES = [
@@ -132,6 +133,7 @@ def test_unknown_class_gives_mask_zero(stock: EventDatabase) -> None:
     # OpenBSM's own file uses the class 'ua', which audit_class does not define.
     kadmind = stock.by_name("AUE_kadmind_auth")
     assert kadmind is not None and kadmind.classes == ("ua",) and kadmind.mask == 0
+    assert stock.unknown_classes() == {"ua": (6214, 6215)}
 
 
 def test_duplicate_numbers_lookup_first_preselect_last(stock: EventDatabase) -> None:
@@ -754,7 +756,8 @@ def test_vectorised_preselection(stock: EventDatabase) -> None:
     numbers = np.array([23, 23, 6171, 6171, 44901], dtype=np.uint16)
     success = np.array([True, False, True, False, True])
     expected = [
-        stock.is_preselected(int(n), mask, success=bool(s)) for n, s in zip(numbers, success)
+        stock.is_preselected(int(n), mask, success=bool(s))
+        for n, s in zip(numbers, success, strict=True)
     ]
     assert stock.preselected_array(numbers, mask, success).tolist() == expected
     assert stock.preselected_array(numbers, mask, True).tolist() == [

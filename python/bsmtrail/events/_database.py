@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any, TypeAlias
 
 from ._classes import ClassTable, parse_audit_class
 from ._control import (
@@ -17,11 +17,19 @@ from ._control import (
 )
 from ._events import EventTable, PrauditEntry, parse_audit_event, praudit_entries
 from ._masks import format_flags, format_flags_compat, parse_flags
-from ._model import PRS_BOTH, PRS_FAILURE, PRS_SUCCESS, AuditClass, AuditEvent, AuditMask
+from ._model import (
+    PRS_BOTH,
+    PRS_FAILURE,
+    PRS_SUCCESS,
+    AuditClass,
+    AuditEvent,
+    AuditMask,
+    EventDatabaseError,
+)
 from ._vector import COLUMNS, VectorLookup
 
 #: A file given by the caller: a path, or an open binary file.
-Source = Union[str, "os.PathLike[str]", IO[bytes]]
+Source: TypeAlias = str | os.PathLike[str] | IO[bytes]
 
 SYSTEM_DIR = Path("/etc/security")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -70,7 +78,7 @@ class EventDatabase:
         )
 
     @property
-    def problems(self) -> tuple[Any, ...]:
+    def problems(self) -> tuple[EventDatabaseError, ...]:
         """Lines libbsm skips or stops at (only non-empty for ``strict=False``)."""
         return self.classes.problems + self.events.problems
 
@@ -145,6 +153,19 @@ class EventDatabase:
                 hit = tuple(e for e in entries if e.mask & mask)
             self._by_class[name] = hit
         return hit
+
+    def unknown_classes(self) -> dict[str, tuple[int, ...]]:
+        """Class names used in audit_event but missing from audit_class, with the numbers
+        of the events using them (such events get class mask 0, as in libbsm; OpenBSM's
+        stock file has ``ua``)."""
+        found: dict[str, list[int]] = {}
+        for entry in self.events:
+            for item in entry.classes:
+                name = item.lstrip("^")
+                name = name[1:] if name[:1] in ("+", "-") else name
+                if name not in self.classes:
+                    found.setdefault(name, []).append(entry.number)
+        return {name: tuple(numbers) for name, numbers in found.items()}
 
     def parse_flags(self, flags: str | bytes) -> AuditMask:
         """``getauditflagsbin``; raises :class:`AuditFlagsError` for invalid strings."""
