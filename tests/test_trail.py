@@ -231,3 +231,11 @@ def test_type_errors_for_bad_sources() -> None:
         bsmtrail.open(12345)  # type: ignore[arg-type]
     with pytest.raises(FileNotFoundError):
         bsmtrail.open("/nonexistent/trail.bsm")
+
+
+def test_demo_trail_holds_every_token_type() -> None:
+    scan = bsmtrail.open(bsmtrail.demo_path()).scan()
+    assert scan.ok, scan.error
+    assert set(scan.token_counts) == set(bsmtrail.token_ids().values())
+    assert len(bsmtrail.token_ids()) == 48
+    assert scan.file_tokens == 2

@@ -281,6 +281,7 @@ fn scan(data: &[u8], decode: bool) -> Scan {
         s.covered += span.len as u64;
         if span.kind == SpanKind::File {
             s.files += 1;
+            counts[usize::from(ids::OTHER_FILE32)] += 1;
             continue;
         }
         let rec = &data[span.offset..span.offset + span.len];

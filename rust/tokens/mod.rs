@@ -470,6 +470,49 @@ mod tests {
     }
 
     #[test]
+    fn text_path_zone_opaque_empty_and_maximum() {
+        fn expected(id: u8, b: &[u8]) -> Token<'_> {
+            match id {
+                ids::TEXT => Token::Text(b),
+                ids::PATH => Token::Path(b),
+                ids::ZONENAME => Token::Zone(b),
+                _ => Token::Opaque(b),
+            }
+        }
+        for id in [ids::TEXT, ids::PATH, ids::ZONENAME, ids::OPAQUE] {
+            let ctor = |b| expected(id, b);
+            let empty = [id, 0, 0];
+            let t = one(&empty);
+            assert_eq!((t.len, t.token), (3, ctor(b"")));
+            let nuls = [id, 0, 5, b'a', 0, b'b', 0xff, 0];
+            let t = one(&nuls);
+            assert_eq!((t.len, t.token), (8, ctor(b"a\0b\xff\0")));
+            let mut max = vec![id, 0xff, 0xff];
+            max.extend(std::iter::repeat(b'x').take(65535));
+            let t = one(&max);
+            assert_eq!(t.len, 65538);
+            let f = fail(&max[..1000]);
+            assert_eq!(f.pos, 3);
+            assert_eq!(
+                f.kind,
+                ErrorKind::Truncated {
+                    needed: 65535,
+                    available: 997
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn sequence() {
+        let t = one(&[0x2f, 0x12, 0x34, 0x56, 0x78]);
+        assert_eq!((t.len, t.token), (5, Token::Seq(0x12345678)));
+        let t = one(&[0x2f, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(t.token, Token::Seq(u32::MAX));
+        assert_eq!(fail(&[0x2f, 0, 0]).pos, 1);
+    }
+
+    #[test]
     fn walk_valid_requires_trailer_last() {
         // header32 (18) + text "a\0" (5) + trailer (7) = 30
         let mut rec = vec![0x14, 0, 0, 0, 30, 11, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2];
