@@ -637,6 +637,22 @@ def test_audit_user_and_user_masks(stock: EventDatabase, tmp_path: Path) -> None
     assert not stock.user_preselected(auth, None, success=True, control=control, users=users)
 
 
+def test_preselector(stock: EventDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "audit_control", b"flags:lo\nnaflags:ad\n")
+    write(tmp_path / "audit_user", USERS)
+    monkeypatch.setenv("BSMTRAIL_ETC", str(tmp_path))
+    pre = ev.Preselector.load(stock)
+    execve, login = stock.number("AUE_EXECVE"), stock.number("AUE_login")
+    assert pre(execve, "alice", success=True) and not pre(execve, "alice", success=False)
+    assert pre(login, "carol", success=False) and not pre(login, "bob", success=True)
+    assert pre.mask(None) == stock.parse_flags("ad")
+    assert pre.mask("alice") is pre.mask("alice")
+    np = pytest.importorskip("numpy")
+    assert pre.array(np.array([execve, login]), "alice", False).tolist() == [False, True]
+    empty = ev.Preselector(stock)
+    assert empty.mask("root") == AuditMask() and not empty(login, "root", success=True)
+
+
 @pytest.mark.parametrize(
     ("body", "line", "reason"),
     [

@@ -10,8 +10,8 @@
 * Class-mask strings (``lo,+ex,-fr,^fw``): :meth:`EventDatabase.parse_flags`
   (``getauditflagsbin``), :meth:`~EventDatabase.format_flags` (round-trips) and
   :meth:`~EventDatabase.format_flags_compat` (``getauditflagschar``, bug included).
-* Preselection: :meth:`EventDatabase.au_preselect`, :meth:`~EventDatabase.user_mask` with
-  :func:`load_control`/:func:`load_users` (audit_control, audit_user).
+* Preselection: :meth:`EventDatabase.au_preselect` for a mask, and :class:`Preselector`
+  (or :meth:`~EventDatabase.user_mask`) for a user under audit_control and audit_user.
 * Vectorised: :meth:`EventDatabase.arrow_columns` and friends map whole arrays of event
   numbers with one table lookup (numpy/pyarrow, imported lazily).
 
@@ -50,6 +50,7 @@ from ._model import (
     AuditMask,
     EventDatabaseError,
 )
+from ._preselect import Preselector
 
 __all__ = [
     "PRS_BOTH",
@@ -68,6 +69,7 @@ __all__ = [
     "EventTable",
     "ExpireAfter",
     "PrauditEntry",
+    "Preselector",
     "clear_cache",
     "format_class",
     "format_event",
