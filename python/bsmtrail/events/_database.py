@@ -288,19 +288,32 @@ def resolve(name: str, explicit: Source | None, env: str, *, embedded: bool) -> 
     return None
 
 
-def _read(source: Source, name: str) -> tuple[bytes, str, tuple[Any, ...] | None]:
-    """The bytes, a display name and a cache key (``None``: do not cache)."""
-    if hasattr(source, "read"):
-        data = source.read()
-        if not isinstance(data, bytes):
-            raise TypeError(f"{name}: file object must be opened in binary mode")
-        return data, getattr(source, "name", f"<{name}>"), None
-    path = Path(os.fspath(source))
-    with path.open("rb") as fh:
-        st = os.fstat(fh.fileno())
-        data = fh.read()
-    display = f"{EMBEDDED}/{name}" if path.parent == DATA_DIR else str(path)
-    return data, display, (str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
+class _Input:
+    """One configuration file to read: its cache key is known before reading it."""
+
+    def __init__(self, source: Source, name: str) -> None:
+        self.source = source
+        self.name = name
+        self.key: tuple[Any, ...] | None = None  # None: a file object, never cached
+        if not hasattr(source, "read"):
+            path = Path(os.fspath(source))
+            st = path.stat()
+            self.key = (str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def read(self) -> tuple[bytes, str]:
+        """The bytes and a display name for error messages."""
+        if hasattr(self.source, "read"):
+            data = self.source.read()
+            if not isinstance(data, bytes):
+                raise TypeError(f"{self.name}: file object must be opened in binary mode")
+            return data, str(getattr(self.source, "name", f"<{self.name}>"))
+        path = Path(os.fspath(self.source))
+        display = f"{EMBEDDED}/{self.name}" if path.parent == DATA_DIR else str(path)
+        return path.read_bytes(), display
+
+
+def _read(source: Source, name: str) -> tuple[bytes, str]:
+    return _Input(source, name).read()
 
 
 _cache: dict[tuple[Any, ...], EventDatabase] = {}
@@ -319,7 +332,9 @@ def load_events(
     ``$BSMTRAIL_ETC/audit_event``, then ``/etc/security/audit_event``, then the OpenBSM
     copy shipped in the package. ``audit_class`` resolves the same way
     (``$BSMTRAIL_AUDIT_CLASS``). An :class:`EventDatabase` passed as ``path`` is returned
-    as is. Cached per file (path, mtime, size); file objects are never cached.
+    as is. A variable naming a missing file is an error; a ``$BSMTRAIL_ETC`` without the
+    file falls through to the next place. Cached per file (path, mtime, size, inode); file
+    objects are never cached.
 
     The default ``strict=False`` reads the files exactly as libbsm and praudit do, so any
     file praudit accepts works here (skipped lines are listed in ``problems``);
@@ -330,14 +345,16 @@ def load_events(
     event_src = resolve("audit_event", path, ENV_EVENT, embedded=True)
     class_src = resolve("audit_class", audit_class, ENV_CLASS, embedded=True)
     assert event_src is not None and class_src is not None
-    event_data, event_name, event_key = _read(event_src, "audit_event")
-    class_data, class_name, class_key = _read(class_src, "audit_class")
-    key = None if event_key is None or class_key is None else (event_key, class_key, strict)
-    if key is not None:
+    event_in, class_in = _Input(event_src, "audit_event"), _Input(class_src, "audit_class")
+    key = None
+    if event_in.key is not None and class_in.key is not None:
+        key = (event_in.key, class_in.key, strict)
         with _cache_lock:
             hit = _cache.get(key)
         if hit is not None:
             return hit
+    event_data, event_name = event_in.read()
+    class_data, class_name = class_in.read()
     db = EventDatabase.from_bytes(
         event_data, class_data, strict=strict, event_source=event_name, class_source=class_name
     )
@@ -357,11 +374,14 @@ def load_control(
     path: Source | None = None, classes: ClassTable | None = None, *, strict: bool = True
 ) -> AuditControl | None:
     """audit_control from ``path``, ``$BSMTRAIL_AUDIT_CONTROL``, ``$BSMTRAIL_ETC`` or
-    /etc/security; ``None`` when there is none. Flags are checked against ``classes``."""
+    /etc/security; ``None`` when there is none. ``flags``/``naflags`` are checked against
+    ``classes`` (default: those of :func:`load_events`)."""
     source = resolve("audit_control", path, ENV_CONTROL, embedded=False)
     if source is None:
         return None
-    data, name, _ = _read(source, "audit_control")
+    data, name = _read(source, "audit_control")
+    if classes is None:
+        classes = load_events().classes
     return parse_audit_control(data, classes, source=name, strict=strict)
 
 
@@ -372,7 +392,7 @@ def load_users(
     source = resolve("audit_user", path, ENV_USER, embedded=False)
     if source is None:
         return None
-    data, name, _ = _read(source, "audit_user")
+    data, name = _read(source, "audit_user")
     if classes is None:
         classes = load_events().classes
     return parse_audit_user(data, classes, source=name, strict=strict)
