@@ -344,6 +344,8 @@ def test_lenient_records_problems_instead(tmp_path: Path) -> None:
     db = load_events(event)
     assert [e.number for e in db.events] == [1, 3]  # lookups skip invalid lines
     assert [(p.source, p.line) for p in db.problems] == [(str(event), 2), (str(event), 3)]
+    assert "au_preselect stops here" in db.problems[0].reason
+    assert "au_preselect" not in db.problems[1].reason
     # au_preselect's enumeration stops at the blank line: event 3 is unknown to it.
     lo = db.parse_flags("lo")
     assert db.au_preselect(1, lo) == 1 and db.au_preselect(3, lo) == -1
@@ -412,6 +414,7 @@ def test_praudit_comment_lines_are_not_skipped(tmp_path: Path) -> None:
     # Lenient lookups agree (first match wins); strict mode skips comments.
     path = tmp_path / "audit_event"
     assert load_events(path).name(0) == " 7"
+    assert "comment line parses as event 0" in load_events(path).problems[0].reason
     assert load_events(path, strict=True).name(0) == "AUE_NULL"
 
 

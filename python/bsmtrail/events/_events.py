@@ -73,7 +73,11 @@ class EventTable:
         return len(self.entries)
 
     def to_bytes(self) -> bytes:
-        """The table written back in audit_event format, skipped lines included."""
+        """The table written back in audit_event format, comments and blank lines included.
+
+        Byte-identical to the input for a strict-clean file in OpenBSM's layout; for a
+        lenient table it is the entries libbsm sees, not the original file.
+        """
         return self._keeper.merge({e.line: format_event(e) for e in self.entries})
 
 
@@ -147,15 +151,29 @@ def parse_audit_event(
         return EventTable(entries, entries, source=source, raw=data, problems=[], keeper=keeper)
     entries = []
     problems: list[EventDatabaseError] = []
+    stopped = False  # has au_preselect's enumeration stopped yet?
     for lineno, line in fgets_lines(data):
         fields = strtok(line, b":")
         reason = _lenient_reason(fields)
+        comment = line.startswith(b"#")
         if reason is None:
-            entries.append(_entry(fields, lineno, masks))
-        elif not line.startswith(b"#"):
-            problems.append(EventDatabaseError(source, lineno, reason + "; libbsm skips it"))
-        if line.startswith(b"#") and reason is not None:
+            entry = _entry(fields, lineno, masks)
+            entries.append(entry)
+            if comment:
+                problems.append(
+                    EventDatabaseError(
+                        source,
+                        lineno,
+                        f"comment line parses as event {entry.number} ({entry.name!r}) "
+                        "for lookups by number or name",
+                    )
+                )
+        elif comment:
             keeper.skip(lineno, line)
+        else:
+            tail = "lookups skip it" if stopped else "lookups skip it; au_preselect stops here"
+            stopped = True
+            problems.append(EventDatabaseError(source, lineno, f"{reason}; {tail}"))
     enumerated: list[AuditEvent] = []
     for lineno, line in fgets_lines(data):
         if line.startswith(b"#"):
