@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from bsmtrail.render import Renderer, render
 
 #: golden mode -> (Renderer options, praudit flags)

@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Union
 
 from . import _native
+from .events import EventDatabase, load_events
 from .userdb import NamesArg, resolve_groups, resolve_users
-
-if TYPE_CHECKING:
-    from .events import EventDatabase
 
 __all__ = [
     "XML_FOOTER",
@@ -42,21 +39,17 @@ XML_HEADER: bytes = _native.XML_HEADER
 XML_FOOTER: bytes = _native.XML_FOOTER
 
 #: A trail: a path, or its bytes.
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 #: The event table: ``None`` for the default database (:func:`bsmtrail.events.load_events`),
 #: an audit_event path, an :class:`~bsmtrail.events.EventDatabase`, or
 #: ``(number, name, description)`` entries (first entry per number wins).
-EventsArg = Union[
-    None, str, "os.PathLike[str]", "EventDatabase", Iterable[tuple[int, bytes, bytes]]
-]
+EventsArg = None | str | os.PathLike[str] | EventDatabase | Iterable[tuple[int, bytes, bytes]]
 
 RenderStream = _native.RenderStream
 
 
 def _event_entries(events: EventsArg) -> list[tuple[int, bytes, bytes]]:
     if events is None or isinstance(events, (str, os.PathLike)):
-        from .events import load_events
-
         return list(load_events(events).praudit_entries())
     entries = getattr(events, "praudit_entries", None)
     if callable(entries):

@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Union
 
 __all__ = [
     "IdNames",
+    "NamesArg",
     "PathArg",
     "parse_group",
     "parse_passwd",
@@ -32,11 +32,9 @@ __all__ = [
 
 #: ``(id, name)`` pairs in lookup order: the first pair for an id wins.
 IdNames = list[tuple[int, bytes]]
-PathArg = Union[str, "os.PathLike[str]"]
+PathArg = str | os.PathLike[str]
 #: What the renderers accept for a user or group table.
-NamesArg = Union[
-    None, PathArg, Mapping[int, Union[str, bytes]], Iterable[tuple[int, Union[str, bytes]]]
-]
+NamesArg = None | PathArg | Mapping[int, str | bytes] | Iterable[tuple[int, str | bytes]]
 
 
 def _c_uint(field: bytes) -> int | None:
