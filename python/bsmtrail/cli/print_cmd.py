@@ -2,11 +2,13 @@
 
 Usage: ``bsmtrail print [-lnprsx] [-d DEL] [--events FILE] [--passwd FILE] [--group FILE]
 [--apple] [--xml-strict] [file ...]``. The rules are praudit's (``docs/bsm-format.md``
-§1.8): files in order, ``-`` or no file for stdin; a file that cannot be opened gets
+§1.8): files in order; no file argument means stdin; a file that cannot be opened gets
 ``<path>: <error>`` on stderr and is skipped; under ``-x`` the prologue is printed once
-first and ``</audit>`` only when file arguments were given; after reading stdin the exit
-status is 1 (praudit's quirk). Unlike praudit, ``-p`` stops at the end of input when no
-0x14 byte turns up, and ``-r`` with ``-s`` exits 2 like every other usage error.
+first and ``</audit>`` only when file arguments were given; with no file arguments the exit
+status is 1 (praudit's quirk), otherwise 0. Beyond praudit: ``-`` names stdin as a file
+argument, ``-p`` stops at the end of input when no 0x14 byte turns up (praudit loops
+forever), ``-r`` with ``-s`` exits 2 like every other usage error, and ``--xml-strict``
+always prints ``</audit>``.
 """
 
 from __future__ import annotations
@@ -79,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
     for name in files:
         if name == "-":
             _render_stream(renderer, sys.stdin.buffer, out, args.resync)
-            # praudit exits 1 after reading stdin.
-            status = 1
+            # praudit exits 1 when it read stdin for want of file arguments.
+            status = 0 if args.files else 1
             continue
         try:
             with open(name, "rb"):
