@@ -24,24 +24,29 @@ from .errors import (
     UnknownTokenError,
 )
 from .trail import ScanResult, Trail, open, parse_record
+from .writer import EncodeError, RecordBuilder, WriteResult, write_trail
 
 __all__ = [
     "BSMError",
+    "EncodeError",
     "FramingError",
     "MalformedTokenError",
     "Record",
+    "RecordBuilder",
     "RecordSizeError",
     "ScanResult",
     "Trail",
     "TrailerError",
     "TruncatedError",
     "UnknownTokenError",
+    "WriteResult",
     "__version__",
     "build_profile",
     "demo_path",
     "open",
     "parse_record",
     "token_ids",
+    "write_trail",
 ]
 
 

@@ -5,6 +5,7 @@ mod convert;
 mod errors;
 mod reader;
 mod render;
+mod writer;
 
 use pyo3::prelude::*;
 
@@ -22,5 +23,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     reader::register(m)?;
     render::register(m)?;
+    writer::register(m)?;
     Ok(())
 }
