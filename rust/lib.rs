@@ -8,9 +8,11 @@ pub mod error;
 pub mod framing;
 pub mod inet;
 pub mod lookup;
+pub mod recover;
 pub mod render;
 pub mod source;
 pub mod tokens;
+pub mod verify;
 pub mod writer;
 
 #[cfg(feature = "python")]

@@ -1,0 +1,205 @@
+//! Whole-trail integrity report: what framed, what was damaged, and the anomalies an
+//! analyst looks for in a trail from a compromised machine (sequence gaps, time running
+//! backwards). Runs over the recovering framer, so it never stops early.
+
+use crate::error::DecodeError;
+use crate::recover::{Damage, Item, Recover};
+use crate::tokens::{self, DecodeOptions, Token};
+
+/// A record whose time is earlier than the record before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeBackwards {
+    pub offset: usize,
+    pub previous: (u64, u64),
+    pub current: (u64, u64),
+}
+
+/// A sequence token whose number is not the previous one plus one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeqGap {
+    pub offset: usize,
+    pub expected: u32,
+    pub found: u32,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub nbytes: usize,
+    pub records: u64,
+    pub file_tokens: u64,
+    /// Bytes in records and file tokens that framed and decoded.
+    pub covered: u64,
+    /// Damaged regions, and records that framed but failed to decode (their whole span).
+    pub damage: Vec<Damage>,
+    pub seq_gaps: Vec<SeqGap>,
+    pub time_backwards: Vec<TimeBackwards>,
+    /// How many valid records carry each event number.
+    pub events: Vec<(u16, u64)>,
+    pub first_time: Option<(u64, u64)>,
+    pub last_time: Option<(u64, u64)>,
+    /// Tokens decoded, by id.
+    pub token_counts: Vec<(u8, u64)>,
+}
+
+impl Report {
+    /// True when the input ends inside a damaged region that reached the end of input.
+    pub fn truncated_tail(&self) -> bool {
+        self.damage
+            .last()
+            .is_some_and(|d| d.offset + d.len == self.nbytes)
+    }
+}
+
+/// Decode every token of every record; record-level failures become damage spanning the
+/// record, framing failures damage up to the next resync point.
+pub fn verify(data: &[u8]) -> Report {
+    let mut r = Report {
+        nbytes: data.len(),
+        ..Report::default()
+    };
+    let mut events = vec![0u64; 1 << 16];
+    let mut counts = [0u64; 256];
+    let mut last_seq: Option<u32> = None;
+    for item in Recover::new(data) {
+        match item {
+            Item::Damage(d) => r.damage.push(d),
+            Item::File(span) => {
+                r.file_tokens += 1;
+                r.covered += span.len as u64;
+                counts[usize::from(tokens::ids::OTHER_FILE32)] += 1;
+            }
+            Item::Record(span) => {
+                let rec = &data[span.offset..span.offset + span.len];
+                let mut header = None;
+                let mut seqs: Vec<(usize, u32)> = Vec::new();
+                let mut local = [0u32; 256];
+                let res = tokens::walk_valid(rec, DecodeOptions::FULL, |t| {
+                    local[usize::from(t.id)] += 1;
+                    match t.token {
+                        Token::Header(h) if header.is_none() => header = Some(h),
+                        Token::Seq(n) => seqs.push((t.offset, n)),
+                        _ => {}
+                    }
+                });
+                if let Err(f) = res {
+                    r.damage.push(Damage {
+                        offset: span.offset,
+                        len: span.len,
+                        error: f.at(span.offset as u64),
+                    });
+                    continue;
+                }
+                for (c, l) in counts.iter_mut().zip(local.iter()) {
+                    *c += u64::from(*l);
+                }
+                r.records += 1;
+                r.covered += span.len as u64;
+                if let Some(h) = header {
+                    events[usize::from(h.event)] += 1;
+                    let now = (h.seconds, h.msec);
+                    if let Some(prev) = r.last_time {
+                        if now < prev {
+                            r.time_backwards.push(TimeBackwards {
+                                offset: span.offset,
+                                previous: prev,
+                                current: now,
+                            });
+                        }
+                    }
+                    r.first_time.get_or_insert(now);
+                    r.last_time = Some(now);
+                }
+                for (off, n) in seqs {
+                    if let Some(prev) = last_seq {
+                        let expected = prev.wrapping_add(1);
+                        if n != expected {
+                            r.seq_gaps.push(SeqGap {
+                                offset: span.offset + off,
+                                expected,
+                                found: n,
+                            });
+                        }
+                    }
+                    last_seq = Some(n);
+                }
+            }
+        }
+    }
+    r.events = events
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(e, n)| (e as u16, *n))
+        .collect();
+    r.token_counts = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(id, n)| (id as u8, *n))
+        .collect();
+    r
+}
+
+/// The first problem of a strict reading, if any.
+pub fn first_error(r: &Report) -> Option<&DecodeError> {
+    r.damage.first().map(|d| &d.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(secs: u8, body: &[u8]) -> Vec<u8> {
+        let count = (18 + body.len() + 7) as u32;
+        let mut r = vec![0x14];
+        r.extend_from_slice(&count.to_be_bytes());
+        r.extend_from_slice(&[11, 0, 7, 0, 0, 0, 0, 0, secs, 0, 0, 0, 1]);
+        r.extend_from_slice(body);
+        r.extend_from_slice(&[0x13, 0xb1, 0x05]);
+        r.extend_from_slice(&count.to_be_bytes());
+        r
+    }
+
+    #[test]
+    fn clean_trail() {
+        let mut t = rec(1, &[0x2f, 0, 0, 0, 1]);
+        t.extend(rec(2, &[0x2f, 0, 0, 0, 2]));
+        let r = verify(&t);
+        assert_eq!((r.records, r.covered as usize), (2, t.len()));
+        assert!(r.damage.is_empty() && r.seq_gaps.is_empty() && r.time_backwards.is_empty());
+        assert_eq!(r.events, vec![(7, 2)]);
+        assert_eq!(r.first_time, Some((1, 1)));
+        assert!(!r.truncated_tail());
+    }
+
+    #[test]
+    fn gaps_backwards_time_bad_record_and_truncated_tail() {
+        let mut t = rec(5, &[0x2f, 0, 0, 0, 1]);
+        t.extend(rec(3, &[0x2f, 0, 0, 0, 4])); // time backwards, seq gap 2 -> 4
+        let bad = rec(6, &[0x99, 1, 2, 3]); // unknown token id: the record is damaged
+        let bad_at = t.len();
+        t.extend(&bad);
+        t.extend(&rec(7, b"")[..10]);
+        let r = verify(&t);
+        assert_eq!(r.records, 2);
+        assert_eq!(
+            r.seq_gaps,
+            vec![SeqGap {
+                offset: 30 + 18,
+                expected: 2,
+                found: 4
+            }]
+        );
+        assert_eq!(r.time_backwards.len(), 1);
+        assert_eq!(r.time_backwards[0].offset, 30);
+        assert_eq!(r.damage.len(), 2);
+        assert_eq!((r.damage[0].offset, r.damage[0].len), (bad_at, bad.len()));
+        assert_eq!(r.damage[0].error.kind.code(), "unknown_token");
+        assert_eq!(r.damage[0].error.offset as usize, bad_at + 18);
+        assert!(r.truncated_tail());
+        assert_eq!(
+            first_error(&r).map(|e| e.kind.code()),
+            Some("unknown_token")
+        );
+    }
+}
