@@ -250,6 +250,16 @@ def test_correct_printer(stock: EventDatabase, mask: AuditMask, text: str) -> No
     assert stock.parse_flags(text) == mask
 
 
+def test_correct_printer_uses_the_class_a_name_resolves_to() -> None:
+    # A second 'ex' is invisible to parsing (the first match wins), so it must not be used.
+    db = EventDatabase.from_bytes(
+        b"", b"0x4:fa:a\n0x8:fm:m\n0x40000000:ex:exec\n0xc:ex:shadow\n", strict=False
+    )
+    mask = db.parse_flags("^+fr,,-fa,-fm,fm")
+    assert mask == AuditMask(8, 12)
+    assert db.parse_flags(db.format_flags(mask)) == mask
+
+
 def test_correct_printer_refuses_unwritable_masks(tmp_path: Path) -> None:
     db = EventDatabase.from_bytes(
         b"1:AUE_X:x:lo\n", b"0x00001000:lo:login\n0x00000003:ab:two bits\n"

@@ -92,7 +92,8 @@ def format_flags(mask: AuditMask, classes: ClassTable) -> str:
     give ``""`` (which parses to zero masks). Raises ``ValueError`` when the class table
     cannot express the mask at all.
     """
-    usable = [c for c in classes if c.mask != 0]
+    # Only the class a name resolves to (the first of that name) can be written by name.
+    usable = [c for c in classes if c.mask != 0 and classes.get(c.name) is c]
     s_plan = _plan(mask.success, usable)
     f_plan = _plan(mask.failure, usable)
     for target, plan in ((mask.success, s_plan), (mask.failure, f_plan)):
