@@ -253,7 +253,7 @@ def test_correct_printer(stock: EventDatabase, mask: AuditMask, text: str) -> No
 def test_correct_printer_uses_the_class_a_name_resolves_to() -> None:
     # A second 'ex' is invisible to parsing (the first match wins), so it must not be used.
     db = EventDatabase.from_bytes(
-        b"", b"0x4:fa:a\n0x8:fm:m\n0x40000000:ex:exec\n0xc:ex:shadow\n", strict=False
+        b"", b"0x1:fr:r\n0x4:fa:a\n0x8:fm:m\n0x40000000:ex:exec\n0xc:ex:shadow\n", strict=False
     )
     mask = db.parse_flags("^+fr,,-fa,-fm,fm")
     assert mask == AuditMask(8, 12)
