@@ -52,7 +52,11 @@ impl Report {
 
 /// Decode every token of every record; record-level failures become damage spanning the
 /// record, framing failures damage up to the next resync point.
-pub fn verify(data: &[u8]) -> Report {
+///
+/// Time running backwards is reported only beyond `backwards_tolerance_ms`: the kernel
+/// stamps a record with the time its event started but writes it when the event ends, so
+/// records from concurrent system calls routinely appear a few milliseconds out of order.
+pub fn verify(data: &[u8], backwards_tolerance_ms: u64) -> Report {
     let mut r = Report {
         nbytes: data.len(),
         ..Report::default()
@@ -98,7 +102,7 @@ pub fn verify(data: &[u8]) -> Report {
                     events[usize::from(h.event)] += 1;
                     let now = (h.seconds, h.msec);
                     if let Some(prev) = r.last_time {
-                        if now < prev {
+                        if as_ms(now) + u128::from(backwards_tolerance_ms) < as_ms(prev) {
                             r.time_backwards.push(TimeBackwards {
                                 offset: span.offset,
                                 previous: prev,
@@ -140,6 +144,10 @@ pub fn verify(data: &[u8]) -> Report {
     r
 }
 
+fn as_ms((seconds, msec): (u64, u64)) -> u128 {
+    u128::from(seconds) * 1000 + u128::from(msec)
+}
+
 /// The first problem of a strict reading, if any.
 pub fn first_error(r: &Report) -> Option<&DecodeError> {
     r.damage.first().map(|d| &d.error)
@@ -164,7 +172,7 @@ mod tests {
     fn clean_trail() {
         let mut t = rec(1, &[0x2f, 0, 0, 0, 1]);
         t.extend(rec(2, &[0x2f, 0, 0, 0, 2]));
-        let r = verify(&t);
+        let r = verify(&t, 0);
         assert_eq!((r.records, r.covered as usize), (2, t.len()));
         assert!(r.damage.is_empty() && r.seq_gaps.is_empty() && r.time_backwards.is_empty());
         assert_eq!(r.events, vec![(7, 2)]);
@@ -180,7 +188,9 @@ mod tests {
         let bad_at = t.len();
         t.extend(&bad);
         t.extend(&rec(7, b"")[..10]);
-        let r = verify(&t);
+        // Two seconds backwards: within a 2000 ms tolerance, beyond 1999 ms.
+        assert!(verify(&t, 2000).time_backwards.is_empty());
+        let r = verify(&t, 1999);
         assert_eq!(r.records, 2);
         assert_eq!(
             r.seq_gaps,

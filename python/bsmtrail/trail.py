@@ -11,15 +11,80 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Union
+from typing import TYPE_CHECKING, BinaryIO, Literal, Union
 
 from . import _native
 from ._native import Record
 from .errors import BSMError
 
+if TYPE_CHECKING:
+    from .events import EventDatabase
+
+#: An event database, an audit_event path, or None for the default lookup order.
+EventsArg = Union["EventDatabase", str, "os.PathLike[str]", None]
+
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
 
-__all__ = ["Record", "ScanResult", "Source", "Trail", "open", "parse_record"]
+__all__ = [
+    "Damage",
+    "Mode",
+    "Record",
+    "ScanResult",
+    "Source",
+    "Trail",
+    "VerifyReport",
+    "open",
+    "parse_record",
+]
+
+#: ``"strict"`` raises at the first problem; ``"recover"`` skips damage, resynchronises on
+#: the next record whose header count lands on a valid trailer, and reports what it skipped.
+Mode = Literal["strict", "recover"]
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A skipped region: ``length`` bytes from ``offset``, and what was wrong there."""
+
+    offset: int
+    length: int
+    error: BSMError
+
+    @property
+    def reason(self) -> str:
+        return self.error.reason or "unknown"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Integrity of a whole trail (see :meth:`Trail.verify`)."""
+
+    name: str
+    nbytes: int
+    records: int
+    file_tokens: int
+    bytes: int
+    damage: list[Damage]
+    truncated_tail: bool
+    #: (offset of the sequence token, expected number, number found)
+    seq_gaps: list[tuple[int, int, int]]
+    #: (record offset, previous (seconds, msec), this record's (seconds, msec))
+    time_backwards: list[tuple[int, tuple[int, int], tuple[int, int]]]
+    #: event number -> how many valid records carry it
+    events: dict[int, int]
+    #: event numbers absent from the event database (filled by :meth:`Trail.verify`)
+    unknown_events: dict[int, int]
+    first_time: tuple[int, int] | None
+    last_time: tuple[int, int] | None
+    token_counts: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        """Nothing damaged, no gaps, time never ran backwards, every event known."""
+        return (
+            not (self.damage or self.seq_gaps or self.time_backwards or self.unknown_events)
+            and self.bytes == self.nbytes
+        )
 
 
 @dataclass(frozen=True)
@@ -45,7 +110,12 @@ class Trail:
     """A BSM trail. Iterate it for records; errors raise :class:`BSMError` subclasses
     carrying the byte offset where decoding failed."""
 
-    def __init__(self, source: Source, *, name: str | None = None) -> None:
+    def __init__(self, source: Source, *, name: str | None = None, mode: Mode = "strict") -> None:
+        if mode not in ("strict", "recover"):
+            raise ValueError(f"mode must be 'strict' or 'recover', not {mode!r}")
+        self.mode: Mode = mode
+        #: Regions skipped so far by iteration in ``"recover"`` mode, in input order.
+        self._damage: list[tuple[int, int, BSMError]] = []
         if hasattr(source, "read"):
             data = source.read()
             if not isinstance(data, (bytes, bytearray)):
@@ -60,12 +130,20 @@ class Trail:
             self._reader = _native.Reader(source)
 
     @property
+    def damage(self) -> list[Damage]:
+        """What the last ``"recover"`` iteration skipped (empty in strict mode)."""
+        return [Damage(o, n, e) for o, n, e in self._damage]
+
+    @property
     def nbytes(self) -> int:
         """Size of the input in bytes."""
         return self._reader.nbytes
 
     def __iter__(self) -> Iterator[Record]:
-        return iter(self._reader)
+        if self.mode == "strict":
+            return iter(self._reader)
+        self._damage = []
+        return self._reader.records(recover=True, damage=self._damage)
 
     def __repr__(self) -> str:
         return f"<Trail {self.name!r} {self.nbytes} bytes>"
@@ -73,6 +151,17 @@ class Trail:
     def file_tokens(self) -> list[dict[str, object]]:
         """The standalone file tokens (0x11) between records, in order."""
         return self._reader.file_tokens()
+
+    def verify(
+        self, *, events: EventsArg = None, backwards_tolerance_ms: int = 1000
+    ) -> VerifyReport:
+        """Integrity report: records, bytes covered, damaged regions, a truncated tail,
+        sequence-token gaps, time running backwards, unknown tokens (as damage) and events
+        unknown to the event database (``events``: an :class:`~bsmtrail.events.EventDatabase`,
+        an audit_event path, or None for the default). Records may legitimately be up to
+        a few milliseconds out of order (stamped at event start, written at its end), so
+        time running backwards counts only beyond ``backwards_tolerance_ms``."""
+        return _verify(self, events, backwards_tolerance_ms)
 
     def scan(self, *, decode: bool = True) -> ScanResult:
         """Frame (and with ``decode``, fully decode) the whole trail in Rust without the
@@ -90,10 +179,34 @@ class Trail:
         )
 
 
-def open(source: Source, *, name: str | None = None) -> Trail:
+def _verify(trail: Trail, events: EventsArg, tolerance_ms: int) -> VerifyReport:
+    from .events import load_events
+
+    d = trail._reader.verify(backwards_tolerance_ms=tolerance_ms)
+    db = load_events(events)
+    seen = dict(d["events"])
+    return VerifyReport(
+        name=trail.name,
+        nbytes=d["nbytes"],
+        records=d["records"],
+        file_tokens=d["file_tokens"],
+        bytes=d["bytes"],
+        damage=[Damage(o, n, e) for o, n, e in d["damage"]],
+        truncated_tail=d["truncated_tail"],
+        seq_gaps=list(d["seq_gaps"]),
+        time_backwards=list(d["time_backwards"]),
+        events=seen,
+        unknown_events={e: n for e, n in seen.items() if e not in db},
+        first_time=d["first_time"],
+        last_time=d["last_time"],
+        token_counts=dict(d["token_counts"]),
+    )
+
+
+def open(source: Source, *, name: str | None = None, mode: Mode = "strict") -> Trail:
     """Open a trail from a path, ``bytes``/``bytearray``/``memoryview``, or a binary file
-    object."""
-    return Trail(source, name=name)
+    object. ``mode="recover"`` keeps every intact record of a damaged trail."""
+    return Trail(source, name=name, mode=mode)
 
 
 def parse_record(data: bytes | bytearray | memoryview) -> Record:

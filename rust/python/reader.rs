@@ -7,8 +7,10 @@ use super::errors::to_pyerr;
 use crate::error::{DecodeError, ErrorKind};
 use crate::framing::{self, Check, Framer, Span, SpanKind};
 use crate::inet;
+use crate::recover::{Item, Recover};
 use crate::source::Source;
 use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Header, Token};
+use crate::verify;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -205,11 +207,68 @@ impl Reader {
     }
 
     fn __iter__(&self) -> RecordIter {
+        self.records(false, None)
+    }
+
+    /// Iterate records. With `recover`, damaged regions and records that fail to decode are
+    /// skipped and appended to `damage` as `(offset, length, BSMError)` tuples instead of
+    /// raising; iteration resynchronises on the next record that frames strictly.
+    #[pyo3(signature = (recover = false, damage = None))]
+    fn records(&self, recover: bool, damage: Option<Py<PyList>>) -> RecordIter {
         RecordIter {
             source: self.source.clone(),
             pos: 0,
             done: false,
+            recover,
+            damage,
         }
+    }
+
+    /// Integrity report over the whole trail (recovering; never raises for bad input).
+    #[pyo3(signature = (*, backwards_tolerance_ms = 1000))]
+    fn verify<'py>(
+        &self,
+        py: Python<'py>,
+        backwards_tolerance_ms: u64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let src = self.source.clone();
+        let r = py.detach(move || verify::verify(src.bytes(), backwards_tolerance_ms));
+        let d = PyDict::new(py);
+        d.set_item("nbytes", r.nbytes)?;
+        d.set_item("records", r.records)?;
+        d.set_item("file_tokens", r.file_tokens)?;
+        d.set_item("bytes", r.covered)?;
+        d.set_item("truncated_tail", r.truncated_tail())?;
+        let damage = PyList::empty(py);
+        for x in &r.damage {
+            damage.append((x.offset, x.len, to_pyerr(py, &x.error).into_value(py)))?;
+        }
+        d.set_item("damage", damage)?;
+        d.set_item(
+            "seq_gaps",
+            r.seq_gaps
+                .iter()
+                .map(|g| (g.offset, g.expected, g.found))
+                .collect::<Vec<_>>(),
+        )?;
+        d.set_item(
+            "time_backwards",
+            r.time_backwards
+                .iter()
+                .map(|t| (t.offset, t.previous, t.current))
+                .collect::<Vec<_>>(),
+        )?;
+        d.set_item("events", r.events)?;
+        d.set_item("first_time", r.first_time)?;
+        d.set_item("last_time", r.last_time)?;
+        d.set_item(
+            "token_counts",
+            r.token_counts
+                .iter()
+                .map(|(id, n)| (canonical_name(*id), *n))
+                .collect::<Vec<_>>(),
+        )?;
+        Ok(d)
     }
 
     /// Standalone file tokens (0x11) found between records, as dicts with `offset`.
@@ -316,6 +375,42 @@ pub struct RecordIter {
     source: Source,
     pos: usize,
     done: bool,
+    recover: bool,
+    damage: Option<Py<PyList>>,
+}
+
+impl RecordIter {
+    fn note_damage(
+        &self,
+        py: Python<'_>,
+        offset: usize,
+        len: usize,
+        e: &DecodeError,
+    ) -> PyResult<()> {
+        if let Some(list) = &self.damage {
+            list.bind(py)
+                .append((offset, len, to_pyerr(py, e).into_value(py)))?;
+        }
+        Ok(())
+    }
+
+    fn next_recovering(&mut self, py: Python<'_>) -> PyResult<Option<Record>> {
+        loop {
+            let mut it = Recover::starting_at(self.source.bytes(), self.pos);
+            let Some(item) = it.next() else {
+                return Ok(None);
+            };
+            self.pos = it.position();
+            match item {
+                Item::File(_) => continue,
+                Item::Damage(d) => self.note_damage(py, d.offset, d.len, &d.error)?,
+                Item::Record(span) => match validated(&self.source, span) {
+                    Ok(r) => return Ok(Some(r)),
+                    Err(e) => self.note_damage(py, span.offset, span.len, &e)?,
+                },
+            }
+        }
+    }
 }
 
 #[pymethods]
@@ -325,6 +420,9 @@ impl RecordIter {
     }
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Record>> {
+        if self.recover {
+            return self.next_recovering(py);
+        }
         loop {
             if self.done || self.pos >= self.source.bytes().len() {
                 return Ok(None);
