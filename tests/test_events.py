@@ -586,6 +586,42 @@ def test_audit_control_values(stock: EventDatabase) -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "size"),
+    [("-1", 2**64 - 1), ("+3M", 3 << 20), ("600KB", 600 << 10), ("0", 0), ("2 M", None)],
+)
+def test_filesz_is_sscanf_exact(value: str, size: int | None) -> None:
+    # Answers from libbsm's getacfilesz (a minus sign wraps: size_t, as in C).
+    control = ev.parse_audit_control(b"filesz:" + value.encode() + b"\n", strict=False)
+    if size is None:
+        with pytest.raises(ValueError):
+            control.filesz  # noqa: B018
+    else:
+        assert control.filesz == size
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1y", ev.ExpireAfter(31449600, 0, False)),
+        ("5y or 1G", ev.ExpireAfter(157334400, 1 << 30, False)),
+        ("-1h", ev.ExpireAfter(-3600, 0, False)),
+        ("10Mx", ev.ExpireAfter(0, 10 << 20, False)),
+        ("10M and", None),
+        ("10M maybe 1d", None),
+        ("7q", None),
+    ],
+)
+def test_expire_after_is_sscanf_exact(value: str, expected: ev.ExpireAfter | None) -> None:
+    # Answers from libbsm's getacexpire.
+    control = ev.parse_audit_control(b"expire-after:" + value.encode() + b"\n", strict=False)
+    if expected is None:
+        with pytest.raises(ValueError):
+            control.expire_after  # noqa: B018
+    else:
+        assert control.expire_after == expected
+
+
+@pytest.mark.parametrize(
     ("body", "line", "reason"),
     [
         (b"flags:lo,bogus\n", 1, "bogus"),

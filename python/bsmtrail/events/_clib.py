@@ -129,6 +129,33 @@ def strtoul0(text: bytes) -> tuple[int, int]:
     return value, i
 
 
+def scan_ulong(text: str) -> tuple[int, str] | None:
+    """One ``sscanf`` ``%lu``/``%ju`` conversion: ``(value, rest)`` or ``None`` (no digits).
+
+    Skips white space, takes an optional sign and decimal digits; a minus sign negates
+    modulo 2**64 and overflow gives ``ULONG_MAX``, as ``strtoul`` does.
+    """
+    raw = text.encode("utf-8", "surrogateescape")
+    i, negative = _skip_space_sign(raw)
+    start = i
+    while i < len(raw) and 0x30 <= raw[i] <= 0x39:
+        i += 1
+    if i == start:
+        return None
+    value = int(raw[start:i])
+    if value > _ULONG_MAX:
+        value = _ULONG_MAX
+    elif negative:
+        value = -value & _ULONG_MAX
+    return value, raw[i:].decode("utf-8", "surrogateescape")
+
+
+def wrap_signed64(value: int) -> int:
+    """``value`` as a two's-complement 64-bit integer (C's ``time_t``/``long`` overflow)."""
+    value &= _ULONG_MAX
+    return value - (1 << 64) if value > _LONG_MAX else value
+
+
 def _digit(byte: int, base: int) -> bool:
     if 0x30 <= byte <= 0x39:
         return byte - 0x30 < base

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from ._classes import ClassTable
-from ._clib import atoi, fgets_lines, strtok, strtok_first
+from ._clib import atoi, fgets_lines, scan_ulong, strtok, strtok_first, wrap_signed64
 from ._lines import check_line, is_blank, physical_lines
 from ._masks import parse_flags
 from ._model import USER_NAME_MAX, AuditFlagsError, AuditMask, EventDatabaseError, decode
@@ -38,7 +38,6 @@ MIN_AUDIT_FILE_SIZE = 512 * 1024
 AQ_MAXHIGH = 10000
 _SPACE_MULT = {"B": 1, " ": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 _TIME_MULT = {"s": 1, "h": 3600, "d": 86400}
-_FILESZ = re.compile(r"[ \t]*(\d+)(.)?", re.S)
 
 
 class ExpireAfter(NamedTuple):
@@ -146,26 +145,50 @@ def parse_policy(value: str) -> int:
     return bits
 
 
+def _space(value: int, mult: str) -> int | None:
+    """``au_spacetobytes``: bytes as a ``size_t`` (wrapping), ``None`` for a bad unit."""
+    factor = _SPACE_MULT.get(mult)
+    return None if factor is None else value * factor & 0xFFFFFFFFFFFFFFFF
+
+
+def _seconds(value: int, mult: str) -> int | None:
+    """``au_timetosec``: seconds as a ``time_t`` (wrapping), ``None`` for a bad unit."""
+    years = wrap_signed64(value)
+    if mult == "y":  # 364 days a year plus a day for every fourth year
+        quarter = abs(years) // 4 * (1 if years >= 0 else -1)
+        return wrap_signed64(years * 86400 * 364 + quarter * 86400)
+    factor = _TIME_MULT.get(mult)
+    return None if factor is None else wrap_signed64(years * factor)
+
+
 def parse_filesz(value: str) -> int:
-    match = _FILESZ.match(value)
-    if match is None:
+    """``getacfilesz``: ``sscanf("%ju%c")``; 0 (no rotation) or at least 512 KiB."""
+    scanned = scan_ulong(value.lstrip(" \t"))
+    if scanned is None:
         raise ValueError(f"filesz {value!r} is not a size")
-    mult = match.group(2) or "B"
-    if mult not in _SPACE_MULT:
+    number, rest = scanned
+    mult = rest[:1] or "B"
+    size = _space(number, mult)
+    if size is None:
         raise ValueError(f"filesz {value!r}: unknown unit {mult!r}")
-    size = int(match.group(1)) * _SPACE_MULT[mult]
     if 0 < size < MIN_AUDIT_FILE_SIZE:
         raise ValueError(f"filesz {value!r} is below the minimum {MIN_AUDIT_FILE_SIZE} bytes")
     return size
 
 
-def _scan_expire(value: str) -> list[str]:
+def _scan_expire(value: str) -> list[str | int]:
     """``sscanf(value, "%lu%c%[ \\tadnorADNOR]%lu%c")``: the fields it converts, in order."""
-    fields: list[str] = []
+    fields: list[str | int] = []
     rest = value.lstrip(" \t")
-    patterns = (r"\s*(\d+)", r"(.)", r"([ \tadnorADNOR]+)", r"\s*(\d+)", r"(.)")
-    for pattern in patterns:
-        match = re.match(pattern, rest, re.S)
+    for step in ("ulong", "char", "set", "ulong", "char"):
+        if step == "ulong":
+            scanned = scan_ulong(rest)
+            if scanned is None:
+                break
+            fields.append(scanned[0])
+            rest = scanned[1]
+            continue
+        match = re.match(r"(.)" if step == "char" else r"([ \tadnorADNOR]+)", rest, re.S)
         if match is None:
             break
         fields.append(match.group(1))
@@ -174,6 +197,7 @@ def _scan_expire(value: str) -> list[str]:
 
 
 def parse_expire_after(value: str) -> ExpireAfter:
+    """``getacexpire``: ``10M``, ``30d``, ``1y and 5G``, ``2G or 7d``..."""
     fields = _scan_expire(value)
     if len(fields) not in (1, 2, 5):
         raise ValueError(f"expire-after {value!r} is not understood")
@@ -182,20 +206,20 @@ def parse_expire_after(value: str) -> ExpireAfter:
     if len(fields) == 5:
         conds.append((fields[3], fields[4]))
     for number, mult in conds:
-        if mult.isupper() or mult == " ":
-            if mult not in _SPACE_MULT:
+        assert isinstance(number, int) and isinstance(mult, str)
+        if "A" <= mult <= "Z" or mult == " ":  # C isupper(), ASCII only
+            got = _space(number, mult)
+            if got is None:
                 raise ValueError(f"expire-after {value!r}: unknown unit {mult!r}")
-            size = int(number) * _SPACE_MULT[mult]
-        elif mult == "y":
-            years = int(number)
-            age = years * 86400 * 364 + (years // 4) * 86400
-        elif mult in _TIME_MULT:
-            age = int(number) * _TIME_MULT[mult]
+            size = got
         else:
-            raise ValueError(f"expire-after {value!r}: unknown unit {mult!r}")
+            got = _seconds(number, mult)
+            if got is None:
+                raise ValueError(f"expire-after {value!r}: unknown unit {mult!r}")
+            age = got
     both = False
     if len(fields) == 5:
-        andor = fields[2].lower()
+        andor = str(fields[2]).lower()
         if "and" in andor:
             both = True
         elif "or" not in andor:
