@@ -11,6 +11,7 @@ pub mod lookup;
 pub mod recover;
 pub mod render;
 pub mod source;
+pub mod stream;
 pub mod tokens;
 pub mod verify;
 pub mod writer;

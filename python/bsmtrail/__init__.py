@@ -23,11 +23,13 @@ from .errors import (
     TruncatedError,
     UnknownTokenError,
 )
-from .trail import ScanResult, Trail, open, parse_record
+from .stream import Stream, follow, stream
+from .trail import Damage, ScanResult, Trail, VerifyReport, open, parse_record
 from .writer import EncodeError, RecordBuilder, WriteResult, write_trail
 
 __all__ = [
     "BSMError",
+    "Damage",
     "EncodeError",
     "FramingError",
     "MalformedTokenError",
@@ -35,16 +37,20 @@ __all__ = [
     "RecordBuilder",
     "RecordSizeError",
     "ScanResult",
+    "Stream",
     "Trail",
     "TrailerError",
     "TruncatedError",
     "UnknownTokenError",
+    "VerifyReport",
     "WriteResult",
     "__version__",
     "build_profile",
     "demo_path",
+    "follow",
     "open",
     "parse_record",
+    "stream",
     "token_ids",
     "write_trail",
 ]

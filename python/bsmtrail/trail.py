@@ -9,7 +9,7 @@ until a record's ``tokens`` are asked for.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Literal, Union
 
@@ -19,6 +19,7 @@ from .errors import BSMError
 
 if TYPE_CHECKING:
     from .events import EventDatabase
+    from .stream import Stream
 
 #: An event database, an audit_event path, or None for the default lookup order.
 EventsArg = Union["EventDatabase", str, "os.PathLike[str]", None]
@@ -116,6 +117,7 @@ class Trail:
         self.mode: Mode = mode
         #: Regions skipped so far by iteration in ``"recover"`` mode, in input order.
         self._damage: list[tuple[int, int, BSMError]] = []
+        self._path: str | None = None
         if hasattr(source, "read"):
             data = source.read()
             if not isinstance(data, (bytes, bytearray)):
@@ -125,6 +127,7 @@ class Trail:
         else:
             if isinstance(source, (str, os.PathLike)):
                 self.name = name or os.fspath(source)
+                self._path = os.fspath(source)
             else:
                 self.name = name or "<bytes>"
             self._reader = _native.Reader(source)
@@ -151,6 +154,22 @@ class Trail:
     def file_tokens(self) -> list[dict[str, object]]:
         """The standalone file tokens (0x11) between records, in order."""
         return self._reader.file_tokens()
+
+    def follow(
+        self,
+        *,
+        poll_interval: float = 0.25,
+        idle_timeout: float | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> Stream:
+        """Follow this trail's file as it grows (``tail -f``), from its first record: a
+        record cut at the current end of the file is waited for and read whole. Only for
+        trails opened from a path."""
+        from .stream import follow
+
+        if self._path is None:
+            raise TypeError("follow() needs a trail opened from a path")
+        return follow(self._path, poll_interval=poll_interval, idle_timeout=idle_timeout, stop=stop)
 
     def verify(
         self, *, events: EventsArg = None, backwards_tolerance_ms: int = 1000

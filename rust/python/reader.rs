@@ -9,6 +9,7 @@ use crate::framing::{self, Check, Framer, Span, SpanKind};
 use crate::inet;
 use crate::recover::{Item, Recover};
 use crate::source::Source;
+use crate::stream::{StreamDecoder as StreamCore, StreamItem, DEFAULT_MAX_RECORD};
 use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Header, Token};
 use crate::verify;
 use pyo3::exceptions::PyTypeError;
@@ -67,6 +68,7 @@ fn validated(src: &Source, span: Span) -> Result<Record, DecodeError> {
         len: span.len,
         id: rec.first().copied().unwrap_or(0),
         header,
+        reported: span.offset as u64,
     })
 }
 
@@ -74,10 +76,14 @@ fn validated(src: &Source, span: Span) -> Result<Record, DecodeError> {
 #[pyclass(module = "bsmtrail._native", frozen)]
 pub struct Record {
     source: Source,
+    /// Where the record's bytes start in `source`.
     offset: usize,
     len: usize,
     id: u8,
     header: Header,
+    /// The offset reported to Python: in the trail, or in the stream for streamed records
+    /// (whose `source` holds just the record).
+    reported: u64,
 }
 
 impl Record {
@@ -88,10 +94,10 @@ impl Record {
 
 #[pymethods]
 impl Record {
-    /// Byte offset of the record in its trail.
+    /// Byte offset of the record in its trail (or stream).
     #[getter]
-    fn offset(&self) -> usize {
-        self.offset
+    fn offset(&self) -> u64 {
+        self.reported
     }
     /// Byte count (header's count; equal to the record's length).
     #[getter]
@@ -169,8 +175,8 @@ impl Record {
         let list = PyList::empty(py);
         for t in tokens::TokenIter::new(self.bytes(), DecodeOptions::FULL) {
             // Validated when the record was made, so this cannot fail; map it anyway.
-            let t = t.map_err(|f| to_pyerr(py, &f.at(self.offset as u64)))?;
-            list.append(token_dict(py, &t, self.offset)?)?;
+            let t = t.map_err(|f| to_pyerr(py, &f.at(self.reported)))?;
+            list.append(token_dict(py, &t, self.reported as usize)?)?;
         }
         Ok(list)
     }
@@ -180,7 +186,7 @@ impl Record {
     fn __repr__(&self) -> String {
         format!(
             "<Record offset={} size={} event={} {}.{:03}>",
-            self.offset, self.len, self.header.event, self.header.seconds, self.header.msec
+            self.reported, self.len, self.header.event, self.header.seconds, self.header.msec
         )
     }
 }
@@ -450,6 +456,103 @@ impl RecordIter {
     }
 }
 
+/// Feeds bytes as they arrive (pipes, sockets, a growing file) and hands back whole
+/// records; see `crate::stream`.
+#[pyclass(module = "bsmtrail._native")]
+pub struct StreamDecoder {
+    inner: StreamCore,
+}
+
+#[pymethods]
+impl StreamDecoder {
+    #[new]
+    #[pyo3(signature = (*, max_record = DEFAULT_MAX_RECORD))]
+    fn new(max_record: usize) -> Self {
+        StreamDecoder {
+            inner: StreamCore::new(max_record),
+        }
+    }
+
+    /// Add bytes. Returns the records they complete; damaged regions are appended to
+    /// `damage` as `(offset, length, BSMError)`.
+    #[pyo3(signature = (data, damage = None))]
+    fn feed(
+        &mut self,
+        py: Python<'_>,
+        data: &[u8],
+        damage: Option<&Bound<'_, PyList>>,
+    ) -> PyResult<Vec<Record>> {
+        let mut out = Vec::new();
+        self.inner.feed(data, &mut out);
+        stream_records(py, out, damage)
+    }
+
+    /// End of input: a record still incomplete becomes a truncated-tail damage region.
+    #[pyo3(signature = (damage = None))]
+    fn finish(
+        &mut self,
+        py: Python<'_>,
+        damage: Option<&Bound<'_, PyList>>,
+    ) -> PyResult<Vec<Record>> {
+        let mut out = Vec::new();
+        self.inner.finish(&mut out);
+        stream_records(py, out, damage)
+    }
+
+    /// Stream offset of the first byte not yet consumed.
+    #[getter]
+    fn position(&self) -> u64 {
+        self.inner.position()
+    }
+
+    /// Bytes held back waiting for the rest of a record.
+    #[getter]
+    fn buffered(&self) -> usize {
+        self.inner.buffered()
+    }
+}
+
+fn stream_records(
+    py: Python<'_>,
+    items: Vec<StreamItem>,
+    damage: Option<&Bound<'_, PyList>>,
+) -> PyResult<Vec<Record>> {
+    let mut recs = Vec::new();
+    let note = |offset: u64, len: u64, e: &DecodeError| -> PyResult<()> {
+        if let Some(list) = damage {
+            list.append((offset, len, to_pyerr(py, e).into_value(py)))?;
+        }
+        Ok(())
+    };
+    for it in items {
+        match it {
+            StreamItem::File { .. } => {}
+            StreamItem::Damage { offset, len, error } => note(offset, len, &error)?,
+            StreamItem::Record { offset, bytes } => {
+                let len = bytes.len();
+                let src = Source::from_owner(bytes);
+                let span = Span {
+                    offset: 0,
+                    len,
+                    kind: SpanKind::Record,
+                };
+                match validated(&src, span) {
+                    Ok(mut r) => {
+                        r.reported = offset;
+                        recs.push(r);
+                    }
+                    Err(mut e) => {
+                        e.offset += offset;
+                        e.record_offset += offset;
+                        note(offset, len as u64, &e)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(recs)
+}
+
 /// Decode one whole record (e.g. from DTrace's dtaudit `bsm()` probe). The bytes must hold
 /// exactly one record.
 #[pyfunction]
@@ -488,6 +591,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
     m.add_class::<Record>()?;
     m.add_class::<RecordIter>()?;
+    m.add_class::<StreamDecoder>()?;
     m.add_function(wrap_pyfunction!(parse_record, m)?)?;
     m.add(
         "DECODED_TOKEN_IDS",
