@@ -1,0 +1,166 @@
+//! Framing, recovery and verification over arbitrary bytes.
+//!
+//! - `Framer` (both checks): spans are contiguous from offset 0, non-empty and inside the
+//!   input; it stops after its first error, whose offsets lie inside the input; a strict
+//!   span also frames under the praudit check.
+//! - `Recover`: records, file tokens and damage tile the input exactly; each damaged region
+//!   starts with the error framing reports there and ends at the first offset where a
+//!   record frames strictly (checked by brute force against `resync`).
+//! - `verify`: covered bytes plus damaged bytes equal the input; damage is ordered,
+//!   disjoint and inside the input; its counts agree with `Recover`.
+//!
+//! Every loop is bounded by the input length, so a hang or a runaway iterator is a failure.
+#![no_main]
+
+use bsmtrail::framing::{frame, Check, Framer, SpanKind};
+use bsmtrail::recover::{resync, Item, Recover};
+use bsmtrail::verify::verify;
+use bsmtrail::ErrorKind;
+use libfuzzer_sys::fuzz_target;
+
+fn framer(data: &[u8], check: Check) {
+    let mut it = Framer::new(data, check);
+    let mut pos = 0usize;
+    let mut steps = 0usize;
+    while let Some(item) = it.next() {
+        steps += 1;
+        assert!(steps <= data.len(), "more items than input bytes");
+        match item {
+            Ok(span) => {
+                assert_eq!(span.offset, pos, "spans are contiguous");
+                assert!(span.len > 0, "empty span at {pos}");
+                assert!(span.offset + span.len <= data.len(), "span past the end");
+                assert_eq!(frame(data, pos, check), Ok(span), "frame is deterministic");
+                if check == Check::Strict {
+                    assert_eq!(frame(data, pos, Check::Praudit), Ok(span));
+                }
+                if span.kind == SpanKind::File {
+                    assert_eq!(data[pos], 0x11);
+                }
+                pos += span.len;
+                assert_eq!(it.position(), pos);
+            }
+            Err(e) => {
+                assert_eq!(e.record_offset, pos as u64);
+                assert!(e.offset >= e.record_offset && e.offset <= data.len() as u64);
+                if let ErrorKind::Truncated { needed, available } = e.kind {
+                    assert!(needed > available, "{e}");
+                    assert_eq!(available, (data.len() - pos) as u64, "{e}");
+                }
+                assert!(it.next().is_none(), "Framer goes on after an error");
+                return;
+            }
+        }
+    }
+    assert_eq!(pos, data.len(), "Framer stopped early without an error");
+}
+
+/// Returns (records, file tokens, damaged regions).
+fn recover(data: &[u8], start: usize) -> (u64, u64, u64) {
+    let mut pos = start;
+    let (mut records, mut files, mut damaged) = (0, 0, 0);
+    for (n, item) in Recover::starting_at(data, start).enumerate() {
+        assert!(n < data.len() - start, "runaway Recover");
+        let (offset, len) = match item {
+            Item::Record(s) => {
+                assert_eq!(s.kind, SpanKind::Record);
+                assert_eq!(frame(data, s.offset, Check::Strict), Ok(s));
+                records += 1;
+                (s.offset, s.len)
+            }
+            Item::File(s) => {
+                assert_eq!(s.kind, SpanKind::File);
+                assert_eq!(frame(data, s.offset, Check::Strict), Ok(s));
+                files += 1;
+                (s.offset, s.len)
+            }
+            Item::Damage(d) => {
+                damaged += 1;
+                let end = d.offset + d.len;
+                assert!(d.len > 0, "empty damage at {}", d.offset);
+                assert!(end <= data.len());
+                assert_eq!(d.error.record_offset, d.offset as u64);
+                assert!(d.error.offset >= d.error.record_offset);
+                assert!(d.error.offset <= data.len() as u64);
+                assert_eq!(frame(data, d.offset, Check::Strict), Err(d.error.clone()));
+                // The region ends at the first strict record after its start, or at the
+                // end of the input: check every offset in between (each check is O(1)).
+                for q in d.offset + 1..end {
+                    assert!(
+                        !is_record(data, q),
+                        "damage {}..{end} skips a record at {q}",
+                        d.offset
+                    );
+                }
+                let next = resync(data, d.offset + 1);
+                assert_eq!(next, (end < data.len()).then_some(end));
+                (d.offset, d.len)
+            }
+        };
+        assert_eq!(offset, pos, "items tile the input");
+        pos += len;
+    }
+    assert_eq!(pos, data.len(), "items cover the input");
+    (records, files, damaged)
+}
+
+/// A strict frame at `q` that is a record (file tokens are never resync points).
+fn is_record(data: &[u8], q: usize) -> bool {
+    matches!(frame(data, q, Check::Strict), Ok(s) if s.kind == SpanKind::Record)
+}
+
+fn check_verify(data: &[u8], recovered: (u64, u64, u64)) {
+    let mut backwards = usize::MAX;
+    for tolerance in [0, 1000, u64::MAX] {
+        let r = verify(data, tolerance);
+        assert_eq!(r.nbytes, data.len());
+        let mut pos = 0usize;
+        let mut damaged = 0u64;
+        for d in &r.damage {
+            assert!(d.offset >= pos, "damage out of order or overlapping");
+            assert!(d.len > 0 && d.offset + d.len <= data.len());
+            assert_eq!(d.error.record_offset, d.offset as u64);
+            assert!(d.error.offset >= d.error.record_offset);
+            assert!(d.error.offset <= (d.offset + d.len) as u64);
+            pos = d.offset + d.len;
+            damaged += d.len as u64;
+        }
+        assert_eq!(
+            r.covered + damaged,
+            data.len() as u64,
+            "bytes unaccounted for"
+        );
+        let (records, files, regions) = recovered;
+        assert_eq!(r.file_tokens, files);
+        assert!(r.records <= records);
+        assert_eq!(r.damage.len() as u64, regions + (records - r.records));
+        assert_eq!(r.events.iter().map(|e| e.1).sum::<u64>(), r.records);
+        assert_eq!(
+            r.truncated_tail(),
+            r.damage
+                .last()
+                .is_some_and(|d| d.offset + d.len == data.len())
+        );
+        for g in &r.seq_gaps {
+            assert!(g.offset < data.len());
+            assert_ne!(g.found, g.expected);
+        }
+        for t in &r.time_backwards {
+            assert!(t.offset < data.len());
+        }
+        // A larger tolerance never reports more.
+        assert!(r.time_backwards.len() <= backwards);
+        backwards = r.time_backwards.len();
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    framer(data, Check::Praudit);
+    framer(data, Check::Strict);
+    let counts = recover(data, 0);
+    check_verify(data, counts);
+    // Recovery from an arbitrary point (a reader resuming in the middle of a file).
+    if data.len() > 1 {
+        recover(data, data.len() / 2);
+    }
+});
