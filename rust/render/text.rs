@@ -64,13 +64,12 @@ pub(crate) fn name(t: &Tok<'_>) -> &'static [u8] {
 /// The IPC object type (§4.17).
 pub(crate) fn ipc_type(cx: &Ctx<'_>, out: &mut Vec<u8>, kind: u8) {
     let word: &[u8] = match kind {
-        _ if cx.opts.raw => b"",
         1 => b"Message IPC",
         2 => b"Semaphore IPC",
         3 => b"Shared Memory IPC",
         _ => b"",
     };
-    if word.is_empty() {
+    if cx.opts.raw || word.is_empty() {
         fmt::u64d(out, u64::from(kind));
     } else {
         out.extend_from_slice(word);
