@@ -1296,3 +1296,40 @@ fn hostile_input_never_panics() {
         }
     }
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A record frame around arbitrary body bytes, so that token decoding (not just
+    /// framing) sees the random input.
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let parts: [&[u8]; 1] = [body];
+        record(&parts)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_bytes_render_without_panic_and_stream_agrees(
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+            raw in proptest::collection::vec(any::<u8>(), 0..300),
+            split in 1usize..50,
+        ) {
+            for flags in ["l", "x", "xSA", "r"] {
+                let mut r = Renderer::new(o(flags), test_lookup());
+                let mut data = framed(&body);
+                data.extend(&raw);
+                let whole = r.trail_to_vec(&data, false);
+                let mut s = Stream::new(false);
+                let mut out = Vec::new();
+                for c in data.chunks(split) {
+                    s.feed(&mut r, c, &mut out);
+                }
+                prop_assert_eq!(&out, &whole);
+                let _ = r.trail_to_vec(&raw, true);
+            }
+        }
+    }
+}
