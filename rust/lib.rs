@@ -3,6 +3,7 @@
 //! The format reference is `docs/bsm-format.md` in the shared material; section numbers
 //! (§) in comments point there.
 
+pub mod arrow;
 pub(crate) mod cursor;
 pub mod error;
 pub mod framing;

@@ -1,0 +1,59 @@
+//! Arrow export: trails as Arrow record batches, built in Rust with no Python object per
+//! record.
+//!
+//! Three views share one pipeline (`parallel.rs`): framing walks record headers
+//! sequentially (2.6 GB/s), groups the spans into chunks of `batch_size` records, and rayon
+//! decodes the chunks in parallel into one `RecordBatch` each, in input order.
+//!
+//! - **records** (`records.rs`): one row per record; header, first subject and return as
+//!   scalar columns, variable parts as list columns, every other token in `other_tokens`.
+//! - **tokens** (`tokens.rs`): one row per token, with its bytes and a JSON field object.
+//! - **errors** (`errors.rs`): damaged regions and records that fail validation.
+//!
+//! Column names and types are in `schema.rs` and documented in `docs/arrow-schema.md`.
+
+mod builders;
+pub mod errno;
+mod errors;
+pub mod parallel;
+mod records;
+pub mod schema;
+mod tokens;
+mod walk;
+mod window;
+
+pub use builders::text;
+pub use parallel::{BatchReader, Input, Mode, Options, View};
+pub use records::time_ms;
+pub use schema::{Col, SCHEMA_VERSION};
+
+use crate::error::ErrorKind;
+use arrow_array::ArrayRef;
+use std::sync::OnceLock;
+
+/// Every `ErrorKind` code, in key order (the `error` and `reason` dictionaries).
+const REASONS: [&str; 10] = [
+    "truncated",
+    "record_too_small",
+    "not_a_record",
+    "missing_trailer",
+    "bad_trailer_magic",
+    "trailer_mismatch",
+    "unknown_token",
+    "bad_address_type",
+    "bad_data_unit",
+    "trailing_bytes",
+];
+
+pub(crate) fn reason_key(kind: &ErrorKind) -> i32 {
+    let code = kind.code();
+    REASONS.iter().position(|r| *r == code).unwrap_or(0) as i32
+}
+
+pub(crate) fn reason_dictionary() -> ArrayRef {
+    static D: OnceLock<ArrayRef> = OnceLock::new();
+    D.get_or_init(|| builders::dictionary(&REASONS)).clone()
+}
+
+#[cfg(test)]
+mod tests;

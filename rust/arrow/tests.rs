@@ -1,0 +1,289 @@
+//! Pipeline tests: every token of the demo trail is accounted for, threads and batch
+//! sizes do not change the rows, damage becomes error rows, windows equal memory maps.
+
+use super::parallel::{BatchReader, Input, Mode, Options, View};
+use super::schema::Col;
+use crate::source::Source;
+use crate::tokens::{ids, walk_valid, DecodeOptions};
+use crate::writer::demo_trail;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{UInt32Type, UInt64Type};
+use arrow_array::{Array, RecordBatch};
+
+fn read(data: &[u8], opts: Options) -> Vec<RecordBatch> {
+    let input = Input::Bytes {
+        name: "t".into(),
+        source: Source::from_owner(data.to_vec()),
+    };
+    BatchReader::new(vec![input], opts)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+}
+
+fn records(data: &[u8], threads: usize, batch_size: usize) -> Vec<RecordBatch> {
+    read(
+        data,
+        Options {
+            threads,
+            batch_size,
+            ..Options::default()
+        },
+    )
+}
+
+fn col<'a>(b: &'a RecordBatch, name: &str) -> &'a dyn Array {
+    b.column_by_name(name).unwrap().as_ref()
+}
+
+/// Tokens per record as the records view accounts for them.
+fn accounted(b: &RecordBatch) -> Vec<usize> {
+    let list = |n: &str, i: usize| {
+        let a = col(b, n).as_list::<i32>();
+        if a.is_null(i) {
+            0
+        } else {
+            a.value_length(i) as usize
+        }
+    };
+    let present = |n: &str, i: usize| usize::from(col(b, n).is_valid(i));
+    (0..b.num_rows())
+        .map(|i| {
+            2 + [
+                "paths",
+                "texts",
+                "args",
+                "attrs",
+                "sockets",
+                "processes",
+                "other_tokens",
+            ]
+            .iter()
+            .map(|n| list(n, i))
+            .sum::<usize>()
+                + [
+                    "subject_type",
+                    "return_status",
+                    "exec_args",
+                    "exec_env",
+                    "identity",
+                    "groups",
+                    "seq",
+                    "zone",
+                ]
+                .iter()
+                .map(|n| present(n, i))
+                .sum::<usize>()
+        })
+        .collect()
+}
+
+fn first_record(t: &[u8]) -> crate::framing::Span {
+    crate::framing::Framer::new(t, crate::framing::Check::Strict)
+        .map(|s| s.unwrap())
+        .find(|s| s.kind == crate::framing::SpanKind::Record)
+        .unwrap()
+}
+
+#[test]
+fn demo_trail_loses_no_token() {
+    let t = demo_trail();
+    let mut want = Vec::new();
+    let mut ids_seen = std::collections::BTreeSet::new();
+    for span in crate::framing::Framer::new(&t, crate::framing::Check::Strict) {
+        let span = span.unwrap();
+        if span.kind != crate::framing::SpanKind::Record {
+            continue;
+        }
+        let mut n = 0;
+        walk_valid(
+            &t[span.offset..span.offset + span.len],
+            DecodeOptions::FULL,
+            |tok| {
+                n += 1;
+                ids_seen.insert(tok.id);
+            },
+        )
+        .unwrap();
+        want.push(n);
+    }
+    // The demo trail holds every token type.
+    assert_eq!(ids_seen.len() + 1, ids::DECODED.len(), "{ids_seen:?}");
+    let got: Vec<usize> = records(&t, 1, 7).iter().flat_map(accounted).collect();
+    assert_eq!(got, want);
+    // The tokens view has one row per token (plus the standalone file tokens).
+    let toks = read(
+        &t,
+        Options {
+            view: View::Tokens,
+            ..Options::default()
+        },
+    );
+    let rows: usize = toks.iter().map(|b| b.num_rows()).sum();
+    let files = crate::framing::Framer::new(&t, crate::framing::Check::Strict)
+        .filter(|s| s.as_ref().unwrap().kind == crate::framing::SpanKind::File)
+        .count();
+    assert_eq!(rows, want.iter().sum::<usize>() + files);
+}
+
+#[test]
+fn threads_and_batch_sizes_give_the_same_rows() {
+    let mut t = Vec::new();
+    for _ in 0..40 {
+        t.extend(demo_trail());
+    }
+    let one = arrow_select_concat(&records(&t, 1, 1000));
+    for (threads, bs) in [(2, 7), (3, 1), (0, 64), (4, 100_000)] {
+        let other = arrow_select_concat(&records(&t, threads, bs));
+        assert_eq!(one, other, "threads={threads} batch_size={bs}");
+    }
+}
+
+/// Rows as debug strings (no arrow-select dependency for concatenation).
+fn arrow_select_concat(batches: &[RecordBatch]) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        for i in 0..b.num_rows() {
+            let row: Vec<String> = b
+                .columns()
+                .iter()
+                .map(|c| format!("{:?}", c.slice(i, 1)))
+                .collect();
+            out.push(row.join("|"));
+        }
+    }
+    out
+}
+
+#[test]
+fn damaged_record_is_a_row_with_its_error() {
+    let mut t = demo_trail();
+    let first = first_record(&t);
+    // Make the second token of the first record an unknown id.
+    let rec = &t[first.offset..first.offset + first.len];
+    let second = first.offset
+        + crate::tokens::decode(rec, 0, DecodeOptions::FULL)
+            .unwrap()
+            .len;
+    t[second] = 0x00;
+    let b = &records(&t, 1, 1 << 20)[0];
+    let err = col(b, "error").as_dictionary::<arrow_array::types::Int32Type>();
+    let values = err.values().as_string::<i32>();
+    let key = err.keys().value(0) as usize;
+    assert_eq!(values.value(key), "unknown_token");
+    assert_eq!(
+        col(b, "error_offset").as_primitive::<UInt64Type>().value(0),
+        second as u64
+    );
+    assert!(col(b, "error").is_null(1));
+    // The undecoded rest is kept.
+    let other = col(b, "other_tokens").as_list::<i32>().value(0);
+    let other = other.as_struct();
+    let last = other.len() - 1;
+    assert_eq!(
+        other.column(0).as_string::<i32>().value(last),
+        "invalid",
+        "{other:?}"
+    );
+    assert_eq!(
+        other.column(3).as_binary::<i32>().value(last).len(),
+        first.offset + first.len - second
+    );
+    // Strict mode stops there.
+    let input = Input::Bytes {
+        name: "t".into(),
+        source: Source::from_owner(t.clone()),
+    };
+    let r: Vec<_> = BatchReader::new(
+        vec![input],
+        Options {
+            mode: Mode::Strict,
+            ..Options::default()
+        },
+    )
+    .unwrap()
+    .collect();
+    assert_eq!(r.len(), 1);
+    assert!(r[0].is_err());
+}
+
+#[test]
+fn damage_goes_to_the_errors_view() {
+    let mut t = demo_trail();
+    let n = t.len();
+    t.extend_from_slice(b"\x00garbage");
+    t.extend(demo_trail());
+    let e = read(
+        &t,
+        Options {
+            view: View::Errors,
+            ..Options::default()
+        },
+    );
+    let e = &e[0];
+    assert_eq!(e.num_rows(), 1);
+    assert_eq!(
+        col(e, "offset").as_primitive::<UInt64Type>().value(0),
+        n as u64
+    );
+    // The damage runs to the next record (a standalone file token is no resync point).
+    let skip = first_record(&demo_trail()).offset as u64;
+    assert_eq!(
+        col(e, "length").as_primitive::<UInt64Type>().value(0),
+        8 + skip
+    );
+}
+
+#[test]
+fn header_only_projection_skips_tokens() {
+    let t = demo_trail();
+    let b = &read(
+        &t,
+        Options {
+            view: View::Records(vec![Col::Event, Col::Size]),
+            validate: false,
+            ..Options::default()
+        },
+    )[0];
+    assert_eq!(b.num_columns(), 2);
+    assert_eq!(b.schema().field(0).name(), "event");
+    let sizes = col(b, "size").as_primitive::<UInt32Type>();
+    assert!(sizes.values().iter().all(|s| *s > 0));
+}
+
+#[test]
+fn file_window_equals_memory() {
+    let mut t = Vec::new();
+    for i in 0..30 {
+        t.extend(demo_trail());
+        if i % 7 == 3 {
+            t.extend_from_slice(&[0x14, 0xff, 0, 0, 0, 1, 2, 3]);
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("bsmtrail-arrow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("t.bsm");
+    std::fs::write(&p, &t).unwrap();
+    for view in [View::Records(Col::ALL.to_vec()), View::Tokens, View::Errors] {
+        let opts = Options {
+            view: view.clone(),
+            batch_size: 50,
+            window: 4096,
+            threads: 2,
+            ..Options::default()
+        };
+        let file = BatchReader::new(
+            vec![Input::File {
+                name: "t".into(),
+                path: p.clone(),
+            }],
+            opts.clone(),
+        )
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+        let mem = read(&t, opts);
+        assert_eq!(arrow_select_concat(&file), arrow_select_concat(&mem));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

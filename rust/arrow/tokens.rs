@@ -1,0 +1,596 @@
+//! The tokens view: one row per token, lossless.
+//!
+//! Each row carries the token's exact bytes (`raw`) and its decoded fields as a JSON object
+//! (`fields`) with the field names of the Python token dicts (`rust/python/convert.rs`).
+//! One text column keeps the schema fixed for 48 token types (typed sparse columns would
+//! need a hundred mostly-null columns); DuckDB (`json_extract`), polars
+//! (`str.json_decode`) and pandas (`json.loads`) all read it, and `raw` is the ground
+//! truth. In JSON, text follows the Arrow string rule (invalid UTF-8 as `\xNN`, which JSON
+//! shows as `\\xNN`) and binary values (opaque, arbitrary data, cdhash) are lower-case hex.
+
+use super::builders::{dictionary, Bin, Column, Dict, Prim, Str};
+use super::schema;
+use super::walk::walk;
+use crate::error::DecodeError;
+use crate::inet;
+use crate::tokens::{canonical_name, ids, Addr, StrList, Subject, Tok, Token};
+use arrow_array::types::{UInt32Type, UInt64Type, UInt8Type};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, SchemaRef};
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+/// Key of the `type` dictionary for token id `id`.
+fn type_key(id: u8) -> i32 {
+    static KEYS: OnceLock<[i32; 256]> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        let mut k = [ids::DECODED.len() as i32; 256];
+        for (i, &d) in ids::DECODED.iter().enumerate() {
+            k[usize::from(d)] = i as i32;
+        }
+        k
+    });
+    keys[usize::from(id)]
+}
+
+/// Key of the `invalid` type (a record's undecodable rest).
+const INVALID_KEY: i32 = ids::DECODED.len() as i32 + 1;
+
+fn type_dictionary() -> ArrayRef {
+    static D: OnceLock<ArrayRef> = OnceLock::new();
+    D.get_or_init(|| {
+        let mut names: Vec<&str> = ids::DECODED.iter().map(|&i| canonical_name(i)).collect();
+        names.push("unknown");
+        names.push("invalid");
+        dictionary(&names)
+    })
+    .clone()
+}
+
+/// A JSON object written field by field.
+pub(crate) struct Json<'s> {
+    out: &'s mut String,
+    first: bool,
+}
+
+impl<'s> Json<'s> {
+    pub fn new(out: &'s mut String) -> Self {
+        out.clear();
+        out.push('{');
+        Json { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push('"');
+        self.out.push_str(k);
+        self.out.push_str("\":");
+    }
+
+    pub fn num(&mut self, k: &str, v: impl itoa::Integer) {
+        self.key(k);
+        self.out.push_str(itoa::Buffer::new().format(v));
+    }
+
+    pub fn boolean(&mut self, k: &str, v: bool) {
+        self.key(k);
+        self.out.push_str(if v { "true" } else { "false" });
+    }
+
+    pub fn null(&mut self, k: &str) {
+        self.key(k);
+        self.out.push_str("null");
+    }
+
+    /// A JSON string of `s` (already text).
+    pub fn string(&mut self, k: &str, s: &str) {
+        self.key(k);
+        quote(self.out, s);
+    }
+
+    /// Stored bytes as text (one trailing NUL dropped; invalid UTF-8 as `\xNN`).
+    pub fn text(&mut self, k: &str, b: &[u8], scratch: &mut String) {
+        let s = super::builders::text(b, scratch);
+        self.key(k);
+        quote(self.out, s);
+    }
+
+    pub fn hex(&mut self, k: &str, b: &[u8]) {
+        self.key(k);
+        self.out.push('"');
+        for x in b {
+            let _ = write!(self.out, "{x:02x}");
+        }
+        self.out.push('"');
+    }
+
+    pub fn addr(&mut self, k: &str, a: &Addr, buf: &mut Vec<u8>) {
+        buf.clear();
+        let _ = inet::write_addr(buf, a);
+        self.key(k);
+        self.out.push('"');
+        self.out
+            .push_str(std::str::from_utf8(buf).unwrap_or("invalid"));
+        self.out.push('"');
+    }
+
+    pub fn list(&mut self, k: &str, l: &StrList<'_>, scratch: &mut String) {
+        self.key(k);
+        self.out.push('[');
+        for (i, s) in l.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            let s = super::builders::text(s, scratch);
+            quote(self.out, s);
+        }
+        self.out.push(']');
+    }
+
+    pub fn nums(&mut self, k: &str, v: impl Iterator<Item = u64>) {
+        self.key(k);
+        self.out.push('[');
+        for (i, x) in v.enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            self.out.push_str(itoa::Buffer::new().format(x));
+        }
+        self.out.push(']');
+    }
+
+    pub fn end(self) {
+        self.out.push('}');
+    }
+}
+
+fn quote(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + c.len_utf8();
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+fn uuid_text(u: &[u8; 16]) -> String {
+    let mut s = String::with_capacity(36);
+    for (i, b) in u.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Arbitrary-data values: multi-byte units in the writer's (little-endian) order (§4.6).
+fn data_values(unit: u8, data: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    let size = match unit {
+        0 => 1,
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
+    data.chunks_exact(size).map(|c| {
+        let mut v = [0u8; 8];
+        for (d, s) in v.iter_mut().zip(c) {
+            *d = *s;
+        }
+        u64::from_le_bytes(v)
+    })
+}
+
+fn subject(j: &mut Json<'_>, s: &Subject, buf: &mut Vec<u8>) {
+    j.num("auid", s.auid);
+    j.num("euid", s.euid);
+    j.num("egid", s.egid);
+    j.num("ruid", s.ruid);
+    j.num("rgid", s.rgid);
+    j.num("pid", s.pid);
+    j.num("sid", s.sid);
+    j.num("port", s.port);
+    j.addr("addr", &s.addr, buf);
+}
+
+/// The token's fields as a JSON object (the names of the Python token dicts).
+pub fn fields_json(t: &Tok<'_>, out: &mut String, scratch: &mut String, buf: &mut Vec<u8>) {
+    let mut j = Json::new(out);
+    match &t.token {
+        Token::Header(h) => {
+            j.num("size", h.count);
+            j.num("version", h.version);
+            j.num("event", h.event);
+            j.num("modifier", h.modifier);
+            match &h.host {
+                Some(Addr::Other(ty)) => {
+                    j.null("host");
+                    j.num("host_type", *ty);
+                }
+                Some(a) => j.addr("host", a, buf),
+                None => {}
+            }
+            j.num("seconds", h.seconds);
+            j.num("msec", h.msec);
+        }
+        Token::Trailer { magic, count } => {
+            j.num("magic", *magic);
+            j.num("size", *count);
+        }
+        Token::File {
+            seconds,
+            msec,
+            name,
+        } => {
+            j.num("seconds", *seconds);
+            j.num("msec", *msec);
+            j.text("name", name, scratch);
+        }
+        Token::Data {
+            print,
+            unit,
+            count,
+            data,
+        } => {
+            j.num("print_format", *print);
+            j.num("unit", *unit);
+            j.num("count", *count);
+            j.hex("data", data);
+            j.nums("values", data_values(*unit, data));
+        }
+        Token::Ipc { kind, id } => {
+            j.num("ipc_type", *kind);
+            j.num("ipc_id", *id);
+        }
+        Token::Path(p) => j.text("path", p, scratch),
+        Token::Text(p) => j.text("text", p, scratch),
+        Token::Zone(p) => j.text("zone", p, scratch),
+        Token::Opaque(b) | Token::Unknown(b) => j.hex("data", b),
+        Token::Subject(s) | Token::Process(s) => subject(&mut j, s, buf),
+        Token::Return { status, value } => {
+            j.num("status", *status);
+            j.num("value", *value);
+        }
+        Token::Exit { status, value } => {
+            j.num("status", *status);
+            j.num("value", *value);
+        }
+        Token::InAddr(a) => j.addr("addr", &Addr::V4(*a), buf),
+        Token::InAddrEx(a) => j.addr("addr", a, buf),
+        Token::Ip(h) => {
+            let be16 = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+            j.num("version_ihl", h[0]);
+            j.num("tos", h[1]);
+            j.num("length", be16(2));
+            j.num("ip_id", be16(4));
+            j.num("frag_offset", be16(6));
+            j.num("ttl", h[8]);
+            j.num("protocol", h[9]);
+            j.num("checksum", be16(10));
+            j.addr("src", &Addr::V4([h[12], h[13], h[14], h[15]]), buf);
+            j.addr("dst", &Addr::V4([h[16], h[17], h[18], h[19]]), buf);
+        }
+        Token::IpPort(p) => j.num("port", *p),
+        Token::Arg { num, value, desc } => {
+            j.num("num", *num);
+            j.num("value", *value);
+            j.text("desc", desc, scratch);
+        }
+        Token::Socket {
+            sock_type,
+            lport,
+            laddr,
+            rport,
+            raddr,
+        } => {
+            j.num("sock_type", *sock_type);
+            j.num("lport", *lport);
+            j.addr("laddr", &Addr::V4(*laddr), buf);
+            j.num("rport", *rport);
+            j.addr("raddr", &Addr::V4(*raddr), buf);
+        }
+        Token::SocketEx {
+            domain,
+            sock_type,
+            lport,
+            laddr,
+            rport,
+            raddr,
+        } => {
+            j.num("domain", *domain);
+            j.num("sock_type", *sock_type);
+            j.num("lport", *lport);
+            j.addr("laddr", laddr, buf);
+            j.num("rport", *rport);
+            j.addr("raddr", raddr, buf);
+        }
+        Token::SockInet { family, port, addr } => {
+            j.num("family", *family);
+            j.num("port", *port);
+            j.addr("addr", &Addr::V4(*addr), buf);
+        }
+        Token::SockInet6 { family, port, addr } => {
+            j.num("family", *family);
+            j.num("port", *port);
+            j.addr("addr", &Addr::V6(*addr), buf);
+        }
+        Token::SockUnix { family, path } => {
+            j.num("family", *family);
+            j.text("path", path, scratch);
+        }
+        Token::Seq(s) => j.num("seq", *s),
+        Token::IpcPerm {
+            uid,
+            gid,
+            cuid,
+            cgid,
+            mode,
+            seq,
+            key,
+        } => {
+            j.num("uid", *uid);
+            j.num("gid", *gid);
+            j.num("cuid", *cuid);
+            j.num("cgid", *cgid);
+            j.num("mode", *mode);
+            j.num("seq", *seq);
+            j.num("key", *key);
+        }
+        Token::Privilege { set, privs } => {
+            j.text("set", set, scratch);
+            j.text("privs", privs, scratch);
+        }
+        Token::UsePrivilege { success, name } => {
+            j.boolean("success", *success != 0);
+            j.text("name", name, scratch);
+        }
+        Token::Groups(g) => j.nums("gids", g.iter().map(u64::from)),
+        Token::ExecArgs(l) => j.list("args", l, scratch),
+        Token::ExecEnv(l) => j.list("env", l, scratch),
+        Token::Krb5Principal(l) => j.list("principals", l, scratch),
+        Token::CertHash(l) => j.list("hashes", l, scratch),
+        Token::Attr {
+            mode,
+            uid,
+            gid,
+            fsid,
+            nodeid,
+            device,
+        } => {
+            j.num("mode", *mode);
+            j.num("uid", *uid);
+            j.num("gid", *gid);
+            j.num("fsid", *fsid);
+            j.num("nodeid", *nodeid);
+            j.num("device", *device);
+        }
+        Token::ArgUuid { num, uuid, desc } | Token::RetUuid { num, uuid, desc } => {
+            j.num("num", *num);
+            j.string("uuid", &uuid_text(uuid));
+            j.text("desc", desc, scratch);
+        }
+        Token::Identity(i) => {
+            j.num("signer_type", i.signer_type);
+            j.text("signing_id", i.signing_id, scratch);
+            j.boolean("signing_id_truncated", i.signing_id_truncated != 0);
+            j.text("team_id", i.team_id, scratch);
+            j.boolean("team_id_truncated", i.team_id_truncated != 0);
+            j.hex("cdhash", i.cdhash);
+        }
+    }
+    j.end();
+}
+
+/// Builds batches of the tokens view.
+pub struct TokensBuilder {
+    schema: SchemaRef,
+    source: Dict,
+    record_index: Prim<UInt64Type>,
+    record_offset: Prim<UInt64Type>,
+    token_index: Prim<UInt32Type>,
+    offset: Prim<UInt64Type>,
+    id: Prim<UInt8Type>,
+    ty: Dict,
+    length: Prim<UInt32Type>,
+    fields: Str,
+    raw: Bin,
+    json: String,
+    scratch: String,
+    buf: Vec<u8>,
+}
+
+impl TokensBuilder {
+    pub fn new(sources: ArrayRef, schema: SchemaRef) -> Self {
+        TokensBuilder {
+            schema,
+            source: Dict::new(sources),
+            record_index: Prim::new(),
+            record_offset: Prim::new(),
+            token_index: Prim::new(),
+            offset: Prim::new(),
+            id: Prim::new(),
+            ty: Dict::new(type_dictionary()),
+            length: Prim::new(),
+            fields: Str::new(),
+            raw: Bin::new(),
+            json: String::new(),
+            scratch: String::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &mut self,
+        source: i32,
+        record_index: Option<u64>,
+        record_offset: u64,
+        index: u32,
+        offset: u64,
+        id: u8,
+        key: i32,
+        raw: &[u8],
+    ) {
+        self.source.push(source);
+        self.record_index.opt(record_index);
+        self.record_offset.push(record_offset);
+        self.token_index.push(index);
+        self.offset.push(offset);
+        self.id.push(id);
+        self.ty.push(key);
+        self.length
+            .push(u32::try_from(raw.len()).unwrap_or(u32::MAX));
+        self.fields.push(&self.json);
+        self.raw.push(raw);
+    }
+
+    /// Every token of the record `rec` at `offset`; a failing record ends with one
+    /// `invalid` row holding its undecoded rest. Returns the validation error.
+    pub fn append_record(
+        &mut self,
+        rec: &[u8],
+        offset: u64,
+        source: i32,
+        record_index: u64,
+    ) -> Option<DecodeError> {
+        let mut index = 0u32;
+        let w = walk(rec, |t| {
+            fields_json(t, &mut self.json, &mut self.scratch, &mut self.buf);
+            let raw = rec.get(t.offset..t.offset + t.len).unwrap_or(&[]);
+            self.row(
+                source,
+                Some(record_index),
+                offset,
+                index,
+                offset + t.offset as u64,
+                t.id,
+                type_key(t.id),
+                raw,
+            );
+            index = index.saturating_add(1);
+        });
+        let fault = w.error?;
+        let error = fault.at(offset);
+        let rest = rec.get(w.end..).unwrap_or(&[]);
+        if let Some(&id) = rest.first() {
+            let mut j = Json::new(&mut self.json);
+            j.string("error", error.kind.code());
+            j.string("message", &error.to_string());
+            j.end();
+            self.row(
+                source,
+                Some(record_index),
+                offset,
+                index,
+                offset + w.end as u64,
+                id,
+                INVALID_KEY,
+                rest,
+            );
+        }
+        Some(error)
+    }
+
+    /// A standalone file token between records (no record: `record_index` is null).
+    pub fn append_file(&mut self, tok: Option<Tok<'_>>, bytes: &[u8], offset: u64, source: i32) {
+        match tok {
+            Some(t) => fields_json(&t, &mut self.json, &mut self.scratch, &mut self.buf),
+            None => Json::new(&mut self.json).end(),
+        }
+        self.row(
+            source,
+            None,
+            offset,
+            0,
+            offset,
+            ids::OTHER_FILE32,
+            type_key(ids::OTHER_FILE32),
+            bytes,
+        );
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let arrays = vec![
+            self.source.finish()?,
+            self.record_index.finish()?,
+            self.record_offset.finish()?,
+            self.token_index.finish()?,
+            self.offset.finish()?,
+            self.id.finish()?,
+            self.ty.finish()?,
+            self.length.finish()?,
+            self.fields.finish()?,
+            self.raw.finish()?,
+        ];
+        RecordBatch::try_new(self.schema.clone(), arrays)
+    }
+}
+
+pub fn tokens_schema(sources: &[String]) -> SchemaRef {
+    schema::with_metadata(schema::tokens_fields(), schema::ViewKind::Tokens, sources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::{decode, DecodeOptions};
+
+    fn json_of(bytes: &[u8]) -> String {
+        let t = decode(bytes, 0, DecodeOptions::FULL).unwrap();
+        let (mut out, mut s, mut b) = (String::new(), String::new(), Vec::new());
+        fields_json(&t, &mut out, &mut s, &mut b);
+        out
+    }
+
+    #[test]
+    fn json_fields() {
+        assert_eq!(
+            json_of(&[0x28, 0, 6, b'a', b'"', b'\n', 0xff, b'\\', 0]),
+            r#"{"text":"a\"\n\\xff\\"}"#
+        );
+        assert_eq!(
+            json_of(&[0x2e, 0, 2, 0, 80, 192, 168, 1, 2, 0x01, 0xbb, 8, 8, 8, 8]),
+            r#"{"sock_type":2,"lport":80,"laddr":"192.168.1.2","rport":443,"raddr":"8.8.8.8"}"#
+        );
+        assert_eq!(json_of(&[0x29, 0, 2, 0xab, 0x01]), r#"{"data":"ab01"}"#);
+        assert_eq!(
+            json_of(&[0x3c, 0, 0, 0, 2, b'l', b's', 0, 1, 0]),
+            r#"{"args":["ls","\u0001"]}"#
+        );
+        assert_eq!(
+            json_of(&[0x21, 2, 1, 2, 1, 0, 0, 1]),
+            r#"{"print_format":2,"unit":1,"count":2,"data":"01000001","values":[1,256]}"#
+        );
+    }
+
+    #[test]
+    fn type_keys() {
+        let d = type_dictionary();
+        let d = d
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap();
+        assert_eq!(d.value(type_key(0x14) as usize), "header32");
+        assert_eq!(d.value(type_key(0x00) as usize), "unknown");
+        assert_eq!(d.value(INVALID_KEY as usize), "invalid");
+    }
+}
