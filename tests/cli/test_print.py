@@ -184,3 +184,21 @@ def test_stdin_records_print_as_they_arrive(tables: list[str]) -> None:
         assert proc.stdout.readline().endswith(b",text,hi,trailer,31,\n")
         proc.stdin.close()
         assert proc.wait(timeout=30) == 1
+
+
+def test_fifo_argument_is_streamed(tmp_path: Path, tables: list[str]) -> None:
+    """A FIFO (like /dev/auditpipe) is read as it produces records, not mapped."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with subprocess.Popen(
+        [*bsmtrail(), "print", "-l", *tables, str(fifo)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "TZ": "UTC"},
+    ) as proc:
+        assert proc.stdout is not None
+        with open(fifo, "wb", buffering=0) as w:
+            w.write(record())
+            ready, _, _ = select.select([proc.stdout], [], [], 30)
+            assert ready, "no output before the writer closed"
+            assert proc.stdout.readline().endswith(b",text,hi,trailer,31,\n")
+        assert proc.wait(timeout=30) == 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from typing import BinaryIO
 
@@ -85,15 +86,20 @@ def run(args: argparse.Namespace) -> int:
             status = 0 if args.files else 1
             continue
         try:
-            with open(name, "rb"):
-                pass
+            f = open(name, "rb")
         except OSError as e:
             out.flush()
             print(f"{name}: {os.strerror(e.errno) if e.errno else e}", file=sys.stderr)
             continue
-        for chunk in renderer.chunks(name, resync=args.resync):
-            out.write(chunk)
-        out.flush()
+        with f:
+            if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                # Regular files are memory-mapped and rendered in large chunks.
+                for chunk in renderer.chunks(name, resync=args.resync):
+                    out.write(chunk)
+                out.flush()
+            else:
+                # FIFOs and devices (/dev/auditpipe) are read as they produce records.
+                _render_stream(renderer, f, out, args.resync)
     # praudit prints the epilogue only when file arguments were given.
     if args.xml and (args.files or args.xml_strict):
         out.write(XML_FOOTER)
