@@ -110,14 +110,37 @@ pub(crate) fn cstr(s: &[u8]) -> &[u8] {
 /// The XML escaping praudit applies to exec args and env (§3.8): the five entities, then
 /// BSD `vis(3)` with `VIS_CSTYLE` in the C locale for every other byte. Stops at the first
 /// NUL, as praudit passes C strings.
+///
+/// Like praudit, this leaves the markup character of a meta sequence raw: byte 0xbc is
+/// `\M-<`, which breaks the document. [`xml_vis_strict`] escapes it.
 pub(crate) fn xml_vis(out: &mut Vec<u8>, s: &[u8]) {
+    vis(out, s, false);
+}
+
+/// [`xml_vis`] for well-formed XML: the character after `\M-` is an entity when it is one
+/// of the five (0xa6, 0xbc, 0xbe, 0xa2, 0xa7 give `\M-&amp;`, `\M-&lt;`, ...).
+pub(crate) fn xml_vis_strict(out: &mut Vec<u8>, s: &[u8]) {
+    vis(out, s, true);
+}
+
+fn entity(c: u8) -> Option<&'static [u8]> {
+    Some(match c {
+        b'&' => b"&amp;",
+        b'<' => b"&lt;",
+        b'>' => b"&gt;",
+        b'"' => b"&quot;",
+        b'\'' => b"&apos;",
+        _ => return None,
+    })
+}
+
+fn vis(out: &mut Vec<u8>, s: &[u8], strict: bool) {
     for &c in cstr(s) {
+        if let Some(e) = entity(c) {
+            out.extend_from_slice(e);
+            continue;
+        }
         match c {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b'"' => out.extend_from_slice(b"&quot;"),
-            b'\'' => out.extend_from_slice(b"&apos;"),
             b'\\' => out.extend_from_slice(b"\\\\"),
             0x21..=0x7e | b' ' | b'\t' | b'\n' => out.push(c),
             0x0d => out.extend_from_slice(b"\\r"),
@@ -137,7 +160,10 @@ pub(crate) fn xml_vis(out: &mut Vec<u8>, s: &[u8]) {
                     }
                     _ => {
                         out.push(b'-');
-                        out.push(low);
+                        match entity(low) {
+                            Some(e) if strict => out.extend_from_slice(e),
+                            _ => out.push(low),
+                        }
                     }
                 }
             }
@@ -234,6 +260,21 @@ mod tests {
             s(|o| xml_vis(o, &[0xa0, 0x80, 0xff, 0x7f, 0x01])),
             br"\240\M^@\M^?\^?\^A"
         );
+    }
+
+    /// Found by the render fuzz target: an exec arg holding byte 0xbc rendered as `\M-<`
+    /// under `-x --xml-strict`, and the document no longer parsed.
+    #[test]
+    fn vis_strict_escapes_markup_after_meta() {
+        let meta = [0xa6, 0xbc, 0xbe, 0xa2, 0xa7, 0xe9];
+        assert_eq!(s(|o| xml_vis(o, &meta)), br#"\M-&\M-<\M->\M-"\M-'\M-i"#);
+        assert_eq!(
+            s(|o| xml_vis_strict(o, &meta)),
+            br"\M-&amp;\M-&lt;\M-&gt;\M-&quot;\M-&apos;\M-i"
+        );
+        // Everything else is as praudit's.
+        let all: Vec<u8> = (1..=255u8).filter(|b| !meta.contains(b)).collect();
+        assert_eq!(s(|o| xml_vis_strict(o, &all)), s(|o| xml_vis(o, &all)));
     }
 
     #[test]

@@ -150,7 +150,7 @@ impl Ctx<'_> {
         if self.opts.xml && self.opts.xml_strict {
             let mut tmp = Vec::with_capacity(s.len());
             fmt::nonul(&mut tmp, s);
-            fmt::xml_vis(out, &tmp);
+            fmt::xml_vis_strict(out, &tmp);
         } else {
             fmt::nonul(out, s);
         }

@@ -261,10 +261,12 @@ pub(crate) fn token(cx: &mut Ctx<'_>, out: &mut Vec<u8>, t: &Tok<'_>) {
                 out.extend_from_slice(b"</group>");
             }
         }
-        Token::ExecArgs(l) => str_list(out, b"exec_args", b"arg", l, super::text::MAX_ARGS),
-        Token::ExecEnv(l) => str_list(out, b"exec_env", b"env", l, super::text::MAX_ARGS),
-        Token::Krb5Principal(l) => str_list(out, b"krb5_principal", b"principal", l, usize::MAX),
-        Token::CertHash(l) => str_list(out, b"cert_hash", b"hash", l, usize::MAX),
+        Token::ExecArgs(l) => str_list(cx, out, b"exec_args", b"arg", l, super::text::MAX_ARGS),
+        Token::ExecEnv(l) => str_list(cx, out, b"exec_env", b"env", l, super::text::MAX_ARGS),
+        Token::Krb5Principal(l) => {
+            str_list(cx, out, b"krb5_principal", b"principal", l, usize::MAX)
+        }
+        Token::CertHash(l) => str_list(cx, out, b"cert_hash", b"hash", l, usize::MAX),
         Token::Attr {
             mode,
             uid,
@@ -358,10 +360,10 @@ fn escape_all(out: &mut Vec<u8>, s: &[u8]) {
     for chunk in s.split_inclusive(|&b| b == 0) {
         match chunk.split_last() {
             Some((0, head)) => {
-                fmt::xml_vis(out, head);
+                fmt::xml_vis_strict(out, head);
                 out.extend_from_slice(b"\\000");
             }
-            _ => fmt::xml_vis(out, chunk),
+            _ => fmt::xml_vis_strict(out, chunk),
         }
     }
 }
@@ -396,7 +398,14 @@ fn subject(cx: &mut Ctx<'_>, out: &mut Vec<u8>, open: &[u8], s: &Subject, spaced
     out.extend_from_slice(b"/>");
 }
 
-fn str_list(out: &mut Vec<u8>, outer: &[u8], inner: &[u8], l: &StrList<'_>, max: usize) {
+fn str_list(
+    cx: &Ctx<'_>,
+    out: &mut Vec<u8>,
+    outer: &[u8],
+    inner: &[u8],
+    l: &StrList<'_>,
+    max: usize,
+) {
     out.push(b'<');
     out.extend_from_slice(outer);
     out.push(b'>');
@@ -404,7 +413,11 @@ fn str_list(out: &mut Vec<u8>, outer: &[u8], inner: &[u8], l: &StrList<'_>, max:
         out.push(b'<');
         out.extend_from_slice(inner);
         out.push(b'>');
-        fmt::xml_vis(out, s);
+        if strict(cx) {
+            fmt::xml_vis_strict(out, s);
+        } else {
+            fmt::xml_vis(out, s);
+        }
         out.extend_from_slice(b"</");
         out.extend_from_slice(inner);
         out.push(b'>');
@@ -430,5 +443,36 @@ fn uuid_attrs(cx: &Ctx<'_>, out: &mut Vec<u8>, name: &[u8], num: u8, u: &[u8; 16
     attr(out, b"desc", |o| cx.value(o, d));
     if strict(cx) {
         out.extend_from_slice(b"/>");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lookup::Lookup;
+    use crate::render::{Options, Renderer};
+    use std::sync::Arc;
+
+    /// Found by the render fuzz target: an exec arg holding byte 0xbc printed `\M-<` raw
+    /// under `-x --xml-strict`. praudit's own `-x` output keeps it.
+    #[test]
+    fn strict_exec_arg_with_meta_markup_byte() {
+        // header32 (18) + exec_args ["a\xbc"] (9) + trailer (7) = 34
+        let mut rec = vec![0x14, 0, 0, 0, 34, 11, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        rec.extend_from_slice(&[0x3c, 0, 0, 0, 1, b'a', 0xbc, 0]);
+        rec.extend_from_slice(&[0x13, 0xb1, 0x05, 0, 0, 0, 34]);
+        let render = |xml_strict| {
+            let opts = Options {
+                xml: true,
+                xml_strict,
+                raw: true,
+                ..Options::default()
+            };
+            let mut out = Vec::new();
+            Renderer::new(opts, Arc::new(Lookup::new())).record(&rec, &mut out);
+            out
+        };
+        let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+        assert!(has(&render(true), br"<arg>a\M-&lt;</arg>"));
+        assert!(has(&render(false), br"<arg>a\M-<</arg>"));
     }
 }
