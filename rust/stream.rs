@@ -144,32 +144,39 @@ impl StreamDecoder {
         self.consume(pos);
     }
 
-    /// The input has ended: whatever is left is a truncated tail.
+    /// The input has ended: nothing will complete a record still waiting for bytes, so it
+    /// is damage, and the records inside the bytes it claimed are recovered as
+    /// [`crate::recover::Recover`] does; what is left after the last of them is a
+    /// truncated tail.
     pub fn finish(&mut self, out: &mut Vec<StreamItem>) {
-        if self.buf.is_empty() {
-            self.flush_pending(self.base, out);
-            return;
+        while !self.buf.is_empty() {
+            if self.pending.is_none() {
+                let e = match frame(&self.buf, 0, Check::Strict) {
+                    Err(mut e) => {
+                        e.offset += self.base;
+                        e.record_offset += self.base;
+                        e
+                    }
+                    Ok(_) => DecodeError {
+                        offset: self.base,
+                        record_offset: self.base,
+                        token_id: None,
+                        kind: ErrorKind::Truncated {
+                            needed: 0,
+                            available: self.buf.len() as u64,
+                        },
+                    },
+                };
+                self.pending = Some((self.base, e));
+            }
+            let Some(q) = resync(&self.buf, 1) else {
+                break;
+            };
+            self.flush_pending(self.base + q as u64, out);
+            self.consume(q);
+            self.drain(out);
         }
         let end = self.base + self.buf.len() as u64;
-        if self.pending.is_none() {
-            let e = match frame(&self.buf, 0, Check::Strict) {
-                Err(mut e) => {
-                    e.offset += self.base;
-                    e.record_offset += self.base;
-                    e
-                }
-                Ok(_) => DecodeError {
-                    offset: self.base,
-                    record_offset: self.base,
-                    token_id: None,
-                    kind: ErrorKind::Truncated {
-                        needed: 0,
-                        available: self.buf.len() as u64,
-                    },
-                },
-            };
-            self.pending = Some((self.base, e));
-        }
         self.flush_pending(end, out);
         self.base = end;
         self.buf.clear();
@@ -257,6 +264,24 @@ mod tests {
         t.extend(rec(4));
         t.extend(&rec(5)[..9]);
         for piece in [1, 5, 17, 64, 4096] {
+            check_pieces(&t, piece);
+        }
+    }
+
+    /// Found by the atheris API harness (stream vs. recover mode): a header whose count
+    /// runs past the end of input, but within `max_record`, is waited for; at the end of
+    /// input the records inside the bytes it claimed were dropped with it as a truncated
+    /// tail, where `Recover` keeps them.
+    #[test]
+    fn records_inside_a_count_cut_by_the_end_are_kept() {
+        let mut t = rec(1);
+        let mut liar = rec(2);
+        liar[4] = 200; // claims 200 bytes; 10 bytes of it are there before rec(3)
+        t.extend(&liar[..10]);
+        t.extend(rec(3));
+        t.extend(rec(4));
+        t.extend(&rec(5)[..12]);
+        for piece in [1, 3, 10, 31, 1000] {
             check_pieces(&t, piece);
         }
     }
