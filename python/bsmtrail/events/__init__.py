@@ -15,8 +15,13 @@
 * Vectorised: :meth:`EventDatabase.arrow_columns` and friends map whole arrays of event
   numbers with one table lookup (numpy/pyarrow, imported lazily).
 
-Malformed lines raise :class:`EventDatabaseError` (a ``ValueError``) naming file and line
-in strict mode; ``strict=False`` reproduces libbsm, which skips them or stops reading.
+Strictness: with ``strict=True`` a malformed line raises :class:`EventDatabaseError` (a
+``ValueError``) naming file and line; with ``strict=False`` the files are read exactly as
+libbsm reads them (invalid lines skipped by lookups, enumeration stopping at the first one)
+and the lines are listed in ``problems``. The parsers, :meth:`EventDatabase.from_bytes`,
+:func:`load_control` and :func:`load_users` default to strict; :func:`load_events`
+defaults to ``strict=False`` because the praudit renderer must accept every file praudit
+accepts. Blank lines are skipped in strict mode (libbsm stops reading at them).
 """
 
 from __future__ import annotations
