@@ -11,6 +11,7 @@ pub mod inet;
 pub mod lookup;
 pub mod recover;
 pub mod render;
+pub mod select;
 pub mod source;
 pub mod stream;
 pub mod tokens;
