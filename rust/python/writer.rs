@@ -16,12 +16,14 @@ use crate::framing::{Check, Framer, SpanKind, TRAILER_MAGIC};
 use crate::tokens::Token;
 use crate::tokens::{canonical_name, ids, walk_valid, Addr, DecodeOptions, Identity, Subject};
 use crate::writer::encode::{self, EncodeError};
+use crate::writer::generate;
 use crate::writer::record::{HeaderKind, RecordBuilder, VERSION_OPENBSM};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
 
 /// Output is handed to the Python file object in pieces of this size.
 const FLUSH_AT: usize = 1 << 20;
@@ -1145,7 +1147,23 @@ fn write_item(
     .into())
 }
 
+/// Write a generated trail of at least `size_bytes` bytes for `seed` to `path` (see
+/// `crate::writer::generate`), without the GIL. Returns (records, file tokens, bytes).
+#[pyfunction]
+#[pyo3(signature = (path, size_bytes, seed = 0))]
+fn generate_trail(
+    py: Python<'_>,
+    path: PathBuf,
+    size_bytes: u64,
+    seed: u64,
+) -> PyResult<(u64, u64, u64)> {
+    let s = py.detach(|| generate::generate_file(&path, size_bytes, seed))?;
+    Ok((s.records, s.file_tokens, s.bytes))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(generate_trail, m)?)?;
+    m.add("GENERATOR_VERSION", generate::VERSION)?;
     m.add_function(wrap_pyfunction!(encode_token, m)?)?;
     m.add_function(wrap_pyfunction!(encode_record, m)?)?;
     m.add_function(wrap_pyfunction!(write_records, m)?)?;

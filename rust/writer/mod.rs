@@ -8,6 +8,7 @@
 
 pub mod demo;
 pub mod encode;
+pub mod generate;
 pub mod record;
 pub mod trail;
 
