@@ -413,7 +413,7 @@ mod robustness {
                 match item {
                     Ok(span) => {
                         assert!(span.len > 0 && span.offset + span.len <= data.len());
-                        assert!(last.is_none_or(|l| span.offset >= l));
+                        assert!(last.map_or(true, |l| span.offset >= l));
                         last = Some(span.offset + span.len);
                         let rec = &data[span.offset..span.offset + span.len];
                         // The fast header length agrees with the full header decoder.

@@ -80,20 +80,20 @@ impl std::error::Error for SelectionError {}
 /// Split an `-o file=` value as auditreduce does: on `,` except `\,` (the backslash is
 /// dropped), with a leading `~` negating each pattern.
 pub fn file_patterns(spec: &str) -> Result<Vec<FilePattern>, SelectionError> {
-    let mut parts: Vec<String> = vec![String::new()];
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = String::new();
     let mut chars = spec.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' if chars.peek() == Some(&',') => {
                 chars.next();
-                parts.last_mut().map(|p| p.push(','));
+                cur.push(',');
             }
-            ',' => parts.push(String::new()),
-            _ => {
-                parts.last_mut().map(|p| p.push(c));
-            }
+            ',' => parts.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
         }
     }
+    parts.push(cur);
     parts
         .into_iter()
         .map(|p| {
@@ -326,7 +326,7 @@ impl Selection {
     }
 
     fn ids_ok(&self, s: &Subject) -> bool {
-        let eq = |want: Option<u32>, got: u32| want.is_none_or(|w| w == got);
+        let eq = |want: Option<u32>, got: u32| want.map_or(true, |w| w == got);
         eq(self.auid, s.auid)
             && eq(self.euid, s.euid)
             && eq(self.egid, s.egid)
@@ -358,7 +358,7 @@ impl Selection {
             }
         };
         *chkd |= bit;
-        want.is_none_or(|w| w == id)
+        want.map_or(true, |w| w == id)
     }
 
     /// Header-only check: `false` means the record cannot be selected whatever its other
@@ -411,11 +411,11 @@ impl Selection {
                 }
                 Token::Subject(s) if t.id == ids::SUBJECT32 || all => {
                     chkd |= SUBJECT_CHECKS;
-                    self.ids_ok(&s) && self.subject_pid.is_none_or(|p| p == s.pid)
+                    self.ids_ok(&s) && self.subject_pid.map_or(true, |p| p == s.pid)
                 }
                 Token::Process(s) if t.id == ids::PROCESS32 || all => {
                     chkd |= PROCESS_CHECKS;
-                    self.ids_ok(&s) && self.object_pid.is_none_or(|p| p == s.pid)
+                    self.ids_ok(&s) && self.object_pid.map_or(true, |p| p == s.pid)
                 }
                 Token::Return { status, .. } if t.id == ids::RETURN32 || all => {
                     chkd |= OPT_C;

@@ -136,3 +136,45 @@ def generate_trail(
 ) -> tuple[int, int, int]: ...
 
 GENERATOR_VERSION: int
+
+# --- selection (bsmtrail.select) -------------------------------------------------------
+
+@final
+class Selection:
+    """Compiled auditreduce criteria; build with :func:`bsmtrail.select.selection`."""
+
+    def __init__(
+        self,
+        *,
+        variants: str = "all",
+        all: bool = False,
+        after: int | None = None,
+        before: int | None = None,
+        class_mask: tuple[int, int] | None = None,
+        event_classes: list[tuple[int, int]] | None = None,
+        events: list[int] | None = None,
+        euid: int | None = None,
+        egid: int | None = None,
+        rgid: int | None = None,
+        ruid: int | None = None,
+        auid: int | None = None,
+        subject_pid: int | None = None,
+        object_pid: int | None = None,
+        msgqid: int | None = None,
+        semid: int | None = None,
+        shmid: int | None = None,
+        files: str | None = None,
+        zone: bytes | None = None,
+        invert: bool = False,
+    ) -> None: ...
+    def matches(self, record: bytes) -> bool: ...
+
+def reduce(
+    source: _Input,
+    selection: Selection,
+    write: Any,
+    *,
+    recover: bool = False,
+    damage: list[tuple[int, int, Any]] | None = None,
+    chunk_size: int = 1048576,
+) -> tuple[int, int, Any]: ...

@@ -5,6 +5,7 @@ mod convert;
 mod errors;
 mod reader;
 mod render;
+mod select;
 mod writer;
 
 use pyo3::prelude::*;
@@ -23,6 +24,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     reader::register(m)?;
     render::register(m)?;
+    select::register(m)?;
     writer::register(m)?;
     Ok(())
 }

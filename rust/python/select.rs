@@ -1,0 +1,190 @@
+//! `Selection` and `reduce`: auditreduce's record selection over a whole trail in Rust.
+//! Criteria arrive already resolved (numbers, masks, tables) from `bsmtrail/select.py`.
+
+use super::errors::to_pyerr;
+use super::reader::source_from;
+use crate::framing::{Check, Framer, SpanKind};
+use crate::recover::{Item, Recover};
+use crate::select::{file_patterns, SelectState, Selection as Core, Variants};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+/// Compiled selection criteria (see `bsmtrail.select`).
+#[pyclass(module = "bsmtrail._native", frozen)]
+pub struct Selection {
+    pub(crate) core: Core,
+}
+
+#[pymethods]
+impl Selection {
+    #[new]
+    #[pyo3(signature = (
+        *, variants = "all", all = false, after = None, before = None, class_mask = None,
+        event_classes = None, events = None, euid = None, egid = None, rgid = None,
+        ruid = None, auid = None, subject_pid = None, object_pid = None, msgqid = None,
+        semid = None, shmid = None, files = None, zone = None, invert = false
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        variants: &str,
+        all: bool,
+        after: Option<i64>,
+        before: Option<i64>,
+        class_mask: Option<(u32, u32)>,
+        event_classes: Option<Vec<(u16, u32)>>,
+        events: Option<Vec<u16>>,
+        euid: Option<u32>,
+        egid: Option<u32>,
+        rgid: Option<u32>,
+        ruid: Option<u32>,
+        auid: Option<u32>,
+        subject_pid: Option<u32>,
+        object_pid: Option<u32>,
+        msgqid: Option<u32>,
+        semid: Option<u32>,
+        shmid: Option<u32>,
+        files: Option<&str>,
+        zone: Option<&[u8]>,
+        invert: bool,
+    ) -> PyResult<Self> {
+        let variants = match variants {
+            "all" => Variants::All,
+            "auditreduce" => Variants::Auditreduce,
+            v => {
+                return Err(PyValueError::new_err(format!(
+                    "variants must be 'all' or 'auditreduce', not {v:?}"
+                )))
+            }
+        };
+        let mut table = vec![None; 1 << 16];
+        for (e, m) in event_classes.unwrap_or_default() {
+            table[usize::from(e)] = Some(m);
+        }
+        let files = match files {
+            Some(spec) => {
+                Some(file_patterns(spec).map_err(|e| PyValueError::new_err(e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(Selection {
+            core: Core {
+                variants,
+                all,
+                after,
+                before,
+                class: class_mask,
+                event_classes: table,
+                events,
+                euid,
+                egid,
+                rgid,
+                ruid,
+                auid,
+                subject_pid,
+                object_pid,
+                msgqid,
+                semid,
+                shmid,
+                files,
+                zone: zone.map(<[u8]>::to_vec),
+                invert,
+            },
+        })
+    }
+
+    /// auditreduce's verdict for one record's bytes.
+    fn matches(&self, record: &[u8]) -> bool {
+        self.core.matches(record, &mut SelectState::default())
+    }
+}
+
+/// Records kept and seen by [`reduce`], plus where reading stopped.
+struct Tally {
+    kept: u64,
+    seen: u64,
+    stopped: Option<crate::error::DecodeError>,
+}
+
+/// Copy the selected records of `source` to `write` (called with ~1 MiB `bytes` chunks).
+/// Framing is auditreduce's (praudit's `au_read_rec`) unless `recover`, which frames
+/// strictly and resynchronises past damage, appending `(offset, length, BSMError)` to
+/// `damage`. Returns `(kept, seen, error)`: `error` is the framing error that ended a
+/// non-recovering read, or None.
+#[pyfunction]
+#[pyo3(signature = (source, selection, write, *, recover = false, damage = None, chunk_size = 1 << 20))]
+pub fn reduce<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    selection: &Selection,
+    write: &Bound<'py, PyAny>,
+    recover: bool,
+    damage: Option<&Bound<'py, PyList>>,
+    chunk_size: usize,
+) -> PyResult<(u64, u64, Py<PyAny>)> {
+    let src = source_from(source)?;
+    let data = src.bytes();
+    let sel = &selection.core;
+    let mut out: Vec<u8> = Vec::with_capacity(chunk_size.min(1 << 24) + 1024);
+    let mut state = SelectState::default();
+    let mut t = Tally {
+        kept: 0,
+        seen: 0,
+        stopped: None,
+    };
+    let flush = |out: &mut Vec<u8>, force: bool| -> PyResult<()> {
+        if !out.is_empty() && (force || out.len() >= chunk_size) {
+            write.call1((PyBytes::new(py, out),))?;
+            out.clear();
+        }
+        Ok(())
+    };
+    let mut consider = |rec: &[u8], kind: SpanKind, out: &mut Vec<u8>, t: &mut Tally| {
+        if kind == SpanKind::Record {
+            t.seen += 1;
+        }
+        let keep = (kind == SpanKind::File || sel.prefilter(rec)) && sel.matches(rec, &mut state);
+        if keep {
+            t.kept += u64::from(kind == SpanKind::Record);
+            out.extend_from_slice(rec);
+        }
+    };
+    if recover {
+        for item in Recover::new(data) {
+            match item {
+                Item::Record(s) | Item::File(s) => {
+                    consider(&data[s.offset..s.offset + s.len], s.kind, &mut out, &mut t)
+                }
+                Item::Damage(d) => {
+                    if let Some(list) = damage {
+                        list.append((d.offset, d.len, to_pyerr(py, &d.error).into_value(py)))?;
+                    }
+                }
+            }
+            flush(&mut out, false)?;
+        }
+    } else {
+        for span in Framer::new(data, Check::Praudit) {
+            match span {
+                Ok(s) => consider(&data[s.offset..s.offset + s.len], s.kind, &mut out, &mut t),
+                Err(e) => {
+                    t.stopped = Some(e);
+                    break;
+                }
+            }
+            flush(&mut out, false)?;
+        }
+    }
+    flush(&mut out, true)?;
+    let stopped = match &t.stopped {
+        Some(e) => to_pyerr(py, e).into_value(py).into_any(),
+        None => py.None(),
+    };
+    Ok((t.kept, t.seen, stopped))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Selection>()?;
+    m.add_function(wrap_pyfunction!(reduce, m)?)?;
+    Ok(())
+}
