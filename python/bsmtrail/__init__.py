@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import _native
 from ._native import Record, __version__, build_profile
+from .arrow import read_trails
 from .errors import (
     BSMError,
     FramingError,
@@ -50,6 +51,7 @@ __all__ = [
     "follow",
     "open",
     "parse_record",
+    "read_trails",
     "stream",
     "token_ids",
     "write_trail",

@@ -137,6 +137,41 @@ def generate_trail(
 
 GENERATOR_VERSION: int
 
+# ---- arrow (Arrow export; rust/python/arrow.rs) --------------------------------------------
+# The public, documented API is bsmtrail.arrow and the Trail methods (docs/arrow-schema.md).
+
+from typing import Literal  # noqa: E402
+
+ARROW_SCHEMA_VERSION: str
+ARROW_COLUMNS: list[str]
+
+@final
+class ArrowStream:
+    """A one-shot stream of Arrow record batches (Arrow PyCapsule interface)."""
+
+    @property
+    def schema(self) -> Any: ...
+    @property
+    def closed(self) -> bool: ...
+    def __arrow_c_schema__(self) -> object: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def __iter__(self) -> ArrowStream: ...
+    def __next__(self) -> Any: ...
+    def read_all(self) -> Any: ...
+
+def arrow_stream(
+    inputs: list[tuple[str, object]],
+    *,
+    view: Literal["records", "tokens", "errors"] = "records",
+    columns: list[str] | None = None,
+    mode: Literal["strict", "recover"] = "recover",
+    batch_size: int = 65536,
+    threads: int = 0,
+    validate: bool = True,
+    max_batch_bytes: int = 33554432,
+    window: int = 16777216,
+) -> ArrowStream: ...
+
 # --- selection (bsmtrail.select) -------------------------------------------------------
 
 @final

@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Literal, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Union
 
 from . import _native
 from ._native import Record
 from .errors import BSMError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .arrow import BatchStream, EventsOption
     from .events import EventDatabase
     from .stream import Stream
 
@@ -118,18 +121,22 @@ class Trail:
         #: Regions skipped so far by iteration in ``"recover"`` mode, in input order.
         self._damage: list[tuple[int, int, BSMError]] = []
         self._path: str | None = None
+        #: The input bytes when not opened from a path (for the Arrow export).
+        self._data: bytes | bytearray | memoryview | None = None
         if hasattr(source, "read"):
             data = source.read()
             if not isinstance(data, (bytes, bytearray)):
                 raise TypeError("file objects must be opened in binary mode")
             self.name = name or str(getattr(source, "name", "<stream>"))
-            self._reader = _native.Reader(bytes(data))
+            self._data = bytes(data)
+            self._reader = _native.Reader(self._data)
         else:
             if isinstance(source, (str, os.PathLike)):
                 self.name = name or os.fspath(source)
                 self._path = os.fspath(source)
             else:
                 self.name = name or "<bytes>"
+                self._data = source
             self._reader = _native.Reader(source)
 
     @property
@@ -196,6 +203,92 @@ class Trail:
             token_counts=dict(d["token_counts"]),
             error=d["error"],
         )
+
+    # -- Arrow export (bsmtrail.arrow; columns in docs/arrow-schema.md) -----------------
+
+    def to_arrow(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        events: EventsOption = None,
+        batch_size: int = 65_536,
+        threads: int | None = None,
+        validate: bool = True,
+    ) -> Any:
+        """The records view as a ``pyarrow.Table``: one row per record, decoded in Rust on
+        every core (``threads``), GIL-free. ``columns`` picks and orders columns; only
+        what they need is decoded (with ``validate=False``, header-only columns skip the
+        token walk). ``events`` adds ``event_name``/``event_description``/
+        ``event_classes`` from that event database (``False``: none). In ``"recover"``
+        mode a record that fails validation is a row with ``error`` set; in ``"strict"``
+        mode the first problem raises :class:`BSMError`."""
+        from .arrow import trail_stream
+
+        return trail_stream(
+            self,
+            columns=columns,
+            events=events,
+            batch_size=batch_size,
+            threads=threads,
+            validate=validate,
+        ).read_all()
+
+    def iter_batches(
+        self,
+        batch_size: int = 65_536,
+        *,
+        columns: Sequence[str] | None = None,
+        events: EventsOption = None,
+        threads: int | None = None,
+        validate: bool = True,
+    ) -> BatchStream:
+        """The records view as a one-shot stream of ``pyarrow.RecordBatch`` of
+        ``batch_size`` records; it implements ``__arrow_c_stream__`` for pyarrow, polars
+        and DuckDB. A trail opened from a path is read through a bounded window."""
+        from .arrow import trail_stream
+
+        return trail_stream(
+            self,
+            columns=columns,
+            events=events,
+            batch_size=batch_size,
+            threads=threads,
+            validate=validate,
+        )
+
+    def to_parquet(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        columns: Sequence[str] | None = None,
+        events: EventsOption = None,
+        batch_size: int = 65_536,
+        threads: int | None = None,
+        **options: Any,
+    ) -> int:
+        """Write the records view to Parquet, streaming batch by batch (bounded memory).
+        ``options`` go to ``pyarrow.parquet.ParquetWriter``. Returns the rows written."""
+        from .arrow import write_parquet
+
+        stream = self.iter_batches(batch_size, columns=columns, events=events, threads=threads)
+        return write_parquet(stream, path, **options)
+
+    def tokens_table(self, *, batch_size: int = 65_536, threads: int | None = None) -> Any:
+        """The tokens view as a ``pyarrow.Table``: one row per token, with its bytes
+        (``raw``) and its fields as JSON (``fields``)."""
+        from .arrow import trail_stream
+
+        return trail_stream(self, view="tokens", batch_size=batch_size, threads=threads).read_all()
+
+    def errors_table(self, *, threads: int | None = None) -> Any:
+        """Damaged regions and records that fail validation, as a ``pyarrow.Table``
+        (whatever the trail's mode: this is a report, it never raises for bad input)."""
+        from .arrow import trail_stream
+
+        return trail_stream(self, view="errors", threads=threads, mode="recover").read_all()
+
+    def _arrow_input(self) -> object:
+        return self._path if self._path is not None else self._data
 
 
 def _verify(trail: Trail, events: EventsArg, tolerance_ms: int) -> VerifyReport:

@@ -1,6 +1,7 @@
 //! The `bsmtrail._native` extension module. Each submodule registers its own classes and
 //! functions; this file only lists them.
 
+mod arrow;
 mod convert;
 mod errors;
 mod reader;
@@ -22,6 +23,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "release"
         },
     )?;
+    arrow::register(m)?;
     reader::register(m)?;
     render::register(m)?;
     select::register(m)?;

@@ -1,0 +1,363 @@
+"""Arrow export: trails as Arrow tables and streams of record batches.
+
+Rust frames and decodes the trail into Arrow record batches (no Python object per record)
+and hands them over zero-copy through the Arrow C stream interface; the GIL is released
+while Rust works, and large trails decode on every core. Three views:
+
+* **records** -- one row per record (:data:`RECORD_COLUMNS`, plus the event database's
+  ``event_name``, ``event_description`` and ``event_classes``, added here by a vectorised,
+  dictionary-encoded lookup over the ``event`` column);
+* **tokens** -- one row per token: its bytes (``raw``) and its fields as JSON;
+* **errors** -- damaged regions and records that fail validation.
+
+The columns are documented in ``docs/arrow-schema.md``; the schema metadata carries
+``bsmtrail.schema_version`` (:data:`SCHEMA_VERSION`). Strings are UTF-8: valid text as
+stored, and every byte of an invalid sequence written as ``\\xNN`` (Python's
+``backslashreplace``); the exact bytes are always in the tokens view's ``raw`` column.
+
+Every stream (:class:`BatchStream`) implements the Arrow PyCapsule interface, so pyarrow,
+polars, DuckDB and pandas read it directly; it can be consumed once.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import importlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+from . import _native
+
+if TYPE_CHECKING:
+    from .events import EventDatabase
+    from .trail import Mode, Trail
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "EVENT_COLUMNS",
+    "RECORD_COLUMNS",
+    "SCHEMA_VERSION",
+    "BatchStream",
+    "View",
+    "iter_trails",
+    "read_trails",
+    "records_schema",
+    "write_parquet",
+]
+
+#: ``bsmtrail.schema_version`` in every schema's metadata.
+SCHEMA_VERSION: str = _native.ARROW_SCHEMA_VERSION
+#: The records-view columns built in Rust, in schema order.
+RECORD_COLUMNS: tuple[str, ...] = tuple(_native.ARROW_COLUMNS)
+#: Event-database columns (dictionary-encoded; null for events the database lacks).
+EVENT_COLUMNS: tuple[str, ...] = ("event_name", "event_description", "event_classes")
+_EVENT_LOOKUP = {
+    "event_name": "name",
+    "event_description": "description",
+    "event_classes": "classes",
+}
+#: Records per batch unless told otherwise.
+DEFAULT_BATCH_SIZE = 65_536
+
+View = Literal["records", "tokens", "errors"]
+#: An event database, an audit_event path, None for the default database, or False for no
+#: event columns.
+EventsOption = Union["EventDatabase", str, "os.PathLike[str]", None, Literal[False]]
+#: Paths: one path, a directory (its files, sorted), a glob pattern, or an iterable of paths.
+PathsArg = Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
+
+
+def _pa() -> Any:
+    return importlib.import_module("pyarrow")
+
+
+def _columns(columns: Sequence[str] | None, events: EventsOption) -> tuple[list[str], list[str]]:
+    """(output columns, native columns to build). Default: every column."""
+    if isinstance(columns, str):
+        raise TypeError("columns must be a sequence of names, not a string")
+    if columns is None:
+        out = list(RECORD_COLUMNS)
+        if events is not False:
+            at = out.index("event") + 1
+            out[at:at] = EVENT_COLUMNS
+    else:
+        out = list(columns)
+        unknown = [c for c in out if c not in RECORD_COLUMNS and c not in EVENT_COLUMNS]
+        if unknown:
+            raise ValueError(
+                f"unknown records column(s) {unknown}; choose from "
+                f"{list(RECORD_COLUMNS) + list(EVENT_COLUMNS)}"
+            )
+        if events is False and any(c in EVENT_COLUMNS for c in out):
+            raise ValueError("event columns were asked for with events=False")
+    native = [c for c in out if c not in EVENT_COLUMNS]
+    if any(c in EVENT_COLUMNS for c in out) and "event" not in native:
+        native.append("event")
+    return out, native
+
+
+class _Enricher:
+    """Adds the event-database columns to record batches (vectorised, no row loop)."""
+
+    def __init__(self, native_schema: Any, out: list[str], events: EventsOption) -> None:
+        from .events import load_events
+
+        pa = _pa()
+        self.db = load_events(None if events is False else events)
+        self.out = out
+        fields = []
+        for name in out:
+            if name in EVENT_COLUMNS:
+                kind = _EVENT_LOOKUP[name]
+                value_type = self.db.vector.dictionary(kind).type
+                fields.append(pa.field(name, pa.dictionary(pa.int32(), value_type)))
+            else:
+                fields.append(native_schema.field(name))
+        self.schema = pa.schema(fields, metadata=native_schema.metadata)
+        self.kinds = tuple(_EVENT_LOOKUP[c] for c in out if c in EVENT_COLUMNS)
+
+    def _arrays(self, columns: dict[str, Any], events: Any) -> list[Any]:
+        looked = self.db.arrow_columns(events, self.kinds)
+        return [
+            looked[_EVENT_LOOKUP[name]] if name in EVENT_COLUMNS else columns[name]
+            for name in self.out
+        ]
+
+    def batch(self, batch: Any) -> Any:
+        pa = _pa()
+        cols = {name: batch.column(name) for name in batch.schema.names}
+        arrays = self._arrays(cols, batch.column("event"))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    def table(self, table: Any) -> Any:
+        pa = _pa()
+        cols = {name: table.column(name) for name in table.schema.names}
+        arrays = self._arrays(cols, table.column("event"))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+class BatchStream:
+    """A one-shot stream of ``pyarrow.RecordBatch`` (``batch_size`` records each).
+
+    Iterate it, or hand it to anything that reads the Arrow PyCapsule interface
+    (``pyarrow.table(s)``, ``pyarrow.RecordBatchReader.from_stream(s)``,
+    ``polars.from_arrow(s)``, ``duckdb.sql("select ... from s")``). Without event
+    columns the batches come straight from Rust, GIL-free; with them, each batch gets its
+    event columns from one vectorised lookup. After it has been consumed, reading it again
+    raises ``OSError``.
+    """
+
+    def __init__(self, native: _native.ArrowStream, enricher: _Enricher | None = None) -> None:
+        self._native = native
+        self._enricher = enricher
+
+    @property
+    def schema(self) -> Any:
+        """The ``pyarrow.Schema`` of every batch."""
+        if self._enricher is not None:
+            return self._enricher.schema
+        return self._native.schema
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    def __iter__(self) -> Iterator[Any]:
+        enrich = self._enricher
+        for batch in self._native:
+            yield batch if enrich is None else enrich.batch(batch)
+
+    def read_all(self) -> Any:
+        """Every remaining batch as one ``pyarrow.Table`` (decoded in parallel, GIL-free)."""
+        table = self._native.read_all()
+        return table if self._enricher is None else self._enricher.table(table)
+
+    def to_reader(self) -> Any:
+        """A ``pyarrow.RecordBatchReader`` over this stream (consumes it)."""
+        pa = _pa()
+        return pa.RecordBatchReader.from_stream(self)
+
+    def __arrow_c_schema__(self) -> object:
+        if self._enricher is None:
+            return self._native.__arrow_c_schema__()
+        return self._enricher.schema.__arrow_c_schema__()
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        if self._enricher is None:
+            return self._native.__arrow_c_stream__(requested_schema)
+        if self._native.closed:
+            # Let the native stream raise its "already consumed" error.
+            self._native.__arrow_c_stream__(None)
+        pa = _pa()
+        reader = pa.RecordBatchReader.from_batches(self._enricher.schema, iter(self))
+        return reader.__arrow_c_stream__(requested_schema)
+
+    def __repr__(self) -> str:
+        return f"<bsmtrail.arrow.BatchStream {len(self.schema)} columns, closed={self.closed}>"
+
+
+def _stream(
+    inputs: list[tuple[str, object]],
+    *,
+    view: View = "records",
+    columns: Sequence[str] | None = None,
+    mode: Mode = "recover",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    threads: int | None = None,
+    validate: bool = True,
+    events: EventsOption = None,
+) -> BatchStream:
+    if mode not in ("strict", "recover"):
+        raise ValueError(f"mode must be 'strict' or 'recover', not {mode!r}")
+    if threads is not None and threads < 0:
+        raise ValueError("threads must be None (all cores) or at least 1")
+    if view != "records":
+        if columns is not None:
+            raise ValueError("columns apply to the records view only")
+        native = _native.arrow_stream(
+            inputs, view=view, mode=mode, batch_size=batch_size, threads=threads or 0
+        )
+        return BatchStream(native)
+    out, build = _columns(columns, events)
+    native = _native.arrow_stream(
+        inputs,
+        view="records",
+        columns=build,
+        mode=mode,
+        batch_size=batch_size,
+        threads=threads or 0,
+        validate=validate,
+    )
+    if out == build:
+        return BatchStream(native)
+    return BatchStream(native, _Enricher(native.schema, out, events))
+
+
+def _expand(paths: PathsArg) -> list[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        p = os.fspath(paths)
+        if os.path.isdir(p):
+            return sorted(
+                str(f) for f in Path(p).iterdir() if f.is_file() and not f.name.startswith(".")
+            )
+        if _glob.has_magic(p):
+            found = sorted(_glob.glob(p))
+            if not found:
+                raise FileNotFoundError(f"no trail matches {p!r}")
+            return found
+        return [p]
+    return [os.fspath(p) for p in paths]
+
+
+def iter_trails(
+    paths: PathsArg,
+    columns: Sequence[str] | None = None,
+    mode: Mode = "recover",
+    *,
+    view: View = "records",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    threads: int | None = None,
+    validate: bool = True,
+    events: EventsOption = None,
+) -> BatchStream:
+    """Stream several trails as one sequence of batches (files in the given order; a
+    directory or glob in sorted name order). Files are read through a bounded window, so
+    memory stays flat whatever their size. The ``source`` column names each row's file."""
+    files = _expand(paths)
+    for f in files:
+        if not os.path.exists(f):
+            raise FileNotFoundError(f)
+    return _stream(
+        [(f, f) for f in files],
+        view=view,
+        columns=columns,
+        mode=mode,
+        batch_size=batch_size,
+        threads=threads,
+        validate=validate,
+        events=events,
+    )
+
+
+def read_trails(
+    paths: PathsArg,
+    columns: Sequence[str] | None = None,
+    mode: Mode = "recover",
+    *,
+    view: View = "records",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    threads: int | None = None,
+    validate: bool = True,
+    events: EventsOption = None,
+) -> Any:
+    """Read several trails (paths, a directory, or a glob) into one ``pyarrow.Table``.
+
+    Framing walks each file's headers in order; the records are decoded in parallel on
+    every core (``threads``), in chunks that never change the row order. ``mode="recover"``
+    (the default) keeps every intact record of damaged files, turns records that fail
+    validation into rows with ``error`` set, and skips damaged regions (see
+    ``view="errors"``); ``"strict"`` raises :class:`~bsmtrail.BSMError` at the first
+    problem.
+    """
+    return iter_trails(
+        paths,
+        columns,
+        mode,
+        view=view,
+        batch_size=batch_size,
+        threads=threads,
+        validate=validate,
+        events=events,
+    ).read_all()
+
+
+def write_parquet(stream: BatchStream, path: str | os.PathLike[str], **options: Any) -> int:
+    """Write a stream to a Parquet file batch by batch (one row group per batch), so
+    memory stays bounded whatever the trail's size. ``options`` go to
+    ``pyarrow.parquet.ParquetWriter`` (default ``compression="zstd"``). Returns the
+    number of rows written."""
+    pq = importlib.import_module("pyarrow.parquet")
+    options.setdefault("compression", "zstd")
+    rows = 0
+    with pq.ParquetWriter(os.fspath(path), stream.schema, **options) as writer:
+        for batch in stream:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
+
+
+def records_schema(columns: Sequence[str] | None = None, *, events: EventsOption = None) -> Any:
+    """The records view's ``pyarrow.Schema`` (for ``columns``, default all)."""
+    return _stream([("<schema>", b"")], columns=columns, events=events).schema
+
+
+# -- Trail methods (thin wrappers in trail.py delegate here) ----------------------------
+
+
+def _trail_input(trail: Trail) -> list[tuple[str, object]]:
+    return [(trail.name, trail._arrow_input())]
+
+
+def trail_stream(
+    trail: Trail,
+    *,
+    view: View = "records",
+    columns: Sequence[str] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    threads: int | None = None,
+    validate: bool = True,
+    events: EventsOption = None,
+    mode: Mode | None = None,
+) -> BatchStream:
+    return _stream(
+        _trail_input(trail),
+        view=view,
+        columns=columns,
+        mode=trail.mode if mode is None else mode,
+        batch_size=batch_size,
+        threads=threads,
+        validate=validate,
+        events=events,
+    )

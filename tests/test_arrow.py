@@ -1,0 +1,559 @@
+"""The Arrow export (bsmtrail.arrow, Trail.to_arrow & co.).
+
+The records view is checked two independent ways: against OpenBSM praudit's raw one-line
+goldens (every field praudit prints for header, subject, return, path, text and arg
+tokens), and column by column against the token dicts of the record API on every shared
+trail and the demo trail (every token type). The tokens view must give every token's
+bytes back. Damaged input must show up as error rows and in the errors table, never be
+dropped silently. Parquet, polars, pandas and DuckDB each read the data back with values
+checked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import bsmtrail
+from bsmtrail import arrow as bsa
+from bsmtrail.events import load_events
+
+TOKEN_IDS = {name: i for i, name in bsmtrail.token_ids().items()}
+
+
+def _signed32(v: int) -> int:
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def _signed64(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _text(s: str) -> str:
+    """A token-dict string (surrogateescape) as the Arrow text rule writes it."""
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _all_trails(shared_trails: dict[str, Path]) -> dict[str, Path]:
+    return {**shared_trails, "demo": bsmtrail.demo_path()}
+
+
+# -- praudit goldens ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stem", ["apple", "openbsm", "execve-long-args", "reference-all"])
+def test_records_agree_with_praudit_raw_goldens(
+    stem: str, shared_trails: dict[str, Path], golden_dir: Path
+) -> None:
+    """Each row's values, formatted as praudit -rl prints them, appear in the golden line
+    of that record: the header exactly at its start, then the subject, return, every path,
+    text and argument token."""
+    lines = (golden_dir / f"{stem}.rl.txt").read_bytes().decode("utf-8", "surrogateescape")
+    golden = lines.split("\n")[:-1]
+    table = bsmtrail.open(shared_trails[stem]).to_arrow()
+    rows = table.to_pylist()
+    assert len(rows) == len(golden) == table.num_rows
+    for row, line in zip(rows, golden, strict=True):
+        where = f"record at {row['offset']}: {line[:80]}"
+        t = row["time"]
+        seconds = int(t.timestamp()) if t is not None else None
+        msec = t.microsecond // 1000 if t is not None else None
+        head = f"{TOKEN_IDS[row['header_type']]},{row['size']},{row['version']},"
+        head += f"{row['event']},{row['modifier']},{seconds},{msec},"
+        assert line.startswith(head), where
+        if row["subject_type"] is not None:
+            ids = [_signed32(row[k]) for k in ("auid", "euid", "egid", "ruid", "rgid")]
+            ids += [row["pid"], row["sid"], row["tid_port"], row["tid_addr"]]
+            sub = f"{TOKEN_IDS[row['subject_type']]}," + ",".join(map(str, ids)) + ","
+            assert sub in line, where
+        if row["return_status"] is not None:
+            st, v = row["return_status"], row["return_value"]
+            assert f",39,{st},{v}," in line or f",114,{st},{v}," in line, where
+        for p in row["paths"]:
+            assert f",35,{p.replace(chr(0), '')}," in line, where
+        for x in row["texts"]:
+            assert f",40,{x.replace(chr(0), '')}," in line, where
+        for a in row["args"]:
+            body = f"{a['num']},{hex(a['value'])},{a['desc'].replace(chr(0), '')},"
+            assert f",45,{body}" in line or f",113,{body}" in line, where
+        assert row["error"] is None
+
+
+# -- the record API, column by column ----------------------------------------------------
+
+
+def _token_bytes(rec: bsmtrail.Record) -> list[tuple[dict[str, Any], bytes]]:
+    toks = rec.tokens
+    raw = rec.raw
+    starts = [t["offset"] - rec.offset for t in toks] + [len(raw)]
+    return [(t, raw[starts[i] : starts[i + 1]]) for i, t in enumerate(toks)]
+
+
+def _socket(t: dict[str, Any]) -> dict[str, Any]:
+    s: dict[str, Any] = dict.fromkeys(("family", "sock_type", "lport", "laddr", "rport", "raddr"))
+    s["kind"] = t["type"]
+    if t["type"] == "socket":
+        s.update({k: t[k] for k in ("sock_type", "lport", "laddr", "rport", "raddr")})
+    elif t["type"] == "socket_ex":
+        s.update({k: t[k] for k in ("sock_type", "lport", "laddr", "rport", "raddr")})
+        s["family"] = t["domain"]
+    elif t["type"] == "sockunix":
+        s.update(family=t["family"], laddr=_text(t["path"]))
+    else:
+        s.update(family=t["family"], lport=t["port"], laddr=t["addr"])
+    return s
+
+
+SUBJECT_KEYS = ("auid", "euid", "egid", "ruid", "rgid", "pid", "sid")
+
+
+def expected_row(rec: bsmtrail.Record, source: str) -> dict[str, Any]:
+    """The records-view row for ``rec``, written from the documented routing rules."""
+    row: dict[str, Any] = {
+        "source": source,
+        "offset": rec.offset,
+        "size": rec.size,
+        "header_type": rec.header_type,
+        "version": rec.version,
+        "event": rec.event,
+        "modifier": rec.modifier,
+        "time": rec.time,
+        "host": rec.host,
+        "subject_type": None,
+        **dict.fromkeys(SUBJECT_KEYS),
+        "tid_port": None,
+        "tid_addr": None,
+        "return_status": None,
+        "return_value": None,
+        "return_errno": None,
+        "paths": [],
+        "texts": [],
+        "exec_args": None,
+        "exec_env": None,
+        "args": [],
+        "attrs": [],
+        "sockets": [],
+        "processes": [],
+        "identity": None,
+        "groups": None,
+        "seq": None,
+        "zone": None,
+        "other_tokens": [],
+        "error": None,
+        "error_offset": None,
+    }
+    first: set[str] = set()
+    pairs = _token_bytes(rec)
+    for i, (t, raw) in enumerate(pairs):
+        ty = t["type"]
+        if i == 0 or (ty == "trailer" and i == len(pairs) - 1):
+            continue
+        group = {
+            "subject32": "subject",
+            "subject64": "subject",
+            "subject32_ex": "subject",
+            "subject64_ex": "subject",
+            "return32": "return",
+            "return64": "return",
+        }.get(ty, ty)
+        single = group in (
+            "subject",
+            "return",
+            "exec_args",
+            "exec_env",
+            "identity",
+            "groups",
+            "seq",
+            "zonename",
+        )
+        if single and group in first:
+            ty = group = "other"
+        if single:
+            first.add(group)
+        if group == "subject":
+            row["subject_type"] = ty
+            row.update({k: t[k] for k in SUBJECT_KEYS})
+            row["tid_port"], row["tid_addr"] = t["port"], t["addr"]
+        elif group == "return":
+            row["return_status"] = t["status"]
+            v = t["value"]
+            row["return_value"] = _signed64(v) if ty == "return64" else v
+            row["return_errno"] = "?" if t["status"] else None
+        elif ty == "path":
+            row["paths"].append(_text(t["path"]))
+        elif ty == "text":
+            row["texts"].append(_text(t["text"]))
+        elif ty == "exec_args":
+            row["exec_args"] = [_text(a) for a in t["args"]]
+        elif ty == "exec_env":
+            row["exec_env"] = [_text(a) for a in t["env"]]
+        elif ty in ("arg32", "arg64"):
+            row["args"].append({"num": t["num"], "value": t["value"], "desc": _text(t["desc"])})
+        elif ty in ("attr32", "attr64"):
+            keys = ("mode", "uid", "gid", "fsid", "nodeid", "device")
+            row["attrs"].append({k: t[k] for k in keys})
+        elif ty in ("socket", "socket_ex", "sockinet32", "sockinet128", "sockunix"):
+            row["sockets"].append(_socket(t))
+        elif ty.startswith("process"):
+            p = {"type": ty, **{k: t[k] for k in SUBJECT_KEYS}}
+            p.update(tid_port=t["port"], tid_addr=t["addr"])
+            row["processes"].append(p)
+        elif ty == "identity":
+            row["identity"] = {
+                "signer_type": t["signer_type"],
+                "signing_id": _text(t["signing_id"]),
+                "signing_id_truncated": t["signing_id_truncated"],
+                "team_id": _text(t["team_id"]),
+                "team_id_truncated": t["team_id_truncated"],
+                "cdhash": t["cdhash"],
+            }
+        elif ty == "groups":
+            row["groups"] = t["gids"]
+        elif ty == "seq":
+            row["seq"] = t["seq"]
+        elif ty == "zonename":
+            row["zone"] = _text(t["zone"])
+        else:
+            real = t["type"]
+            row["other_tokens"].append(
+                {"type": real, "id": t["id"], "offset": t["offset"], "data": raw}
+            )
+    return row
+
+
+def _compare(got: dict[str, Any], want: dict[str, Any], where: str) -> None:
+    if want["return_errno"] == "?":
+        assert got["return_errno"] is not None, where
+        want = {**want, "return_errno": got["return_errno"]}
+    assert got == want, where
+
+
+def test_every_column_agrees_with_the_record_api(shared_trails: dict[str, Path]) -> None:
+    for name, path in _all_trails(shared_trails).items():
+        trail = bsmtrail.open(path)
+        rows = trail.to_arrow(events=False).to_pylist()
+        records = list(trail)
+        assert len(rows) == len(records), name
+        for row, rec in zip(rows, records, strict=True):
+            _compare(row, expected_row(rec, trail.name), f"{name} record at {rec.offset}")
+
+
+def test_errno_names(shared_trails: dict[str, Path]) -> None:
+    t = bsmtrail.open(shared_trails["reference-all"]).to_arrow(
+        ["return_status", "return_errno"], events=False
+    )
+    pairs = {(s, e) for s, e in zip(*t.to_pydict().values(), strict=True) if s is not None}
+    assert (2, "ENOENT") in pairs or (13, "EACCES") in pairs or any(p[0] for p in pairs)
+    for status, name in pairs:
+        assert (name is None) == (status == 0)
+    assert t.schema.field("return_errno").type == pa.dictionary(pa.int32(), pa.string())
+    names = bsa.records_schema(["return_errno"]).field("return_errno").type
+    assert names.value_type == pa.string()
+
+
+# -- no token lost -----------------------------------------------------------------------
+
+_LISTS = ("paths", "texts", "args", "attrs", "sockets", "processes", "other_tokens")
+_SINGLES = (
+    "subject_type",
+    "return_status",
+    "exec_args",
+    "exec_env",
+    "identity",
+    "groups",
+    "seq",
+    "zone",
+)
+
+
+def test_demo_trail_loses_no_token() -> None:
+    trail = bsmtrail.open(bsmtrail.demo_path())
+    records = list(trail)
+    table = trail.to_arrow(events=False)
+    tokens = trail.tokens_table()
+    # Every token type is in the demo trail.
+    seen = set(tokens.column("type").to_pylist())
+    assert seen == set(bsmtrail.token_ids().values())
+    per_record = tokens.filter(pa.compute.is_valid(tokens.column("record_index")))
+    counts = per_record.group_by("record_index").aggregate([("offset", "count")])
+    by_index = dict(zip(counts.column(0).to_pylist(), counts.column(1).to_pylist(), strict=True))
+    for i, (row, rec) in enumerate(zip(table.to_pylist(), records, strict=True)):
+        typed = 2 + sum(len(row[c]) for c in _LISTS)
+        typed += sum(row[c] is not None for c in _SINGLES)
+        assert typed == len(rec.tokens) == by_index[i], f"record {i}"
+    # Standalone file tokens are rows with no record.
+    files = tokens.filter(pa.compute.is_null(tokens.column("record_index")))
+    assert files.num_rows == len(trail.file_tokens())
+
+
+def test_tokens_view_is_lossless(shared_trails: dict[str, Path]) -> None:
+    for name, path in _all_trails(shared_trails).items():
+        trail = bsmtrail.open(path)
+        tokens = trail.tokens_table().to_pylist()
+        records = {rec.offset: rec for rec in trail}
+        by_record: dict[int, list[dict[str, Any]]] = {}
+        for row in tokens:
+            if row["record_index"] is not None:
+                by_record.setdefault(row["record_offset"], []).append(row)
+        assert set(by_record) == set(records), name
+        for off, rows in by_record.items():
+            rec = records[off]
+            assert b"".join(r["raw"] for r in rows) == rec.raw
+            for row, (tok, raw) in zip(rows, _token_bytes(rec), strict=True):
+                assert (row["offset"], row["id"], row["type"]) == (
+                    tok["offset"],
+                    tok["id"],
+                    tok["type"],
+                )
+                assert row["raw"] == raw and row["length"] == len(raw)
+                fields = json.loads(row["fields"])
+                want = {k: v for k, v in tok.items() if k not in ("type", "id", "offset")}
+                for k, v in want.items():
+                    if isinstance(v, bytes):
+                        v = v.hex()
+                    elif isinstance(v, str):
+                        v = _text(v)
+                    elif isinstance(v, list):
+                        v = [_text(x) if isinstance(x, str) else x for x in v]
+                    assert fields[k] == v, (name, off, tok["type"], k)
+                assert set(fields) == set(want)
+
+
+# -- damage ------------------------------------------------------------------------------
+
+
+def _damaged() -> tuple[bytes, int, int]:
+    """demo trail + junk + a record with an unknown token + demo trail."""
+    demo = bsmtrail.demo_path().read_bytes()
+    bad = bytearray(
+        bsmtrail.RecordBuilder(72, time=(1_700_000_000, 5)).text("abc").path("/p").build()
+    )
+    # The text token's id (after the 18-byte header) becomes an unknown id.
+    bad[18] = 0x00
+    junk = b"\x00junk\x14\x00"
+    data = demo + junk + bytes(bad) + demo
+    return data, len(demo), len(demo) + len(junk)
+
+
+def test_recover_mode_keeps_failing_records_as_rows() -> None:
+    data, junk_at, bad_at = _damaged()
+    trail = bsmtrail.open(data, mode="recover")
+    table = trail.to_arrow(events=False)
+    records = len(list(bsmtrail.open(bsmtrail.demo_path())))
+    assert table.num_rows == 2 * records + 1
+    rows = [r for r in table.to_pylist() if r["error"] is not None]
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["offset"], row["error"], row["error_offset"]) == (
+        bad_at,
+        "unknown_token",
+        bad_at + 18,
+    )
+    assert row["event"] == 72 and row["texts"] == [] and row["paths"] == []
+    (invalid,) = row["other_tokens"]
+    assert invalid["type"] == "invalid" and invalid["offset"] == bad_at + 18
+    assert invalid["data"] == data[bad_at + 18 : bad_at + row["size"]]
+    # The errors table has the damaged region and the failing record.
+    errors = trail.errors_table().to_pylist()
+    assert [(e["kind"], e["offset"], e["reason"]) for e in errors] == [
+        ("damage", junk_at, "not_a_record"),
+        ("record", bad_at, "unknown_token"),
+    ]
+    assert errors[0]["length"] == bad_at - junk_at
+    assert errors[1]["error_offset"] == bad_at + 18
+    assert "0x00" in errors[1]["message"]
+    # The tokens view ends the record with its undecoded rest.
+    tokens = trail.tokens_table()
+    rest = [r for r in tokens.to_pylist() if r["type"] == "invalid"]
+    assert len(rest) == 1 and rest[0]["raw"] == invalid["data"]
+
+
+def test_strict_mode_raises() -> None:
+    data, _, _ = _damaged()
+    trail = bsmtrail.open(data)
+    with pytest.raises(bsmtrail.BSMError) as exc:
+        trail.to_arrow()
+    assert exc.value.offset == len(bsmtrail.demo_path().read_bytes())
+    stream = trail.iter_batches(batch_size=10)
+    with pytest.raises(bsmtrail.BSMError):
+        for _ in stream:
+            pass
+    # Through the C stream the error is a pyarrow error carrying the message.
+    with pytest.raises(Exception, match=r"not_a_record|does not start a record"):
+        pa.table(trail.iter_batches(events=False))
+
+
+def test_truncated_tail_and_empty_input(tmp_path: Path) -> None:
+    demo = bsmtrail.demo_path().read_bytes()
+    cut = tmp_path / "cut.bsm"
+    cut.write_bytes(demo + demo[:40])
+    t = bsmtrail.open(cut, mode="recover")
+    assert t.to_arrow().num_rows == len(list(bsmtrail.open(demo)))
+    (e,) = t.errors_table().to_pylist()
+    assert (e["offset"], e["length"], e["reason"]) == (len(demo), 40, "truncated")
+    empty = bsmtrail.open(b"").to_arrow()
+    assert empty.num_rows == 0
+    assert empty.schema.metadata[b"bsmtrail.schema_version"] == bsa.SCHEMA_VERSION.encode()
+
+
+def test_invalid_utf8_is_escaped_not_dropped() -> None:
+    rec = (
+        bsmtrail.RecordBuilder(1, time=(1, 0))
+        .path(b"/tmp/caf\xc3\xa9/\xff\xfeend")
+        .exec_args([b"a\x80b", "ok"])
+        .build()
+    )
+    row = bsmtrail.open(rec).to_arrow(["paths", "exec_args"]).to_pylist()[0]
+    assert row["paths"] == ["/tmp/café/\\xff\\xfeend"]
+    assert row["exec_args"] == ["a\\x80b", "ok"]
+
+
+def test_time_out_of_range_is_null() -> None:
+    big = bsmtrail.RecordBuilder(1, header="header64", time=(2**62, 0)).build()
+    neg = bsmtrail.RecordBuilder(1, header="header64", time=(-5, 250)).build()
+    times = bsmtrail.open(big + neg).to_arrow(["time"]).column("time").to_pylist()
+    assert times[0] is None
+    assert times[1] is not None and times[1].timestamp() == -4.75
+
+
+# -- API ---------------------------------------------------------------------------------
+
+
+def test_schema_and_projection() -> None:
+    trail = bsmtrail.open(bsmtrail.demo_path())
+    full = trail.to_arrow()
+    assert full.schema.metadata[b"bsmtrail.schema_version"] == b"1"
+    assert full.schema.metadata[b"bsmtrail.view"] == b"records"
+    assert full.column_names[:9] == [
+        "source",
+        "offset",
+        "size",
+        "header_type",
+        "version",
+        "event",
+        "event_name",
+        "event_description",
+        "event_classes",
+    ]
+    assert full.schema.field("time").type == pa.timestamp("ms", tz="UTC")
+    assert full.schema.field("event_name").type == pa.dictionary(pa.int32(), pa.string())
+    db = load_events()
+    for ev, name in zip(
+        full.column("event").to_pylist(), full.column("event_name").to_pylist(), strict=True
+    ):
+        assert name == db.name(ev)
+    part = trail.to_arrow(["event_name", "offset"], validate=False)
+    assert part.column_names == ["event_name", "offset"]
+    assert part.column("offset").equals(full.column("offset"))
+    assert part.column("event_name").to_pylist() == full.column("event_name").to_pylist()
+    with pytest.raises(ValueError, match="unknown records column"):
+        trail.to_arrow(["nope"])
+    assert "event_name" not in trail.to_arrow(events=False).column_names
+
+
+def test_stream_is_consumed_once_and_releases_batches() -> None:
+    trail = bsmtrail.open(bsmtrail.demo_path())
+    stream = trail.iter_batches(batch_size=3)
+    batches = list(stream)
+    assert all(b.num_rows <= 3 for b in batches)
+    assert sum(b.num_rows for b in batches) == trail.to_arrow().num_rows
+    assert stream.closed
+    with pytest.raises(OSError, match="read once"):
+        pa.table(stream)
+    native = trail.iter_batches(events=False)
+    pa.table(native)
+    with pytest.raises(OSError, match="already exported"):
+        next(iter(native))
+
+
+def test_requested_schema_casts() -> None:
+    trail = bsmtrail.open(bsmtrail.demo_path())
+    stream = trail.iter_batches(columns=["host", "offset"], events=False)
+    want = pa.schema([("host", pa.large_string()), ("offset", pa.uint64())])
+    reader = pa.RecordBatchReader.from_stream(stream, schema=want)
+    t = reader.read_all()
+    assert t.schema.field("host").type == pa.large_string()
+
+
+def test_threads_do_not_change_rows(shared_trails: dict[str, Path]) -> None:
+    paths = sorted(str(p) for p in shared_trails.values()) * 3
+    one = bsa.read_trails(paths, threads=1, batch_size=17)
+    many = bsa.read_trails(paths, threads=4, batch_size=5)
+    assert one.equals(many)
+    sources = one.column("source").to_pylist()
+    assert sources[0] == paths[0] and sources[-1] == paths[-1]
+
+
+def test_read_trails_glob_and_directory(shared_trails: dict[str, Path], tmp_path: Path) -> None:
+    for name, p in shared_trails.items():
+        (tmp_path / f"{name}.bsm").write_bytes(p.read_bytes())
+    by_glob = bsmtrail.read_trails(str(tmp_path / "*.bsm"))
+    by_dir = bsmtrail.read_trails(tmp_path)
+    assert by_glob.equals(by_dir)
+    assert by_glob.num_rows == sum(len(list(bsmtrail.open(p))) for p in shared_trails.values())
+    names = sorted(str(tmp_path / f"{n}.bsm") for n in shared_trails)
+    assert by_glob.column("source").unique().to_pylist() == names
+    errors = bsmtrail.read_trails(tmp_path, view="errors")
+    assert errors.num_rows == 0
+    with pytest.raises(FileNotFoundError):
+        bsmtrail.read_trails(str(tmp_path / "*.nothing"))
+
+
+def test_parquet_round_trip(shared_trails: dict[str, Path], tmp_path: Path) -> None:
+    trail = bsmtrail.open(bsmtrail.demo_path())
+    out = tmp_path / "demo.parquet"
+    rows = trail.to_parquet(out, batch_size=4)
+    table = trail.to_arrow()
+    assert rows == table.num_rows == len(list(trail))
+    back = pq.read_table(out)
+    assert back.num_rows == rows
+    assert back.to_pylist() == table.to_pylist()
+    assert back.schema.metadata[b"bsmtrail.schema_version"] == b"1"
+    big = bsmtrail.open(shared_trails["apple"])
+    big.to_parquet(tmp_path / "apple.parquet")
+    assert pq.read_table(tmp_path / "apple.parquet").equals(big.to_arrow())
+
+
+def test_polars_pandas_duckdb(shared_trails: dict[str, Path]) -> None:
+    pl = pytest.importorskip("polars")
+    duckdb = pytest.importorskip("duckdb")
+    trail = bsmtrail.open(shared_trails["openbsm"])
+    want = trail.to_arrow()
+    events = want.column("event").to_pylist()
+    paths = want.column("paths").to_pylist()
+
+    # polars: a table, a RecordBatchReader, and the stream's capsule (DataFrame(...)).
+    for df in (
+        pl.from_arrow(want),
+        pl.from_arrow(trail.iter_batches(batch_size=7).to_reader()),
+        pl.DataFrame(trail.iter_batches(batch_size=7)),
+    ):
+        assert isinstance(df, pl.DataFrame)
+        assert df["event"].to_list() == events
+        assert df["paths"].to_list() == paths
+        assert df["event_name"].to_list() == want.column("event_name").to_pylist()
+        assert df["time"].dtype == pl.Datetime("ms", "UTC")
+        assert df["time"].to_list() == want.column("time").to_pylist()
+
+    pdf = want.to_pandas()
+    assert pdf["event"].tolist() == events
+    assert list(pdf["auid"].dropna().astype(int)) == [
+        a for a in want.column("auid").to_pylist() if a is not None
+    ]
+
+    con = duckdb.connect()
+    con.register("tbl", trail.iter_batches(columns=["offset", "event", "event_name", "paths"]))
+    got = con.execute(
+        'select event, event_name, "offset", len(paths) as n from tbl order by "offset"'
+    ).fetchall()
+    assert [g[0] for g in got] == events
+    assert [g[1] for g in got] == want.column("event_name").to_pylist()
+    assert [g[3] for g in got] == [len(p) for p in paths]
+    con.register("stream", trail.iter_batches(events=False))
+    total = con.execute("select sum(size) from stream").fetchone()
+    assert total is not None and total[0] == sum(want.column("size").to_pylist())
