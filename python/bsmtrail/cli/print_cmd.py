@@ -17,6 +17,7 @@ import argparse
 import os
 import stat
 import sys
+import time
 from typing import BinaryIO
 
 from ..render import XML_FOOTER, XML_HEADER, Renderer
@@ -55,6 +56,22 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="well-formed XML (praudit's XML is not always); implies nothing without -x",
     )
     p.add_argument("--utc", action="store_true", help="print times in UTC, not the local zone")
+    p.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="follow one growing trail file (tail -f): wait for new records, survive rotation",
+    )
+    p.add_argument(
+        "--poll", type=float, default=0.25, metavar="SECONDS", help="-f: poll interval (0.25)"
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="-f: stop after this long without new bytes (default: never)",
+    )
     p.add_argument("files", nargs="*", metavar="file", help="trail files (- or none: stdin)")
     p.set_defaults(func=run)
 
@@ -75,6 +92,20 @@ def run(args: argparse.Namespace) -> int:
         groups=args.group,
     )
     out = sys.stdout.buffer
+    if args.follow:
+        if len(args.files) != 1 or args.files[0] == "-":
+            print("bsmtrail print: -f follows exactly one trail file", file=sys.stderr)
+            return 2
+        if args.xml:
+            out.write(XML_HEADER)
+        try:
+            _follow(renderer, args.files[0], out, args)
+        except KeyboardInterrupt:
+            pass
+        if args.xml and args.xml_strict:
+            out.write(XML_FOOTER)
+        out.flush()
+        return 0
     if args.xml:
         out.write(XML_HEADER)
     status = 0
@@ -119,3 +150,36 @@ def _render_stream(renderer: Renderer, inp: BinaryIO, out: BinaryIO, resync: boo
         if rendered:
             out.write(rendered)
             out.flush()
+
+
+def _follow(renderer: Renderer, name: str, out: BinaryIO, args: argparse.Namespace) -> None:
+    """``-f``: render a trail that is still being written. A record cut at the current end
+    of the file is held until the rest arrives; when the path starts naming another file
+    (auditd rotation), the old one is drained and the new one followed from its start."""
+    f = open(name, "rb")
+    stream = renderer.stream(resync=args.resync)
+    idle_since = time.monotonic()
+    try:
+        while True:
+            data = f.read(_READ)
+            if data:
+                idle_since = time.monotonic()
+                rendered = stream.feed(data)
+                if rendered:
+                    out.write(rendered)
+                    out.flush()
+                continue
+            try:
+                rotated = os.stat(name).st_ino != os.fstat(f.fileno()).st_ino
+            except OSError:
+                rotated = False
+            if rotated:
+                f.close()
+                f = open(name, "rb")
+                stream = renderer.stream(resync=args.resync)
+                continue
+            if args.idle_timeout is not None and time.monotonic() - idle_since >= args.idle_timeout:
+                return
+            time.sleep(args.poll)
+    finally:
+        f.close()
