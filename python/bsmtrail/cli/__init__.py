@@ -14,7 +14,15 @@ from .. import __version__
 from ..errors import BSMError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("print_cmd", "reduce_cmd", "verify_cmd", "summary_cmd", "demo_cmd", "gen_cmd")
+SUBCOMMANDS = (
+    "print_cmd",
+    "reduce_cmd",
+    "verify_cmd",
+    "events_cmd",
+    "summary_cmd",
+    "demo_cmd",
+    "gen_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
