@@ -267,3 +267,44 @@ def test_cli_recover_reports_damage(tmp_path: Path) -> None:
     rec = subprocess.run([*cmd, "--recover", str(bad)], capture_output=True)
     assert rec.returncode == 1 and b"skipped 1 damaged region" in rec.stderr
     assert len(list(bsmtrail.open(rec.stdout))) > len(list(bsmtrail.open(strict.stdout)))
+
+
+# -- the same selection on the Arrow path -------------------------------------------------
+
+
+@pytest.mark.parametrize(("trail", "case", "args", "n", "expected"), CASES[:19])
+def test_trail_select_and_arrow_where_keep_the_golden_records(
+    trail: str, case: str, args: str, n: int, expected: str
+) -> None:
+    from bsmtrail.arrow import read_trails
+
+    if expected != "same":
+        n = int(expected.split(":")[1])
+    crit = parse_auditreduce_args(shlex.split(args))
+    sel = selection(
+        **crit.options,  # type: ignore[arg-type]
+        event_db=ETC / "audit_event",
+        passwd=ETC / "passwd",
+        group=ETC / "group",
+    )
+    want = _run(trail, args, "all")
+    picked = bsmtrail.open(TRAILS / trail).select(sel)
+    assert [r.raw for r in picked] == [r.raw for r in bsmtrail.open(want)]
+    table = read_trails(TRAILS / trail, ["offset", "event", "size"], where=sel, events=False)
+    assert table.num_rows == n
+    assert table.column("event").to_pylist() == [r.event for r in bsmtrail.open(want)]
+
+
+def test_select_keywords_and_strict_errors() -> None:
+    t = bsmtrail.open(TRAILS / "apple.bsm")
+    assert len(list(t.select(events=[45025]))) == 20
+    with pytest.raises(TypeError):
+        t.select(selection(events=[1]), auid=0)
+    data = (TRAILS / "apple.bsm").read_bytes()
+    damaged = data[:500] + b"\0junk" + data[500:]
+    with pytest.raises(bsmtrail.BSMError):
+        bsmtrail.open(damaged).select(events=[45025])
+    recovering = bsmtrail.open(damaged, mode="recover")
+    intact = [r.raw for r in recovering if r.event == 45025]
+    assert len(intact) == 19  # the record the junk lands in is lost
+    assert [r.raw for r in recovering.select(events=[45025])] == intact

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import glob as _glob
 import importlib
+import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 from . import _native
 
 if TYPE_CHECKING:
+    from ._native import Selection
     from .events import EventDatabase
     from .trail import Mode, Trail
 
@@ -208,9 +210,12 @@ def _stream(
     threads: int | None = None,
     validate: bool = True,
     events: EventsOption = None,
+    where: Selection | None = None,
 ) -> BatchStream:
     if mode not in ("strict", "recover"):
         raise ValueError(f"mode must be 'strict' or 'recover', not {mode!r}")
+    if where is not None:
+        inputs = [(name, _selected(obj, where, mode)) for name, obj in inputs]
     if threads is not None and threads < 0:
         raise ValueError("threads must be None (all cores) or at least 1")
     if view != "records":
@@ -233,6 +238,22 @@ def _stream(
     if out == build:
         return BatchStream(native)
     return BatchStream(native, _Enricher(native.schema, out, events))
+
+
+def _selected(obj: object, where: Selection, mode: Mode) -> bytes:
+    """The records of one input that ``where`` selects, whole (Rust: framing, a header-only
+    prefilter, then auditreduce's token checks; nothing is decoded into columns yet). In
+    strict mode a framing error raises; in recover mode damaged regions are skipped."""
+    buf = io.BytesIO()
+    _kept, _seen, error = _native.reduce(
+        obj,  # type: ignore[arg-type]  # a path or bytes, as the Arrow inputs are
+        where,
+        buf.write,
+        recover=mode == "recover",
+    )
+    if error is not None and mode == "strict":
+        raise error
+    return buf.getvalue()
 
 
 def _expand(paths: PathsArg) -> list[str]:
@@ -261,10 +282,15 @@ def iter_trails(
     threads: int | None = None,
     validate: bool = True,
     events: EventsOption = None,
+    where: Selection | None = None,
 ) -> BatchStream:
     """Stream several trails as one sequence of batches (files in the given order; a
     directory or glob in sorted name order). Files are read through a bounded window, so
-    memory stays flat whatever their size. The ``source`` column names each row's file."""
+    memory stays flat whatever their size. The ``source`` column names each row's file.
+
+    ``where`` (a :class:`bsmtrail.select.Selection`) keeps only the records auditreduce's
+    criteria select, before any column is built: rejected records cost little more than
+    framing. The selected records of each file are held in memory while it is converted."""
     files = _expand(paths)
     for f in files:
         if not os.path.exists(f):
@@ -278,6 +304,7 @@ def iter_trails(
         threads=threads,
         validate=validate,
         events=events,
+        where=where,
     )
 
 
@@ -291,6 +318,7 @@ def read_trails(
     threads: int | None = None,
     validate: bool = True,
     events: EventsOption = None,
+    where: Selection | None = None,
 ) -> Any:
     """Read several trails (paths, a directory, or a glob) into one ``pyarrow.Table``.
 
@@ -299,7 +327,7 @@ def read_trails(
     (the default) keeps every intact record of damaged files, turns records that fail
     validation into rows with ``error`` set, and skips damaged regions (see
     ``view="errors"``); ``"strict"`` raises :class:`~bsmtrail.BSMError` at the first
-    problem.
+    problem. ``where`` selects records first (see :func:`iter_trails`).
     """
     return iter_trails(
         paths,
@@ -310,6 +338,7 @@ def read_trails(
         threads=threads,
         validate=validate,
         events=events,
+        where=where,
     ).read_all()
 
 

@@ -20,6 +20,7 @@ from .errors import BSMError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ._native import Selection
     from .arrow import BatchStream, EventsOption
     from .events import EventDatabase
     from .stream import Stream
@@ -177,6 +178,23 @@ class Trail:
         if self._path is None:
             raise TypeError("follow() needs a trail opened from a path")
         return follow(self._path, poll_interval=poll_interval, idle_timeout=idle_timeout, stop=stop)
+
+    def select(self, where: Selection | None = None, **criteria: Any) -> Trail:
+        """The records auditreduce's criteria select, as a new in-memory :class:`Trail`
+        (iterate it, or ``to_arrow()``/``to_parquet()`` it). Pass a compiled
+        :class:`bsmtrail.select.Selection`, or the keyword criteria of
+        :func:`bsmtrail.select.selection` (``auid="alice"``, ``classes="lo"``, ...).
+        Selection runs in Rust before anything is decoded; in ``"strict"`` mode a framing
+        error raises, in ``"recover"`` mode damage is skipped."""
+        from .arrow import _selected
+        from .select import selection
+
+        if where is None:
+            where = selection(**criteria)
+        elif criteria:
+            raise TypeError("give a Selection or keyword criteria, not both")
+        data = _selected(self._arrow_input(), where, self.mode)
+        return Trail(data, name=f"{self.name} (selected)", mode=self.mode)
 
     def verify(
         self, *, events: EventsArg = None, backwards_tolerance_ms: int = 1000
