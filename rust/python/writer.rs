@@ -18,7 +18,7 @@ use crate::tokens::{canonical_name, ids, walk_valid, Addr, DecodeOptions, Identi
 use crate::writer::encode::{self, EncodeError};
 use crate::writer::generate;
 use crate::writer::record::{HeaderKind, RecordBuilder, VERSION_OPENBSM};
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
@@ -1020,11 +1020,17 @@ impl<'py> Sink<'py> {
             let chunk = PyBytes::new(py, &self.buf[done..]);
             let n = self.write.call1((chunk,))?;
             // Raw files may write less than asked; buffered ones return the length or None.
-            done += if n.is_none() {
+            let n = if n.is_none() {
                 self.buf.len() - done
             } else {
                 n.extract::<usize>()?.min(self.buf.len() - done)
             };
+            if n == 0 {
+                return Err(PyOSError::new_err(
+                    "write() wrote nothing; is the file non-blocking?",
+                ));
+            }
+            done += n;
         }
         self.total += self.buf.len() as u64;
         self.buf.clear();
