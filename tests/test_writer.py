@@ -476,6 +476,9 @@ def test_write_trail_paths_files_and_builders(tmp_path: Path) -> None:
     assert (result.records, result.file_tokens) == (2, 1)
     data = path.read_bytes()
     assert result.bytes == len(data) == 2 * 30 + 11 + 2
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert write_trail(str(tmp_path / "s.bsm"), iter([b])).records == 1
     with (tmp_path / "f.bsm").open("wb") as f:
         write_trail(f, (b for _ in range(3)))

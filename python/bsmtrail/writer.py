@@ -169,6 +169,8 @@ def write_trail(
         try:
             with os.fdopen(fd, "wb") as f:
                 result = WriteResult(*_native.write_records(f, records))
+            # mkstemp makes the file 0600; give it the mode a plain open() would.
+            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -188,6 +190,12 @@ def generate_trail(path: str | os.PathLike[str], size_bytes: int, seed: int = 0)
     the GIL (several hundred MB/s).
     """
     return WriteResult(*_native.generate_trail(path, size_bytes, seed))
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _split_time(t: TimeLike | None) -> tuple[int, int]:
