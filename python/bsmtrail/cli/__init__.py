@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "verify_cmd",
     "events_cmd",
     "summary_cmd",
+    "convert_cmd",
     "demo_cmd",
     "gen_cmd",
 )

@@ -1,0 +1,409 @@
+"""``bsmtrail convert``: trails to Parquet, Arrow IPC (Feather), CSV or JSON Lines."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from ..arrow import EVENT_COLUMNS, RECORD_COLUMNS
+from .inputs import Inputs, UsageError, _mod, damage_summary, parse_where
+from .progress import Progress, progress_wanted
+
+PROG = "bsmtrail convert"
+FORMATS = ("parquet", "feather", "csv", "jsonl")
+_EXTENSIONS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".feather": "feather",
+    ".arrow": "feather",
+    ".ipc": "feather",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+EPILOG = """\
+formats: parquet (zstd), feather (Arrow IPC file, zstd), csv (list and struct columns as
+JSON text), jsonl (one JSON object per line). The format is --format, else the output's
+extension (.parquet .pq .feather .arrow .ipc .csv .jsonl .ndjson .json), else parquet.
+Compressed trails (gzip, bzip2, xz) are decompressed on the fly. Columns and views are
+described in docs/arrow-schema.md.
+
+examples:
+  bsmtrail convert /var/audit/* -o audit.parquet
+  bsmtrail convert /var/audit -o dataset --partition-by day
+  bsmtrail convert trail.bsm.gz --columns time,event_name,auid,paths -o - --format csv
+  bsmtrail convert trail.bsm --where "-u alice -c lo" --passwd evidence/etc/passwd -o a.jsonl
+  bsmtrail convert /var/audit/* --where="-o file=/etc/master.passwd" -o touched.parquet
+  bsmtrail convert damaged.bsm --view errors -o errors.csv
+
+exit status: 0 ok; 1 damaged input (recover mode: converted, damage listed on stderr) or an
+error (strict mode); 2 usage or bad selection
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="convert trails to Parquet, Feather, CSV or JSON Lines",
+        description="Decode trails (files, directories, globs; gzip/bzip2/xz too) into one "
+        "table, or a dataset partitioned by day, optionally selecting records with "
+        "auditreduce's criteria first.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("trails", nargs="+", metavar="TRAIL", help="trail files, directories, globs")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output; - for stdout")
+    p.add_argument("--format", choices=FORMATS, help="output format (default: extension)")
+    p.add_argument(
+        "--view",
+        choices=("records", "tokens", "errors"),
+        default="records",
+        help="one row per record (default), per token, or per damaged region/failing record",
+    )
+    p.add_argument("--columns", metavar="A,B,...", help="records-view columns to keep, in order")
+    p.add_argument(
+        "--mode",
+        choices=("recover", "strict"),
+        default="recover",
+        help="recover: skip damage, report it, exit 1 (default); strict: stop at the first",
+    )
+    p.add_argument(
+        "--partition-by",
+        choices=("day",),
+        help="write OUT/day=YYYY-MM-DD/part-0.parquet (UTC days of the record time)",
+    )
+    p.add_argument(
+        "--where",
+        metavar="CRITERIA",
+        help='auditreduce options as one string: --where "-u alice -c lo" (write '
+        '--where="-o file=..." when it starts with -o)',
+    )
+    p.add_argument("--events", metavar="FILE", help="audit_event file for -m/-c and names")
+    p.add_argument("--passwd", metavar="FILE", help="passwd of the trail's machine (for -u/-e/-r)")
+    p.add_argument("--group", metavar="FILE", help="group file of the trail's machine (-f/-g)")
+    p.add_argument("--batch-size", type=int, default=65_536, help=argparse.SUPPRESS)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+# -- value conversion for the text formats ---------------------------------------------------
+
+
+def _json_default(v: object) -> object:
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v).hex()
+    if isinstance(v, dt.datetime):
+        return _iso(v)
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+
+
+def _iso(v: dt.datetime) -> str:
+    if v.tzinfo is not None:
+        v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return v.isoformat(timespec="milliseconds") + "Z"
+
+
+def _dumps(v: object) -> str:
+    return json.dumps(v, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def _is_nested(t: Any) -> bool:
+    pa = _mod("pyarrow")
+
+    return bool(
+        pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_struct(t)
+        or pa.types.is_map(t)
+        or pa.types.is_fixed_size_list(t)
+    )
+
+
+def _flatten_for_csv(batch: Any) -> Any:
+    """Dictionary columns as text, binary as hex, lists and structs as JSON text."""
+    pa = _mod("pyarrow")
+    pc = _mod("pyarrow.compute")
+
+    arrays, names = [], []
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        t = col.type
+        if pa.types.is_dictionary(t):
+            col = pc.cast(col, pa.string())
+        elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            col = pa.array([None if v is None else v.hex() for v in col.to_pylist()], pa.string())
+        elif _is_nested(t):
+            col = pa.array([None if v is None else _dumps(v) for v in col.to_pylist()], pa.string())
+        arrays.append(col)
+        names.append(name)
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+# -- sinks ------------------------------------------------------------------------------------
+
+
+class Sink:
+    """Writes batches of one schema to one file (or stdout)."""
+
+    def __init__(self, fmt: str, path: str, schema: Any) -> None:
+        pa = _mod("pyarrow")
+
+        self.fmt = fmt
+        self.path = path
+        self.rows = 0
+        self._close: Callable[[], None]
+        self._file: IO[bytes] | None = None
+        if path == "-":
+            out: IO[bytes] = sys.stdout.buffer
+        else:
+            out = self._file = open(path, "wb")  # closed in close()
+        if fmt == "parquet":
+            pq = _mod("pyarrow.parquet")
+
+            w = pq.ParquetWriter(out, schema, compression="zstd")
+            self._write: Callable[[Any], None] = w.write_batch
+            self._close = w.close
+        elif fmt == "feather":
+            opts = pa.ipc.IpcWriteOptions(compression="zstd")
+            iw = pa.ipc.new_file(out, schema, options=opts)
+            self._write = iw.write_batch
+            self._close = iw.close
+        elif fmt == "csv":
+            pcsv = _mod("pyarrow.csv")
+
+            self._csv: Any = None
+
+            def write_csv(batch: Any) -> None:
+                flat = _flatten_for_csv(batch)
+                if self._csv is None:
+                    self._csv = pcsv.CSVWriter(out, flat.schema)
+                self._csv.write_batch(flat)
+
+            def close_csv() -> None:
+                if self._csv is None:  # no rows: still write the header line
+                    self._csv = pcsv.CSVWriter(out, _flat_schema(schema))
+                self._csv.close()
+
+            self._write, self._close = write_csv, close_csv
+        else:
+
+            def write_jsonl(batch: Any) -> None:
+                lines = [_dumps(row) for row in batch.to_pylist()]
+                if lines:
+                    out.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+
+            self._write, self._close = write_jsonl, out.flush
+        self._out = out
+
+    def write(self, batch: Any) -> None:
+        self._write(batch)
+        self.rows += batch.num_rows
+
+    def close(self) -> None:
+        try:
+            self._close()
+        finally:
+            if self._file is not None:
+                self._file.close()
+            else:
+                self._out.flush()
+
+
+def _flat_schema(schema: Any) -> Any:
+    """The schema of :func:`_flatten_for_csv`'s batches."""
+    pa = _mod("pyarrow")
+
+    fields = []
+    for f in schema:
+        t = f.type
+        flat = (
+            pa.types.is_dictionary(t)
+            or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t)
+            or _is_nested(t)
+        )
+        fields.append(pa.field(f.name, pa.string()) if flat else f)
+    return pa.schema(fields)
+
+
+class DaySinks:
+    """``OUT/day=YYYY-MM-DD/part-0.parquet``, one writer per UTC day of ``time``; records
+    without a time go to ``day=unknown``."""
+
+    def __init__(self, root: str, schema: Any, fmt: str) -> None:
+        os.makedirs(root, exist_ok=True)
+        self.root, self.schema, self.fmt = root, schema, fmt
+        self.sinks: dict[str, Sink] = {}
+        self.rows = 0
+
+    def write(self, batch: Any, time: Any) -> None:
+        pa = _mod("pyarrow")
+        pc = _mod("pyarrow.compute")
+
+        days = pc.fill_null(pc.strftime(time, format="%Y-%m-%d"), "unknown")
+        for day in pc.unique(days).to_pylist():
+            part = batch.filter(pc.equal(days, pa.scalar(day)))
+            sink = self.sinks.get(day)
+            if sink is None:
+                d = os.path.join(self.root, f"day={day}")
+                os.makedirs(d, exist_ok=True)
+                ext = "parquet" if self.fmt == "parquet" else "arrow"
+                sink = self.sinks[day] = Sink(
+                    self.fmt, os.path.join(d, f"part-0.{ext}"), self.schema
+                )
+            sink.write(part)
+        self.rows += batch.num_rows
+
+    def close(self) -> None:
+        for s in self.sinks.values():
+            s.close()
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def _format(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    if args.partition_by:
+        return "parquet"
+    ext = os.path.splitext(args.output)[1].lower()
+    return _EXTENSIONS.get(ext, "parquet")
+
+
+def _columns(args: argparse.Namespace) -> list[str] | None:
+    if args.columns is None:
+        return None
+    if args.view != "records":
+        raise UsageError("--columns applies to the records view only")
+    cols = [c.strip() for c in args.columns.split(",") if c.strip()]
+    known = list(RECORD_COLUMNS) + list(EVENT_COLUMNS)
+    bad = [c for c in cols if c not in known]
+    if bad or not cols:
+        raise UsageError(
+            f"--columns: unknown column(s) {', '.join(bad) or '(none given)'}; "
+            f"choose from {','.join(known)}"
+        )
+    return cols
+
+
+def _internal_columns(user: list[str] | None, view: str, need_time: bool) -> list[str] | None:
+    """The columns to build: the user's, plus what progress and damage reporting read."""
+    if view != "records" or user is None:
+        return None
+    extra = ["source", "offset", "size", "error"] + (["time"] if need_time else [])
+    return user + [c for c in extra if c not in user]
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except UsageError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    pc = _mod("pyarrow.compute")
+
+    fmt = _format(args)
+    user_cols = _columns(args)
+    if args.output == "-" and fmt in ("parquet", "feather"):
+        raise UsageError(f"{fmt} cannot go to standard output; use csv or jsonl, or a file")
+    if args.partition_by:
+        if args.view != "records":
+            raise UsageError("--partition-by day needs the records view (it reads time)")
+        if fmt not in ("parquet", "feather"):
+            raise UsageError("--partition-by writes parquet or feather files")
+        if args.output == "-":
+            raise UsageError("--partition-by needs a directory, not -")
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
+    with Inputs(args.trails, mode=args.mode, where=where) as inputs:
+        build = _internal_columns(user_cols, args.view, bool(args.partition_by))
+        stream = inputs.stream(view=args.view, columns=build, batch_size=args.batch_size)
+        schema = stream.schema
+        keep = user_cols
+        if keep is not None:
+            schema = _select_schema(schema, keep)
+        bar = Progress(inputs.total, "convert", progress_wanted(args.quiet))
+        record_errors: set[int] = set()
+        sink: Sink | DaySinks = (
+            DaySinks(args.output, schema, fmt)
+            if args.partition_by
+            else Sink(fmt, args.output, schema)
+        )
+        ok = False
+        created = [args.output] if not args.partition_by else []
+        try:
+            with bar:
+                for batch in inputs.batches(stream, bar, view=args.view):
+                    if args.view == "records":
+                        _note_errors(batch, record_errors, pc)
+                    out = batch.select(keep) if keep is not None else batch
+                    if isinstance(sink, DaySinks):
+                        sink.write(out, batch.column("time"))
+                    else:
+                        sink.write(out)
+            ok = True
+        finally:
+            sink.close()
+            if not ok:
+                if isinstance(sink, DaySinks):
+                    created = [s.path for s in sink.sinks.values()]
+                _remove_partial(created)
+        rows = sink.rows
+        damage = []
+        if args.mode == "recover" and args.view != "errors":
+            damage = inputs.damage(record_errors)
+    if not args.quiet:
+        where_to = "standard output" if args.output == "-" else args.output
+        print(f"{PROG}: {rows} rows to {where_to} ({fmt})", file=sys.stderr)
+    if args.view == "errors":
+        # The output is the damage list itself.
+        if rows:
+            print(
+                f"{PROG}: damaged input: {rows} damaged region(s) or failing record(s)",
+                file=sys.stderr,
+            )
+        return 1 if rows else 0
+    sys.stderr.write(damage_summary(PROG, damage))
+    return 1 if damage else 0
+
+
+def _note_errors(batch: Any, seen: set[int], pc: Any) -> None:
+    err = batch.column("error")
+    if err.null_count < len(err):
+        srcs = batch.column("source").indices.filter(pc.is_valid(err))
+        seen.update(pc.unique(srcs).to_pylist())
+
+
+def _select_schema(schema: Any, cols: list[str]) -> Any:
+    pa = _mod("pyarrow")
+
+    return pa.schema([schema.field(c) for c in cols], metadata=schema.metadata)
+
+
+def _remove_partial(paths: list[str]) -> None:
+    """Remove the files a failed (strict) conversion wrote; never anything else."""
+    for path in paths:
+        if path == "-":
+            continue
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def iter_rows(path: str) -> Iterator[dict[str, Any]]:
+    """Rows of a JSON Lines file (for tests and scripts)."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)

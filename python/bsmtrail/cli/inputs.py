@@ -1,0 +1,326 @@
+"""Trail inputs for the data subcommands (``convert``, ``stats``): expanding files,
+directories and globs; compressed trails; auditreduce selection; damage reports; and the
+Arrow stream over them all with progress.
+
+Compressed trails (gzip, bzip2, xz, recognised by their magic bytes, as auditd's rotation
+and log archivers leave them) are decompressed into a private temporary directory and read
+from there, so memory stays flat whatever their size. A selection (``--where``) runs in Rust
+(``_native.reduce``: framing, a header prefilter, then auditreduce's token checks) before any
+column is built, writing the selected records to a temporary file per input: rejected
+records cost only their framing. (``bsmtrail.arrow.iter_trails(where=...)`` does the same in
+memory for paths; the CLI does it itself to report the damage selection skipped and to
+handle compressed inputs.)
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import importlib
+import lzma
+import os
+import shlex
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .. import _native
+from ..arrow import _stream
+from ..errors import BSMError
+from ..select import Selection, SelectionError, parse_auditreduce_args, selection
+from ..trail import open as open_trail
+from .progress import Progress
+
+__all__ = [
+    "DamageEntry",
+    "Input",
+    "Inputs",
+    "UsageError",
+    "expand_paths",
+    "parse_where",
+]
+
+_MAGIC: dict[bytes, Any] = {
+    b"\x1f\x8b": gzip.open,
+    b"BZh": bz2.open,
+    b"\xfd7zXZ\x00": lzma.open,
+}
+
+
+class UsageError(ValueError):
+    """Bad arguments: exit status 2."""
+
+
+@dataclass(frozen=True)
+class DamageEntry:
+    """One damaged region (``kind="damage"``) or failing record (``kind="record"``)."""
+
+    source: str
+    offset: int
+    length: int
+    kind: str
+    reason: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "offset": self.offset,
+            "length": self.length,
+            "kind": self.kind,
+            "reason": self.reason,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Input:
+    """One trail: ``name`` as given (the ``source`` column), ``path`` the file read (the
+    original, or a decompressed or selected copy), ``weight`` its share of the progress bar
+    (bytes on disk), ``length`` the size of ``path``."""
+
+    name: str
+    path: str
+    weight: int
+    length: int
+    selected: bool = False
+    damage: list[DamageEntry] = field(default_factory=list)
+
+
+def expand_paths(args: Sequence[str]) -> list[str]:
+    """Files as given; a directory's files (recursively, sorted, no dot files); a glob's
+    matches (sorted). Missing files and empty globs are usage errors."""
+    out: list[str] = []
+    for a in args:
+        if os.path.isdir(a):
+            found = sorted(
+                str(p)
+                for p in Path(a).rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(a).parts)
+            )
+            if not found:
+                raise UsageError(f"{a}: directory holds no files")
+            out += found
+        elif os.path.exists(a):
+            out.append(a)
+        elif glob.has_magic(a):
+            found = sorted(f for f in glob.glob(a, recursive=True) if os.path.isfile(f))
+            if not found:
+                raise UsageError(f"{a}: no file matches")
+            out += found
+        else:
+            raise UsageError(f"{a}: no such file or directory")
+    return out
+
+
+def parse_where(
+    where: str | None,
+    *,
+    events: str | None = None,
+    passwd: str | None = None,
+    group: str | None = None,
+) -> Selection | None:
+    """``--where "-u alice -c lo"``: auditreduce's options as one string."""
+    if where is None:
+        return None
+    try:
+        words = shlex.split(where)
+    except ValueError as e:
+        raise UsageError(f"--where: {e}") from None
+    try:
+        crit = parse_auditreduce_args(words)
+        if crit.files:
+            raise UsageError(f"--where: unexpected operand {crit.files[0]!r} (options only)")
+        return selection(
+            **crit.options,  # type: ignore[arg-type]
+            event_db=events,
+            passwd=passwd,
+            group=group,
+        )
+    except SelectionError as e:
+        raise UsageError(f"--where {e}") from None
+
+
+def _mod(name: str) -> Any:
+    """Import ``pyarrow`` modules untyped (they ship no type information)."""
+    return importlib.import_module(name)
+
+
+def _opener(path: str) -> Any:
+    with open(path, "rb") as f:
+        head = f.read(6)
+    for magic, opener in _MAGIC.items():
+        if head.startswith(magic):
+            return opener
+    return None
+
+
+def _damage_of(name: str, path: str) -> list[DamageEntry]:
+    """Every damaged region and failing record of a file (the errors view)."""
+    table = _stream([(name, path)], view="errors").read_all()
+    return [
+        DamageEntry(
+            source=name,
+            offset=r["offset"],
+            length=r["length"],
+            kind=r["kind"],
+            reason=r["reason"],
+            message=r["message"],
+        )
+        for r in table.to_pylist()
+    ]
+
+
+class Inputs:
+    """The inputs of one command, prepared in a temporary directory removed on close.
+
+    ``mode`` is ``"recover"`` (damage is skipped and reported) or ``"strict"`` (the first
+    problem raises :class:`~bsmtrail.BSMError`)."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        *,
+        mode: str = "recover",
+        where: Selection | None = None,
+    ) -> None:
+        self.mode = mode
+        self.where = where
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.items: list[Input] = []
+        for i, name in enumerate(expand_paths(paths)):
+            self.items.append(self._prepare(i, name))
+        self.total = sum(it.weight for it in self.items)
+
+    def __enter__(self) -> Inputs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _tmpfile(self, i: int, what: str) -> str:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="bsmtrail-")
+        return os.path.join(self._tmp.name, f"{i:06d}.{what}")
+
+    def _prepare(self, i: int, name: str) -> Input:
+        weight = os.path.getsize(name)
+        path = name
+        opener = _opener(name)
+        if opener is not None:
+            path = self._tmpfile(i, "bsm")
+            src: IO[bytes]
+            try:
+                with opener(name, "rb") as src, open(path, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except (OSError, EOFError, lzma.LZMAError) as e:
+                raise OSError(f"{name}: cannot decompress: {e}") from None
+        item = Input(name=name, path=path, weight=weight, length=os.path.getsize(path))
+        if self.where is not None:
+            self._select(i, item)
+        return item
+
+    def _select(self, i: int, item: Input) -> None:
+        assert self.where is not None
+        out = self._tmpfile(i, "selected")
+        damage: list[tuple[int, int, BSMError]] = []
+        with open(out, "wb") as f:
+            _kept, _seen, err = _native.reduce(
+                item.path, self.where, f.write, recover=self.mode == "recover", damage=damage
+            )
+        if err is not None and self.mode == "strict":
+            raise err
+        item.damage = [
+            DamageEntry(item.name, o, n, "damage", e.reason or "damage", str(e))
+            for o, n, e in damage
+        ]
+        item.path, item.length, item.selected = out, os.path.getsize(out), True
+
+    def stream(
+        self,
+        *,
+        view: str = "records",
+        columns: Sequence[str] | None = None,
+        batch_size: int = 65_536,
+    ) -> Any:
+        """One Arrow stream over every input (fixed dictionaries across them)."""
+        return _stream(
+            [(it.name, it.path) for it in self.items],
+            view=view,  # type: ignore[arg-type]
+            columns=columns,
+            mode=self.mode,  # type: ignore[arg-type]
+            batch_size=batch_size,
+        )
+
+    def batches(
+        self,
+        stream: Any,
+        progress: Progress,
+        *,
+        view: str = "records",
+    ) -> Iterator[Any]:
+        """The stream's batches, moving ``progress`` by the bytes of input they cover
+        (each input weighs its size on disk, compressed or not)."""
+        size_col = "size" if view == "records" else "length"
+        before = [0]
+        for it in self.items:
+            before.append(before[-1] + it.weight)
+        for batch in stream:
+            if batch.num_rows:
+                src = batch.column("source").indices[-1].as_py()
+                pos = batch.column("offset")[-1].as_py() + batch.column(size_col)[-1].as_py()
+                it = self.items[src]
+                frac = min(pos / it.length, 1.0) if it.length else 1.0
+                progress.update(before[src] + int(it.weight * frac))
+            yield batch
+        progress.update(self.total)
+
+    def damage(self, record_errors: set[int] | None = None) -> list[DamageEntry]:
+        """Damage of every input in recover mode: what selection skipped, plus (from the
+        errors view) framing damage and failing records. The errors view is read only for
+        inputs that need it: a framing pass (``scan(decode=False)``, GB/s) finds framing
+        damage, and ``record_errors`` names the inputs whose records view had errors."""
+        out: list[DamageEntry] = []
+        for i, it in enumerate(self.items):
+            out += it.damage
+            framing_ok = open_trail(it.path).scan(decode=False).error is None
+            if not framing_ok or (record_errors is not None and i in record_errors):
+                found = _damage_of(it.name, it.path)
+                if it.selected:
+                    # Offsets of the selected copy mean nothing to the user; keep the
+                    # failing records' reasons only (selection reported framing damage).
+                    found = [
+                        DamageEntry(d.source, -1, d.length, d.kind, d.reason, d.message)
+                        for d in found
+                        if d.kind == "record"
+                    ]
+                out += found
+        return out
+
+
+def damage_summary(prog: str, damage: Sequence[DamageEntry], limit: int = 10) -> str:
+    """The stderr lines for damage found in recover mode."""
+    if not damage:
+        return ""
+    regions = [d for d in damage if d.kind == "damage"]
+    records = [d for d in damage if d.kind == "record"]
+    lines = [
+        f"{prog}: damaged input: {len(regions)} damaged region(s) "
+        f"({sum(d.length for d in regions)} bytes skipped), {len(records)} record(s) "
+        "failing validation"
+    ]
+    for d in damage[:limit]:
+        at = f"@{d.offset} (0x{d.offset:x})" if d.offset >= 0 else "(selected copy)"
+        lines.append(f"{prog}:   {d.source} {at} {d.kind} {d.length} bytes: {d.message}")
+    if len(damage) > limit:
+        lines.append(f"{prog}:   ... and {len(damage) - limit} more")
+    return "\n".join(lines) + "\n"
