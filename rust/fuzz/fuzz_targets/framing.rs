@@ -8,12 +8,16 @@
 //!   record frames strictly (checked by brute force against `resync`).
 //! - `verify`: covered bytes plus damaged bytes equal the input; damage is ordered,
 //!   disjoint and inside the input; its counts agree with `Recover`.
+//! - `StreamDecoder` fed in pieces (1-61 bytes, from the input length): the same records,
+//!   file tokens and damaged regions as `Recover` over the whole input, with a buffer
+//!   never larger than the input.
 //!
 //! Every loop is bounded by the input length, so a hang or a runaway iterator is a failure.
 #![no_main]
 
 use bsmtrail::framing::{frame, Check, Framer, SpanKind};
 use bsmtrail::recover::{resync, Item, Recover};
+use bsmtrail::stream::{StreamDecoder, StreamItem, DEFAULT_MAX_RECORD};
 use bsmtrail::verify::verify;
 use bsmtrail::ErrorKind;
 use libfuzzer_sys::fuzz_target;
@@ -157,11 +161,49 @@ fn check_verify(data: &[u8], recovered: (u64, u64, u64)) {
     }
 }
 
+/// (offset, length, is damage) of every item, as `Recover` reports them.
+fn recovered_items(data: &[u8]) -> Vec<(u64, u64, bool)> {
+    Recover::new(data)
+        .map(|i| match i {
+            Item::Record(s) | Item::File(s) => (s.offset as u64, s.len as u64, false),
+            Item::Damage(d) => (d.offset as u64, d.len as u64, true),
+        })
+        .collect()
+}
+
+fn streamed_items(data: &[u8], piece: usize) -> Vec<(u64, u64, bool)> {
+    let mut d = StreamDecoder::new(DEFAULT_MAX_RECORD);
+    let mut out = Vec::new();
+    for part in data.chunks(piece) {
+        d.feed(part, &mut out);
+        assert!(d.buffered() <= data.len());
+    }
+    d.finish(&mut out);
+    assert_eq!(d.buffered(), 0);
+    assert_eq!(d.position(), data.len() as u64);
+    out.into_iter()
+        .map(|i| match i {
+            StreamItem::Record { offset, bytes } | StreamItem::File { offset, bytes } => {
+                let at = offset as usize;
+                assert_eq!(&data[at..at + bytes.len()], &bytes[..]);
+                (offset, bytes.len() as u64, false)
+            }
+            StreamItem::Damage { offset, len, .. } => (offset, len, true),
+        })
+        .collect()
+}
+
 fuzz_target!(|data: &[u8]| {
     framer(data, Check::Praudit);
     framer(data, Check::Strict);
     let counts = recover(data, 0);
     check_verify(data, counts);
+    let piece = data.len() % 61 + 1;
+    assert_eq!(
+        streamed_items(data, piece),
+        recovered_items(data),
+        "stream in pieces of {piece}"
+    );
     // Recovery from an arbitrary point (a reader resuming in the middle of a file).
     if data.len() > 1 {
         recover(data, data.len() / 2);
