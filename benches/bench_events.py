@@ -43,7 +43,6 @@ def test_arrow_all_columns(benchmark: Any, numbers: Any) -> None:
     cols = benchmark.pedantic(lambda: db.arrow_columns(numbers), rounds=5, iterations=1)
     assert len(cols["name"]) == N and cols["name"].null_count >= numbers.null_count
     _report(benchmark)
-    assert benchmark.stats.stats.min < 1.0  # best of 5: "well under a second" on any idle box
 
 
 def test_arrow_name_column(benchmark: Any, numbers: Any) -> None:
