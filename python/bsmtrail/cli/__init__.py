@@ -21,6 +21,7 @@ SUBCOMMANDS = (
     "events_cmd",
     "summary_cmd",
     "convert_cmd",
+    "stats_cmd",
     "demo_cmd",
     "gen_cmd",
 )

@@ -328,7 +328,9 @@ def _run(args: argparse.Namespace) -> int:
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     with Inputs(args.trails, mode=args.mode, where=where) as inputs:
         build = _internal_columns(user_cols, args.view, bool(args.partition_by))
-        stream = inputs.stream(view=args.view, columns=build, batch_size=args.batch_size)
+        stream = inputs.stream(
+            view=args.view, columns=build, batch_size=args.batch_size, events=args.events
+        )
         schema = stream.schema
         keep = user_cols
         if keep is not None:

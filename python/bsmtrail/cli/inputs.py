@@ -251,14 +251,17 @@ class Inputs:
         view: str = "records",
         columns: Sequence[str] | None = None,
         batch_size: int = 65_536,
+        events: str | None = None,
     ) -> Any:
-        """One Arrow stream over every input (fixed dictionaries across them)."""
+        """One Arrow stream over every input (fixed dictionaries across them); ``events``
+        an audit_event file for the event columns (default: bsmtrail's)."""
         return _stream(
             [(it.name, it.path) for it in self.items],
             view=view,  # type: ignore[arg-type]
             columns=columns,
             mode=self.mode,  # type: ignore[arg-type]
             batch_size=batch_size,
+            events=events,
         )
 
     def batches(

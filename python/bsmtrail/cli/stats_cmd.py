@@ -1,0 +1,531 @@
+"""``bsmtrail stats``: what happened in trails -- events, classes, outcomes, users, paths,
+processes and damage -- as aligned tables, JSON, or an events-over-time chart.
+
+Everything is computed with ``pyarrow.compute`` over the records view, batch by batch and
+projected to the columns the statistics read: each batch is reduced to small grouped
+counts (no Python code per record), and the counts are merged as the batches come, so
+memory stays bounded by the number of distinct values, not of records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..userdb import read_passwd, system_users
+from .inputs import DamageEntry, Inputs, UsageError, _mod, parse_where
+from .progress import Progress, progress_wanted
+
+PROG = "bsmtrail stats"
+#: The records-view columns the statistics read.
+COLUMNS = [
+    "source",
+    "offset",
+    "size",
+    "event",
+    "event_name",
+    "event_classes",
+    "time",
+    "auid",
+    "euid",
+    "return_status",
+    "paths",
+    "exec_args",
+    "error",
+]
+#: auditd's "not set" audit user id (AU_DEFAUDITID), praudit's -1.
+UNSET_ID = 0xFFFFFFFF
+#: Figure size of --plot, in pixels (at 100 dpi).
+PLOT_SIZE = (1200, 600)
+
+EPILOG = """\
+examples:
+  bsmtrail stats /var/audit/*
+  bsmtrail stats --passwd evidence/etc/passwd --top 20 evidence/var/audit
+  bsmtrail stats --json trail.bsm.gz | jq .events
+  bsmtrail stats --where "-c lo" --plot logins.png /var/audit
+
+Users are named from --passwd (the evidence machine's passwd or master.passwd), else from
+this system's user database. Success and failure come from each record's return token
+(records without one count as neither). A process is an exec record's first argument
+(exec_args[0]), else its first path.
+
+exit status: 0 ok; 1 damaged input (the statistics cover what could be read); 2 usage
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "stats",
+        help="statistics of trails: events, classes, users, paths, processes, damage",
+        description="Summarise trails (files, directories, globs; gzip/bzip2/xz too): "
+        "records, time span, events by name and class, successes and failures, top users, "
+        "paths and processes, and damaged regions.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("trails", nargs="+", metavar="TRAIL", help="trail files, directories, globs")
+    p.add_argument("--json", action="store_true", help="one JSON object for scripts")
+    p.add_argument("--top", type=int, default=10, metavar="N", help="rows per table (10)")
+    p.add_argument("--plot", metavar="FILE.png", help="events-over-time chart by class")
+    p.add_argument(
+        "--where",
+        metavar="CRITERIA",
+        help='auditreduce options as one string: --where "-u alice -c lo"',
+    )
+    p.add_argument("--events", metavar="FILE", help="audit_event file (names and classes)")
+    p.add_argument("--passwd", metavar="FILE", help="passwd of the trail's machine (user names)")
+    p.add_argument("--group", metavar="FILE", help="group file of the trail's machine")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+# -- counting -------------------------------------------------------------------------------
+
+
+class GroupCounts:
+    """Counts of key tuples, merged from per-batch ``group_by`` results."""
+
+    def __init__(self, keys: list[str], merge_every: int = 16) -> None:
+        self.keys = keys
+        self.parts: list[Any] = []
+        self.merge_every = merge_every
+
+    def add(self, table: Any) -> None:
+        if table.num_rows == 0:
+            return
+        self.parts.append(
+            table.group_by(self.keys, use_threads=False).aggregate([([], "count_all")])
+        )
+        if len(self.parts) >= self.merge_every:
+            self.parts = [self._merged()]
+
+    def _merged(self) -> Any:
+        pa = _mod("pyarrow")
+        t = pa.concat_tables(self.parts)
+        t = t.group_by(self.keys, use_threads=False).aggregate([("count_all", "sum")])
+        return t.rename_columns([*self.keys, "count_all"][-t.num_columns :])
+
+    def result(self) -> Any:
+        """A table of the keys and ``count``, most frequent first (ties by key)."""
+        pa = _mod("pyarrow")
+        if not self.parts:
+            return pa.table({**{k: pa.array([], pa.string()) for k in self.keys}, "count": []})
+        t = self._merged() if len(self.parts) > 1 else self.parts[0]
+        names = list(t.column_names)
+        t = t.rename_columns([("count" if n == "count_all" else n) for n in names])
+        t = t.select([*self.keys, "count"])
+        return t.sort_by([("count", "descending"), *[(k, "ascending") for k in self.keys]])
+
+
+@dataclass
+class Stats:
+    records: int = 0
+    bytes: int = 0
+    first: Any = None
+    last: Any = None
+    untimed: int = 0
+    success: int = 0
+    failure: int = 0
+    no_return: int = 0
+    record_errors: int = 0
+    counts: dict[str, GroupCounts] = field(default_factory=dict)
+    damage: list[DamageEntry] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.counts = {
+            "events": GroupCounts(["event", "event_name"]),
+            "classes": GroupCounts(["event_classes", "failed"]),
+            "auid": GroupCounts(["auid"]),
+            "euid": GroupCounts(["euid"]),
+            "paths": GroupCounts(["path"]),
+            "processes": GroupCounts(["process"]),
+            "minutes": GroupCounts(["minute", "class", "failed"]),
+        }
+
+    def add(self, batch: Any) -> None:
+        pa = _mod("pyarrow")
+        pc = _mod("pyarrow.compute")
+        n = batch.num_rows
+        if n == 0:
+            return
+        self.records += n
+        self.bytes += pc.sum(batch.column("size")).as_py() or 0
+        time = batch.column("time")
+        self.untimed += time.null_count
+        mm = pc.min_max(time)
+        lo, hi = mm["min"].as_py(), mm["max"].as_py()
+        if lo is not None:
+            self.first = lo if self.first is None else min(self.first, lo)
+            self.last = hi if self.last is None else max(self.last, hi)
+        status = batch.column("return_status")
+        failed = pc.not_equal(status, 0)  # null without a return token
+        n_failed = pc.sum(failed).as_py() or 0
+        self.failure += n_failed
+        self.no_return += status.null_count
+        self.success += n - status.null_count - n_failed
+        self.record_errors += n - batch.column("error").null_count
+
+        text = pa.string()
+        name = pc.cast(batch.column("event_name"), text)
+        classes = pc.fill_null(pc.cast(batch.column("event_classes"), text), "")
+        failed_flag = pc.fill_null(failed, False)
+        c = self.counts
+        c["events"].add(pa.table({"event": batch.column("event"), "event_name": name}))
+        c["classes"].add(pa.table({"event_classes": classes, "failed": failed_flag}))
+        c["auid"].add(pa.table({"auid": batch.column("auid")}))
+        c["euid"].add(pa.table({"euid": batch.column("euid")}))
+        paths = pc.list_flatten(batch.column("paths"))
+        c["paths"].add(pa.table({"path": paths}))
+        c["processes"].add(pa.table({"process": _processes(batch, name)}))
+        # The first class of each event, for the chart (so the stacks add up to the total).
+        first_class = pc.fill_null(
+            pc.list_element(pc.split_pattern(classes, ",", max_splits=1), 0), ""
+        )
+        minute = pc.floor_temporal(time, unit="minute")
+        c["minutes"].add(
+            pa.table({"minute": minute, "class": first_class, "failed": failed_flag}).filter(
+                pc.is_valid(minute)
+            )
+        )
+
+
+def _processes(batch: Any, names: Any) -> Any:
+    """exec_args[0] where there is one, else the first path of an exec event."""
+    pc = _mod("pyarrow.compute")
+    args = batch.column("exec_args")
+    has_args = pc.fill_null(pc.greater(pc.list_value_length(args), 0), False)
+    paths = batch.column("paths")
+    has_path = pc.fill_null(pc.greater(pc.list_value_length(paths), 0), False)
+    is_exec = pc.fill_null(pc.match_substring(names, "EXEC", ignore_case=True), False)
+    use_path = pc.and_(pc.invert(has_args), pc.and_(is_exec, has_path))
+    first_arg = pc.list_element(pc.filter(args, has_args), 0)
+    first_path = pc.list_element(pc.filter(paths, use_path), 0)
+    return _mod("pyarrow").concat_arrays([first_arg, first_path])
+
+
+# -- presentation ---------------------------------------------------------------------------
+
+
+def _iso(t: Any) -> str | None:
+    if t is None:
+        return None
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return str(t.isoformat(timespec="milliseconds")) + "Z"
+
+
+def _user_names(passwd: str | None) -> dict[int, str]:
+    table = read_passwd(passwd) if passwd is not None else system_users()
+    names: dict[int, str] = {}
+    for uid, name in table:
+        names.setdefault(uid, name.decode("utf-8", "backslashreplace"))
+    return names
+
+
+def _classes(counts: Any) -> list[dict[str, Any]]:
+    """Split the comma-joined class names (over the distinct values only)."""
+    totals: dict[str, list[int]] = {}
+    for classes, failed, n in zip(
+        counts.column("event_classes").to_pylist(),
+        counts.column("failed").to_pylist(),
+        counts.column("count").to_pylist(),
+        strict=True,
+    ):
+        for cls in (classes or "").split(",") if classes else ["(none)"]:
+            t = totals.setdefault(cls, [0, 0])
+            t[0] += n
+            t[1] += n if failed else 0
+    rows = [{"class": k, "records": v[0], "failures": v[1]} for k, v in totals.items()]
+    return sorted(rows, key=lambda r: (-r["records"], r["class"]))
+
+
+def report(s: Stats, top: int, passwd: str | None, inputs: Inputs) -> dict[str, Any]:
+    """The statistics as a JSON-ready dict."""
+    names = _user_names(passwd)
+
+    def user_rows(key: str) -> list[dict[str, Any]]:
+        t = s.counts[key].result()
+        rows = []
+        for uid, n in zip(t.column(key).to_pylist(), t.column("count").to_pylist(), strict=True):
+            if uid is None:
+                name = "(no subject)"
+            elif uid == UNSET_ID:
+                name = "(unset: -1)"
+            else:
+                name = names.get(uid, "")
+            rows.append({"id": uid, "name": name, "records": n})
+        return rows[:top]
+
+    def simple(key: str, col: str) -> list[dict[str, Any]]:
+        t = s.counts[key].result().slice(0, top)
+        return [
+            {col: v, "records": n}
+            for v, n in zip(t.column(col).to_pylist(), t.column("count").to_pylist(), strict=True)
+        ]
+
+    ev = s.counts["events"].result()
+    events = [
+        {"event": e, "name": nm, "records": n}
+        for e, nm, n in zip(
+            ev.column("event").to_pylist(),
+            ev.column("event_name").to_pylist(),
+            ev.column("count").to_pylist(),
+            strict=True,
+        )
+    ]
+    regions = [d for d in s.damage if d.kind == "damage"]
+    return {
+        "trails": [it.name for it in inputs.items],
+        "input_bytes": inputs.total,
+        "records": s.records,
+        "record_bytes": s.bytes,
+        "first_time": _iso(s.first),
+        "last_time": _iso(s.last),
+        "untimed_records": s.untimed,
+        "returns": {"success": s.success, "failure": s.failure, "none": s.no_return},
+        "events": events[:top],
+        "distinct_events": len(events),
+        "classes": _classes(s.counts["classes"].result())[:top],
+        "users": {"auid": user_rows("auid"), "euid": user_rows("euid")},
+        "paths": simple("paths", "path"),
+        "processes": simple("processes", "process"),
+        "damage": {
+            "regions": len(regions),
+            "bytes_skipped": sum(d.length for d in regions),
+            "failing_records": s.record_errors,
+            "entries": [d.as_dict() for d in s.damage[:top]],
+        },
+    }
+
+
+def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """An aligned text table (numbers right-aligned)."""
+    if not rows:
+        return f"{title}: none\n"
+    cells = [[("" if v is None else str(v)) for v in r] for r in rows]
+    numeric = [
+        all(isinstance(r[i], int) or str(r[i]).endswith("%") for r in rows)
+        for i in range(len(headers))
+    ]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+
+    def fmt(row: Sequence[str]) -> str:
+        parts = [
+            (v.rjust(w) if num else v.ljust(w))
+            for v, w, num in zip(row, widths, numeric, strict=True)
+        ]
+        return "  " + "  ".join(parts).rstrip()
+
+    lines = [f"{title}:", fmt(headers), fmt(["-" * w for w in widths])]
+    lines += [fmt(r) for r in cells]
+    return "\n".join(lines) + "\n"
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{100 * n / total:.1f}%" if total else "-"
+
+
+def render(r: dict[str, Any]) -> str:
+    n = r["records"]
+    out = [
+        f"trails: {len(r['trails'])} ({r['input_bytes']:,} bytes)",
+        f"records: {n:,} ({r['record_bytes']:,} bytes of records)",
+        f"time span: {r['first_time'] or '-'} .. {r['last_time'] or '-'}"
+        + (
+            f" ({r['untimed_records']} records without a valid time)"
+            if r["untimed_records"]
+            else ""
+        ),
+        f"returns: {r['returns']['success']:,} success ({_pct(r['returns']['success'], n)}), "
+        f"{r['returns']['failure']:,} failure ({_pct(r['returns']['failure'], n)}), "
+        f"{r['returns']['none']:,} without a return token",
+    ]
+    d = r["damage"]
+    out.append(
+        f"damage: {d['regions']} damaged region(s) ({d['bytes_skipped']:,} bytes skipped), "
+        f"{d['failing_records']} record(s) failing validation"
+        if d["regions"] or d["failing_records"]
+        else "damage: none"
+    )
+    text = "\n".join(out) + "\n\n"
+    text += _table(
+        f"events by name ({r['distinct_events']} distinct)",
+        ["event", "name", "records", "share"],
+        [
+            [e["event"], e["name"] or "(unknown)", e["records"], _pct(e["records"], n)]
+            for e in r["events"]
+        ],
+    )
+    text += "\n" + _table(
+        "events by class",
+        ["class", "records", "failures"],
+        [[c["class"], c["records"], c["failures"]] for c in r["classes"]],
+    )
+    for key, label in (("auid", "audit user (auid)"), ("euid", "effective user (euid)")):
+        rows = [
+            [
+                "" if u["id"] is None else (-1 if u["id"] == UNSET_ID else u["id"]),
+                u["name"],
+                u["records"],
+            ]
+            for u in r["users"][key]
+        ]
+        text += "\n" + _table(f"top users by {label}", ["id", "name", "records"], rows)
+    text += "\n" + _table(
+        "top paths", ["records", "path"], [[p["records"], p["path"]] for p in r["paths"]]
+    )
+    text += "\n" + _table(
+        "top processes",
+        ["records", "process"],
+        [[p["records"], p["process"]] for p in r["processes"]],
+    )
+    if d["entries"]:
+        text += "\n" + _table(
+            "damaged regions and failing records",
+            ["trail", "offset", "kind", "bytes", "reason"],
+            [
+                [
+                    e["source"],
+                    e["offset"] if e["offset"] >= 0 else "-",
+                    e["kind"],
+                    e["length"],
+                    e["reason"],
+                ]
+                for e in d["entries"]
+            ],
+        )
+    return text
+
+
+# -- the chart ------------------------------------------------------------------------------
+
+_STEPS = [
+    ("minute", 60),
+    ("5 minutes", 300),
+    ("15 minutes", 900),
+    ("hour", 3600),
+    ("6 hours", 21600),
+    ("day", 86400),
+    ("week", 604800),
+    ("30 days", 2592000),
+]
+
+
+def plot(s: Stats, path: str, max_classes: int = 8) -> None:
+    """A stacked bar chart of records per time bin by (first) class, failures as a line;
+    ``PLOT_SIZE`` pixels whatever the data."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    pc = _mod("pyarrow.compute")
+    pa = _mod("pyarrow")
+    t = s.counts["minutes"].result()
+    fig, ax = plt.subplots(figsize=(PLOT_SIZE[0] / 100, PLOT_SIZE[1] / 100), dpi=100)
+    try:
+        if t.num_rows == 0:
+            ax.text(0.5, 0.5, "no records with a time", ha="center", va="center")
+            ax.set_axis_off()
+        else:
+            secs = pc.cast(t.column("minute"), pa.timestamp("s")).cast(pa.int64())
+            secs = secs.to_numpy(zero_copy_only=False)
+            lo, hi = int(secs.min()), int(secs.max())
+            label, step = next(((lb, st) for lb, st in _STEPS if (hi - lo) / st <= 150), _STEPS[-1])
+            bins = (secs - lo) // step
+            nbins = int(bins.max()) + 1
+            counts = np.asarray(t.column("count").to_numpy(zero_copy_only=False), dtype=np.int64)
+            classes = np.asarray(t.column("class").to_pylist(), dtype=object)
+            failed = np.asarray(t.column("failed").to_numpy(zero_copy_only=False), dtype=bool)
+            totals: dict[str, int] = {}
+            for cls, n in zip(classes, counts, strict=True):
+                totals[cls or "(none)"] = totals.get(cls or "(none)", 0) + int(n)
+            ranked = sorted(totals, key=lambda k: (-totals[k], k))
+            shown = ranked[:max_classes]
+            x = np.array(
+                [dt.datetime.fromtimestamp(lo + i * step, dt.timezone.utc) for i in range(nbins)]
+            )
+            width: Any = dt.timedelta(seconds=step * 0.9)
+            bottom = np.zeros(nbins, dtype=np.int64)
+            groups = [*shown, "other"] if len(ranked) > max_classes else shown
+            for g in groups:
+                if g == "other":
+                    sel = ~np.isin(np.where(classes == "", "(none)", classes), shown)
+                else:
+                    sel = np.where(classes == "", "(none)", classes) == g
+                y = np.bincount(bins[sel], weights=counts[sel], minlength=nbins).astype(np.int64)
+                ax.bar(x, y, width=width, bottom=bottom, label=g, align="edge")
+                bottom += y
+            fails = np.bincount(bins[failed], weights=counts[failed], minlength=nbins)
+            ax.plot(
+                x + width / 2, fails, color="black", marker=".", linewidth=1.2, label="failures"
+            )
+            ax.set_ylabel(f"records per {label}")
+            ax.set_xlabel("time (UTC)")
+            ax.legend(
+                title="class (first)",
+                fontsize="small",
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+            )
+            fig.subplots_adjust(left=0.07, right=0.86, bottom=0.15)
+            ax.grid(axis="y", alpha=0.3)
+            fig.autofmt_xdate()
+        ax.set_title(f"audit events over time: {s.records:,} records")
+        fig.savefig(path, dpi=100, format="png")
+    finally:
+        plt.close(fig)
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except UsageError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise UsageError("--top must be at least 1")
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install 'bsmtrail[plot]'") from None
+        parent = os.path.dirname(os.path.abspath(args.plot))
+        if not os.path.isdir(parent):
+            raise UsageError(f"--plot: no such directory {parent}")
+    where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
+    stats = Stats()
+    with Inputs(args.trails, mode="recover", where=where) as inputs:
+        stream = inputs.stream(columns=COLUMNS, events=args.events)
+        record_errors: set[int] = set()
+        pc = _mod("pyarrow.compute")
+        with Progress(inputs.total, "stats", progress_wanted(args.quiet)) as bar:
+            for batch in inputs.batches(stream, bar):
+                stats.add(batch)
+                err = batch.column("error")
+                if err.null_count < len(err):
+                    srcs = batch.column("source").indices.filter(pc.is_valid(err))
+                    record_errors.update(pc.unique(srcs).to_pylist())
+        stats.damage = inputs.damage(record_errors)
+        result = report(stats, args.top, args.passwd, inputs)
+    if args.plot:
+        plot(stats, args.plot)
+    if args.json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render(result))
+    return 1 if stats.damage else 0
