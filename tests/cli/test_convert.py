@@ -254,3 +254,19 @@ def test_missing_input_exit_2(tmp_path: Path) -> None:
     assert p.returncode == 2
     assert p.stderr.decode().strip().endswith("nope.bsm: no such file or directory")
     assert bsm("convert", "--help").stdout.decode().count("bsmtrail convert") >= 4
+
+
+def test_demo_runs_the_arrow_path() -> None:
+    p = bsm("demo", "-n", "3")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.decode()
+    records = bsmtrail.open(bsmtrail.demo_path()).scan().records
+    assert out.startswith(f"demo.bsm: {records} records")
+    assert "Parquet (" in out
+    assert f": {records} rows (one per record; the trail has {records})" in out
+    assert "event_name, event_description" in out and "other_tokens, error, error_offset" in out
+    lines = out.splitlines()
+    i = next(n for n, line in enumerate(lines) if line.startswith("first 3 rows"))
+    assert lines[i + 1].split()[:3] == ["offset", "event_name", "time"]
+    assert lines[i + 3].split()[:2] == ["52", "AUE_audit_startup"]
+    assert len(lines) == i + 6
