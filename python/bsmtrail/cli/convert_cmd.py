@@ -310,8 +310,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    pc = _mod("pyarrow.compute")
-
     fmt = _format(args)
     user_cols = _columns(args)
     if args.output == "-" and fmt in ("parquet", "feather"):
@@ -336,7 +334,6 @@ def _run(args: argparse.Namespace) -> int:
         if keep is not None:
             schema = _select_schema(schema, keep)
         bar = Progress(inputs.total, "convert", progress_wanted(args.quiet))
-        record_errors: set[int] = set()
         sink: Sink | DaySinks = (
             DaySinks(args.output, schema, fmt)
             if args.partition_by
@@ -347,8 +344,6 @@ def _run(args: argparse.Namespace) -> int:
         try:
             with bar:
                 for batch in inputs.batches(stream, bar, view=args.view):
-                    if args.view == "records":
-                        _note_errors(batch, record_errors, pc)
                     out = batch.select(keep) if keep is not None else batch
                     if isinstance(sink, DaySinks):
                         sink.write(out, batch.column("time"))
@@ -364,7 +359,7 @@ def _run(args: argparse.Namespace) -> int:
         rows = sink.rows
         damage = []
         if args.mode == "recover" and args.view != "errors":
-            damage = inputs.damage(record_errors)
+            damage = inputs.damage()
     if not args.quiet:
         where_to = "standard output" if args.output == "-" else args.output
         print(f"{PROG}: {rows} rows to {where_to} ({fmt})", file=sys.stderr)
@@ -378,13 +373,6 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if rows else 0
     sys.stderr.write(damage_summary(PROG, damage))
     return 1 if damage else 0
-
-
-def _note_errors(batch: Any, seen: set[int], pc: Any) -> None:
-    err = batch.column("error")
-    if err.null_count < len(err):
-        srcs = batch.column("source").indices.filter(pc.is_valid(err))
-        seen.update(pc.unique(srcs).to_pylist())
 
 
 def _select_schema(schema: Any, cols: list[str]) -> Any:

@@ -32,7 +32,6 @@ from .. import _native
 from ..arrow import _stream
 from ..errors import BSMError
 from ..select import Selection, SelectionError, parse_auditreduce_args, selection
-from ..trail import open as open_trail
 from .progress import Progress
 
 __all__ = [
@@ -272,11 +271,19 @@ class Inputs:
         view: str = "records",
     ) -> Iterator[Any]:
         """The stream's batches, moving ``progress`` by the bytes of input they cover
-        (each input weighs its size on disk, compressed or not)."""
+        (each input weighs its size on disk, compressed or not). For the records view it
+        also notes, vectorised, what :meth:`damage` needs: the gaps between consecutive
+        records (bytes framing skipped, or file tokens) and the inputs with failing
+        records."""
         size_col = "size" if view == "records" else "length"
         before = [0]
         for it in self.items:
             before.append(before[-1] + it.weight)
+        self._tracked = view == "records"
+        self._gaps: dict[int, list[tuple[int, int]]] = {}
+        self._errors: set[int] = set()
+        self._ends: dict[int, int] = {}
+        last: tuple[int, int] = (-1, 0)  # (input, end) of the previous batch's last row
         for batch in stream:
             if batch.num_rows:
                 src = batch.column("source").indices[-1].as_py()
@@ -284,19 +291,53 @@ class Inputs:
                 it = self.items[src]
                 frac = min(pos / it.length, 1.0) if it.length else 1.0
                 progress.update(before[src] + int(it.weight * frac))
+                if self._tracked:
+                    last = self._track(batch, last)
             yield batch
+        if self._tracked:
+            for i, it in enumerate(self.items):
+                end = self._ends.get(i, 0)
+                if end < it.length:
+                    self._gaps.setdefault(i, []).append((end, it.length))
         progress.update(self.total)
 
-    def damage(self, record_errors: set[int] | None = None) -> list[DamageEntry]:
-        """Damage of every input in recover mode: what selection skipped, plus (from the
-        errors view) framing damage and failing records. The errors view is read only for
-        inputs that need it: a framing pass (``scan(decode=False)``, GB/s) finds framing
-        damage, and ``record_errors`` names the inputs whose records view had errors."""
+    def _track(self, batch: Any, last: tuple[int, int]) -> tuple[int, int]:
+        np = _mod("numpy")
+        pc = _mod("pyarrow.compute")
+        src = batch.column("source").indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        off = batch.column("offset").to_numpy(zero_copy_only=False).astype(np.uint64)
+        end = off + batch.column("size").to_numpy(zero_copy_only=False).astype(np.uint64)
+        prev_src = np.concatenate(([last[0]], src[:-1]))
+        prev_end = np.concatenate((np.array([last[1]], np.uint64), end[:-1]))
+        prev_end[src != prev_src] = 0  # an input's first record follows its offset 0
+        for i in np.nonzero(off != prev_end)[0]:
+            self._gaps.setdefault(int(src[i]), []).append((int(prev_end[i]), int(off[i])))
+        tails = np.nonzero(np.append(src[1:] != src[:-1], True))[0]
+        for i in tails:
+            self._ends[int(src[i])] = int(end[i])
+        err = batch.column("error")
+        if err.null_count < len(err):
+            failing = batch.column("source").indices.filter(pc.is_valid(err))
+            self._errors.update(pc.unique(failing).to_pylist())
+        return int(src[-1]), int(end[-1])
+
+    def damage(self) -> list[DamageEntry]:
+        """Damage of every input in recover mode, after :meth:`batches` has run: what
+        selection skipped, plus (from the errors view) framing damage and failing records.
+        The errors view is read only for the inputs that need it: those with failing
+        records, or with a gap between records that is not file tokens."""
         out: list[DamageEntry] = []
+        tracked = getattr(self, "_tracked", False)
         for i, it in enumerate(self.items):
             out += it.damage
-            framing_ok = open_trail(it.path).scan(decode=False).error is None
-            if not framing_ok or (record_errors is not None and i in record_errors):
+            if tracked:
+                needed = i in self._errors or (
+                    not it.selected
+                    and not all(_file_tokens_only(it.path, a, b) for a, b in self._gaps.get(i, []))
+                )
+            else:
+                needed = True
+            if needed:
                 found = _damage_of(it.name, it.path)
                 if it.selected:
                     # Offsets of the selected copy mean nothing to the user; keep the
@@ -308,6 +349,22 @@ class Inputs:
                     ]
                 out += found
         return out
+
+
+def _file_tokens_only(path: str, start: int, end: int) -> bool:
+    """Whether bytes ``start:end`` of a trail are whole file tokens (0x11: seconds, msec,
+    name length, name; docs/bsm-format.md), which are not records and not damage."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        pos = start
+        while pos < end:
+            head = f.read(11)
+            if len(head) < 11 or head[0] != 0x11:
+                return False
+            length = int.from_bytes(head[9:11], "big")
+            pos += 11 + length
+            f.seek(pos)
+        return pos == end
 
 
 def damage_summary(prog: str, damage: Sequence[DamageEntry], limit: int = 10) -> str:

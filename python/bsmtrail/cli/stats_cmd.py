@@ -511,16 +511,10 @@ def _run(args: argparse.Namespace) -> int:
     stats = Stats()
     with Inputs(args.trails, mode="recover", where=where) as inputs:
         stream = inputs.stream(columns=COLUMNS, events=args.events)
-        record_errors: set[int] = set()
-        pc = _mod("pyarrow.compute")
         with Progress(inputs.total, "stats", progress_wanted(args.quiet)) as bar:
             for batch in inputs.batches(stream, bar):
                 stats.add(batch)
-                err = batch.column("error")
-                if err.null_count < len(err):
-                    srcs = batch.column("source").indices.filter(pc.is_valid(err))
-                    record_errors.update(pc.unique(srcs).to_pylist())
-        stats.damage = inputs.damage(record_errors)
+        stats.damage = inputs.damage()
         result = report(stats, args.top, args.passwd, inputs)
     if args.plot:
         plot(stats, args.plot)
