@@ -333,7 +333,9 @@ def _run(args: argparse.Namespace) -> int:
         keep = user_cols
         if keep is not None:
             schema = _select_schema(schema, keep)
-        bar = Progress(inputs.total, "convert", progress_wanted(args.quiet))
+        # No bar when the rows themselves go to the same terminal.
+        to_tty = args.output == "-" and sys.stdout.isatty()
+        bar = Progress(inputs.total, "convert", progress_wanted(args.quiet or to_tty))
         sink: Sink | DaySinks = (
             DaySinks(args.output, schema, fmt)
             if args.partition_by
