@@ -191,8 +191,12 @@ class Inputs:
         self.where = where
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.items: list[Input] = []
-        for i, name in enumerate(expand_paths(paths)):
-            self.items.append(self._prepare(i, name))
+        try:
+            for i, name in enumerate(expand_paths(paths)):
+                self.items.append(self._prepare(i, name))
+        except BaseException:
+            self.close()
+            raise
         self.total = sum(it.weight for it in self.items)
 
     def __enter__(self) -> Inputs:
