@@ -39,7 +39,10 @@ def generated_path(mb: int, seed: int = SEED) -> Path:
 
 @pytest.fixture(scope="session")
 def generated_trail() -> Callable[[int], Path]:
-    """``generated_trail(mb)``: a generated trail of at least ``mb`` MB (seed 2024)."""
+    """``generated_trail(mb)``: a generated trail of at least ``mb`` MB (seed 2024), for
+    benchmark modules that take it as a fixture (``from gen_fixtures import
+    generated_trail``). ``bench_generated.py`` calls :func:`generated_path` directly:
+    importing a fixture into the module that uses it trips ruff's redefinition check."""
     return generated_path
 
 
