@@ -11,6 +11,7 @@ checked.
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -520,8 +521,8 @@ def test_parquet_round_trip(shared_trails: dict[str, Path], tmp_path: Path) -> N
 
 
 def test_polars_pandas_duckdb(shared_trails: dict[str, Path]) -> None:
-    pl = pytest.importorskip("polars")
-    duckdb = pytest.importorskip("duckdb")
+    pl = importlib.import_module("polars")
+    duckdb = importlib.import_module("duckdb")
     trail = bsmtrail.open(shared_trails["openbsm"])
     want = trail.to_arrow()
     events = want.column("event").to_pylist()
