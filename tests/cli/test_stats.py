@@ -231,3 +231,17 @@ def test_progress_bar_only_on_a_terminal(command: str, tmp_path: Path) -> None:
     assert p.returncode == 0 and b"MB/s" not in p.stderr
     status, out = run_in_pty([command, "-q", str(trail), *extra])
     assert status == 0 and b"MB/s" not in out
+
+
+def test_decompression_and_selection_have_their_own_bar(tmp_path: Path) -> None:
+    trail = tmp_path / "g.bsm"
+    assert bsm("gen", "-q", "--size", "2MB", "--seed", "1", str(trail)).returncode == 0
+    gz = tmp_path / "g.bsm.gz"
+    gz.write_bytes(gzip.compress(trail.read_bytes()))
+    out = str(tmp_path / "o.parquet")
+    status, text = run_in_pty(["convert", str(gz), "-o", out])
+    assert status == 0, text
+    assert b"\rdecompress [" in text and b"\rconvert [" in text
+    status, text = run_in_pty(["stats", "--where=-c lo", str(trail)])
+    assert status == 0, text
+    assert b"\rselect [" in text and b"\rstats [" in text

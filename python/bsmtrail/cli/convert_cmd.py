@@ -324,7 +324,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
-    with Inputs(args.trails, mode=args.mode, where=where) as inputs:
+    # No bars when the rows themselves go to the same terminal.
+    to_tty = args.output == "-" and sys.stdout.isatty()
+    bars = progress_wanted(args.quiet or to_tty)
+    with Inputs(args.trails, mode=args.mode, where=where, progress=bars) as inputs:
         build = _internal_columns(user_cols, args.view, bool(args.partition_by))
         stream = inputs.stream(
             view=args.view, columns=build, batch_size=args.batch_size, events=args.events
@@ -333,9 +336,7 @@ def _run(args: argparse.Namespace) -> int:
         keep = user_cols
         if keep is not None:
             schema = _select_schema(schema, keep)
-        # No bar when the rows themselves go to the same terminal.
-        to_tty = args.output == "-" and sys.stdout.isatty()
-        bar = Progress(inputs.total, "convert", progress_wanted(args.quiet or to_tty))
+        bar = Progress(inputs.total, "convert", bars)
         sink: Sink | DaySinks = (
             DaySinks(args.output, schema, fmt)
             if args.partition_by

@@ -21,12 +21,11 @@ import importlib
 import lzma
 import os
 import shlex
-import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .. import _native
 from ..arrow import _stream
@@ -186,14 +185,22 @@ class Inputs:
         *,
         mode: str = "recover",
         where: Selection | None = None,
+        progress: bool = False,
     ) -> None:
         self.mode = mode
         self.where = where
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.items: list[Input] = []
         try:
-            for i, name in enumerate(expand_paths(paths)):
-                self.items.append(self._prepare(i, name))
+            names = expand_paths(paths)
+            sizes = [os.path.getsize(n) for n in names]
+            # Decompression and selection get their own bar (they come before any batch).
+            busy = where is not None or any(_opener(n) is not None for n in names)
+            label = "select" if where is not None else "decompress"
+            with Progress(sum(sizes), label, progress and busy) as bar:
+                for i, name in enumerate(names):
+                    self.items.append(self._prepare(i, name, bar))
+                    bar.update(sum(sizes[: i + 1]))
         except BaseException:
             self.close()
             raise
@@ -215,16 +222,18 @@ class Inputs:
             self._tmp = tempfile.TemporaryDirectory(prefix="bsmtrail-")
         return os.path.join(self._tmp.name, f"{i:06d}.{what}")
 
-    def _prepare(self, i: int, name: str) -> Input:
+    def _prepare(self, i: int, name: str, bar: Progress) -> Input:
         weight = os.path.getsize(name)
         path = name
         opener = _opener(name)
         if opener is not None:
             path = self._tmpfile(i, "bsm")
-            src: IO[bytes]
+            done = bar.done
             try:
-                with opener(name, "rb") as src, open(path, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+                with open(name, "rb") as raw, opener(raw, "rb") as src, open(path, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+                        bar.update(done + raw.tell())
             except (OSError, EOFError, lzma.LZMAError) as e:
                 raise OSError(f"{name}: cannot decompress: {e}") from None
         item = Input(name=name, path=path, weight=weight, length=os.path.getsize(path))

@@ -509,9 +509,10 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--plot: no such directory {parent}")
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     stats = Stats()
-    with Inputs(args.trails, mode="recover", where=where) as inputs:
+    bars = progress_wanted(args.quiet)
+    with Inputs(args.trails, mode="recover", where=where, progress=bars) as inputs:
         stream = inputs.stream(columns=COLUMNS, events=args.events)
-        with Progress(inputs.total, "stats", progress_wanted(args.quiet)) as bar:
+        with Progress(inputs.total, "stats", bars) as bar:
             for batch in inputs.batches(stream, bar):
                 stats.add(batch)
         stats.damage = inputs.damage()
