@@ -245,3 +245,17 @@ def test_decompression_and_selection_have_their_own_bar(tmp_path: Path) -> None:
     status, text = run_in_pty(["stats", "--where=-c lo", str(trail)])
     assert status == 0, text
     assert b"\rselect [" in text and b"\rstats [" in text
+
+
+def test_verify_bar_is_erased_around_its_reports(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.bsm", tmp_path / "b.bsm"
+    for seed, path in (("1", a), ("2", b)):
+        assert bsm("gen", "-q", "--size", "1MB", "--seed", seed, str(path)).returncode == 0
+    # Generated trails interleave five hosts' seq tokens: verify reports gaps (status 1).
+    status, text = run_in_pty(["verify", "--limit", "1", str(a), str(b)])
+    assert status == 1, text
+    assert text.count(b"  records 6") == 2 and b"\rverify [" in text
+    # The bar is erased before each report, so reports start on a clean line.
+    assert b"\r\x1b[K" + str(b).encode() + b": PROBLEMS FOUND" in text
+    p = bsm("verify", str(a))
+    assert p.returncode == 1 and p.stderr == b""

@@ -116,6 +116,15 @@ class Progress:
         self.stream.flush()
         self._drawn = True
 
+    def clear(self) -> None:
+        """Erase the bar (before writing other lines to the same terminal); the next
+        update draws it again."""
+        if self.enabled and self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._drawn = False
+            self._last_draw = 0.0
+
     def close(self) -> None:
         """Draw the final state once and end the line."""
         if not self.enabled:

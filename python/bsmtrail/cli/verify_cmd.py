@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
 from ..trail import VerifyReport
 from ..trail import open as open_trail
+from .progress import Progress, progress_wanted
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("trails", nargs="+", help="trail files")
     p.add_argument("--json", action="store_true", help="one JSON object per trail")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--events", metavar="FILE", help="audit_event file (default: see docs)")
     p.add_argument("--limit", type=int, default=20, help="list at most this many of each (20)")
     p.add_argument(
@@ -88,14 +91,21 @@ def show(r: VerifyReport, limit: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     status = 0
-    for path in args.trails:
-        report = open_trail(path).verify(
-            events=args.events, backwards_tolerance_ms=args.tolerance_ms
-        )
-        if args.json:
-            sys.stdout.write(json.dumps(as_json(report)) + "\n")
-        else:
-            sys.stdout.write(show(report, args.limit))
-        if not report.ok:
-            status = 1
+    sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in args.trails]
+    # A bar across the trails (each is verified in one call to Rust): useful for
+    # `verify /var/audit/*`; erased while a report is written.
+    with Progress(sum(sizes), "verify", progress_wanted(args.quiet)) as bar:
+        for i, path in enumerate(args.trails):
+            report = open_trail(path).verify(
+                events=args.events, backwards_tolerance_ms=args.tolerance_ms
+            )
+            bar.clear()
+            if args.json:
+                sys.stdout.write(json.dumps(as_json(report)) + "\n")
+            else:
+                sys.stdout.write(show(report, args.limit))
+            sys.stdout.flush()
+            bar.update(sum(sizes[: i + 1]))
+            if not report.ok:
+                status = 1
     return status
