@@ -259,3 +259,27 @@ def test_verify_bar_is_erased_around_its_reports(tmp_path: Path) -> None:
     assert b"\r\x1b[K" + str(b).encode() + b": PROBLEMS FOUND" in text
     p = bsm("verify", str(a))
     assert p.returncode == 1 and p.stderr == b""
+
+
+def test_progress_unit() -> None:
+    import io
+
+    from bsmtrail.cli.progress import Progress, progress_wanted
+
+    quiet = io.StringIO()
+    with Progress(10_000_000, "x", enabled=False, stream=quiet) as bar:
+        bar.update(5_000_000)
+    assert quiet.getvalue() == ""
+    assert not progress_wanted(False, quiet) and not progress_wanted(True, quiet)
+    s = io.StringIO()
+    with Progress(10_000_000, "x", stream=s, min_interval=0) as bar:
+        bar.update(2_500_000)
+        assert "  25.0% 2.5/10.0 MB" in bar.line() and "ETA " in bar.line()
+        bar.advance(2_500_000)
+        bar.update(1)  # never goes backwards
+        assert bar.done == 5_000_000
+        bar.clear()
+    text = s.getvalue()
+    assert text.startswith("\rx [") and text.endswith("\x1b[K\n")
+    assert "\r\x1b[K\rx [" in text  # cleared, then the final line
+    assert "  50.0% 5.0/10.0 MB" in text.splitlines()[-1]

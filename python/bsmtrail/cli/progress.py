@@ -95,7 +95,7 @@ class Progress:
         rate = self.done / elapsed
         frac = self.done / self.total if self.total else 1.0
         try:
-            width = os.get_terminal_size(self.stream.fileno()).columns
+            width = os.get_terminal_size(self.stream.fileno()).columns or 80
         except (OSError, ValueError, AttributeError):
             width = 80
         if self.total and rate > 0 and self.done < self.total:
