@@ -5,13 +5,13 @@
 //! error for the batch. Batches are also cut by input bytes (see `parallel.rs`), so only a
 //! single record of hundreds of megabytes of escaped text can get there.
 
-use arrow_array::builder::{
-    ArrayBuilder, BinaryBuilder, BooleanBuilder, PrimitiveBuilder, StringBuilder,
-};
+use arrow_array::builder::{BinaryBuilder, PrimitiveBuilder, StringBuilder};
 use arrow_array::types::{ArrowPrimitiveType, Int32Type};
-use arrow_array::{ArrayRef, DictionaryArray, ListArray, StringArray, StructArray};
-use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
-use arrow_schema::{ArrowError, DataType, Fields};
+use arrow_array::{
+    ArrayRef, BinaryArray, BooleanArray, DictionaryArray, ListArray, PrimitiveArray, StringArray,
+};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{ArrowError, DataType};
 use std::sync::Arc;
 
 const MAX_OFFSET: usize = i32::MAX as usize;
@@ -51,7 +51,6 @@ pub fn escape_into(b: &[u8], out: &mut String) {
 
 /// A finished child of a list or struct.
 pub(crate) trait Column {
-    fn len(&self) -> usize;
     fn finish(&mut self) -> Result<ArrayRef, ArrowError>;
 }
 
@@ -77,31 +76,9 @@ impl Str {
             self.b.append_value(s);
         }
     }
-
-    /// Push stored bytes as text (see [`text`]).
-    pub fn push_bytes(&mut self, b: &[u8], scratch: &mut String) {
-        let b = b.strip_suffix(b"\0").unwrap_or(b);
-        match std::str::from_utf8(b) {
-            Ok(s) => self.push(s),
-            Err(_) => {
-                scratch.clear();
-                escape_into(b, scratch);
-                let s = std::mem::take(scratch);
-                self.push(&s);
-                *scratch = s;
-            }
-        }
-    }
-
-    pub fn null(&mut self) {
-        self.b.append_null();
-    }
 }
 
 impl Column for Str {
-    fn len(&self) -> usize {
-        self.b.len()
-    }
     fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
         if std::mem::take(&mut self.overflow) {
             return Err(overflow_error("strings"));
@@ -135,9 +112,6 @@ impl Bin {
 }
 
 impl Column for Bin {
-    fn len(&self) -> usize {
-        self.b.len()
-    }
     fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
         if std::mem::take(&mut self.overflow) {
             return Err(overflow_error("binary values"));
@@ -160,22 +134,9 @@ impl<T: ArrowPrimitiveType> Prim<T> {
         }
     }
 
-    /// With a specific data type (a timestamp with its time zone).
-    pub fn typed(dt: DataType) -> Self {
-        Prim {
-            b: PrimitiveBuilder::new(),
-            dt: Some(dt),
-        }
-    }
-
     #[inline]
     pub fn push(&mut self, v: T::Native) {
         self.b.append_value(v);
-    }
-
-    #[inline]
-    pub fn null(&mut self) {
-        self.b.append_null();
     }
 
     #[inline]
@@ -185,35 +146,12 @@ impl<T: ArrowPrimitiveType> Prim<T> {
 }
 
 impl<T: ArrowPrimitiveType> Column for Prim<T> {
-    fn len(&self) -> usize {
-        self.b.len()
-    }
     fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
         let a = self.b.finish();
         Ok(match &self.dt {
             Some(dt) => Arc::new(a.with_data_type(dt.clone())),
             None => Arc::new(a),
         })
-    }
-}
-
-pub(crate) struct Bool(BooleanBuilder);
-
-impl Bool {
-    pub fn new() -> Self {
-        Bool(BooleanBuilder::new())
-    }
-    pub fn push(&mut self, v: bool) {
-        self.0.append_value(v);
-    }
-}
-
-impl Column for Bool {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
-        Ok(Arc::new(self.0.finish()))
     }
 }
 
@@ -234,16 +172,9 @@ impl Dict {
     pub fn push(&mut self, key: i32) {
         self.keys.push(key);
     }
-    #[inline]
-    pub fn null(&mut self) {
-        self.keys.null();
-    }
 }
 
 impl Column for Dict {
-    fn len(&self) -> usize {
-        self.keys.len()
-    }
     fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
         let keys = self.keys.b.finish();
         Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
@@ -258,72 +189,228 @@ pub(crate) fn dictionary(values: &[&str]) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(values.iter()))
 }
 
-/// Offsets and validity of a list column; the caller pushes children, then closes the row.
-pub(crate) struct ListCol<C: Column> {
+// -- Lean columns for the records view -------------------------------------------------
+//
+// The records view pushes about forty values per record, so per-value cost decides its
+// speed: plain `Vec` pushes into pre-sized vectors, and one validity bitmap per group of
+// columns that are null together (the subject's ten, the return's two), shared by every
+// column of the group when the batch closes.
+
+/// A primitive array from its values and validity.
+pub(crate) fn prim<T: ArrowPrimitiveType>(
+    values: &mut Vec<T::Native>,
+    nulls: Option<NullBuffer>,
+) -> ArrayRef {
+    let v = std::mem::take(values);
+    Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls))
+}
+
+/// Dictionary keys over a fixed dictionary.
+pub(crate) fn dict_array(
+    keys: &mut Vec<i32>,
+    nulls: Option<NullBuffer>,
+    values: &ArrayRef,
+) -> Result<ArrayRef, ArrowError> {
+    let keys = PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(std::mem::take(keys)), nulls);
+    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+        keys,
+        values.clone(),
+    )?))
+}
+
+/// Variable-length values (UTF-8 text or binary): offsets and bytes.
+pub(crate) struct Var {
     offsets: Vec<i32>,
-    nulls: NullBufferBuilder,
-    pub child: C,
-    item: Arc<arrow_schema::Field>,
+    data: Vec<u8>,
     overflow: bool,
 }
 
-impl<C: Column> ListCol<C> {
-    pub fn new(child: C, item: Arc<arrow_schema::Field>) -> Self {
-        ListCol {
+impl Var {
+    pub fn new() -> Self {
+        Var {
             offsets: vec![0],
-            nulls: NullBufferBuilder::new(0),
-            child,
-            item,
+            data: Vec::new(),
             overflow: false,
         }
     }
 
-    /// End the current row: its elements are the children pushed since the last close.
+    pub fn with_capacity(items: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(items + 1);
+        offsets.push(0);
+        Var {
+            offsets,
+            data: Vec::with_capacity(bytes),
+            overflow: false,
+        }
+    }
+
     #[inline]
-    pub fn close(&mut self, valid: bool) {
-        match i32::try_from(self.child.len()) {
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    #[inline]
+    fn end(&mut self) {
+        match i32::try_from(self.data.len()) {
             Ok(n) => self.offsets.push(n),
             Err(_) => {
                 self.overflow = true;
-                let last = self.offsets.last().copied().unwrap_or(0);
-                self.offsets.push(last);
+                self.data.clear();
+                self.offsets.push(0);
             }
         }
-        self.nulls.append(valid);
+    }
+
+    /// A value of raw bytes (binary columns; text the caller has checked).
+    #[inline]
+    pub fn push(&mut self, v: &[u8]) {
+        self.data.extend_from_slice(v);
+        self.end();
+    }
+
+    /// An empty value (under a null, or really empty).
+    #[inline]
+    pub fn push_empty(&mut self) {
+        self.end();
+    }
+
+    /// Stored bytes as text (see [`text`]).
+    #[inline]
+    pub fn push_text(&mut self, b: &[u8]) {
+        let b = b.strip_suffix(b"\0").unwrap_or(b);
+        self.push_text_nul(b);
+    }
+
+    /// Stored bytes as text, without dropping a trailing NUL.
+    #[inline]
+    pub fn push_text_nul(&mut self, b: &[u8]) {
+        if std::str::from_utf8(b).is_ok() {
+            self.data.extend_from_slice(b);
+        } else {
+            escape_bytes(b, &mut self.data);
+        }
+        self.end();
+    }
+
+    /// An IPv4 address as dotted-quad text.
+    #[inline]
+    pub fn push_v4(&mut self, a: &[u8; 4]) {
+        for (i, &x) in a.iter().enumerate() {
+            if i > 0 {
+                self.data.push(b'.');
+            }
+            if x >= 100 {
+                self.data.push(b'0' + x / 100);
+            }
+            if x >= 10 {
+                self.data.push(b'0' + x / 10 % 10);
+            }
+            self.data.push(b'0' + x % 10);
+        }
+        self.end();
+    }
+
+    /// An address as glibc `inet_ntop` writes it.
+    #[inline]
+    pub fn push_addr(&mut self, a: &crate::tokens::Addr) {
+        match a {
+            crate::tokens::Addr::V4(v) => self.push_v4(v),
+            other => {
+                // Writing to a Vec cannot fail.
+                let _ = crate::inet::write_addr(&mut self.data, other);
+                self.end();
+            }
+        }
+    }
+
+    fn parts(&mut self, what: &str) -> Result<(OffsetBuffer<i32>, Buffer), ArrowError> {
+        if std::mem::take(&mut self.overflow) {
+            return Err(overflow_error(what));
+        }
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let data = std::mem::take(&mut self.data);
+        Ok((
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            Buffer::from_vec(data),
+        ))
+    }
+
+    /// As a UTF-8 array (every value was checked or escaped on the way in).
+    pub fn utf8(&mut self, nulls: Option<NullBuffer>) -> Result<ArrayRef, ArrowError> {
+        let (o, d) = self.parts("strings")?;
+        Ok(Arc::new(StringArray::try_new(o, d, nulls)?))
+    }
+
+    pub fn binary(&mut self, nulls: Option<NullBuffer>) -> Result<ArrayRef, ArrowError> {
+        let (o, d) = self.parts("binary values")?;
+        Ok(Arc::new(BinaryArray::try_new(o, d, nulls)?))
     }
 }
 
-impl<C: Column> Column for ListCol<C> {
-    fn len(&self) -> usize {
-        self.offsets.len() - 1
+/// [`escape_into`] for a byte buffer.
+pub(crate) fn escape_bytes(b: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for chunk in b.utf8_chunks() {
+        out.extend_from_slice(chunk.valid().as_bytes());
+        for &x in chunk.invalid() {
+            out.extend_from_slice(&[
+                b'\\',
+                b'x',
+                HEX[usize::from(x >> 4)],
+                HEX[usize::from(x & 15)],
+            ]);
+        }
     }
-    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
+}
+
+/// List offsets: `close` ends a row with the children pushed since the last close.
+pub(crate) struct Offsets {
+    v: Vec<i32>,
+    overflow: bool,
+}
+
+impl Offsets {
+    pub fn with_capacity(rows: usize) -> Self {
+        let mut v = Vec::with_capacity(rows + 1);
+        v.push(0);
+        Offsets { v, overflow: false }
+    }
+
+    #[inline]
+    pub fn close(&mut self, children: usize) {
+        match i32::try_from(children) {
+            Ok(n) => self.v.push(n),
+            Err(_) => {
+                self.overflow = true;
+                self.v.push(0);
+            }
+        }
+    }
+
+    /// A list array over `values`.
+    pub fn list(
+        &mut self,
+        item: Arc<arrow_schema::Field>,
+        values: ArrayRef,
+        nulls: Option<NullBuffer>,
+    ) -> Result<ArrayRef, ArrowError> {
         if std::mem::take(&mut self.overflow) {
             return Err(overflow_error("list elements"));
         }
-        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
-        let values = self.child.finish()?;
-        let a = ListArray::try_new(
-            self.item.clone(),
+        let offsets = std::mem::replace(&mut self.v, vec![0]);
+        Ok(Arc::new(ListArray::try_new(
+            item,
             OffsetBuffer::new(ScalarBuffer::from(offsets)),
             values,
-            self.nulls.finish(),
-        )?;
-        Ok(Arc::new(a))
+            nulls,
+        )?))
     }
 }
 
-/// A struct whose children are pushed in step (one value each per element).
-pub(crate) fn finish_struct(
-    fields: Fields,
-    children: Vec<&mut dyn Column>,
-    nulls: Option<arrow_buffer::NullBuffer>,
-) -> Result<ArrayRef, ArrowError> {
-    let arrays = children
-        .into_iter()
-        .map(|c| c.finish())
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Arc::new(StructArray::try_new(fields, arrays, nulls)?))
+/// A boolean array from values.
+pub(crate) fn bools(v: &mut Vec<bool>) -> ArrayRef {
+    let v = std::mem::take(v);
+    Arc::new(BooleanArray::new(BooleanBuffer::from(v), None))
 }
 
 #[cfg(test)]
@@ -344,20 +431,25 @@ mod tests {
 
     #[test]
     fn list_offsets() {
-        let mut l = ListCol::new(
-            Str::new(),
-            crate::arrow::schema::item(DataType::Utf8, false),
-        );
-        l.child.push("a");
-        l.child.push("b");
-        l.close(true);
-        l.close(false);
-        l.child.push("c");
-        l.close(true);
-        let a = l.finish().unwrap();
+        let mut v = Var::new();
+        let mut o = Offsets::with_capacity(3);
+        v.push_text(b"a\0");
+        v.push_text(b"b\xff");
+        o.close(v.len());
+        o.close(v.len());
+        v.push_v4(&[10, 0, 200, 1]);
+        o.close(v.len());
+        let a = o
+            .list(
+                crate::arrow::schema::item(DataType::Utf8, false),
+                v.utf8(None).unwrap(),
+                None,
+            )
+            .unwrap();
         let a = a.as_any().downcast_ref::<ListArray>().unwrap();
-        assert_eq!(a.len(), 3);
         assert_eq!(a.value_offsets(), &[0, 2, 2, 3]);
-        assert!(a.is_null(1));
+        let s = a.values().as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(s.value(1), "b\\xff");
+        assert_eq!(s.value(2), "10.0.200.1");
     }
 }

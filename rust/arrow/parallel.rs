@@ -130,6 +130,7 @@ struct Segment {
 #[derive(Default)]
 struct Chunk {
     segments: Vec<Segment>,
+    records: usize,
 }
 
 /// Framing state of the input being read.
@@ -354,6 +355,7 @@ impl Framer {
                 break;
             }
         }
+        chunk.records = records;
         (items > 0).then_some(chunk)
     }
 }
@@ -371,9 +373,13 @@ fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Result<RecordBatch, ArrowError> {
     let strict = ctx.mode == Mode::Strict;
     match &ctx.view {
         View::Records(cols) => {
-            let mut b = RecordsBuilder::new(cols, ctx.sources.clone(), ctx.schema.clone(), {
-                ctx.validate
-            });
+            let mut b = RecordsBuilder::new(
+                cols,
+                ctx.sources.clone(),
+                ctx.schema.clone(),
+                ctx.validate,
+                chunk.records,
+            );
             for seg in &chunk.segments {
                 let data = seg.buf.bytes();
                 for job in &seg.jobs {

@@ -7,21 +7,23 @@
 //! ipc, opaque, ...) goes to `other_tokens` with its bytes, so that no token is lost. A
 //! record that fails validation keeps what decoded before the failure, and its undecoded
 //! rest is one `other_tokens` entry of type `invalid`.
+//!
+//! Speed: about forty values per record, so every column is a pre-sized `Vec` and columns
+//! that are null together share one validity bitmap (see `builders.rs`).
 
-use super::builders::{dictionary, finish_struct, Bin, Bool, Column, Dict, ListCol, Prim, Str};
+use super::builders::{bools, dict_array, dictionary, prim, Offsets, Var};
 use super::schema::{self, Col, NCOL};
 use super::walk::walk;
 use super::{errno, reason_dictionary, reason_key};
 use crate::error::DecodeError;
-use crate::inet;
 use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Subject, Tok, Token};
 use arrow_array::types::{
     Int64Type, TimestampMillisecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_buffer::NullBufferBuilder;
-use arrow_schema::{ArrowError, DataType, SchemaRef};
-use std::sync::OnceLock;
+use arrow_array::{ArrayRef, RecordBatch, StructArray};
+use arrow_buffer::NullBuffer;
+use arrow_schema::{ArrowError, DataType, Fields, SchemaRef};
+use std::sync::{Arc, OnceLock};
 
 /// Python's `datetime` range (years 1..=9999) in ms since the epoch: `time` is null
 /// outside it, exactly where `Record.time` is None.
@@ -51,10 +53,9 @@ fn header_key(id: u8) -> i32 {
     }
 }
 
-fn header_dictionary() -> ArrayRef {
+fn header_dictionary() -> &'static ArrayRef {
     static D: OnceLock<ArrayRef> = OnceLock::new();
     D.get_or_init(|| dictionary(&["header32", "header32_ex", "header64", "header64_ex"]))
-        .clone()
 }
 
 fn subject_key(id: u8) -> i32 {
@@ -66,215 +67,175 @@ fn subject_key(id: u8) -> i32 {
     }
 }
 
-fn subject_dictionary() -> ArrayRef {
+fn subject_dictionary() -> &'static ArrayRef {
     static D: OnceLock<ArrayRef> = OnceLock::new();
     D.get_or_init(|| dictionary(&["subject32", "subject32_ex", "subject64", "subject64_ex"]))
-        .clone()
 }
 
-/// Address text, glibc `inet_ntop` style (`inet.rs`).
-fn addr_text<'b>(a: &Addr, buf: &'b mut Vec<u8>) -> &'b str {
-    buf.clear();
-    // Writing to a Vec cannot fail, and inet_ntop text is ASCII.
-    let _ = inet::write_addr(buf, a);
-    std::str::from_utf8(buf).unwrap_or("invalid")
-}
+/// Validity as one bool per row (an inlined push), packed into a bitmap at the end; no
+/// bitmap at all when every value is present.
+struct Valid(Vec<bool>);
 
-struct Args {
-    num: Prim<UInt8Type>,
-    value: Prim<UInt64Type>,
-    desc: Str,
-}
-
-impl Column for Args {
-    fn len(&self) -> usize {
-        self.num.len()
+impl Valid {
+    fn new(cap: usize) -> Self {
+        Valid(Vec::with_capacity(cap))
     }
-    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
-        finish_struct(
-            schema::args_fields(),
-            vec![&mut self.num, &mut self.value, &mut self.desc],
-            None,
-        )
+    #[inline(always)]
+    fn push(&mut self, v: bool) {
+        self.0.push(v);
+    }
+    fn finish(&mut self) -> Option<NullBuffer> {
+        let v = std::mem::take(&mut self.0);
+        if v.iter().all(|b| *b) {
+            None
+        } else {
+            Some(NullBuffer::from(v))
+        }
     }
 }
 
-struct Attrs {
-    u32s: [Prim<UInt32Type>; 4],
-    nodeid: Prim<UInt64Type>,
-    device: Prim<UInt64Type>,
-}
-
-impl Column for Attrs {
-    fn len(&self) -> usize {
-        self.nodeid.len()
-    }
-    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
-        let [a, b, c, d] = &mut self.u32s;
-        finish_struct(
-            schema::attrs_fields(),
-            vec![a, b, c, d, &mut self.nodeid, &mut self.device],
-            None,
-        )
-    }
-}
-
-struct Sockets {
-    kind: Str,
-    family: Prim<UInt16Type>,
-    sock_type: Prim<UInt16Type>,
-    lport: Prim<UInt16Type>,
-    laddr: Str,
-    rport: Prim<UInt16Type>,
-    raddr: Str,
-}
-
-impl Column for Sockets {
-    fn len(&self) -> usize {
-        self.kind.len()
-    }
-    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
-        finish_struct(
-            schema::sockets_fields(),
-            vec![
-                &mut self.kind,
-                &mut self.family,
-                &mut self.sock_type,
-                &mut self.lport,
-                &mut self.laddr,
-                &mut self.rport,
-                &mut self.raddr,
-            ],
-            None,
-        )
-    }
-}
-
-/// The seven ids and the terminal (subject columns, and the process struct's children).
+/// The seven ids and the terminal of a subject or process token.
 struct Ids {
-    ids: [Prim<UInt32Type>; 7],
-    port: Prim<UInt64Type>,
-    addr: Str,
+    ids: [Vec<u32>; 7],
+    port: Vec<u64>,
+    addr: Var,
 }
 
 impl Ids {
-    fn new() -> Self {
+    fn new(cap: usize) -> Self {
         Ids {
-            ids: std::array::from_fn(|_| Prim::new()),
-            port: Prim::new(),
-            addr: Str::new(),
+            ids: std::array::from_fn(|_| Vec::with_capacity(cap)),
+            port: Vec::with_capacity(cap),
+            addr: Var::with_capacity(cap, cap * 8),
         }
     }
 
-    fn push(&mut self, s: &Subject, buf: &mut Vec<u8>) {
+    #[inline]
+    fn push(&mut self, s: &Subject) {
         let v = [s.auid, s.euid, s.egid, s.ruid, s.rgid, s.pid, s.sid];
         for (b, x) in self.ids.iter_mut().zip(v) {
             b.push(x);
         }
         self.port.push(s.port);
-        self.addr.push(addr_text(&s.addr, buf));
+        self.addr.push_addr(&s.addr);
     }
 
-    fn null(&mut self) {
+    #[inline]
+    fn push_null(&mut self) {
         for b in &mut self.ids {
-            b.null();
+            b.push(0);
         }
-        self.port.null();
-        self.addr.null();
+        self.port.push(0);
+        self.addr.push_empty();
+    }
+
+    /// The ten arrays, all sharing `nulls`.
+    fn arrays(&mut self, nulls: &Option<NullBuffer>) -> Result<Vec<ArrayRef>, ArrowError> {
+        let mut out: Vec<ArrayRef> = self
+            .ids
+            .iter_mut()
+            .map(|v| prim::<UInt32Type>(v, nulls.clone()))
+            .collect();
+        out.push(prim::<UInt64Type>(&mut self.port, nulls.clone()));
+        out.push(self.addr.utf8(nulls.clone())?);
+        Ok(out)
     }
 }
 
-struct Processes {
-    ty: Str,
-    ids: Ids,
+fn list_field(dt: DataType) -> Arc<arrow_schema::Field> {
+    schema::item(dt, false)
 }
 
-impl Column for Processes {
-    fn len(&self) -> usize {
-        self.ty.len()
+fn strukt(fields: Fields, arrays: Vec<ArrayRef>) -> Result<ArrayRef, ArrowError> {
+    Ok(Arc::new(StructArray::try_new(fields, arrays, None)?))
+}
+
+/// A list<utf8> column.
+struct StrList {
+    offsets: Offsets,
+    valid: Valid,
+    values: Var,
+}
+
+impl StrList {
+    fn new(cap: usize) -> Self {
+        StrList {
+            offsets: Offsets::with_capacity(cap),
+            valid: Valid::new(cap),
+            values: Var::new(),
+        }
+    }
+    #[inline]
+    fn close(&mut self, valid: bool) {
+        self.offsets.close(self.values.len());
+        self.valid.push(valid);
     }
     fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
-        let [a, b, c, d, e, f, g] = &mut self.ids.ids;
-        finish_struct(
-            schema::processes_fields(),
-            vec![
-                &mut self.ty,
-                a,
-                b,
-                c,
-                d,
-                e,
-                f,
-                g,
-                &mut self.ids.port,
-                &mut self.ids.addr,
-            ],
-            None,
-        )
+        let values = self.values.utf8(None)?;
+        let nulls = self.valid.finish();
+        self.offsets.list(list_field(DataType::Utf8), values, nulls)
     }
+}
+
+#[derive(Default)]
+struct Args {
+    num: Vec<u8>,
+    value: Vec<u64>,
+    desc: Option<Var>,
+}
+
+#[derive(Default)]
+struct Attrs {
+    u32s: [Vec<u32>; 4],
+    nodeid: Vec<u64>,
+    device: Vec<u64>,
+}
+
+struct Sockets {
+    kind: Var,
+    family: (Vec<u16>, Valid),
+    sock_type: (Vec<u16>, Valid),
+    lport: (Vec<u16>, Valid),
+    laddr: (Var, Valid),
+    rport: (Vec<u16>, Valid),
+    raddr: (Var, Valid),
+}
+
+impl Sockets {
+    fn new() -> Self {
+        Sockets {
+            kind: Var::new(),
+            family: (Vec::new(), Valid::new(0)),
+            sock_type: (Vec::new(), Valid::new(0)),
+            lport: (Vec::new(), Valid::new(0)),
+            laddr: (Var::new(), Valid::new(0)),
+            rport: (Vec::new(), Valid::new(0)),
+            raddr: (Var::new(), Valid::new(0)),
+        }
+    }
+}
+
+#[inline]
+fn opt16(c: &mut (Vec<u16>, Valid), v: Option<u16>) {
+    c.0.push(v.unwrap_or(0));
+    c.1.push(v.is_some());
 }
 
 struct Identity {
-    signer_type: Prim<UInt32Type>,
-    signing_id: Str,
-    signing_id_truncated: Bool,
-    team_id: Str,
-    team_id_truncated: Bool,
-    cdhash: Bin,
-    nulls: NullBufferBuilder,
+    valid: Valid,
+    signer_type: Vec<u32>,
+    signing_id: Var,
+    signing_id_truncated: Vec<bool>,
+    team_id: Var,
+    team_id_truncated: Vec<bool>,
+    cdhash: Var,
 }
 
-impl Identity {
-    fn null(&mut self) {
-        self.signer_type.push(0);
-        self.signing_id.push("");
-        self.signing_id_truncated.push(false);
-        self.team_id.push("");
-        self.team_id_truncated.push(false);
-        self.cdhash.push(b"");
-        self.nulls.append_null();
-    }
-}
-
-impl Column for Identity {
-    fn len(&self) -> usize {
-        self.nulls.len()
-    }
-    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
-        let nulls = self.nulls.finish();
-        finish_struct(
-            schema::identity_fields(),
-            vec![
-                &mut self.signer_type,
-                &mut self.signing_id,
-                &mut self.signing_id_truncated,
-                &mut self.team_id,
-                &mut self.team_id_truncated,
-                &mut self.cdhash,
-            ],
-            nulls,
-        )
-    }
-}
-
-pub(crate) struct Other {
-    ty: Str,
-    id: Prim<UInt8Type>,
-    offset: Prim<UInt64Type>,
-    data: Bin,
-}
-
-impl Column for Other {
-    fn len(&self) -> usize {
-        self.id.len()
-    }
-    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
-        finish_struct(
-            schema::other_fields(),
-            vec![&mut self.ty, &mut self.id, &mut self.offset, &mut self.data],
-            None,
-        )
-    }
+struct Other {
+    ty: Var,
+    id: Vec<u8>,
+    offset: Vec<u64>,
+    data: Var,
 }
 
 /// Which single-token groups the current row has filled.
@@ -291,59 +252,81 @@ struct Seen {
     zone: bool,
 }
 
-/// Builds record batches of the records view for one projection.
+/// Validity of the column groups that are null together.
+struct Groups {
+    subject: Option<NullBuffer>,
+    ret: Option<NullBuffer>,
+    header: Option<NullBuffer>,
+    error: Option<NullBuffer>,
+}
+
+/// Builds one record batch of the records view for one projection.
 pub struct RecordsBuilder {
     cols: Vec<Col>,
     on: [bool; NCOL],
     /// Walk every token (validation, or a token column was asked for).
     walk: bool,
     schema: SchemaRef,
-    rows: usize,
-    source: Dict,
-    offset: Prim<UInt64Type>,
-    size: Prim<UInt32Type>,
-    header_type: Dict,
-    version: Prim<UInt8Type>,
-    event: Prim<UInt16Type>,
-    modifier: Prim<UInt16Type>,
-    time: Prim<TimestampMillisecondType>,
-    host: Str,
-    subject_type: Dict,
+    sources: ArrayRef,
+    source: Vec<i32>,
+    offset: Vec<u64>,
+    size: Vec<u32>,
+    header_type: Vec<i32>,
+    header_valid: Valid,
+    version: Vec<u8>,
+    event: Vec<u16>,
+    modifier: Vec<u16>,
+    time: Vec<i64>,
+    time_valid: Valid,
+    host: Var,
+    host_valid: Valid,
+    subject_valid: Valid,
+    subject_type: Vec<i32>,
     subject: Ids,
-    return_status: Prim<UInt8Type>,
-    return_value: Prim<Int64Type>,
-    return_errno: Dict,
-    paths: ListCol<Str>,
-    texts: ListCol<Str>,
-    exec_args: ListCol<Str>,
-    exec_env: ListCol<Str>,
-    args: ListCol<Args>,
-    attrs: ListCol<Attrs>,
-    sockets: ListCol<Sockets>,
-    processes: ListCol<Processes>,
+    return_valid: Valid,
+    return_status: Vec<u8>,
+    return_value: Vec<i64>,
+    errno: Vec<i32>,
+    errno_valid: Valid,
+    paths: StrList,
+    texts: StrList,
+    exec_args: StrList,
+    exec_env: StrList,
+    args_offsets: Offsets,
+    args: Args,
+    attrs_offsets: Offsets,
+    attrs: Attrs,
+    sockets_offsets: Offsets,
+    sockets: Sockets,
+    processes_offsets: Offsets,
+    process_type: Var,
+    processes: Ids,
     identity: Identity,
-    groups: ListCol<Prim<UInt32Type>>,
-    seq: Prim<UInt32Type>,
-    zone: Str,
-    other: ListCol<Other>,
-    error: Dict,
-    error_offset: Prim<UInt64Type>,
-    scratch: String,
-    buf: Vec<u8>,
-}
-
-fn str_list() -> ListCol<Str> {
-    ListCol::new(Str::new(), schema::item(DataType::Utf8, false))
-}
-
-fn struct_list<C: Column>(child: C, fields: arrow_schema::Fields) -> ListCol<C> {
-    ListCol::new(child, schema::item(DataType::Struct(fields), false))
+    groups_offsets: Offsets,
+    groups_valid: Valid,
+    groups: Vec<u32>,
+    seq: Vec<u32>,
+    seq_valid: Valid,
+    zone: Var,
+    zone_valid: Valid,
+    other_offsets: Offsets,
+    other: Other,
+    error_valid: Valid,
+    error: Vec<i32>,
+    error_offset: Vec<u64>,
 }
 
 impl RecordsBuilder {
     /// `validate`: walk and check every token even when no column needs them (so `error`
     /// is always filled). Without it a header-only projection reads just the header.
-    pub fn new(cols: &[Col], sources: ArrayRef, schema: SchemaRef, validate: bool) -> Self {
+    /// `cap`: the expected number of rows.
+    pub fn new(
+        cols: &[Col],
+        sources: ArrayRef,
+        schema: SchemaRef,
+        validate: bool,
+        cap: usize,
+    ) -> Self {
         let mut on = [false; NCOL];
         for c in cols {
             on[c.idx()] = true;
@@ -354,85 +337,69 @@ impl RecordsBuilder {
             on,
             walk,
             schema,
-            rows: 0,
-            source: Dict::new(sources),
-            offset: Prim::new(),
-            size: Prim::new(),
-            header_type: Dict::new(header_dictionary()),
-            version: Prim::new(),
-            event: Prim::new(),
-            modifier: Prim::new(),
-            time: Prim::typed(schema::timestamp()),
-            host: Str::new(),
-            subject_type: Dict::new(subject_dictionary()),
-            subject: Ids::new(),
-            return_status: Prim::new(),
-            return_value: Prim::new(),
-            return_errno: Dict::new(errno::dictionary()),
-            paths: str_list(),
-            texts: str_list(),
-            exec_args: str_list(),
-            exec_env: str_list(),
-            args: struct_list(
-                Args {
-                    num: Prim::new(),
-                    value: Prim::new(),
-                    desc: Str::new(),
-                },
-                schema::args_fields(),
-            ),
-            attrs: struct_list(
-                Attrs {
-                    u32s: std::array::from_fn(|_| Prim::new()),
-                    nodeid: Prim::new(),
-                    device: Prim::new(),
-                },
-                schema::attrs_fields(),
-            ),
-            sockets: struct_list(
-                Sockets {
-                    kind: Str::new(),
-                    family: Prim::new(),
-                    sock_type: Prim::new(),
-                    lport: Prim::new(),
-                    laddr: Str::new(),
-                    rport: Prim::new(),
-                    raddr: Str::new(),
-                },
-                schema::sockets_fields(),
-            ),
-            processes: struct_list(
-                Processes {
-                    ty: Str::new(),
-                    ids: Ids::new(),
-                },
-                schema::processes_fields(),
-            ),
-            identity: Identity {
-                signer_type: Prim::new(),
-                signing_id: Str::new(),
-                signing_id_truncated: Bool::new(),
-                team_id: Str::new(),
-                team_id_truncated: Bool::new(),
-                cdhash: Bin::new(),
-                nulls: NullBufferBuilder::new(0),
+            sources,
+            source: Vec::with_capacity(cap),
+            offset: Vec::with_capacity(cap),
+            size: Vec::with_capacity(cap),
+            header_type: Vec::with_capacity(cap),
+            header_valid: Valid::new(cap),
+            version: Vec::with_capacity(cap),
+            event: Vec::with_capacity(cap),
+            modifier: Vec::with_capacity(cap),
+            time: Vec::with_capacity(cap),
+            time_valid: Valid::new(cap),
+            host: Var::with_capacity(cap, 0),
+            host_valid: Valid::new(cap),
+            subject_valid: Valid::new(cap),
+            subject_type: Vec::with_capacity(cap),
+            subject: Ids::new(cap),
+            return_valid: Valid::new(cap),
+            return_status: Vec::with_capacity(cap),
+            return_value: Vec::with_capacity(cap),
+            errno: Vec::with_capacity(cap),
+            errno_valid: Valid::new(cap),
+            paths: StrList::new(cap),
+            texts: StrList::new(cap),
+            exec_args: StrList::new(cap),
+            exec_env: StrList::new(cap),
+            args_offsets: Offsets::with_capacity(cap),
+            args: Args {
+                desc: Some(Var::new()),
+                ..Args::default()
             },
-            groups: ListCol::new(Prim::new(), schema::item(DataType::UInt32, false)),
-            seq: Prim::new(),
-            zone: Str::new(),
-            other: struct_list(
-                Other {
-                    ty: Str::new(),
-                    id: Prim::new(),
-                    offset: Prim::new(),
-                    data: Bin::new(),
-                },
-                schema::other_fields(),
-            ),
-            error: Dict::new(reason_dictionary()),
-            error_offset: Prim::new(),
-            scratch: String::new(),
-            buf: Vec::with_capacity(64),
+            attrs_offsets: Offsets::with_capacity(cap),
+            attrs: Attrs::default(),
+            sockets_offsets: Offsets::with_capacity(cap),
+            sockets: Sockets::new(),
+            processes_offsets: Offsets::with_capacity(cap),
+            process_type: Var::new(),
+            processes: Ids::new(0),
+            identity: Identity {
+                valid: Valid::new(cap),
+                signer_type: Vec::with_capacity(cap),
+                signing_id: Var::with_capacity(cap, 0),
+                signing_id_truncated: Vec::with_capacity(cap),
+                team_id: Var::with_capacity(cap, 0),
+                team_id_truncated: Vec::with_capacity(cap),
+                cdhash: Var::with_capacity(cap, 0),
+            },
+            groups_offsets: Offsets::with_capacity(cap),
+            groups_valid: Valid::new(cap),
+            groups: Vec::new(),
+            seq: Vec::with_capacity(cap),
+            seq_valid: Valid::new(cap),
+            zone: Var::with_capacity(cap, 0),
+            zone_valid: Valid::new(cap),
+            other_offsets: Offsets::with_capacity(cap),
+            other: Other {
+                ty: Var::new(),
+                id: Vec::new(),
+                offset: Vec::new(),
+                data: Var::new(),
+            },
+            error_valid: Valid::new(cap),
+            error: Vec::with_capacity(cap),
+            error_offset: Vec::with_capacity(cap),
         }
     }
 
@@ -444,7 +411,6 @@ impl RecordsBuilder {
     /// Append the record `rec`, found at `offset` of source `source`. Returns the
     /// validation error, if any (the row is written either way).
     pub fn append(&mut self, rec: &[u8], offset: u64, source: i32) -> Option<DecodeError> {
-        self.rows += 1;
         let id = rec.first().copied().unwrap_or(0);
         self.source.push(source);
         self.offset.push(offset);
@@ -457,8 +423,8 @@ impl RecordsBuilder {
             let w = walk(rec, |t| self.token(t, rec, offset, &mut seen));
             if let Some(fault) = w.error {
                 let rest = rec.get(w.end..).unwrap_or(&[]);
-                if !rest.is_empty() {
-                    self.other_entry("invalid", rest[0], offset + w.end as u64, rest);
+                if let Some(&first) = rest.first() {
+                    self.other_entry(b"invalid", first, offset + w.end as u64, rest);
                 }
                 err = Some(fault.at(offset));
             }
@@ -471,55 +437,73 @@ impl RecordsBuilder {
 
     fn close_row(&mut self, seen: &Seen, err: Option<&DecodeError>) {
         if !seen.header {
-            self.version.null();
-            self.event.null();
-            self.modifier.null();
-            self.time.null();
-            self.host.null();
+            self.header_valid.push(false);
+            self.version.push(0);
+            self.event.push(0);
+            self.modifier.push(0);
+            self.time.push(0);
+            self.time_valid.push(false);
+            self.host.push_empty();
+            self.host_valid.push(false);
         }
         if !seen.subject {
-            self.subject_type.null();
-            self.subject.null();
+            self.subject_valid.push(false);
+            self.subject_type.push(0);
+            self.subject.push_null();
         }
         if !seen.ret {
-            self.return_status.null();
-            self.return_value.null();
-            self.return_errno.null();
+            self.return_valid.push(false);
+            self.return_status.push(0);
+            self.return_value.push(0);
+            self.errno.push(0);
+            self.errno_valid.push(false);
         }
         if !seen.identity {
-            self.identity.null();
+            let d = &mut self.identity;
+            d.valid.push(false);
+            d.signer_type.push(0);
+            d.signing_id.push_empty();
+            d.signing_id_truncated.push(false);
+            d.team_id.push_empty();
+            d.team_id_truncated.push(false);
+            d.cdhash.push_empty();
         }
         if !seen.seq {
-            self.seq.null();
+            self.seq.push(0);
+            self.seq_valid.push(false);
         }
         if !seen.zone {
-            self.zone.null();
+            self.zone.push_empty();
+            self.zone_valid.push(false);
         }
         self.paths.close(true);
         self.texts.close(true);
         self.exec_args.close(seen.exec_args);
         self.exec_env.close(seen.exec_env);
-        self.args.close(true);
-        self.attrs.close(true);
-        self.sockets.close(true);
-        self.processes.close(true);
-        self.groups.close(seen.groups);
-        self.other.close(true);
+        self.args_offsets.close(self.args.num.len());
+        self.attrs_offsets.close(self.attrs.nodeid.len());
+        self.sockets_offsets.close(self.sockets.kind.len());
+        self.processes_offsets.close(self.process_type.len());
+        self.groups_offsets.close(self.groups.len());
+        self.groups_valid.push(seen.groups);
+        self.other_offsets.close(self.other.id.len());
         match err {
             Some(e) => {
+                self.error_valid.push(true);
                 self.error.push(reason_key(&e.kind));
                 self.error_offset.push(e.offset);
             }
             None => {
-                self.error.null();
-                self.error_offset.null();
+                self.error_valid.push(false);
+                self.error.push(0);
+                self.error_offset.push(0);
             }
         }
     }
 
-    fn other_entry(&mut self, ty: &str, id: u8, offset: u64, data: &[u8]) {
+    fn other_entry(&mut self, ty: &[u8], id: u8, offset: u64, data: &[u8]) {
         if self.on(Col::OtherTokens) {
-            let o = &mut self.other.child;
+            let o = &mut self.other;
             o.ty.push(ty);
             o.id.push(id);
             o.offset.push(offset);
@@ -527,33 +511,39 @@ impl RecordsBuilder {
         }
     }
 
+    #[inline]
     fn token(&mut self, t: &Tok<'_>, rec: &[u8], rec_offset: u64, seen: &mut Seen) {
         match &t.token {
             Token::Header(h) if t.offset == 0 => {
                 seen.header = true;
+                self.header_valid.push(true);
                 self.version.push(h.version);
                 self.event.push(h.event);
                 self.modifier.push(h.modifier);
-                if self.on(Col::Time) {
-                    self.time.opt(time_ms(t.id, h.seconds, h.msec));
-                } else {
-                    self.time.null();
-                }
-                match (&h.host, self.on(Col::Host)) {
-                    (Some(a @ (Addr::V4(_) | Addr::V6(_))), true) => {
-                        self.host.push(addr_text(a, &mut self.buf))
+                let ms = time_ms(t.id, h.seconds, h.msec);
+                self.time.push(ms.unwrap_or(0));
+                self.time_valid.push(ms.is_some());
+                match &h.host {
+                    Some(a @ (Addr::V4(_) | Addr::V6(_))) => {
+                        self.host.push_addr(a);
+                        self.host_valid.push(true);
                     }
-                    _ => self.host.null(),
+                    _ => {
+                        self.host.push_empty();
+                        self.host_valid.push(false);
+                    }
                 }
             }
             Token::Trailer { .. } => {}
             Token::Subject(s) if !seen.subject => {
                 seen.subject = true;
+                self.subject_valid.push(true);
                 self.subject_type.push(subject_key(t.id));
-                self.subject.push(s, &mut self.buf);
+                self.subject.push(s);
             }
             Token::Return { status, value } if !seen.ret => {
                 seen.ret = true;
+                self.return_valid.push(true);
                 self.return_status.push(*status);
                 let v = if t.id == ids::RETURN64 {
                     *value as i64
@@ -561,27 +551,24 @@ impl RecordsBuilder {
                     (*value & 0xffff_ffff) as i64
                 };
                 self.return_value.push(v);
-                if *status == 0 {
-                    self.return_errno.null();
-                } else {
-                    self.return_errno.push(i32::from(*status));
-                }
+                self.errno.push(i32::from(*status));
+                self.errno_valid.push(*status != 0);
             }
             Token::Path(p) => {
                 if self.on(Col::Paths) {
-                    self.paths.child.push_bytes(p, &mut self.scratch);
+                    self.paths.values.push_text(p);
                 }
             }
             Token::Text(p) => {
                 if self.on(Col::Texts) {
-                    self.texts.child.push_bytes(p, &mut self.scratch);
+                    self.texts.values.push_text(p);
                 }
             }
             Token::ExecArgs(l) if !seen.exec_args => {
                 seen.exec_args = true;
                 if self.on(Col::ExecArgs) {
                     for s in l.iter() {
-                        self.exec_args.child.push_bytes(s, &mut self.scratch);
+                        self.exec_args.values.push_text(s);
                     }
                 }
             }
@@ -589,16 +576,18 @@ impl RecordsBuilder {
                 seen.exec_env = true;
                 if self.on(Col::ExecEnv) {
                     for s in l.iter() {
-                        self.exec_env.child.push_bytes(s, &mut self.scratch);
+                        self.exec_env.values.push_text(s);
                     }
                 }
             }
             Token::Arg { num, value, desc } => {
                 if self.on(Col::Args) {
-                    let a = &mut self.args.child;
+                    let a = &mut self.args;
                     a.num.push(*num);
                     a.value.push(*value);
-                    a.desc.push_bytes(desc, &mut self.scratch);
+                    if let Some(d) = &mut a.desc {
+                        d.push_text(desc);
+                    }
                 }
             }
             Token::Attr {
@@ -610,7 +599,7 @@ impl RecordsBuilder {
                 device,
             } => {
                 if self.on(Col::Attrs) {
-                    let a = &mut self.attrs.child;
+                    let a = &mut self.attrs;
                     for (b, v) in a.u32s.iter_mut().zip([*mode, *uid, *gid, *fsid]) {
                         b.push(v);
                     }
@@ -629,42 +618,41 @@ impl RecordsBuilder {
             }
             Token::Process(s) => {
                 if self.on(Col::Processes) {
-                    let p = &mut self.processes.child;
-                    p.ty.push(canonical_name(t.id));
-                    p.ids.push(s, &mut self.buf);
+                    self.process_type.push(canonical_name(t.id).as_bytes());
+                    self.processes.push(s);
                 }
             }
             Token::Identity(i) if !seen.identity => {
                 seen.identity = true;
                 let d = &mut self.identity;
+                d.valid.push(true);
                 d.signer_type.push(i.signer_type);
-                d.signing_id.push_bytes(i.signing_id, &mut self.scratch);
+                d.signing_id.push_text(i.signing_id);
                 d.signing_id_truncated.push(i.signing_id_truncated != 0);
-                d.team_id.push_bytes(i.team_id, &mut self.scratch);
+                d.team_id.push_text(i.team_id);
                 d.team_id_truncated.push(i.team_id_truncated != 0);
                 d.cdhash.push(i.cdhash);
-                d.nulls.append_non_null();
             }
             Token::Groups(g) if !seen.groups => {
                 seen.groups = true;
                 if self.on(Col::Groups) {
-                    for gid in g.iter() {
-                        self.groups.child.push(gid);
-                    }
+                    self.groups.extend(g.iter());
                 }
             }
             Token::Seq(s) if !seen.seq => {
                 seen.seq = true;
                 self.seq.push(*s);
+                self.seq_valid.push(true);
             }
             Token::Zone(z) if !seen.zone => {
                 seen.zone = true;
-                self.zone.push_bytes(z, &mut self.scratch);
+                self.zone.push_text(z);
+                self.zone_valid.push(true);
             }
             _ => {
                 let data = rec.get(t.offset..t.offset + t.len).unwrap_or(&[]);
                 self.other_entry(
-                    canonical_name(t.id),
+                    canonical_name(t.id).as_bytes(),
                     t.id,
                     rec_offset + t.offset as u64,
                     data,
@@ -674,10 +662,9 @@ impl RecordsBuilder {
     }
 
     fn socket(&mut self, t: &Tok<'_>) {
-        let s = &mut self.sockets.child;
-        s.kind.push(canonical_name(t.id));
-        let buf = &mut self.buf;
-        match &t.token {
+        let s = &mut self.sockets;
+        s.kind.push(canonical_name(t.id).as_bytes());
+        let (family, sock_type, lport, rport) = match &t.token {
             Token::Socket {
                 sock_type,
                 lport,
@@ -685,12 +672,9 @@ impl RecordsBuilder {
                 rport,
                 raddr,
             } => {
-                s.family.null();
-                s.sock_type.push(*sock_type);
-                s.lport.push(*lport);
-                s.laddr.push(addr_text(&Addr::V4(*laddr), buf));
-                s.rport.push(*rport);
-                s.raddr.push(addr_text(&Addr::V4(*raddr), buf));
+                s.laddr.0.push_v4(laddr);
+                s.raddr.0.push_v4(raddr);
+                (None, Some(*sock_type), Some(*lport), Some(*rport))
             }
             Token::SocketEx {
                 domain,
@@ -700,99 +684,208 @@ impl RecordsBuilder {
                 rport,
                 raddr,
             } => {
-                s.family.push(*domain);
-                s.sock_type.push(*sock_type);
-                s.lport.push(*lport);
-                s.laddr.push(addr_text(laddr, buf));
-                s.rport.push(*rport);
-                s.raddr.push(addr_text(raddr, buf));
+                s.laddr.0.push_addr(laddr);
+                s.raddr.0.push_addr(raddr);
+                (Some(*domain), Some(*sock_type), Some(*lport), Some(*rport))
             }
             Token::SockInet { family, port, addr } => {
-                s.family.push(*family);
-                s.sock_type.null();
-                s.lport.push(*port);
-                s.laddr.push(addr_text(&Addr::V4(*addr), buf));
-                s.rport.null();
-                s.raddr.null();
+                s.laddr.0.push_v4(addr);
+                s.raddr.0.push_empty();
+                (Some(*family), None, Some(*port), None)
             }
             Token::SockInet6 { family, port, addr } => {
-                s.family.push(*family);
-                s.sock_type.null();
-                s.lport.push(*port);
-                s.laddr.push(addr_text(&Addr::V6(*addr), buf));
-                s.rport.null();
-                s.raddr.null();
+                s.laddr.0.push_addr(&Addr::V6(*addr));
+                s.raddr.0.push_empty();
+                (Some(*family), None, Some(*port), None)
             }
             Token::SockUnix { family, path } => {
-                s.family.push(*family);
-                s.sock_type.null();
-                s.lport.null();
-                s.laddr.push_bytes(path, &mut self.scratch);
-                s.rport.null();
-                s.raddr.null();
+                s.laddr.0.push_text(path);
+                s.raddr.0.push_empty();
+                (Some(*family), None, None, None)
             }
-            _ => {}
-        }
+            _ => {
+                s.laddr.0.push_empty();
+                s.raddr.0.push_empty();
+                (None, None, None, None)
+            }
+        };
+        s.laddr.1.push(true);
+        s.raddr.1.push(rport.is_some());
+        opt16(&mut s.family, family);
+        opt16(&mut s.sock_type, sock_type);
+        opt16(&mut s.lport, lport);
+        opt16(&mut s.rport, rport);
     }
 
     /// Close the batch: the projection's columns, in its order.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        // Each group's validity is built once and shared (an Arc) by its columns.
+        let groups = Groups {
+            subject: self.subject_valid.finish(),
+            ret: self.return_valid.finish(),
+            header: self.header_valid.finish(),
+            error: self.error_valid.finish(),
+        };
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.cols.len());
-        let cols = self.cols.clone();
-        // Build every column (keeps the builders in step), then keep the projection's.
-        let mut built: [Option<ArrayRef>; NCOL] = std::array::from_fn(|_| None);
-        for c in Col::ALL {
-            built[c.idx()] = Some(self.finish_col(*c)?);
+        for c in self.cols.clone() {
+            arrays.push(self.finish_col(c, &groups)?);
         }
-        for c in cols {
-            if let Some(a) = built[c.idx()].take() {
-                arrays.push(a);
-            }
-        }
-        self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), arrays)
     }
 
-    fn finish_col(&mut self, c: Col) -> Result<ArrayRef, ArrowError> {
-        let [auid, euid, egid, ruid, rgid, pid, sid] = &mut self.subject.ids;
-        match c {
-            Col::Source => self.source.finish(),
-            Col::Offset => self.offset.finish(),
-            Col::Size => self.size.finish(),
-            Col::HeaderType => self.header_type.finish(),
-            Col::Version => self.version.finish(),
-            Col::Event => self.event.finish(),
-            Col::Modifier => self.modifier.finish(),
-            Col::Time => self.time.finish(),
-            Col::Host => self.host.finish(),
-            Col::SubjectType => self.subject_type.finish(),
-            Col::Auid => auid.finish(),
-            Col::Euid => euid.finish(),
-            Col::Egid => egid.finish(),
-            Col::Ruid => ruid.finish(),
-            Col::Rgid => rgid.finish(),
-            Col::Pid => pid.finish(),
-            Col::Sid => sid.finish(),
-            Col::TidPort => self.subject.port.finish(),
-            Col::TidAddr => self.subject.addr.finish(),
-            Col::ReturnStatus => self.return_status.finish(),
-            Col::ReturnValue => self.return_value.finish(),
-            Col::ReturnErrno => self.return_errno.finish(),
-            Col::Paths => self.paths.finish(),
-            Col::Texts => self.texts.finish(),
-            Col::ExecArgs => self.exec_args.finish(),
-            Col::ExecEnv => self.exec_env.finish(),
-            Col::Args => self.args.finish(),
-            Col::Attrs => self.attrs.finish(),
-            Col::Sockets => self.sockets.finish(),
-            Col::Processes => self.processes.finish(),
-            Col::Identity => self.identity.finish(),
-            Col::Groups => self.groups.finish(),
-            Col::Seq => self.seq.finish(),
-            Col::Zone => self.zone.finish(),
-            Col::OtherTokens => self.other.finish(),
-            Col::Error => self.error.finish(),
-            Col::ErrorOffset => self.error_offset.finish(),
-        }
+    fn finish_col(&mut self, c: Col, g: &Groups) -> Result<ArrayRef, ArrowError> {
+        let (subject, ret, header, error) = (
+            g.subject.clone(),
+            g.ret.clone(),
+            g.header.clone(),
+            g.error.clone(),
+        );
+        let idx = |c: Col| c.idx() - Col::Auid.idx();
+        Ok(match c {
+            Col::Source => dict_array(&mut self.source, None, &self.sources)?,
+            Col::Offset => prim::<UInt64Type>(&mut self.offset, None),
+            Col::Size => prim::<UInt32Type>(&mut self.size, None),
+            Col::HeaderType => dict_array(&mut self.header_type, None, header_dictionary())?,
+            Col::Version => prim::<UInt8Type>(&mut self.version, header),
+            Col::Event => prim::<UInt16Type>(&mut self.event, header),
+            Col::Modifier => prim::<UInt16Type>(&mut self.modifier, header),
+            Col::Time => {
+                let nulls = self.time_valid.finish();
+                let a = arrow_array::PrimitiveArray::<TimestampMillisecondType>::new(
+                    std::mem::take(&mut self.time).into(),
+                    nulls,
+                );
+                Arc::new(a.with_data_type(schema::timestamp()))
+            }
+            Col::Host => {
+                let nulls = self.host_valid.finish();
+                self.host.utf8(nulls)?
+            }
+            Col::SubjectType => dict_array(&mut self.subject_type, subject, subject_dictionary())?,
+            Col::Auid | Col::Euid | Col::Egid | Col::Ruid | Col::Rgid | Col::Pid | Col::Sid => {
+                let v = self.subject.ids.get_mut(idx(c));
+                match v {
+                    Some(v) => prim::<UInt32Type>(v, subject),
+                    None => return Err(ArrowError::SchemaError("subject id".into())),
+                }
+            }
+            Col::TidPort => prim::<UInt64Type>(&mut self.subject.port, subject),
+            Col::TidAddr => self.subject.addr.utf8(subject)?,
+            Col::ReturnStatus => prim::<UInt8Type>(&mut self.return_status, ret),
+            Col::ReturnValue => prim::<Int64Type>(&mut self.return_value, ret),
+            Col::ReturnErrno => {
+                let nulls = self.errno_valid.finish();
+                dict_array(&mut self.errno, nulls, &errno::dictionary())?
+            }
+            Col::Paths => self.paths.finish()?,
+            Col::Texts => self.texts.finish()?,
+            Col::ExecArgs => self.exec_args.finish()?,
+            Col::ExecEnv => self.exec_env.finish()?,
+            Col::Args => {
+                let a = &mut self.args;
+                let desc = match &mut a.desc {
+                    Some(d) => d.utf8(None)?,
+                    None => return Err(ArrowError::SchemaError("args".into())),
+                };
+                let values = strukt(
+                    schema::args_fields(),
+                    vec![
+                        prim::<UInt8Type>(&mut a.num, None),
+                        prim::<UInt64Type>(&mut a.value, None),
+                        desc,
+                    ],
+                )?;
+                let item = list_field(DataType::Struct(schema::args_fields()));
+                self.args_offsets.list(item, values, None)?
+            }
+            Col::Attrs => {
+                let a = &mut self.attrs;
+                let mut v: Vec<ArrayRef> = a
+                    .u32s
+                    .iter_mut()
+                    .map(|x| prim::<UInt32Type>(x, None))
+                    .collect();
+                v.push(prim::<UInt64Type>(&mut a.nodeid, None));
+                v.push(prim::<UInt64Type>(&mut a.device, None));
+                let values = strukt(schema::attrs_fields(), v)?;
+                let item = list_field(DataType::Struct(schema::attrs_fields()));
+                self.attrs_offsets.list(item, values, None)?
+            }
+            Col::Sockets => {
+                let s = &mut self.sockets;
+                let p = |c: &mut (Vec<u16>, Valid)| {
+                    let n = c.1.finish();
+                    prim::<UInt16Type>(&mut c.0, n)
+                };
+                let v = vec![
+                    s.kind.utf8(None)?,
+                    p(&mut s.family),
+                    p(&mut s.sock_type),
+                    p(&mut s.lport),
+                    {
+                        let n = s.laddr.1.finish();
+                        s.laddr.0.utf8(n)?
+                    },
+                    p(&mut s.rport),
+                    {
+                        let n = s.raddr.1.finish();
+                        s.raddr.0.utf8(n)?
+                    },
+                ];
+                let values = strukt(schema::sockets_fields(), v)?;
+                let item = list_field(DataType::Struct(schema::sockets_fields()));
+                self.sockets_offsets.list(item, values, None)?
+            }
+            Col::Processes => {
+                let mut v = vec![self.process_type.utf8(None)?];
+                v.extend(self.processes.arrays(&None)?);
+                let values = strukt(schema::processes_fields(), v)?;
+                let item = list_field(DataType::Struct(schema::processes_fields()));
+                self.processes_offsets.list(item, values, None)?
+            }
+            Col::Identity => {
+                let d = &mut self.identity;
+                let nulls = d.valid.finish();
+                let v = vec![
+                    prim::<UInt32Type>(&mut d.signer_type, None),
+                    d.signing_id.utf8(None)?,
+                    bools(&mut d.signing_id_truncated),
+                    d.team_id.utf8(None)?,
+                    bools(&mut d.team_id_truncated),
+                    d.cdhash.binary(None)?,
+                ];
+                Arc::new(StructArray::try_new(schema::identity_fields(), v, nulls)?)
+            }
+            Col::Groups => {
+                let values = prim::<UInt32Type>(&mut self.groups, None);
+                let nulls = self.groups_valid.finish();
+                self.groups_offsets
+                    .list(list_field(DataType::UInt32), values, nulls)?
+            }
+            Col::Seq => {
+                let nulls = self.seq_valid.finish();
+                prim::<UInt32Type>(&mut self.seq, nulls)
+            }
+            Col::Zone => {
+                let nulls = self.zone_valid.finish();
+                self.zone.utf8(nulls)?
+            }
+            Col::OtherTokens => {
+                let o = &mut self.other;
+                let values = strukt(
+                    schema::other_fields(),
+                    vec![
+                        o.ty.utf8(None)?,
+                        prim::<UInt8Type>(&mut o.id, None),
+                        prim::<UInt64Type>(&mut o.offset, None),
+                        o.data.binary(None)?,
+                    ],
+                )?;
+                let item = list_field(DataType::Struct(schema::other_fields()));
+                self.other_offsets.list(item, values, None)?
+            }
+            Col::Error => dict_array(&mut self.error, error, &reason_dictionary())?,
+            Col::ErrorOffset => prim::<UInt64Type>(&mut self.error_offset, error),
+        })
     }
 }

@@ -287,3 +287,47 @@ fn file_window_equals_memory() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Timing without Python: `BSMTRAIL_BENCH_TRAIL=path cargo test --release --lib
+/// arrow::tests::timing -- --ignored --nocapture`. Figures for BENCHMARKS.md come from
+/// `benches/bench_arrow.py`; this is for profiling the Rust side alone.
+#[test]
+#[ignore]
+fn timing() {
+    let Ok(path) = std::env::var("BSMTRAIL_BENCH_TRAIL") else {
+        return;
+    };
+    let len = std::fs::metadata(&path).unwrap().len() as f64;
+    let views = [
+        ("errors", View::Errors),
+        ("records", View::Records(Col::ALL.to_vec())),
+        ("tokens", View::Tokens),
+    ];
+    let only = std::env::var("BSMTRAIL_BENCH_ONLY").unwrap_or_default();
+    for (name, view) in views {
+        for threads in [1, 2] {
+            if !only.is_empty() && only != format!("{name}:{threads}") {
+                continue;
+            }
+            let t0 = std::time::Instant::now();
+            let input = Input::File {
+                name: "t".into(),
+                path: path.clone().into(),
+            };
+            let opts = Options {
+                view: view.clone(),
+                threads,
+                ..Options::default()
+            };
+            let mut rows = 0;
+            for b in BatchReader::new(vec![input], opts).unwrap() {
+                rows += b.unwrap().num_rows();
+            }
+            let dt = t0.elapsed().as_secs_f64();
+            println!(
+                "{name:8} threads={threads} rows={rows} {:.0} MB/s",
+                len / dt / 1e6
+            );
+        }
+    }
+}

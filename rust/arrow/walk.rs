@@ -3,7 +3,7 @@
 //! that fails still becomes a row, with the undecodable rest kept as bytes.
 
 use crate::error::{ErrorKind, Fault};
-use crate::tokens::{ids, DecodeOptions, Tok, Token, TokenIter};
+use crate::tokens::{decode, ids, DecodeOptions, Tok, Token};
 
 /// How a walk ended.
 pub(crate) struct Walked {
@@ -20,12 +20,16 @@ pub(crate) struct Walked {
 pub(crate) fn walk<'a>(rec: &'a [u8], mut f: impl FnMut(&Tok<'a>)) -> Walked {
     let mut end = 0usize;
     let mut last_was_trailer = false;
-    for t in TokenIter::new(rec, DecodeOptions::FULL) {
-        let t = match t {
+    // `TokenIter`'s loop, with each token used where `decode` wrote it: moving a `Tok`
+    // out of its `Result` (then out of an `Option`) costs a store-forwarding stall per
+    // token, a quarter of the records view's time.
+    while end < rec.len() {
+        let res = decode(rec, end, DecodeOptions::FULL);
+        let t = match &res {
             Ok(t) => t,
             Err(fault) => {
                 return Walked {
-                    error: Some(fault),
+                    error: Some(fault.clone()),
                     end,
                 }
             }
@@ -54,7 +58,7 @@ pub(crate) fn walk<'a>(rec: &'a [u8], mut f: impl FnMut(&Tok<'a>)) -> Walked {
                 end,
             };
         }
-        f(&t);
+        f(t);
         end = t_end;
     }
     let error = (!last_was_trailer).then(|| Fault {
