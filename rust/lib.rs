@@ -4,6 +4,7 @@
 //! (§) in comments point there.
 
 pub mod arrow;
+pub mod chunks;
 pub(crate) mod cursor;
 pub mod error;
 pub mod framing;

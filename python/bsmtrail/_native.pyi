@@ -9,7 +9,19 @@ __version__: str
 build_profile: str
 DECODED_TOKEN_IDS: list[tuple[int, str]]
 
-_Input = str | PathLike[str] | bytes | bytearray | memoryview
+@final
+class TrailSlice:
+    """Bytes ``[start, end)`` of a trail, shared without copying; accepted wherever a
+    trail's bytes are."""
+
+    def __init__(self, source: _Input, start: int, end: int) -> None: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    def __len__(self) -> int: ...
+
+_Input = str | PathLike[str] | bytes | bytearray | memoryview | TrailSlice
 
 @final
 class Record:
@@ -213,3 +225,29 @@ def reduce(
     damage: list[tuple[int, int, Any]] | None = None,
     chunk_size: int = 1048576,
 ) -> tuple[int, int, Any]: ...
+
+# -- byte-range chunks (rust/python/chunks.rs) ------------------------------------------
+
+CHUNK_LOOKBACK: int
+CHUNK_AHEAD: int
+
+def chunk_boundaries(
+    source: _Input,
+    n_chunks: int | None = None,
+    chunk_bytes: int | None = None,
+    *,
+    splits: list[int] | None = None,
+    lookback: int = ...,
+    ahead: int = ...,
+) -> list[int]: ...
+def selection_kwargs(selection: Selection) -> dict[str, Any]: ...
+def chunk_span(
+    source: _Input,
+    index: int,
+    chunk_bytes: int,
+    *,
+    base: int = 0,
+    total: int | None = None,
+    lookback: int = ...,
+    ahead: int = ...,
+) -> tuple[int, int, tuple[int, int] | None]: ...

@@ -178,6 +178,7 @@ fn input(name: String, obj: &Bound<'_, PyAny>) -> PyResult<Input> {
     if obj.is_instance_of::<PyBytes>()
         || obj.is_instance_of::<PyByteArray>()
         || obj.is_instance_of::<PyMemoryView>()
+        || obj.is_instance_of::<super::chunks::TrailSlice>()
     {
         return Ok(Input::Bytes {
             name,

@@ -2,6 +2,7 @@
 //! functions; this file only lists them.
 
 mod arrow;
+mod chunks;
 mod convert;
 mod errors;
 mod reader;
@@ -24,6 +25,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         },
     )?;
     arrow::register(m)?;
+    chunks::register(m)?;
     reader::register(m)?;
     render::register(m)?;
     select::register(m)?;

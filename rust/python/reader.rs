@@ -22,6 +22,9 @@ use std::path::PathBuf;
 /// Bytes from `bytes` (shared, no copy), `bytearray`/`memoryview` (copied: they can change
 /// under us), or a path (memory-mapped).
 pub(crate) fn source_from(obj: &Bound<'_, PyAny>) -> PyResult<Source> {
+    if let Ok(slice) = obj.cast::<super::chunks::TrailSlice>() {
+        return Ok(slice.get().source());
+    }
     if obj.is_instance_of::<PyBytes>() {
         let b: PyBackedBytes = obj.extract()?;
         return Ok(Source::from_owner(b));

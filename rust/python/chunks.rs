@@ -1,0 +1,229 @@
+//! Byte-range chunks to Python (`crate::chunks`): `chunk_boundaries`, `chunk_span`, and
+//! `TrailSlice`, a zero-copy view of a byte range of a trail that every function taking a
+//! trail's bytes accepts (`arrow_stream`, `reduce`, `Reader`, ...).
+
+use super::reader::source_from;
+use super::select::Selection;
+use crate::chunks::{self, Params, Window, DEFAULT_AHEAD, DEFAULT_LOOKBACK};
+use crate::select::Variants;
+use crate::source::Source;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+/// `file[start..end]` of a shared source, without copying.
+struct Slice {
+    src: Source,
+    start: usize,
+    end: usize,
+}
+
+impl AsRef<[u8]> for Slice {
+    fn as_ref(&self) -> &[u8] {
+        self.src.bytes().get(self.start..self.end).unwrap_or(&[])
+    }
+}
+
+/// `TrailSlice(source, start, end)`: bytes `[start, end)` of a trail (a path, memory
+/// mapped, or bytes), shared without copying. Offsets decoded from it are relative to
+/// `start`.
+#[pyclass(module = "bsmtrail._native", name = "TrailSlice", frozen)]
+pub struct TrailSlice {
+    source: Source,
+    #[pyo3(get)]
+    start: usize,
+    #[pyo3(get)]
+    end: usize,
+}
+
+impl TrailSlice {
+    pub(crate) fn source(&self) -> Source {
+        self.source.clone()
+    }
+}
+
+#[pymethods]
+impl TrailSlice {
+    #[new]
+    fn new(source: &Bound<'_, PyAny>, start: usize, end: usize) -> PyResult<Self> {
+        let src = source_from(source)?;
+        let len = src.bytes().len();
+        if start > end || end > len {
+            return Err(PyValueError::new_err(format!(
+                "slice [{start}, {end}) is outside the {len}-byte input"
+            )));
+        }
+        Ok(TrailSlice {
+            source: Source::from_owner(Slice { src, start, end }),
+            start,
+            end,
+        })
+    }
+
+    fn __len__(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<bsmtrail TrailSlice [{}, {})>", self.start, self.end)
+    }
+}
+
+/// `(start, end, None)`, or `(0, 0, Some((lo, hi)))` when more bytes are needed.
+type SpanOrNeed = (usize, usize, Option<(usize, usize)>);
+
+fn params(lookback: usize, ahead: usize) -> PyResult<Params> {
+    if ahead == 0 {
+        return Err(PyValueError::new_err("ahead must be at least 1"));
+    }
+    Ok(Params { lookback, ahead })
+}
+
+/// Chunk boundaries of a whole trail: `n + 1` offsets from 0 to its length; chunk `i`
+/// is the bytes `[b[i], b[i + 1])` (see `docs/dask.md` for the guarantee). Cut into
+/// `n_chunks`, every `chunk_bytes`, or at the given `splits`.
+#[pyfunction]
+#[pyo3(signature = (
+    source, n_chunks = None, chunk_bytes = None, *, splits = None,
+    lookback = DEFAULT_LOOKBACK, ahead = DEFAULT_AHEAD
+))]
+fn chunk_boundaries(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    n_chunks: Option<usize>,
+    chunk_bytes: Option<usize>,
+    splits: Option<Vec<usize>>,
+    lookback: usize,
+    ahead: usize,
+) -> PyResult<Vec<usize>> {
+    let p = params(lookback, ahead)?;
+    let src = source_from(source)?;
+    let total = src.bytes().len();
+    let cb = match (n_chunks, chunk_bytes, &splits) {
+        (Some(n), None, None) if n > 0 => chunks::chunk_bytes_for(total, n),
+        (None, Some(c), None) if c > 0 => c,
+        (None, None, Some(_)) => 0,
+        _ => {
+            return Err(PyValueError::new_err(
+                "give exactly one of n_chunks, chunk_bytes (at least 1) and splits",
+            ))
+        }
+    };
+    Ok(py.detach(move || match splits {
+        Some(s) => chunks::boundaries_at(src.bytes(), &s, p),
+        None => chunks::boundaries(src.bytes(), cb, p),
+    }))
+}
+
+/// `(start, end, need)` for chunk `index` of a file of `total` bytes cut every
+/// `chunk_bytes`, given `source` = the file's bytes from offset `base`. `need` is None
+/// when `(start, end)` is the answer, else the `(lo, hi)` byte range to hold and ask
+/// again with.
+#[pyfunction]
+#[pyo3(signature = (
+    source, index, chunk_bytes, *, base = 0, total = None, lookback = DEFAULT_LOOKBACK,
+    ahead = DEFAULT_AHEAD
+))]
+#[allow(clippy::too_many_arguments)]
+fn chunk_span(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    index: usize,
+    chunk_bytes: usize,
+    base: usize,
+    total: Option<usize>,
+    lookback: usize,
+    ahead: usize,
+) -> PyResult<SpanOrNeed> {
+    let p = params(lookback, ahead)?;
+    if chunk_bytes == 0 {
+        return Err(PyValueError::new_err("chunk_bytes must be at least 1"));
+    }
+    let src = source_from(source)?;
+    let len = src.bytes().len();
+    let total = total.unwrap_or(base + len);
+    if !matches!(base.checked_add(len), Some(end) if end <= total) {
+        return Err(PyValueError::new_err(format!(
+            "{len} bytes at offset {base} do not fit in a {total}-byte file"
+        )));
+    }
+    let r = py.detach(move || {
+        let w = Window {
+            bytes: src.bytes(),
+            base,
+            total,
+        };
+        chunks::chunk_span(&w, index, chunk_bytes, p)
+    });
+    Ok(match r {
+        Ok((s, e)) => (s, e, None),
+        Err(n) => (0, 0, Some((n.lo, n.hi))),
+    })
+}
+
+/// The keyword arguments that rebuild `selection` (`Selection(**kwargs)`): how a
+/// selection travels to Dask workers (`bsmtrail.dask`).
+#[pyfunction]
+fn selection_kwargs<'py>(py: Python<'py>, selection: &Selection) -> PyResult<Bound<'py, PyDict>> {
+    let c = &selection.core;
+    let d = PyDict::new(py);
+    let variants = match c.variants {
+        Variants::All => "all",
+        Variants::Auditreduce => "auditreduce",
+    };
+    d.set_item("variants", variants)?;
+    d.set_item("all", c.all)?;
+    d.set_item("after", c.after)?;
+    d.set_item("before", c.before)?;
+    d.set_item("class_mask", c.class)?;
+    let table: Vec<(u16, u32)> = c
+        .event_classes
+        .iter()
+        .enumerate()
+        .filter_map(|(e, m)| Some((u16::try_from(e).ok()?, (*m)?)))
+        .collect();
+    d.set_item("event_classes", (!table.is_empty()).then_some(table))?;
+    d.set_item("events", c.events.clone())?;
+    for (k, v) in [
+        ("euid", c.euid),
+        ("egid", c.egid),
+        ("rgid", c.rgid),
+        ("ruid", c.ruid),
+        ("auid", c.auid),
+        ("subject_pid", c.subject_pid),
+        ("object_pid", c.object_pid),
+        ("msgqid", c.msgqid),
+        ("semid", c.semid),
+        ("shmid", c.shmid),
+    ] {
+        d.set_item(k, v)?;
+    }
+    // `file_patterns` splits on unescaped commas and strips a leading `~`.
+    let files = c.files.as_ref().map(|pats| {
+        pats.iter()
+            .map(|p| {
+                let re = p.regex.as_str().replace(',', "\\,");
+                if p.negate {
+                    format!("~{re}")
+                } else {
+                    re
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    d.set_item("files", files)?;
+    d.set_item("zone", c.zone.as_deref().map(|z| PyBytes::new(py, z)))?;
+    d.set_item("invert", c.invert)?;
+    Ok(d)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<TrailSlice>()?;
+    m.add_function(wrap_pyfunction!(chunk_boundaries, m)?)?;
+    m.add_function(wrap_pyfunction!(chunk_span, m)?)?;
+    m.add_function(wrap_pyfunction!(selection_kwargs, m)?)?;
+    m.add("CHUNK_LOOKBACK", DEFAULT_LOOKBACK)?;
+    m.add("CHUNK_AHEAD", DEFAULT_AHEAD)?;
+    Ok(())
+}
