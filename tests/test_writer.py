@@ -565,6 +565,15 @@ def test_bad_items_and_raw_bytes(tmp_path: Path) -> None:
         assert list(tmp_path.iterdir()) == []
 
 
+def test_records_must_be_an_iterable_of_records() -> None:
+    data = RecordBuilder(1, time=0).build()
+    with pytest.raises(EncodeError, match=r"pass \[data\]") as e:
+        write_trail(io.BytesIO(), data)  # type: ignore[arg-type]
+    assert e.value.reason == "bad_item"
+    out = io.BytesIO()
+    assert write_trail(out, [data]).records == 1 and out.getvalue() == data
+
+
 def test_errors_pickle_and_python_errors_pass_through() -> None:
     import pickle
 

@@ -163,6 +163,11 @@ def write_trail(
     A path is written atomically: to a temporary file beside it, renamed into place only
     when every record was written. On error nothing is left at the path.
     """
+    if isinstance(records, (bytes, bytearray, memoryview, str)):
+        raise EncodeError(
+            "records must be an iterable of records; to copy raw trail bytes, pass [data]",
+            "bad_item",
+        )
     if isinstance(dest, (str, os.PathLike)):
         path = Path(dest)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

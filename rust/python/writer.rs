@@ -305,7 +305,10 @@ impl<'py> Fields<'_, 'py> {
 
     fn list(&self, key: &'static str) -> WResult<Vec<Bound<'py, PyAny>>> {
         let v = self.req(key)?;
-        if v.is_instance_of::<PyString>() || bytes_like(&v).ok().flatten().is_some() {
+        if v.is_instance_of::<PyString>()
+            || v.is_instance_of::<PyBytes>()
+            || v.is_instance_of::<PyByteArray>()
+        {
             return Err(self.bad(key, "must be a list, not a single string"));
         }
         let it = v
@@ -782,19 +785,19 @@ fn terminal_error(f: &Fields<'_, '_>, e: EncodeError) -> WriteError {
 fn data_token(f: &Fields<'_, '_>, out: &mut Vec<u8>) -> WResult<()> {
     let print = f.u8("print_format")?;
     let unit = f.u8("unit")?;
+    let size: usize = match unit {
+        0 => 1,
+        1 => 2,
+        2 => 4,
+        3 => 8,
+        u => return Err(EncodeError::BadDataUnit(u).into()),
+    };
     let from_values = match f.get("values")? {
         Some(_) => {
-            let bits = match unit {
-                0 => 8,
-                1 => 16,
-                2 => 32,
-                3 => 64,
-                u => return Err(EncodeError::BadDataUnit(u).into()),
-            };
             let vals = f
                 .list("values")?
                 .iter()
-                .map(|v| f.int_of("values", v, bits))
+                .map(|v| f.int_of("values", v, 8 * size as u32))
                 .collect::<WResult<Vec<u64>>>()?;
             Some(encode::data_units_le(unit, &vals)?)
         }
@@ -817,23 +820,14 @@ fn data_token(f: &Fields<'_, '_>, out: &mut Vec<u8>) -> WResult<()> {
             ))
         }
     };
-    let size = match unit {
-        0 => 1,
-        1 => 2,
-        2 => 4,
-        3 => 8,
-        u => return Err(EncodeError::BadDataUnit(u).into()),
-    };
+    let units = items.len() / size;
     let count = match f.get("count")? {
         Some(c) => f.int_of("count", &c, 8)? as u8,
-        None => u8::try_from(items.len() / size).map_err(|_| {
+        None => u8::try_from(units).map_err(|_| {
             WriteError::field(
                 "too_long",
                 "data",
-                format!(
-                    "arbitrary data of {} units: at most 255 fit",
-                    items.len() / size
-                ),
+                format!("arbitrary data of {units} units: at most 255 fit"),
             )
         })?,
     };
