@@ -13,6 +13,7 @@
 use crate::error::{DecodeError, ErrorKind};
 use crate::framing::{frame, Check, SpanKind};
 use crate::recover::resync;
+use crate::tokens::ids;
 
 /// libbsm refuses to write records over 32 KiB (`MAX_AUDIT_RECORD_SIZE`); kernels stay far
 /// below 1 MiB. 16 MiB leaves room for odd writers without letting a lie cost much.
@@ -30,6 +31,12 @@ pub enum StreamItem {
         len: u64,
         error: DecodeError,
     },
+}
+
+enum Resync {
+    At(usize),
+    Wait(usize),
+    None,
 }
 
 pub struct StreamDecoder {
@@ -91,6 +98,34 @@ impl StreamDecoder {
         self.base += n as u64;
     }
 
+    /// Where to resume after damage at `buf[0]`: the first later offset where a record
+    /// frames strictly, as [`resync`] finds it over the whole input, unless a candidate
+    /// before it is cut by the end of what has arrived (and small enough to wait for):
+    /// with more bytes it may frame, so the search stops there.
+    fn resync_point(&self) -> Resync {
+        let mut pos = 1;
+        while let Some(rest) = self.buf.get(pos..) {
+            let Some(i) = rest.iter().position(|&b| ids::is_header(b)) else {
+                break;
+            };
+            let cand = pos + i;
+            match frame(&self.buf, cand, Check::Strict) {
+                Ok(_) => return Resync::At(cand),
+                Err(e) => {
+                    if let ErrorKind::Truncated { needed, available } = e.kind {
+                        if available == (self.buf.len() - cand) as u64
+                            && needed <= self.max_record as u64
+                        {
+                            return Resync::Wait(cand);
+                        }
+                    }
+                }
+            }
+            pos = cand + 1;
+        }
+        Resync::None
+    }
+
     /// Add bytes; push every item they complete to `out`.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<StreamItem>) {
         self.buf.extend_from_slice(data);
@@ -117,16 +152,26 @@ impl StreamDecoder {
                     e.record_offset += self.base;
                     self.consume(pos);
                     pos = 0;
-                    if self.pending.is_none() && self.is_incomplete(&e) {
-                        return; // wait for the rest
+                    if self.is_incomplete(&e) {
+                        // Wait for the rest: a record cut at the end, or (with damage
+                        // pending) a resync candidate that may still complete.
+                        return;
                     }
-                    match resync(&self.buf, 1) {
-                        Some(q) => {
+                    match self.resync_point() {
+                        Resync::At(q) => {
                             self.pending.get_or_insert((self.base, e));
                             self.flush_pending(self.base + q as u64, out);
                             self.consume(q);
                         }
-                        None => {
+                        Resync::Wait(c) => {
+                            // A record may start at `c` once its bytes are in; `Recover`
+                            // would see it, so nothing past it can be skipped yet. The
+                            // damage stays open from where it started.
+                            self.pending.get_or_insert((self.base, e));
+                            self.consume(c);
+                            return;
+                        }
+                        Resync::None => {
                             self.pending.get_or_insert((self.base, e));
                             // Nothing further back than max_record can start a record that
                             // fits: let it go, keep the rest for the next feed.
@@ -282,6 +327,26 @@ mod tests {
         t.extend(rec(4));
         t.extend(&rec(5)[..12]);
         for piece in [1, 3, 10, 31, 1000] {
+            check_pieces(&t, piece);
+        }
+    }
+
+    /// Found by the atheris API harness (stream in 16-byte pieces vs. recover mode): after
+    /// damage, a record still arriving was skipped because it did not frame yet, and
+    /// resync landed on a smaller record inside it that had arrived whole.
+    #[test]
+    fn resync_waits_for_a_candidate_still_arriving() {
+        // A record that frames strictly (count 62, matching trailer) with a whole record
+        // inside its body; one junk byte before it.
+        let mut outer = vec![0x14, 0, 0, 0, 62, 11, 0, 9, 0, 0, 0, 0, 0, 5, 0, 0, 0, 6];
+        outer.extend(rec(2));
+        outer.extend_from_slice(&[0x2f, 0, 0, 0, 1, 0]);
+        outer.extend_from_slice(&[0x13, 0xb1, 0x05, 0, 0, 0, 62]);
+        assert_eq!(outer.len(), 62);
+        let mut t = vec![0x00];
+        t.extend(&outer);
+        t.extend(rec(3));
+        for piece in [1, 5, 16, 40, 1000] {
             check_pieces(&t, piece);
         }
     }
