@@ -28,6 +28,9 @@ _EXTENSIONS = {
     ".json": "jsonl",
 }
 
+#: Rows turned into Python objects at a time for JSON Lines.
+_JSONL_SLICE = 4096
+
 EPILOG = """\
 formats: parquet (zstd), feather (Arrow IPC file, zstd), csv (list and struct columns as
 JSON text), jsonl (one JSON object per line). The format is --format, else the output's
@@ -194,9 +197,11 @@ class Sink:
         else:
 
             def write_jsonl(batch: Any) -> None:
-                lines = [_dumps(row) for row in batch.to_pylist()]
-                if lines:
-                    out.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+                # Python rows a slice at a time: memory bounded by the slice, not the batch.
+                for start in range(0, batch.num_rows, _JSONL_SLICE):
+                    rows = batch.slice(start, _JSONL_SLICE).to_pylist()
+                    text = "".join(_dumps(row) + "\n" for row in rows)
+                    out.write(text.encode("utf-8", "surrogateescape"))
 
             self._write, self._close = write_jsonl, out.flush
         self._out = out
