@@ -47,11 +47,14 @@
 //!    since the range ends where the sequential walk lands). Damaged regions have the same
 //!    extent; the reason of one cut by `B_{i+1}` may read `truncated` where the whole-file
 //!    walk saw another fault.
-//! 3. Every boundary is such a position when (a) no record, file token or damaged region
-//!    near a split point is longer than `lookback` or `ahead` (1 MiB each by default; real
-//!    BSM records are a few hundred bytes, rarely more than a few KiB), and (b) every well-formed record embedded in another record's
-//!    bytes lies wholly inside that record (or file token): the case of real trails,
-//!    which can carry a whole record in a text, opaque or arg token.
+//! 3. Every boundary is such a position when (a) every well-formed record embedded in
+//!    another record's bytes lies wholly inside that record or file token (real trails:
+//!    a record carried whole in a text, opaque or arg token), (b) a record or file token
+//!    holding embedded records that spans a split point is shorter than `lookback` (1 MiB
+//!    by default; real records are a few hundred bytes), and (c) no record or file token
+//!    is longer than [`MAX_RECORD`] (16 MiB; longer ones cut by a window's end are not
+//!    waited for). Damaged regions may be any length: no strictly framing offset lies
+//!    inside one, so an anchor never lands in damage.
 //!
 //! **Residual risk** (adversarial input only): an embedded record crafted to straddle the
 //! end of the record holding it (its trailer planted in the next record), or embedded
