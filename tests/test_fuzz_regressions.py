@@ -41,6 +41,26 @@ def test_stream_keeps_records_inside_a_count_cut_by_the_end() -> None:
         assert [(d.offset, d.length, d.reason) for d in s.damage] == want_damage
 
 
+def test_stream_resync_waits_for_a_record_still_arriving() -> None:
+    # Found by tests/fuzz/atheris_api.py (16-byte pieces): after damage, a record that had
+    # not fully arrived was skipped and the stream resumed at a smaller record inside it,
+    # so the records depended on how the input was split. Recover mode resumes at the
+    # outer record.
+    inner = record(text(b"inner"), 2)
+    outer = record(inner + struct.pack(">BI", 0x2F, 1), 9)
+    data = b"\x00" + outer + record(text(b"after"), 3)
+    trail = bsmtrail.open(data, mode="recover")
+    want = [r.offset for r in trail]
+    # The outer record frames but does not decode (a trailer inside it): it is damage too.
+    assert want == [1 + len(outer)]
+    want_damage = [(d.offset, d.length) for d in trail.damage]
+    assert want_damage == [(0, 1), (1, len(outer))]
+    for piece in (1, 16, 40, 1 << 16):
+        s = stream(io.BytesIO(data), chunk_size=piece)
+        assert [r.offset for r in s] == want
+        assert [(d.offset, d.length) for d in s.damage] == want_damage
+
+
 def test_strict_xml_escapes_markup_after_meta_byte() -> None:
     # Found by the render fuzz target: byte 0xbc in an exec arg printed as `\M-<` under
     # --xml-strict, and the document did not parse. praudit's own -x output keeps it.
