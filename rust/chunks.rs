@@ -60,8 +60,8 @@
 //! end of the record holding it (its trailer planted in the next record), or embedded
 //! records inside one record longer than `lookback`, can pull a boundary onto a record the
 //! sequential walk never frames. Then, locally at that boundary, the embedding record is
-//! cut (reported as damage by the chunk before) and the embedded one is decoded as a
-//! record; guarantee 1 still holds. `Recover` over the whole file (one sequential pass)
+//! cut (reported as damage by the chunk before), the embedded one is decoded as a record,
+//! and a record its crafted count overlaps is lost; guarantee 1 still holds. `Recover` over the whole file (one sequential pass)
 //! is the reference when this matters.
 
 use crate::error::{DecodeError, ErrorKind};

@@ -110,6 +110,67 @@ def test_remote_windows_agree_with_the_whole_file(pieces: list[bytes], chunk_byt
         assert base <= start <= end <= base + len(buf)
 
 
+def straddling_pair(pad: bytes, inner_pad: bytes) -> bytes:
+    """Crafted: record A's text ends with a header whose count lands on a trailer planted
+    in record B's text, so a well-formed record straddles A's end (the documented
+    residual risk)."""
+    head = struct.pack(">B", 0x14)
+    a_text_len = len(pad) + 18 + 1
+    a_len = 18 + 3 + a_text_len + 7
+    x = 18 + 3 + len(pad)  # where the planted record starts, from A's start
+    planted_trailer_at = a_len + 18 + 3 + len(inner_pad)  # from A's start
+    n = planted_trailer_at + 7 - x
+    fake = head + struct.pack(">IBHHII", n, 11, 999, 0, 1_700_000_000, 5) + b"\0"
+    a = record(1, pad + fake)
+    assert len(a) == a_len
+    b = record(2, inner_pad + struct.pack(">BHI", 0x13, 0xB105, n) + b"\0")
+    return a + b
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pieces=st.lists(
+        st.one_of(
+            piece,
+            st.builds(straddling_pair, st.binary(max_size=20), st.binary(max_size=20)),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    draw=st.data(),
+)
+def test_crafted_input_still_tiles(pieces: list[bytes], draw: st.DataObject) -> None:
+    """Guarantee 1 on crafted input: the chunks tile the file, no record is read twice,
+    and every row is a record that frames strictly where it stands."""
+    data = b"".join(pieces)
+    splits = draw.draw(st.lists(st.integers(0, len(data)), max_size=8), label="splits")
+    bounds = chunk_boundaries(data, splits=splits, **SMALL)
+    assert bounds[0] == 0 and bounds[-1] == len(data) and bounds == sorted(bounds)
+    rows = chunked_records(data, bounds)
+    offsets = [r["offset"] for r in rows]
+    assert offsets == sorted(set(offsets))
+    for r in rows:
+        o, n = r["offset"], r["size"]
+        rec = data[o : o + n]
+        assert len(rec) == n and rec[0] in (0x14, 0x15, 0x74, 0x79)
+        assert rec[-7:] == struct.pack(">BHI", 0x13, 0xB105, n)
+
+
+def test_crafted_straddle() -> None:
+    """The documented residual risk, exactly: with a lookback shorter than the crafted
+    record A, a split point inside A can land on the planted record, which swallows B;
+    with the default lookback the result is the sequential one."""
+    data = record(5) + straddling_pair(b"ab", b"cd") + record(3)
+    assert [r["event"] for r in records_of(data)] == [5, 1, 2, 3]
+    planted = len(record(5)) + 18 + 3 + 2
+    bounds = chunk_boundaries(data, splits=[planted - 18], lookback=4, ahead=64)
+    assert bounds == [0, planted, len(data)]
+    assert [r["event"] for r in chunked_records(data, bounds)] == [5, 999, 3]
+    for s in range(len(data) + 1):
+        exact = chunk_boundaries(data, splits=[s])
+        assert [r["event"] for r in chunked_records(data, exact)] == [5, 1, 2, 3]
+
+
 def test_embedded_records_are_not_boundaries() -> None:
     """A record whose text token holds whole records: split points inside it never land
     on the embedded ones."""
