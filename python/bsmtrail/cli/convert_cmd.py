@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import IO, Any
 
 from ..arrow import EVENT_COLUMNS, RECORD_COLUMNS
@@ -398,10 +398,3 @@ def _remove_partial(paths: list[str]) -> None:
             os.remove(path)
         except OSError:
             pass
-
-
-def iter_rows(path: str) -> Iterator[dict[str, Any]]:
-    """Rows of a JSON Lines file (for tests and scripts)."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            yield json.loads(line)
