@@ -42,7 +42,14 @@ def expected(paths: object, **kw: object) -> pd.DataFrame:
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
-def test_meta_and_partitions_without_reading(collection: Path) -> None:
+def test_meta_and_partitions_without_reading(
+    collection: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a trail was read while building the graph")
+
+    monkeypatch.setattr(bsmtrail.dask, "read_chunk", no_reading)
+    monkeypatch.setattr(bsmtrail.dask._native, "chunk_span", no_reading)
     ddf = bsmtrail.dask.read_trails(str(collection / "*.bsm"), chunk_bytes=500_000)
     # 1.5 MB -> 3 (+1 for the generator's overshoot), 0.6 MB -> 2, 2 MB -> 4 (+1)
     sizes = [p.stat().st_size for p in sorted(collection.glob("*.bsm"))]
