@@ -113,8 +113,27 @@ def _iso(v: dt.datetime) -> str:
     return v.isoformat(timespec="milliseconds") + "Z"
 
 
+#: One encoder for every value (``json.dumps`` with options builds one per call).
+_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
 def _dumps(v: object) -> str:
-    return json.dumps(v, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+    if v == []:  # most list cells (no path, no text, ...)
+        return "[]"
+    return _ENCODER.encode(v)
+
+
+def _times_as_text(batch: Any) -> Any:
+    """Top-level timestamps as ISO 8601 UTC text, in Arrow (no ``datetime`` per row)."""
+    pa = _mod("pyarrow")
+    pc = _mod("pyarrow.compute")
+    if not any(pa.types.is_timestamp(f.type) for f in batch.schema):
+        return batch
+    cols = [
+        pc.strftime(c, format="%Y-%m-%dT%H:%M:%SZ") if pa.types.is_timestamp(c.type) else c
+        for c in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
 
 
 def _is_nested(t: Any) -> bool:
@@ -198,6 +217,7 @@ class Sink:
 
             def write_jsonl(batch: Any) -> None:
                 # Python rows a slice at a time: memory bounded by the slice, not the batch.
+                batch = _times_as_text(batch)
                 for start in range(0, batch.num_rows, _JSONL_SLICE):
                     rows = batch.slice(start, _JSONL_SLICE).to_pylist()
                     text = "".join(_dumps(row) + "\n" for row in rows)
