@@ -422,6 +422,78 @@ mod tests {
         assert_eq!(boundaries(&junk, 0, p).len(), 5001);
     }
 
+    /// Pseudo-random hostile bytes (records, header ids with random counts, trailers,
+    /// file tokens, junk): boundaries tile, windowed spans equal whole-file ones, and
+    /// nothing panics, for tiny and zero windows too.
+    #[test]
+    fn random_hostile_bytes() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..60 {
+            let mut t = Vec::new();
+            while t.len() < 3000 {
+                match next() % 6 {
+                    0 | 1 => t.extend(rec((next() % 250) as u8, b"t\0")),
+                    2 => {
+                        let mut inner = rec(7, b"i\0");
+                        inner.push(0);
+                        t.extend(rec(3, &inner));
+                    }
+                    3 => {
+                        let c = (next() % 400) as u32;
+                        t.push([0x14, 0x15, 0x74, 0x79][(next() % 4) as usize]);
+                        t.extend_from_slice(&c.to_be_bytes());
+                    }
+                    4 => {
+                        let c = (next() % 400) as u32;
+                        t.extend_from_slice(&[0x13, 0xb1, 0x05]);
+                        t.extend_from_slice(&c.to_be_bytes());
+                    }
+                    _ => {
+                        let n = (next() % 16) as usize;
+                        t.push(if next() % 2 == 0 { 0x11 } else { 0 });
+                        t.extend((0..n).map(|_| next() as u8));
+                    }
+                }
+            }
+            let p = Params {
+                lookback: (next() % 300) as usize,
+                ahead: 1 + (next() % 100) as usize,
+            };
+            let cb = 1 + (next() % 700) as usize;
+            let b = boundaries(&t, cb, p);
+            assert_eq!((b[0], *b.last().unwrap()), (0, t.len()), "round {round}");
+            assert!(b.windows(2).all(|w| w[0] <= w[1]), "round {round}");
+            let whole = Window::whole(&t);
+            for i in 0..chunk_count(t.len(), cb) {
+                let want = chunk_span(&whole, i, cb, p).unwrap();
+                assert_eq!(want, (b[i], b[i + 1]), "round {round} chunk {i}");
+                let (mut lo, mut hi) = (i * cb, (i * cb + 1).min(t.len()));
+                let got = loop {
+                    let w = Window {
+                        bytes: &t[lo..hi],
+                        base: lo,
+                        total: t.len(),
+                    };
+                    match chunk_span(&w, i, cb, p) {
+                        Ok(s) => break s,
+                        Err(need) => {
+                            assert!(need.lo < lo || need.hi > hi, "no progress");
+                            lo = lo.min(need.lo);
+                            hi = hi.max(need.hi).min(t.len());
+                        }
+                    }
+                };
+                assert_eq!(got, want, "round {round} chunk {i} windowed");
+            }
+        }
+    }
+
     #[test]
     fn adversarial_straddling_embedding_still_tiles() {
         // A record longer than the lookback, full of embedded records: the boundary may
