@@ -13,7 +13,7 @@
 
 use super::builders::{bools, dict_array, dictionary, prim, Offsets, Var};
 use super::schema::{self, Col, NCOL};
-use super::walk::walk;
+use super::walk::{fast, walk};
 use super::{errno, reason_dictionary, reason_key};
 use crate::error::DecodeError;
 use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Subject, Tok, Token};
@@ -252,6 +252,76 @@ struct Seen {
     zone: bool,
 }
 
+/// Which column groups the projection needs (others are not built at all).
+#[derive(Clone, Copy)]
+struct Want {
+    source: bool,
+    offset: bool,
+    size: bool,
+    header_type: bool,
+    header: bool,
+    time: bool,
+    host: bool,
+    subject: bool,
+    ret: bool,
+    paths: bool,
+    texts: bool,
+    exec_args: bool,
+    exec_env: bool,
+    args: bool,
+    attrs: bool,
+    sockets: bool,
+    processes: bool,
+    identity: bool,
+    groups: bool,
+    seq: bool,
+    zone: bool,
+    other: bool,
+    error: bool,
+}
+
+impl Want {
+    fn new(on: &[bool; NCOL]) -> Self {
+        let any = |cs: &[Col]| cs.iter().any(|c| on[c.idx()]);
+        Want {
+            source: any(&[Col::Source]),
+            offset: any(&[Col::Offset]),
+            size: any(&[Col::Size]),
+            header_type: any(&[Col::HeaderType]),
+            header: any(&[Col::Version, Col::Event, Col::Modifier]),
+            time: any(&[Col::Time]),
+            host: any(&[Col::Host]),
+            subject: any(&[
+                Col::SubjectType,
+                Col::Auid,
+                Col::Euid,
+                Col::Egid,
+                Col::Ruid,
+                Col::Rgid,
+                Col::Pid,
+                Col::Sid,
+                Col::TidPort,
+                Col::TidAddr,
+            ]),
+            ret: any(&[Col::ReturnStatus, Col::ReturnValue, Col::ReturnErrno]),
+            paths: any(&[Col::Paths]),
+            texts: any(&[Col::Texts]),
+            exec_args: any(&[Col::ExecArgs]),
+            exec_env: any(&[Col::ExecEnv]),
+            args: any(&[Col::Args]),
+            attrs: any(&[Col::Attrs]),
+            sockets: any(&[Col::Sockets]),
+            processes: any(&[Col::Processes]),
+            identity: any(&[Col::Identity]),
+            groups: any(&[Col::Groups]),
+            seq: any(&[Col::Seq]),
+            zone: any(&[Col::Zone]),
+            other: any(&[Col::OtherTokens]),
+            error: any(&[Col::Error, Col::ErrorOffset]),
+        }
+    }
+}
+
 /// Validity of the column groups that are null together.
 struct Groups {
     subject: Option<NullBuffer>,
@@ -263,7 +333,7 @@ struct Groups {
 /// Builds one record batch of the records view for one projection.
 pub struct RecordsBuilder {
     cols: Vec<Col>,
-    on: [bool; NCOL],
+    w: Want,
     /// Walk every token (validation, or a token column was asked for).
     walk: bool,
     schema: SchemaRef,
@@ -334,7 +404,7 @@ impl RecordsBuilder {
         let walk = validate || cols.iter().any(|c| !c.header_only());
         RecordsBuilder {
             cols: cols.to_vec(),
-            on,
+            w: Want::new(&on),
             walk,
             schema,
             sources,
@@ -403,20 +473,24 @@ impl RecordsBuilder {
         }
     }
 
-    #[inline]
-    fn on(&self, c: Col) -> bool {
-        self.on[c.idx()]
-    }
-
     /// Append the record `rec`, found at `offset` of source `source`. Returns the
     /// validation error, if any (the row is written either way).
     pub fn append(&mut self, rec: &[u8], offset: u64, source: i32) -> Option<DecodeError> {
         let id = rec.first().copied().unwrap_or(0);
-        self.source.push(source);
-        self.offset.push(offset);
-        // A record's length is its header's u32 count.
-        self.size.push(u32::try_from(rec.len()).unwrap_or(u32::MAX));
-        self.header_type.push(header_key(id));
+        let w = self.w;
+        if w.source {
+            self.source.push(source);
+        }
+        if w.offset {
+            self.offset.push(offset);
+        }
+        if w.size {
+            // A record's length is its header's u32 count.
+            self.size.push(u32::try_from(rec.len()).unwrap_or(u32::MAX));
+        }
+        if w.header_type {
+            self.header_type.push(header_key(id));
+        }
         let mut seen = Seen::default();
         let mut err = None;
         if self.walk {
@@ -428,6 +502,8 @@ impl RecordsBuilder {
                 }
                 err = Some(fault.at(offset));
             }
+        } else if let Some(t) = fast(rec, 0) {
+            self.token(&t, rec, offset, &mut seen);
         } else if let Ok(t) = tokens::decode(rec, 0, DecodeOptions::FULL) {
             self.token(&t, rec, offset, &mut seen);
         }
@@ -436,29 +512,36 @@ impl RecordsBuilder {
     }
 
     fn close_row(&mut self, seen: &Seen, err: Option<&DecodeError>) {
+        let w = self.w;
         if !seen.header {
-            self.header_valid.push(false);
-            self.version.push(0);
-            self.event.push(0);
-            self.modifier.push(0);
-            self.time.push(0);
-            self.time_valid.push(false);
-            self.host.push_empty();
-            self.host_valid.push(false);
+            if w.header {
+                self.header_valid.push(false);
+                self.version.push(0);
+                self.event.push(0);
+                self.modifier.push(0);
+            }
+            if w.time {
+                self.time.push(0);
+                self.time_valid.push(false);
+            }
+            if w.host {
+                self.host.push_empty();
+                self.host_valid.push(false);
+            }
         }
-        if !seen.subject {
+        if !seen.subject && w.subject {
             self.subject_valid.push(false);
             self.subject_type.push(0);
             self.subject.push_null();
         }
-        if !seen.ret {
+        if !seen.ret && w.ret {
             self.return_valid.push(false);
             self.return_status.push(0);
             self.return_value.push(0);
             self.errno.push(0);
             self.errno_valid.push(false);
         }
-        if !seen.identity {
+        if !seen.identity && w.identity {
             let d = &mut self.identity;
             d.valid.push(false);
             d.signer_type.push(0);
@@ -468,41 +551,63 @@ impl RecordsBuilder {
             d.team_id_truncated.push(false);
             d.cdhash.push_empty();
         }
-        if !seen.seq {
+        if !seen.seq && w.seq {
             self.seq.push(0);
             self.seq_valid.push(false);
         }
-        if !seen.zone {
+        if !seen.zone && w.zone {
             self.zone.push_empty();
             self.zone_valid.push(false);
         }
-        self.paths.close(true);
-        self.texts.close(true);
-        self.exec_args.close(seen.exec_args);
-        self.exec_env.close(seen.exec_env);
-        self.args_offsets.close(self.args.num.len());
-        self.attrs_offsets.close(self.attrs.nodeid.len());
-        self.sockets_offsets.close(self.sockets.kind.len());
-        self.processes_offsets.close(self.process_type.len());
-        self.groups_offsets.close(self.groups.len());
-        self.groups_valid.push(seen.groups);
-        self.other_offsets.close(self.other.id.len());
-        match err {
-            Some(e) => {
-                self.error_valid.push(true);
-                self.error.push(reason_key(&e.kind));
-                self.error_offset.push(e.offset);
-            }
-            None => {
-                self.error_valid.push(false);
-                self.error.push(0);
-                self.error_offset.push(0);
+        if w.paths {
+            self.paths.close(true);
+        }
+        if w.texts {
+            self.texts.close(true);
+        }
+        if w.exec_args {
+            self.exec_args.close(seen.exec_args);
+        }
+        if w.exec_env {
+            self.exec_env.close(seen.exec_env);
+        }
+        if w.args {
+            self.args_offsets.close(self.args.num.len());
+        }
+        if w.attrs {
+            self.attrs_offsets.close(self.attrs.nodeid.len());
+        }
+        if w.sockets {
+            self.sockets_offsets.close(self.sockets.kind.len());
+        }
+        if w.processes {
+            self.processes_offsets.close(self.process_type.len());
+        }
+        if w.groups {
+            self.groups_offsets.close(self.groups.len());
+            self.groups_valid.push(seen.groups);
+        }
+        if w.other {
+            self.other_offsets.close(self.other.id.len());
+        }
+        if w.error {
+            match err {
+                Some(e) => {
+                    self.error_valid.push(true);
+                    self.error.push(reason_key(&e.kind));
+                    self.error_offset.push(e.offset);
+                }
+                None => {
+                    self.error_valid.push(false);
+                    self.error.push(0);
+                    self.error_offset.push(0);
+                }
             }
         }
     }
 
     fn other_entry(&mut self, ty: &[u8], id: u8, offset: u64, data: &[u8]) {
-        if self.on(Col::OtherTokens) {
+        if self.w.other {
             let o = &mut self.other;
             o.ty.push(ty);
             o.id.push(id);
@@ -513,34 +618,44 @@ impl RecordsBuilder {
 
     #[inline]
     fn token(&mut self, t: &Tok<'_>, rec: &[u8], rec_offset: u64, seen: &mut Seen) {
+        let w = self.w;
         match &t.token {
             Token::Header(h) if t.offset == 0 => {
                 seen.header = true;
-                self.header_valid.push(true);
-                self.version.push(h.version);
-                self.event.push(h.event);
-                self.modifier.push(h.modifier);
-                let ms = time_ms(t.id, h.seconds, h.msec);
-                self.time.push(ms.unwrap_or(0));
-                self.time_valid.push(ms.is_some());
-                match &h.host {
-                    Some(a @ (Addr::V4(_) | Addr::V6(_))) => {
-                        self.host.push_addr(a);
-                        self.host_valid.push(true);
-                    }
-                    _ => {
-                        self.host.push_empty();
-                        self.host_valid.push(false);
+                if w.header {
+                    self.header_valid.push(true);
+                    self.version.push(h.version);
+                    self.event.push(h.event);
+                    self.modifier.push(h.modifier);
+                }
+                if w.time {
+                    let ms = time_ms(t.id, h.seconds, h.msec);
+                    self.time.push(ms.unwrap_or(0));
+                    self.time_valid.push(ms.is_some());
+                }
+                if w.host {
+                    match &h.host {
+                        Some(a @ (Addr::V4(_) | Addr::V6(_))) => {
+                            self.host.push_addr(a);
+                            self.host_valid.push(true);
+                        }
+                        _ => {
+                            self.host.push_empty();
+                            self.host_valid.push(false);
+                        }
                     }
                 }
             }
             Token::Trailer { .. } => {}
             Token::Subject(s) if !seen.subject => {
                 seen.subject = true;
-                self.subject_valid.push(true);
-                self.subject_type.push(subject_key(t.id));
-                self.subject.push(s);
+                if w.subject {
+                    self.subject_valid.push(true);
+                    self.subject_type.push(subject_key(t.id));
+                    self.subject.push(s);
+                }
             }
+            Token::Return { .. } if !seen.ret && !w.ret => seen.ret = true,
             Token::Return { status, value } if !seen.ret => {
                 seen.ret = true;
                 self.return_valid.push(true);
@@ -555,18 +670,18 @@ impl RecordsBuilder {
                 self.errno_valid.push(*status != 0);
             }
             Token::Path(p) => {
-                if self.on(Col::Paths) {
+                if w.paths {
                     self.paths.values.push_text(p);
                 }
             }
             Token::Text(p) => {
-                if self.on(Col::Texts) {
+                if w.texts {
                     self.texts.values.push_text(p);
                 }
             }
             Token::ExecArgs(l) if !seen.exec_args => {
                 seen.exec_args = true;
-                if self.on(Col::ExecArgs) {
+                if w.exec_args {
                     for s in l.iter() {
                         self.exec_args.values.push_text(s);
                     }
@@ -574,14 +689,14 @@ impl RecordsBuilder {
             }
             Token::ExecEnv(l) if !seen.exec_env => {
                 seen.exec_env = true;
-                if self.on(Col::ExecEnv) {
+                if w.exec_env {
                     for s in l.iter() {
                         self.exec_env.values.push_text(s);
                     }
                 }
             }
             Token::Arg { num, value, desc } => {
-                if self.on(Col::Args) {
+                if w.args {
                     let a = &mut self.args;
                     a.num.push(*num);
                     a.value.push(*value);
@@ -598,7 +713,7 @@ impl RecordsBuilder {
                 nodeid,
                 device,
             } => {
-                if self.on(Col::Attrs) {
+                if w.attrs {
                     let a = &mut self.attrs;
                     for (b, v) in a.u32s.iter_mut().zip([*mode, *uid, *gid, *fsid]) {
                         b.push(v);
@@ -612,16 +727,17 @@ impl RecordsBuilder {
             | Token::SockInet { .. }
             | Token::SockInet6 { .. }
             | Token::SockUnix { .. } => {
-                if self.on(Col::Sockets) {
+                if w.sockets {
                     self.socket(t);
                 }
             }
             Token::Process(s) => {
-                if self.on(Col::Processes) {
+                if w.processes {
                     self.process_type.push(canonical_name(t.id).as_bytes());
                     self.processes.push(s);
                 }
             }
+            Token::Identity(_) if !seen.identity && !w.identity => seen.identity = true,
             Token::Identity(i) if !seen.identity => {
                 seen.identity = true;
                 let d = &mut self.identity;
@@ -635,19 +751,23 @@ impl RecordsBuilder {
             }
             Token::Groups(g) if !seen.groups => {
                 seen.groups = true;
-                if self.on(Col::Groups) {
+                if w.groups {
                     self.groups.extend(g.iter());
                 }
             }
             Token::Seq(s) if !seen.seq => {
                 seen.seq = true;
-                self.seq.push(*s);
-                self.seq_valid.push(true);
+                if w.seq {
+                    self.seq.push(*s);
+                    self.seq_valid.push(true);
+                }
             }
             Token::Zone(z) if !seen.zone => {
                 seen.zone = true;
-                self.zone.push_text(z);
-                self.zone_valid.push(true);
+                if w.zone {
+                    self.zone.push_text(z);
+                    self.zone_valid.push(true);
+                }
             }
             _ => {
                 let data = rec.get(t.offset..t.offset + t.len).unwrap_or(&[]);
