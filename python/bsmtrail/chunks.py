@@ -92,12 +92,13 @@ def chunk_span(
     """``(start, end, buffer, base)`` for chunk ``index`` of a ``total``-byte file cut every
     ``chunk_bytes``, reading only what the boundaries need through ``read(lo, hi)``:
     ``buffer`` holds the file's bytes from ``base`` and covers ``[start, end)``."""
-    if chunk_bytes < 1:
-        raise ValueError("chunk_bytes must be at least 1")
-    lo = max(0, index * chunk_bytes - lookback)
-    hi = min(total, (index + 1) * chunk_bytes + ahead)
-    lo, hi = min(lo, total), max(hi, min(lo, total))
+    if chunk_bytes < 1 or index < 0 or total < 0:
+        raise ValueError("chunk_bytes must be at least 1, index and total at least 0")
+    lo = min(total, max(0, index * chunk_bytes - lookback))
+    hi = max(lo, min(total, (index + 1) * chunk_bytes + ahead))
     buf = read(lo, hi)
+    if len(buf) != hi - lo:
+        raise OSError(f"short read: wanted bytes [{lo}, {hi}), got {len(buf)}")
     while True:
         start, end, need = _native.chunk_span(
             buf, index, chunk_bytes, base=lo, total=total, lookback=lookback, ahead=ahead
