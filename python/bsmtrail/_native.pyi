@@ -181,7 +181,8 @@ def arrow_stream(
     threads: int = 0,
     validate: bool = True,
     max_batch_bytes: int = 33554432,
-    window: int = 16777216,
+    window: int = 4194304,
+    prefetch: int = 0,
 ) -> ArrowStream: ...
 
 # --- selection (bsmtrail.select) -------------------------------------------------------

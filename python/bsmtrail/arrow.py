@@ -211,6 +211,7 @@ def _stream(
     validate: bool = True,
     events: EventsOption = None,
     where: Selection | None = None,
+    prefetch: int = 0,
 ) -> BatchStream:
     if mode not in ("strict", "recover"):
         raise ValueError(f"mode must be 'strict' or 'recover', not {mode!r}")
@@ -222,7 +223,12 @@ def _stream(
         if columns is not None:
             raise ValueError("columns apply to the records view only")
         native = _native.arrow_stream(
-            inputs, view=view, mode=mode, batch_size=batch_size, threads=threads or 0
+            inputs,
+            view=view,
+            mode=mode,
+            batch_size=batch_size,
+            threads=threads or 0,
+            prefetch=prefetch,
         )
         return BatchStream(native)
     out, build = _columns(columns, events)
@@ -234,6 +240,7 @@ def _stream(
         batch_size=batch_size,
         threads=threads or 0,
         validate=validate,
+        prefetch=prefetch,
     )
     if out == build:
         return BatchStream(native)
@@ -283,10 +290,13 @@ def iter_trails(
     validate: bool = True,
     events: EventsOption = None,
     where: Selection | None = None,
+    prefetch: int = 0,
 ) -> BatchStream:
     """Stream several trails as one sequence of batches (files in the given order; a
     directory or glob in sorted name order). Files are read through a bounded window, so
     memory stays flat whatever their size. The ``source`` column names each row's file.
+    ``prefetch`` > 0 decodes up to that many batches ahead on a thread of its own, so the
+    consumer's work (writing Parquet, say) overlaps decoding.
 
     ``where`` (a :class:`bsmtrail.select.Selection`) keeps only the records auditreduce's
     criteria select, before any column is built: rejected records cost little more than
@@ -305,6 +315,7 @@ def iter_trails(
         validate=validate,
         events=events,
         where=where,
+        prefetch=prefetch,
     )
 
 
@@ -379,6 +390,7 @@ def trail_stream(
     validate: bool = True,
     events: EventsOption = None,
     mode: Mode | None = None,
+    prefetch: int = 0,
 ) -> BatchStream:
     return _stream(
         _trail_input(trail),
@@ -389,4 +401,5 @@ def trail_stream(
         threads=threads,
         validate=validate,
         events=events,
+        prefetch=prefetch,
     )

@@ -281,14 +281,23 @@ class Trail:
         columns: Sequence[str] | None = None,
         events: EventsOption = None,
         batch_size: int = 65_536,
-        threads: int | None = None,
+        threads: int | None = 1,
         **options: Any,
     ) -> int:
-        """Write the records view to Parquet, streaming batch by batch (bounded memory).
-        ``options`` go to ``pyarrow.parquet.ParquetWriter``. Returns the rows written."""
-        from .arrow import write_parquet
+        """Write the records view to Parquet, streaming batch by batch: one thread decodes
+        (``threads``; None for every core) up to two batches ahead while this one writes,
+        so memory stays bounded whatever the trail's size. ``options`` go to
+        ``pyarrow.parquet.ParquetWriter``. Returns the rows written."""
+        from .arrow import trail_stream, write_parquet
 
-        stream = self.iter_batches(batch_size, columns=columns, events=events, threads=threads)
+        stream = trail_stream(
+            self,
+            columns=columns,
+            events=events,
+            batch_size=batch_size,
+            threads=threads,
+            prefetch=2,
+        )
         return write_parquet(stream, path, **options)
 
     def tokens_table(self, *, batch_size: int = 65_536, threads: int | None = None) -> Any:

@@ -23,7 +23,7 @@ mod walk;
 mod window;
 
 pub use builders::text;
-pub use parallel::{BatchReader, Input, Mode, Options, View};
+pub use parallel::{BatchReader, Input, Mode, Options, Prefetch, View};
 pub use records::time_ms;
 pub use schema::{Col, SCHEMA_VERSION};
 

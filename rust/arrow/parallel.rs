@@ -600,3 +600,43 @@ impl RecordBatchReader for BatchReader {
         self.ctx.schema.clone()
     }
 }
+
+/// Decodes ahead on a thread of its own, `depth` batches at most, so that a consumer
+/// (a Parquet writer, say) works while the next batches are built. Memory stays bounded
+/// by `depth` batches; dropping the reader stops the thread at its next batch.
+pub struct Prefetch {
+    schema: SchemaRef,
+    rx: std::sync::mpsc::Receiver<Result<RecordBatch, ArrowError>>,
+}
+
+impl Prefetch {
+    pub fn new(reader: BatchReader, depth: usize) -> Result<Self, ArrowError> {
+        let schema = reader.schema();
+        let (tx, rx) = std::sync::mpsc::sync_channel(depth.max(1));
+        std::thread::Builder::new()
+            .name("bsmtrail-arrow-prefetch".into())
+            .spawn(move || {
+                for b in reader {
+                    if tx.send(b).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+        Ok(Prefetch { schema, rx })
+    }
+}
+
+impl Iterator for Prefetch {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rx.recv().ok()
+    }
+}
+
+impl RecordBatchReader for Prefetch {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}

@@ -23,7 +23,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 /// Default window: big enough that refills are rare, small enough to keep memory flat.
-pub const DEFAULT_WINDOW: usize = 16 << 20;
+pub const DEFAULT_WINDOW: usize = 4 << 20;
 /// Bytes past a header that decide every framing check but the trailer's (the longest
 /// header is 38 bytes; a trailer is 7).
 const HEAD: u64 = 64;

@@ -10,7 +10,7 @@
 use super::errors::to_pyerr;
 use super::reader::source_from;
 use crate::arrow::schema::Col;
-use crate::arrow::{BatchReader, Input, Mode, Options, View, SCHEMA_VERSION};
+use crate::arrow::{BatchReader, Input, Mode, Options, Prefetch, View, SCHEMA_VERSION};
 use crate::error::DecodeError;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, StructArray};
 use arrow_schema::{ArrowError, Field, SchemaRef};
@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 enum State {
-    Ready(Box<BatchReader>),
+    Ready(Box<dyn RecordBatchReader + Send>),
     /// Another thread is pulling a batch.
     Busy,
     /// Exported through `__arrow_c_stream__`, read to the end, or failed.
@@ -49,14 +49,14 @@ fn arrow_err(py: Python<'_>, e: ArrowError) -> PyErr {
 }
 
 impl ArrowStream {
-    fn new(reader: BatchReader) -> Self {
+    fn new(reader: Box<dyn RecordBatchReader + Send>) -> Self {
         ArrowStream {
             schema: reader.schema(),
-            state: Mutex::new(State::Ready(Box::new(reader))),
+            state: Mutex::new(State::Ready(reader)),
         }
     }
 
-    fn take(&self, next: &'static str) -> PyResult<Box<BatchReader>> {
+    fn take(&self, next: &'static str) -> PyResult<Box<dyn RecordBatchReader + Send>> {
         let mut st = self
             .state
             .lock()
@@ -211,11 +211,12 @@ fn columns(names: Option<Vec<String>>) -> PyResult<Vec<Col>> {
 }
 
 /// A stream of record batches over `inputs`, a list of `(name, path or bytes)`. Paths are
-/// read through a bounded window (flat memory); bytes are shared without copying.
+/// read through a bounded window (flat memory); bytes are shared without copying. With
+/// `prefetch` > 0 a thread decodes up to that many batches ahead of the consumer.
 #[pyfunction]
 #[pyo3(signature = (
     inputs, *, view = "records", columns = None, mode = "recover", batch_size = 65536,
-    threads = 0, validate = true, max_batch_bytes = 33554432, window = 16777216
+    threads = 0, validate = true, max_batch_bytes = 33554432, window = 4194304, prefetch = 0
 ))]
 #[allow(clippy::too_many_arguments)]
 fn arrow_stream(
@@ -228,6 +229,7 @@ fn arrow_stream(
     validate: bool,
     max_batch_bytes: usize,
     window: usize,
+    prefetch: usize,
 ) -> PyResult<ArrowStream> {
     let view = match view {
         "records" => View::Records(self::columns(columns)?),
@@ -264,9 +266,13 @@ fn arrow_stream(
         validate,
         window,
     };
-    let reader =
-        BatchReader::new(inputs, opts).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    Ok(ArrowStream::new(reader))
+    let err = |e: ArrowError| PyRuntimeError::new_err(e.to_string());
+    let reader = BatchReader::new(inputs, opts).map_err(err)?;
+    Ok(ArrowStream::new(if prefetch > 0 {
+        Box::new(Prefetch::new(reader, prefetch).map_err(err)?)
+    } else {
+        Box::new(reader)
+    }))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
