@@ -106,9 +106,15 @@ impl Buf {
 }
 
 enum JobKind {
-    Record { index: u64 },
+    Record {
+        index: u64,
+    },
     File,
-    Damage { len: u64, error: DecodeError },
+    /// Boxed: damage is rare, and a small `Job` keeps framing's vector small.
+    Damage {
+        len: u64,
+        error: Box<DecodeError>,
+    },
 }
 
 /// One framed item: `len` bytes at `rel` in its segment's buffer, `offset` in its trail.
@@ -237,7 +243,7 @@ impl Framer {
                             offset: d.offset as u64,
                             kind: JobKind::Damage {
                                 len: d.len as u64,
-                                error: d.error,
+                                error: Box::new(d.error),
                             },
                         },
                     }
@@ -287,7 +293,10 @@ impl Framer {
                         rel: 0,
                         len: 0,
                         offset,
-                        kind: JobKind::Damage { len, error },
+                        kind: JobKind::Damage {
+                            len,
+                            error: Box::new(error),
+                        },
                     },
                     Found::Error(e) => return Some((src, generation, Step::Fatal(external(e)))),
                 };
@@ -343,7 +352,7 @@ impl Framer {
                         source: src,
                         generation,
                         buf,
-                        jobs: Vec::new(),
+                        jobs: Vec::with_capacity(max_records.min(1 << 16)),
                     });
                 }
             }

@@ -158,11 +158,11 @@ struct StrList {
 }
 
 impl StrList {
-    fn new(cap: usize) -> Self {
+    fn new(cap: usize, items: usize, bytes: usize) -> Self {
         StrList {
             offsets: Offsets::with_capacity(cap),
             valid: Valid::new(cap),
-            values: Var::new(),
+            values: Var::with_capacity(items, bytes),
         }
     }
     #[inline]
@@ -428,10 +428,12 @@ impl RecordsBuilder {
             return_value: Vec::with_capacity(cap),
             errno: Vec::with_capacity(cap),
             errno_valid: Valid::new(cap),
-            paths: StrList::new(cap),
-            texts: StrList::new(cap),
-            exec_args: StrList::new(cap),
-            exec_env: StrList::new(cap),
+            // Initial sizes for typical trails (a path or text in most records); they grow
+            // as needed.
+            paths: StrList::new(cap, cap, cap * 32),
+            texts: StrList::new(cap, cap / 2, cap * 16),
+            exec_args: StrList::new(cap, 0, 0),
+            exec_env: StrList::new(cap, 0, 0),
             args_offsets: Offsets::with_capacity(cap),
             args: Args {
                 desc: Some(Var::new()),

@@ -298,9 +298,13 @@ fn timing() {
         return;
     };
     let len = std::fs::metadata(&path).unwrap().len() as f64;
+    let cols = match std::env::var("BSMTRAIL_BENCH_COLS") {
+        Ok(c) => c.split(',').filter_map(Col::from_name).collect(),
+        Err(_) => Col::ALL.to_vec(),
+    };
     let views = [
         ("errors", View::Errors),
-        ("records", View::Records(Col::ALL.to_vec())),
+        ("records", View::Records(cols)),
         ("tokens", View::Tokens),
     ];
     let only = std::env::var("BSMTRAIL_BENCH_ONLY").unwrap_or_default();

@@ -98,7 +98,13 @@ pub struct WindowFramer<R: Reader> {
     pos: u64,
     recover: bool,
     done: bool,
+    /// Replaced windows, reused once no chunk points into them any more (fresh pages
+    /// cost a page fault each).
+    retired: Vec<Arc<Vec<u8>>>,
 }
+
+/// Windows kept for reuse.
+const RETIRED: usize = 4;
 
 fn rebase(mut e: DecodeError, base: u64) -> DecodeError {
     e.offset += base;
@@ -123,7 +129,21 @@ impl<R: Reader> WindowFramer<R> {
             pos: 0,
             recover,
             done: false,
+            retired: Vec::new(),
         }
+    }
+
+    /// A buffer of `n` bytes (contents unspecified): a retired window nobody shares any
+    /// more, or a new one.
+    fn buffer(&mut self, n: usize) -> Vec<u8> {
+        // Only this thread makes new references to a window, so a count of one stays one.
+        if let Some(i) = self.retired.iter().position(|a| Arc::strong_count(a) == 1) {
+            if let Ok(mut v) = Arc::try_unwrap(self.retired.swap_remove(i)) {
+                v.resize(n, 0);
+                return v;
+            }
+        }
+        vec![0u8; n]
     }
 
     /// The current window and its file offset; spans returned by [`Self::next`] are
@@ -148,7 +168,7 @@ impl<R: Reader> WindowFramer<R> {
             return Ok(());
         }
         let n = usize::try_from(want).map_err(|_| io::ErrorKind::OutOfMemory)?;
-        let mut v = vec![0u8; n];
+        let mut v = self.buffer(n);
         // Reuse what the old window already holds.
         let (old_start, old_end) = (self.base, self.end());
         if at >= old_start && at < old_end {
@@ -161,7 +181,10 @@ impl<R: Reader> WindowFramer<R> {
         } else {
             self.reader.read_at(at, &mut v)?;
         }
-        self.buf = Arc::new(v);
+        let old = std::mem::replace(&mut self.buf, Arc::new(v));
+        if self.retired.len() < RETIRED && old.capacity() <= 2 * self.window {
+            self.retired.push(old);
+        }
         self.base = at;
         self.generation += 1;
         Ok(())
