@@ -284,10 +284,10 @@ class Trail:
         threads: int | None = 1,
         **options: Any,
     ) -> int:
-        """Write the records view to Parquet, streaming batch by batch: one thread decodes
-        (``threads``; None for every core) up to two batches ahead while this one writes,
-        so memory stays bounded whatever the trail's size. ``options`` go to
-        ``pyarrow.parquet.ParquetWriter``. Returns the rows written."""
+        """Write the records view to Parquet, streaming batch by batch (one row group per
+        batch): one thread decodes (``threads``; None for every core) a batch ahead while
+        this one writes, so memory stays bounded whatever the trail's size. ``options`` go
+        to ``pyarrow.parquet.ParquetWriter``. Returns the rows written."""
         from .arrow import trail_stream, write_parquet
 
         stream = trail_stream(
@@ -296,7 +296,7 @@ class Trail:
             events=events,
             batch_size=batch_size,
             threads=threads,
-            prefetch=2,
+            prefetch=1,
         )
         return write_parquet(stream, path, **options)
 
