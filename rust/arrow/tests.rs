@@ -335,3 +335,72 @@ fn timing() {
         }
     }
 }
+
+mod robustness {
+    //! Hostile input through the whole pipeline: no panic, every view, both modes, and in
+    //! recover mode one records-view row per record that frames.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn run(data: &[u8], view: View, mode: Mode) -> Result<usize, ()> {
+        let input = Input::Bytes {
+            name: "x".into(),
+            source: Source::from_owner(data.to_vec()),
+        };
+        let opts = Options {
+            view,
+            mode,
+            batch_size: 3,
+            threads: 2,
+            ..Options::default()
+        };
+        let mut rows = 0;
+        for b in BatchReader::new(vec![input], opts).unwrap() {
+            rows += b.map_err(|_| ())?.num_rows();
+        }
+        Ok(rows)
+    }
+
+    fn check(data: &[u8]) {
+        for mode in [Mode::Strict, Mode::Recover] {
+            for view in [View::Records(Col::ALL.to_vec()), View::Tokens, View::Errors] {
+                let r = run(data, view, mode);
+                if mode == Mode::Recover {
+                    assert!(r.is_ok());
+                }
+            }
+        }
+        let records = crate::recover::Recover::new(data)
+            .filter(|i| matches!(i, crate::recover::Item::Record(_)))
+            .count();
+        let rows = run(data, View::Records(Col::ALL.to_vec()), Mode::Recover).unwrap();
+        assert_eq!(rows, records);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+            check(&data);
+        }
+
+        /// Random token bodies inside valid headers and trailers, between demo records.
+        #[test]
+        fn arbitrary_bodies(bodies in proptest::collection::vec(
+            proptest::collection::vec(any::<u8>(), 0..120), 1..6)
+        ) {
+            let mut t = demo_trail();
+            for body in bodies {
+                let count = (18 + body.len() + 7) as u32;
+                t.push(0x14);
+                t.extend_from_slice(&count.to_be_bytes());
+                t.extend_from_slice(&[11, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2]);
+                t.extend_from_slice(&body);
+                t.extend_from_slice(&[0x13, 0xb1, 0x05]);
+                t.extend_from_slice(&count.to_be_bytes());
+            }
+            check(&t);
+        }
+    }
+}
