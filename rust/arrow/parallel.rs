@@ -2,7 +2,7 @@
 //!
 //! Framing (header counts and trailers only, 2.6 GB/s) runs on one thread and cuts the
 //! input into chunks of at most `batch_size` records and `max_batch_bytes` input bytes.
-//! A group of chunks, one per worker, is decoded by rayon into record batches while the
+//! A group of chunks, two per worker, is decoded by rayon into record batches while the
 //! next group is framed (`rayon::join`), so framing overlaps decoding. Results are
 //! collected in chunk order, so the row order is the input order whatever the thread
 //! count. The reader owns everything it needs (sources are shared, immutable bytes), is
@@ -464,7 +464,7 @@ pub struct BatchReader {
     ctx: Arc<Ctx>,
     framer: Framer,
     pool: Pool,
-    /// Chunks decoded per round (one per worker).
+    /// Chunks decoded per round (two per worker).
     group: usize,
     batch_size: usize,
     max_batch_bytes: usize,
@@ -485,7 +485,9 @@ impl BatchReader {
         let (pool, group) = match opts.threads {
             1 => (Pool::Single, 1),
             0 if rayon::current_num_threads() <= 1 => (Pool::Single, 1),
-            0 => (Pool::Global, rayon::current_num_threads()),
+            // Two chunks per worker: the worker that frames the next group then still finds
+            // decoding to steal, so the workers finish together.
+            0 => (Pool::Global, 2 * rayon::current_num_threads()),
             n => (
                 Pool::Own(
                     rayon::ThreadPoolBuilder::new()
@@ -494,7 +496,7 @@ impl BatchReader {
                         .build()
                         .map_err(|e| ArrowError::ExternalError(Box::new(e)))?,
                 ),
-                n,
+                2 * n,
             ),
         };
         Ok(BatchReader {
