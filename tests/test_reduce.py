@@ -288,11 +288,15 @@ def test_trail_select_and_arrow_where_keep_the_golden_records(
         group=ETC / "group",
     )
     want = _run(trail, args, "all")
-    picked = bsmtrail.open(TRAILS / trail).select(sel)
+    data = (TRAILS / trail).read_bytes()
+    picked = list(bsmtrail.open(TRAILS / trail).select(sel))
     assert [r.raw for r in picked] == [r.raw for r in bsmtrail.open(want)]
+    # Offsets are positions in the original trail, not in the selection.
+    assert all(data[r.offset : r.offset + r.size] == r.raw for r in picked)
     table = read_trails(TRAILS / trail, ["offset", "event", "size"], where=sel, events=False)
     assert table.num_rows == n
     assert table.column("event").to_pylist() == [r.event for r in bsmtrail.open(want)]
+    assert table.column("offset").to_pylist() == [r.offset for r in picked]
 
 
 def test_select_keywords_and_strict_errors() -> None:
@@ -308,3 +312,31 @@ def test_select_keywords_and_strict_errors() -> None:
     intact = [r.raw for r in recovering if r.event == 45025]
     assert len(intact) == 19  # the record the junk lands in is lost
     assert [r.raw for r in recovering.select(events=[45025])] == intact
+
+
+def test_selected_offsets_point_into_the_original_everywhere(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from bsmtrail.arrow import read_trails
+
+    path = TRAILS / "apple.bsm"
+    every = {r.offset: r.raw for r in bsmtrail.open(path)}
+    sel = selection(events=[45025], event_db=ETC / "audit_event")
+    once = bsmtrail.open(path).select(sel)
+    twice = once.select(events=[45025], event_db=ETC / "audit_event")
+    offsets = [r.offset for r in once]
+    assert [r.offset for r in twice] == offsets
+    assert all(every[o] == r.raw for o, r in zip(offsets, once, strict=True))
+    for t in (once, twice):
+        assert t.to_arrow(columns=["offset"]).column("offset").to_pylist() == offsets
+    assert (
+        read_trails(path, ["offset"], where=sel, events=False).column("offset").to_pylist()
+        == offsets
+    )
+    out = tmp_path / "sel.parquet"
+    cmd = [sys.executable, "-m", "bsmtrail", "convert", str(path), "-o", str(out)]
+    res = subprocess.run(
+        [*cmd, "--where=-m 45025", "--columns", "offset,event"], capture_output=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert pq.read_table(out).column("offset").to_pylist() == offsets

@@ -60,7 +60,7 @@ class RecordIter:
 
 @final
 class Reader:
-    def __init__(self, source: _Input) -> None: ...
+    def __init__(self, source: _Input, *, origins: bytes | None = None) -> None: ...
     @property
     def nbytes(self) -> int: ...
     def __iter__(self) -> Iterator[Record]: ...
@@ -225,6 +225,7 @@ def reduce(
     recover: bool = False,
     damage: list[tuple[int, int, Any]] | None = None,
     chunk_size: int = 1048576,
+    offsets: Any = None,
 ) -> tuple[int, int, Any]: ...
 
 # -- byte-range chunks (rust/python/chunks.rs) ------------------------------------------

@@ -86,6 +86,10 @@ def _columns(columns: Sequence[str] | None, events: EventsOption) -> tuple[list[
             out[at:at] = EVENT_COLUMNS
     else:
         out = list(columns)
+        if not out:
+            raise ValueError("columns must name at least one column")
+        if len(set(out)) != len(out):
+            raise ValueError(f"columns named more than once: {out}")
         unknown = [c for c in out if c not in RECORD_COLUMNS and c not in EVENT_COLUMNS]
         if unknown:
             raise ValueError(
@@ -151,7 +155,9 @@ class BatchStream:
     raises ``OSError``.
     """
 
-    def __init__(self, native: _native.ArrowStream, enricher: _Enricher | None = None) -> None:
+    def __init__(
+        self, native: _native.ArrowStream, enricher: _Enricher | _Remap | None = None
+    ) -> None:
         self._native = native
         self._enricher = enricher
 
@@ -212,11 +218,19 @@ def _stream(
     events: EventsOption = None,
     where: Selection | None = None,
     prefetch: int = 0,
+    origins: dict[str, Any] | None = None,
 ) -> BatchStream:
     if mode not in ("strict", "recover"):
         raise ValueError(f"mode must be 'strict' or 'recover', not {mode!r}")
+    maps: dict[str, Any] | None = origins
     if where is not None:
-        inputs = [(name, _selected(obj, where, mode)) for name, obj in inputs]
+        maps = {}
+        selected: list[tuple[str, object]] = []
+        for name, obj in inputs:
+            data, pairs = _selected(obj, where, mode)
+            maps[name] = _compose((origins or {}).get(name), pairs)
+            selected.append((name, data))
+        inputs = selected
     if threads is not None and threads < 0:
         raise ValueError("threads must be None (all cores) or at least 1")
     if view != "records":
@@ -232,6 +246,10 @@ def _stream(
         )
         return BatchStream(native)
     out, build = _columns(columns, events)
+    if maps is not None:
+        # The offset column must be mapped back to the input: build it (and the source it
+        # belongs to) even when not asked for.
+        build = build + [c for c in ("source", "offset") if c not in build]
     native = _native.arrow_stream(
         inputs,
         view="records",
@@ -240,27 +258,101 @@ def _stream(
         batch_size=batch_size,
         threads=threads or 0,
         validate=validate,
-        prefetch=prefetch,
     )
+    if maps is not None:
+        wants_events = any(c in EVENT_COLUMNS for c in out)
+        enricher = _Enricher(native.schema, out, events) if wants_events else None
+        return BatchStream(native, _Remap(native.schema, out, maps, enricher))
     if out == build:
         return BatchStream(native)
     return BatchStream(native, _Enricher(native.schema, out, events))
 
 
-def _selected(obj: object, where: Selection, mode: Mode) -> bytes:
+def _selected(obj: object, where: Selection, mode: Mode) -> tuple[bytes, Any]:
     """The records of one input that ``where`` selects, whole (Rust: framing, a header-only
-    prefilter, then auditreduce's token checks; nothing is decoded into columns yet). In
-    strict mode a framing error raises; in recover mode damaged regions are skipped."""
-    buf = io.BytesIO()
+    prefilter, then auditreduce's token checks; nothing is decoded into columns yet), and
+    for each kept record its (position in those bytes, offset in the input) as a numpy
+    ``uint64`` array of shape (n, 2). In strict mode a framing error raises; in recover mode
+    damaged regions are skipped."""
+    import numpy as np
+
+    buf, pairs = io.BytesIO(), io.BytesIO()
     _kept, _seen, error = _native.reduce(
         obj,  # type: ignore[arg-type]  # a path or bytes, as the Arrow inputs are
         where,
         buf.write,
         recover=mode == "recover",
+        offsets=pairs,
     )
     if error is not None and mode == "strict":
         raise error
-    return buf.getvalue()
+    return buf.getvalue(), np.frombuffer(pairs.getvalue(), dtype="<u8").reshape(-1, 2)
+
+
+def _compose(base: Any, pairs: Any) -> Any:
+    """Offsets of a selection made from a selection: map through both."""
+    if base is None or not len(base) or not len(pairs):
+        return pairs
+    idx = base[:, 0].searchsorted(pairs[:, 1]).clip(0, len(base) - 1)
+    out = pairs.copy()
+    out[:, 1] = base[idx, 1]
+    return out
+
+
+class _Remap:
+    """Maps the ``offset`` column of rows built from selected records (positions in the
+    selection) back to offsets in the original input, per ``source``; then hands the batch
+    to the event enricher, or projects it to the requested columns."""
+
+    def __init__(
+        self, native_schema: Any, out: list[str], maps: dict[str, Any], then: _Enricher | None
+    ) -> None:
+        pa = _pa()
+        self.maps = maps
+        self.out = out
+        self.then = then
+        self.schema = (
+            then.schema
+            if then is not None
+            else pa.schema([native_schema.field(n) for n in out], metadata=native_schema.metadata)
+        )
+
+    def _fixed(self, data: Any) -> Any:
+        import numpy as np
+
+        pa = _pa()
+        pc = importlib.import_module("pyarrow.compute")
+        offset = data.column("offset")
+        source = data.column("source")
+        new = np.asarray(pc.cast(offset, pa.uint64()).to_numpy(zero_copy_only=False))
+        result = new.copy()
+        for name in pc.unique(pc.cast(source, pa.string())).to_pylist():
+            pairs = self.maps.get(name)
+            if pairs is None or len(pairs) == 0:
+                continue
+            mask = np.asarray(
+                pc.equal(pc.cast(source, pa.string()), name).to_numpy(zero_copy_only=False)
+            )
+            idx = np.searchsorted(pairs[:, 0], new[mask])
+            idx = np.minimum(idx, len(pairs) - 1)
+            result[mask] = pairs[idx, 1]
+        i = data.schema.get_field_index("offset")
+        return data.set_column(i, data.schema.field(i), pa.array(result, pa.uint64()))
+
+    def _project(self, data: Any) -> Any:
+        return data.select(self.out)
+
+    def batch(self, batch: Any) -> Any:
+        pa = _pa()
+        fixed = self._fixed(pa.Table.from_batches([batch])).combine_chunks()
+        fixed_batch = fixed.to_batches()[0] if fixed.num_rows else batch
+        if self.then is not None:
+            return self.then.batch(fixed_batch)
+        return self._project(fixed_batch)
+
+    def table(self, table: Any) -> Any:
+        fixed = self._fixed(table)
+        return self.then.table(fixed) if self.then is not None else self._project(fixed)
 
 
 def _expand(paths: PathsArg) -> list[str]:
@@ -402,4 +494,5 @@ def trail_stream(
         validate=validate,
         events=events,
         prefetch=prefetch,
+        origins=None if trail._origins is None else {trail.name: trail._origins},
     )

@@ -122,6 +122,8 @@ class Trail:
         #: Regions skipped so far by iteration in ``"recover"`` mode, in input order.
         self._damage: list[tuple[int, int, BSMError]] = []
         self._path: str | None = None
+        #: For a selection: (offset in it, offset in the original) per record.
+        self._origins: Any = None
         #: The input bytes when not opened from a path (for the Arrow export).
         self._data: bytes | bytearray | memoryview | None = None
         if hasattr(source, "read"):
@@ -186,15 +188,20 @@ class Trail:
         :func:`bsmtrail.select.selection` (``auid="alice"``, ``classes="lo"``, ...).
         Selection runs in Rust before anything is decoded; in ``"strict"`` mode a framing
         error raises, in ``"recover"`` mode damage is skipped."""
-        from .arrow import _selected
+        from .arrow import _compose, _selected
         from .select import selection
 
         if where is None:
             where = selection(**criteria)
         elif criteria:
             raise TypeError("give a Selection or keyword criteria, not both")
-        data = _selected(self._arrow_input(), where, self.mode)
-        return Trail(data, name=f"{self.name} (selected)", mode=self.mode)
+        data, pairs = _selected(self._arrow_input(), where, self.mode)
+        pairs = _compose(self._origins, pairs)
+        picked = Trail(data, name=f"{self.name} (selected)", mode=self.mode)
+        # Records and table rows report their offsets in this trail, not in the selection.
+        picked._reader = _native.Reader(data, origins=pairs.tobytes())
+        picked._origins = pairs
+        return picked
 
     def verify(
         self, *, events: EventsArg = None, backwards_tolerance_ms: int = 1000

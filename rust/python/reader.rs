@@ -18,6 +18,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Bytes from `bytes` (shared, no copy), `bytearray`/`memoryview` (copied: they can change
 /// under us), or a path (memory-mapped).
@@ -198,14 +199,45 @@ impl Record {
 #[pyclass(module = "bsmtrail._native", frozen)]
 pub struct Reader {
     source: Source,
+    /// For bytes selected out of a bigger trail: (offset here, offset in the original)
+    /// of each record, sorted, so records report where they are in the original.
+    origins: Option<Arc<Vec<(u64, u64)>>>,
+}
+
+/// Where the record at `offset` came from, given `origins`.
+fn origin(origins: &Option<Arc<Vec<(u64, u64)>>>, offset: u64) -> u64 {
+    match origins {
+        Some(o) => match o.binary_search_by_key(&offset, |p| p.0) {
+            Ok(i) => o[i].1,
+            Err(_) => offset,
+        },
+        None => offset,
+    }
 }
 
 #[pymethods]
 impl Reader {
+    /// `origins`: little-endian u64 pairs (offset here, offset in the original trail), as
+    /// `reduce(..., offsets=)` writes them.
     #[new]
-    fn new(source: &Bound<'_, PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (source, *, origins = None))]
+    fn new(source: &Bound<'_, PyAny>, origins: Option<&[u8]>) -> PyResult<Self> {
+        let origins = origins.map(|b| {
+            Arc::new(
+                b.chunks_exact(16)
+                    .map(|c| {
+                        let (a, o) = c.split_at(8);
+                        (
+                            u64::from_le_bytes(a.try_into().unwrap_or([0; 8])),
+                            u64::from_le_bytes(o.try_into().unwrap_or([0; 8])),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        });
         Ok(Reader {
             source: source_from(source)?,
+            origins,
         })
     }
 
@@ -230,6 +262,7 @@ impl Reader {
             done: false,
             recover,
             damage,
+            origins: self.origins.clone(),
         }
     }
 
@@ -386,9 +419,15 @@ pub struct RecordIter {
     done: bool,
     recover: bool,
     damage: Option<Py<PyList>>,
+    origins: Option<Arc<Vec<(u64, u64)>>>,
 }
 
 impl RecordIter {
+    fn placed(&self, mut r: Record) -> Record {
+        r.reported = origin(&self.origins, r.reported);
+        r
+    }
+
     fn note_damage(
         &self,
         py: Python<'_>,
@@ -414,7 +453,7 @@ impl RecordIter {
                 Item::File(_) => continue,
                 Item::Damage(d) => self.note_damage(py, d.offset, d.len, &d.error)?,
                 Item::Record(span) => match validated(&self.source, span) {
-                    Ok(r) => return Ok(Some(r)),
+                    Ok(r) => return Ok(Some(self.placed(r))),
                     Err(e) => self.note_damage(py, span.offset, span.len, &e)?,
                 },
             }
@@ -449,7 +488,7 @@ impl RecordIter {
                 continue;
             }
             return match validated(&self.source, span) {
-                Ok(r) => Ok(Some(r)),
+                Ok(r) => Ok(Some(self.placed(r))),
                 Err(e) => {
                     self.done = true;
                     Err(to_pyerr(py, &e))

@@ -107,12 +107,16 @@ struct Tally {
 }
 
 /// Copy the selected records of `source` to `write` (called with ~1 MiB `bytes` chunks).
+/// With `offsets`, every kept record's position in the output and its offset in `source`
+/// are also written to `offsets.write` as little-endian u64 pairs, so callers can map rows
+/// built from the output back to file positions.
 /// Framing is auditreduce's (praudit's `au_read_rec`) unless `recover`, which frames
 /// strictly and resynchronises past damage, appending `(offset, length, BSMError)` to
 /// `damage`. Returns `(kept, seen, error)`: `error` is the framing error that ended a
 /// non-recovering read, or None.
 #[pyfunction]
-#[pyo3(signature = (source, selection, write, *, recover = false, damage = None, chunk_size = 1 << 20))]
+#[pyo3(signature = (source, selection, write, *, recover = false, damage = None, chunk_size = 1 << 20, offsets = None))]
+#[allow(clippy::too_many_arguments)]
 pub fn reduce<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
@@ -121,61 +125,93 @@ pub fn reduce<'py>(
     recover: bool,
     damage: Option<&Bound<'py, PyList>>,
     chunk_size: usize,
+    offsets: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<(u64, u64, Py<PyAny>)> {
     let src = source_from(source)?;
     let data = src.bytes();
     let sel = &selection.core;
     let mut out: Vec<u8> = Vec::with_capacity(chunk_size.min(1 << 24) + 1024);
+    // (position in the output, offset in the source) of each kept record, LE u64 pairs.
+    let mut pairs: Vec<u8> = Vec::new();
+    let mut written: u64 = 0;
     let mut state = SelectState::default();
     let mut t = Tally {
         kept: 0,
         seen: 0,
         stopped: None,
     };
-    let flush = |out: &mut Vec<u8>, force: bool| -> PyResult<()> {
+    let flush = |out: &mut Vec<u8>, pairs: &mut Vec<u8>, force: bool| -> PyResult<()> {
         if !out.is_empty() && (force || out.len() >= chunk_size) {
             write.call1((PyBytes::new(py, out),))?;
             out.clear();
+            if let Some(o) = offsets {
+                o.call_method1("write", (PyBytes::new(py, pairs),))?;
+            }
+            pairs.clear();
         }
         Ok(())
     };
-    let mut consider = |rec: &[u8], kind: SpanKind, out: &mut Vec<u8>, t: &mut Tally| {
+    let mut consider = |rec: &[u8],
+                        at: usize,
+                        kind: SpanKind,
+                        out: &mut Vec<u8>,
+                        pairs: &mut Vec<u8>,
+                        t: &mut Tally| {
         if kind == SpanKind::Record {
             t.seen += 1;
         }
         let keep = (kind == SpanKind::File || sel.prefilter(rec)) && sel.matches(rec, &mut state);
         if keep {
-            t.kept += u64::from(kind == SpanKind::Record);
+            if kind == SpanKind::Record {
+                t.kept += 1;
+                if offsets.is_some() {
+                    pairs.extend_from_slice(&written.to_le_bytes());
+                    pairs.extend_from_slice(&(at as u64).to_le_bytes());
+                }
+            }
+            written += rec.len() as u64;
             out.extend_from_slice(rec);
         }
     };
     if recover {
         for item in Recover::new(data) {
             match item {
-                Item::Record(s) | Item::File(s) => {
-                    consider(&data[s.offset..s.offset + s.len], s.kind, &mut out, &mut t)
-                }
+                Item::Record(s) | Item::File(s) => consider(
+                    &data[s.offset..s.offset + s.len],
+                    s.offset,
+                    s.kind,
+                    &mut out,
+                    &mut pairs,
+                    &mut t,
+                ),
                 Item::Damage(d) => {
                     if let Some(list) = damage {
                         list.append((d.offset, d.len, to_pyerr(py, &d.error).into_value(py)))?;
                     }
                 }
             }
-            flush(&mut out, false)?;
+            flush(&mut out, &mut pairs, false)?;
         }
     } else {
         for span in Framer::new(data, Check::Praudit) {
             match span {
-                Ok(s) => consider(&data[s.offset..s.offset + s.len], s.kind, &mut out, &mut t),
+                Ok(s) => consider(
+                    &data[s.offset..s.offset + s.len],
+                    s.offset,
+                    s.kind,
+                    &mut out,
+                    &mut pairs,
+                    &mut t,
+                ),
                 Err(e) => {
                     t.stopped = Some(e);
                     break;
                 }
             }
-            flush(&mut out, false)?;
+            flush(&mut out, &mut pairs, false)?;
         }
     }
-    flush(&mut out, true)?;
+    flush(&mut out, &mut pairs, true)?;
     let stopped = match &t.stopped {
         Some(e) => to_pyerr(py, e).into_value(py).into_any(),
         None => py.None(),

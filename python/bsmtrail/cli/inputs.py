@@ -18,6 +18,7 @@ import bz2
 import glob
 import gzip
 import importlib
+import io
 import lzma
 import os
 import shlex
@@ -87,6 +88,8 @@ class Input:
     length: int
     selected: bool = False
     damage: list[DamageEntry] = field(default_factory=list)
+    #: For a selected copy: (offset in it, offset in the original) per record (numpy).
+    origins: Any = None
 
 
 def expand_paths(args: Sequence[str]) -> list[str]:
@@ -245,10 +248,18 @@ class Inputs:
         assert self.where is not None
         out = self._tmpfile(i, "selected")
         damage: list[tuple[int, int, BSMError]] = []
+        pairs = io.BytesIO()
         with open(out, "wb") as f:
             _kept, _seen, err = _native.reduce(
-                item.path, self.where, f.write, recover=self.mode == "recover", damage=damage
+                item.path,
+                self.where,
+                f.write,
+                recover=self.mode == "recover",
+                damage=damage,
+                offsets=pairs,
             )
+        # Rows report offsets in the original trail, not in the selected copy.
+        item.origins = _mod("numpy").frombuffer(pairs.getvalue(), dtype="<u8").reshape(-1, 2)
         if err is not None and self.mode == "strict":
             raise err
         item.damage = [
@@ -267,6 +278,7 @@ class Inputs:
     ) -> Any:
         """One Arrow stream over every input (fixed dictionaries across them); ``events``
         an audit_event file for the event columns (default: bsmtrail's)."""
+        origins = {it.name: it.origins for it in self.items if it.origins is not None}
         return _stream(
             [(it.name, it.path) for it in self.items],
             view=view,  # type: ignore[arg-type]
@@ -274,6 +286,7 @@ class Inputs:
             mode=self.mode,  # type: ignore[arg-type]
             batch_size=batch_size,
             events=events,
+            origins=origins if origins and view == "records" else None,
         )
 
     def batches(
