@@ -454,6 +454,10 @@ def test_schema_and_projection() -> None:
     assert part.column("event_name").to_pylist() == full.column("event_name").to_pylist()
     with pytest.raises(ValueError, match="unknown records column"):
         trail.to_arrow(["nope"])
+    with pytest.raises(ValueError, match="more than once"):
+        trail.to_arrow(["event", "event"])
+    with pytest.raises(ValueError, match="at least one"):
+        trail.to_arrow([])
     assert "event_name" not in trail.to_arrow(events=False).column_names
 
 

@@ -314,9 +314,16 @@ fn timing() {
                 continue;
             }
             let t0 = std::time::Instant::now();
-            let input = Input::File {
-                name: "t".into(),
-                path: path.clone().into(),
+            let input = if std::env::var("BSMTRAIL_BENCH_MMAP").is_ok() {
+                Input::Bytes {
+                    name: "t".into(),
+                    source: Source::map_file(std::path::Path::new(&path)).unwrap(),
+                }
+            } else {
+                Input::File {
+                    name: "t".into(),
+                    path: path.clone().into(),
+                }
             };
             let opts = Options {
                 view: view.clone(),

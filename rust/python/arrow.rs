@@ -190,6 +190,14 @@ fn input(name: String, obj: &Bound<'_, PyAny>) -> PyResult<Input> {
 }
 
 fn columns(names: Option<Vec<String>>) -> PyResult<Vec<Col>> {
+    if let Some(names) = &names {
+        let unique: std::collections::HashSet<&String> = names.iter().collect();
+        if names.is_empty() || unique.len() != names.len() {
+            return Err(PyValueError::new_err(
+                "columns must name at least one column, each once",
+            ));
+        }
+    }
     match names {
         None => Ok(Col::ALL.to_vec()),
         Some(names) => names
