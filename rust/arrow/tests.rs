@@ -288,61 +288,6 @@ fn file_window_equals_memory() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Timing without Python: `BSMTRAIL_BENCH_TRAIL=path cargo test --release --lib
-/// arrow::tests::timing -- --ignored --nocapture`. Figures for BENCHMARKS.md come from
-/// `benches/bench_arrow.py`; this is for profiling the Rust side alone.
-#[test]
-#[ignore]
-fn timing() {
-    let Ok(path) = std::env::var("BSMTRAIL_BENCH_TRAIL") else {
-        return;
-    };
-    let len = std::fs::metadata(&path).unwrap().len() as f64;
-    let cols = match std::env::var("BSMTRAIL_BENCH_COLS") {
-        Ok(c) => c.split(',').filter_map(Col::from_name).collect(),
-        Err(_) => Col::ALL.to_vec(),
-    };
-    let views = [
-        ("errors", View::Errors),
-        ("records", View::Records(cols)),
-        ("tokens", View::Tokens),
-    ];
-    let only = std::env::var("BSMTRAIL_BENCH_ONLY").unwrap_or_default();
-    for (name, view) in views {
-        for threads in [1, 2] {
-            if !only.is_empty() && only != format!("{name}:{threads}") {
-                continue;
-            }
-            let t0 = std::time::Instant::now();
-            let input = if std::env::var("BSMTRAIL_BENCH_MMAP").is_ok() {
-                Input::Bytes {
-                    name: "t".into(),
-                    source: Source::map_file(std::path::Path::new(&path)).unwrap(),
-                }
-            } else {
-                Input::File {
-                    name: "t".into(),
-                    path: path.clone().into(),
-                }
-            };
-            let opts = Options {
-                view: view.clone(),
-                threads,
-                ..Options::default()
-            };
-            let mut rows = 0;
-            for b in BatchReader::new(vec![input], opts).unwrap() {
-                rows += b.unwrap().num_rows();
-            }
-            let dt = t0.elapsed().as_secs_f64();
-            println!(
-                "{name:8} threads={threads} rows={rows} {:.0} MB/s",
-                len / dt / 1e6
-            );
-        }
-    }
-}
-
 mod robustness {
     //! Hostile input through the whole pipeline: no panic, every view, both modes, and in
     //! recover mode one records-view row per record that frames.
