@@ -13,7 +13,9 @@ use super::schema;
 use super::walk::walk;
 use crate::error::DecodeError;
 use crate::inet;
-use crate::tokens::{canonical_name, ids, Addr, StrList, Subject, Tok, Token};
+use crate::tokens::{
+    canonical_name, data_values, ids, uuid_string, Addr, StrList, Subject, Tok, Token,
+};
 use arrow_array::types::{UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, SchemaRef};
@@ -170,34 +172,6 @@ fn quote(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
-}
-
-fn uuid_text(u: &[u8; 16]) -> String {
-    let mut s = String::with_capacity(36);
-    for (i, b) in u.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-/// Arbitrary-data values: multi-byte units in the writer's (little-endian) order (§4.6).
-fn data_values(unit: u8, data: &[u8]) -> impl Iterator<Item = u64> + '_ {
-    let size = match unit {
-        0 => 1,
-        1 => 2,
-        2 => 4,
-        _ => 8,
-    };
-    data.chunks_exact(size).map(|c| {
-        let mut v = [0u8; 8];
-        for (d, s) in v.iter_mut().zip(c) {
-            *d = *s;
-        }
-        u64::from_le_bytes(v)
-    })
 }
 
 fn subject(j: &mut Json<'_>, s: &Subject, buf: &mut Vec<u8>) {
@@ -385,7 +359,7 @@ pub fn fields_json(t: &Tok<'_>, out: &mut String, scratch: &mut String, buf: &mu
         }
         Token::ArgUuid { num, uuid, desc } | Token::RetUuid { num, uuid, desc } => {
             j.num("num", *num);
-            j.string("uuid", &uuid_text(uuid));
+            j.string("uuid", &uuid_string(uuid));
             j.text("desc", desc, scratch);
         }
         Token::Identity(i) => {

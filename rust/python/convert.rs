@@ -7,7 +7,7 @@
 //! terminator the writers add. Opaque data, arbitrary data and cdhashes stay `bytes`.
 
 use crate::inet;
-use crate::tokens::{canonical_name, Addr, StrList, Subject, Tok, Token};
+use crate::tokens::{canonical_name, data_values, uuid_string, Addr, StrList, Subject, Tok, Token};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
@@ -41,36 +41,6 @@ fn subject(d: &Bound<'_, PyDict>, s: &Subject) -> PyResult<()> {
     d.set_item("sid", s.sid)?;
     d.set_item("port", s.port)?;
     d.set_item("addr", addr(&s.addr))
-}
-
-fn uuid_text(u: &[u8; 16]) -> String {
-    let h: String = u.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-/// Multi-byte arbitrary-data units are in the writer's host order, little-endian on every
-/// current platform (§4.6).
-fn data_values(unit: u8, data: &[u8]) -> Vec<u64> {
-    let size = match unit {
-        0 => 1,
-        1 => 2,
-        2 => 4,
-        _ => 8,
-    };
-    data.chunks_exact(size)
-        .map(|c| {
-            let mut v = [0u8; 8];
-            v[..size].copy_from_slice(c);
-            u64::from_le_bytes(v)
-        })
-        .collect()
 }
 
 /// One token as a dict with `type` (bsmtrail's canonical name), `id`, `offset` (absolute)
@@ -125,7 +95,7 @@ pub(crate) fn token_dict<'py>(
             d.set_item("unit", *unit)?;
             d.set_item("count", *count)?;
             d.set_item("data", PyBytes::new(py, data))?;
-            d.set_item("values", data_values(*unit, data))?;
+            d.set_item("values", data_values(*unit, data).collect::<Vec<u64>>())?;
         }
         Token::Ipc { kind, id } => {
             d.set_item("ipc_type", *kind)?;
@@ -265,7 +235,7 @@ pub(crate) fn token_dict<'py>(
         }
         Token::ArgUuid { num, uuid, desc } | Token::RetUuid { num, uuid, desc } => {
             d.set_item("num", *num)?;
-            d.set_item("uuid", uuid_text(uuid))?;
+            d.set_item("uuid", uuid_string(uuid))?;
             d.set_item("desc", cstr(py, desc)?)?;
         }
         Token::Identity(i) => {

@@ -199,13 +199,7 @@ pub(crate) fn addr(out: &mut Vec<u8>, a: &Addr) {
 
 /// A UUID's 16 bytes as lowercase hex grouped 8-4-4-4-12 (§4.8).
 pub(crate) fn uuid(out: &mut Vec<u8>, u: &[u8; 16]) {
-    for (i, &b) in u.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push(b'-');
-        }
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0xf)]);
-    }
+    crate::tokens::write_uuid(out, u);
 }
 
 #[cfg(test)]

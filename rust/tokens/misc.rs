@@ -35,6 +35,18 @@ pub fn data_unit_size(unit: u8) -> Option<usize> {
     }
 }
 
+/// The values of an arbitrary-data token: multi-byte units are in the writer's host order,
+/// little-endian on every current platform (§4.6).
+pub fn data_values(unit: u8, data: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    // A decoded token always has a valid unit; 8 only keeps the function total.
+    let size = data_unit_size(unit).unwrap_or(8);
+    data.chunks_exact(size).map(move |c| {
+        let mut v = [0u8; 8];
+        v[..size].copy_from_slice(c);
+        u64::from_le_bytes(v)
+    })
+}
+
 pub(super) fn data<'a>(c: &mut Cursor<'a>) -> Result<Token<'a>, Fault> {
     let print = c.u8()?;
     let unit_pos = c.pos();
@@ -181,6 +193,19 @@ mod tests {
                 available: 4
             }
         );
+    }
+
+    #[test]
+    fn data_values_are_little_endian_units() {
+        let v: Vec<u64> = data_values(0, &[0xff, 0x80, 0]).collect();
+        assert_eq!(v, vec![255, 128, 0]);
+        let v: Vec<u64> = data_values(1, &[0x34, 0x12, 0xff, 0xff]).collect();
+        assert_eq!(v, vec![0x1234, 0xffff]);
+        let v: Vec<u64> = data_values(2, &[4, 3, 2, 1, 1, 0, 0, 0x80]).collect();
+        assert_eq!(v, vec![0x0102_0304, 0x8000_0001]);
+        let v: Vec<u64> = data_values(3, &(-2i64).to_le_bytes()).collect();
+        assert_eq!(v, vec![u64::MAX - 1]);
+        assert_eq!(data_values(2, &[]).count(), 0);
     }
 
     #[test]

@@ -19,6 +19,8 @@ use crate::cursor::Cursor;
 use crate::error::{ErrorKind, Fault};
 
 pub use ids::canonical_name;
+pub use misc::{data_unit_size, data_values};
+pub use strings::{uuid_string, write_uuid};
 
 /// An address whose family is given by a type field (the `_ex` tokens, §3.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,6 +16,26 @@ pub(super) fn arg<'a>(c: &mut Cursor<'a>, id: u8) -> Result<Token<'a>, Fault> {
     Ok(Token::Arg { num, value, desc })
 }
 
+/// A UUID's 16 bytes as lowercase hex grouped 8-4-4-4-12 (§4.8), appended to `out`.
+pub fn write_uuid(out: &mut Vec<u8>, u: &[u8; 16]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, &b) in u.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push(b'-');
+        }
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xf)]);
+    }
+}
+
+/// [`write_uuid`] as a `String`.
+pub fn uuid_string(u: &[u8; 16]) -> String {
+    let mut v = Vec::with_capacity(36);
+    write_uuid(&mut v, u);
+    // Only ASCII hex digits and dashes were written.
+    String::from_utf8(v).unwrap_or_default()
+}
+
 pub(super) fn uuid<'a>(c: &mut Cursor<'a>, id: u8) -> Result<Token<'a>, Fault> {
     let num = c.u8()?;
     let uuid = c.array()?;
@@ -143,6 +163,19 @@ mod tests {
             };
             assert_eq!(t.token, want);
         }
+    }
+
+    #[test]
+    fn uuid_text_is_grouped_lowercase_hex() {
+        let u: [u8; 16] = [
+            0x5a, 0x62, 0xea, 0x53, 0xd4, 0x1c, 0x11, 0xe6, 0xc8, 0xa3, 0x25, 0x00, 0x9d, 0x4b,
+            0xb4, 0x9c,
+        ];
+        assert_eq!(uuid_string(&u), "5a62ea53-d41c-11e6-c8a3-25009d4bb49c");
+        assert_eq!(
+            uuid_string(&[0; 16]),
+            "00000000-0000-0000-0000-000000000000"
+        );
     }
 
     #[test]
