@@ -386,21 +386,28 @@ fn scan(data: &[u8], decode: bool) -> Scan {
             continue;
         }
         let rec = &data[span.offset..span.offset + span.len];
+        let mut seconds = None;
         if decode {
+            // The walk decodes the header too: take its time from there.
             if let Err(f) = tokens::walk_valid(rec, DecodeOptions::FULL, |t| {
                 counts[usize::from(t.id)] += 1;
+                if let (None, Token::Header(h)) = (seconds, &t.token) {
+                    seconds = Some(h.seconds);
+                }
             }) {
                 s.error = Some(f.at(span.offset as u64));
                 break;
             }
-        }
-        if let Ok(tokens::Tok {
+        } else if let Ok(tokens::Tok {
             token: Token::Header(h),
             ..
         }) = tokens::decode(rec, 0, DecodeOptions::FULL)
         {
-            s.first.get_or_insert(h.seconds);
-            s.last = Some(h.seconds);
+            seconds = Some(h.seconds);
+        }
+        if let Some(secs) = seconds {
+            s.first.get_or_insert(secs);
+            s.last = Some(secs);
         }
         s.records += 1;
     }
