@@ -11,8 +11,10 @@
 //! (the default) applies each criterion to every variant of those tokens (64-bit, `_ex`);
 //! [`Variants::Auditreduce`] reproduces auditreduce's blind spots exactly.
 //!
-//! Cheap criteria come first: [`Selection::prefilter`] rejects on the header alone (event,
-//! time, class with both masks), so most rejected records cost little more than framing.
+//! Cheap criteria come first: the header is the first token, and [`Selection::matches`]
+//! stops at the first token that fails, so a record rejected on event, time or class costs
+//! one header decode. [`Selection::prefilter`] gives the same header-only verdict to callers
+//! that have nothing but the header.
 
 use crate::tokens::{ids, Addr, DecodeOptions, Header, Subject, Token, TokenIter};
 use regex::bytes::{Regex, RegexBuilder};

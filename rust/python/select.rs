@@ -160,7 +160,9 @@ pub fn reduce<'py>(
         if kind == SpanKind::Record {
             t.seen += 1;
         }
-        let keep = (kind == SpanKind::File || sel.prefilter(rec)) && sel.matches(rec, &mut state);
+        // `matches` checks the header first and stops at the first failing token, so a
+        // record rejected on event, time or class costs one header decode.
+        let keep = sel.matches(rec, &mut state);
         if keep {
             if kind == SpanKind::Record {
                 t.kept += 1;
