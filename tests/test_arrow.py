@@ -389,6 +389,50 @@ def test_strict_mode_raises() -> None:
         pa.table(trail.iter_batches(events=False))
 
 
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_strict_mode_yields_every_batch_before_the_error(tmp_path: Path, threads: int) -> None:
+    """Batches decode on workers ahead of the consumer, yet come out in order, and in
+    strict mode the error comes right after the last batch before the damage."""
+    data, junk_at, _ = _damaged()
+    path = tmp_path / "damaged.bsm"
+    path.write_bytes(data)
+    offsets: list[int] = []
+    stream = bsmtrail.open(path).iter_batches(
+        batch_size=2, columns=["offset"], events=False, threads=threads
+    )
+    with pytest.raises(bsmtrail.BSMError) as exc:
+        for batch in stream:
+            offsets.extend(batch.column("offset").to_pylist())
+    assert exc.value.offset == junk_at
+    assert offsets == [r.offset for r in bsmtrail.open(data[:junk_at])]
+
+
+def test_mapped_and_windowed_reads_agree(shared_trails: dict[str, Path]) -> None:
+    """``to_arrow`` maps the file, ``iter_batches`` reads it through a window."""
+    for path in shared_trails.values():
+        trail = bsmtrail.open(path, mode="recover")
+        streamed = pa.Table.from_batches(list(trail.iter_batches()))
+        assert trail.to_arrow().equals(streamed)
+        assert bsmtrail.read_trails(path).equals(streamed)
+        assert bsmtrail.open(path.read_bytes(), name=str(path)).to_arrow().equals(streamed)
+
+
+def _thread_names() -> list[str]:
+    return [t.joinpath("comm").read_text().strip() for t in Path("/proc/self/task").iterdir()]
+
+
+def test_parquet_writing_decodes_on_a_thread_of_its_own(tmp_path: Path) -> None:
+    """``to_parquet`` hands decoding to a prefetch thread (named ``bsmtrail-ahead``) so
+    that writing overlaps decoding."""
+    trail = bsmtrail.open(bsmtrail.demo_path())
+    stream = bsa.trail_stream(trail, batch_size=2, threads=1, prefetch=1)
+    it = iter(stream)
+    next(it)
+    assert "bsmtrail-ahead" in _thread_names()
+    rows = trail.to_parquet(tmp_path / "d.parquet", batch_size=2)
+    assert rows == len(list(trail))
+
+
 def test_truncated_tail_and_empty_input(tmp_path: Path) -> None:
     demo = bsmtrail.demo_path().read_bytes()
     cut = tmp_path / "cut.bsm"

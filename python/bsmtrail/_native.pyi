@@ -183,6 +183,7 @@ def arrow_stream(
     max_batch_bytes: int = 33554432,
     window: int = 4194304,
     prefetch: int = 0,
+    map_files: bool = False,
 ) -> ArrowStream: ...
 
 # --- selection (bsmtrail.select) -------------------------------------------------------

@@ -219,6 +219,7 @@ def _stream(
     where: Selection | None = None,
     prefetch: int = 0,
     origins: dict[str, Any] | None = None,
+    map_files: bool = False,
 ) -> BatchStream:
     if mode not in ("strict", "recover"):
         raise ValueError(f"mode must be 'strict' or 'recover', not {mode!r}")
@@ -243,6 +244,7 @@ def _stream(
             batch_size=batch_size,
             threads=threads or 0,
             prefetch=prefetch,
+            map_files=map_files,
         )
         return BatchStream(native)
     out, build = _columns(columns, events)
@@ -258,6 +260,8 @@ def _stream(
         batch_size=batch_size,
         threads=threads or 0,
         validate=validate,
+        prefetch=prefetch,
+        map_files=map_files,
     )
     if maps is not None:
         wants_events = any(c in EVENT_COLUMNS for c in out)
@@ -393,12 +397,8 @@ def iter_trails(
     ``where`` (a :class:`bsmtrail.select.Selection`) keeps only the records auditreduce's
     criteria select, before any column is built: rejected records cost little more than
     framing. The selected records of each file are held in memory while it is converted."""
-    files = _expand(paths)
-    for f in files:
-        if not os.path.exists(f):
-            raise FileNotFoundError(f)
     return _stream(
-        [(f, f) for f in files],
+        [(f, f) for f in _existing(paths)],
         view=view,
         columns=columns,
         mode=mode,
@@ -409,6 +409,14 @@ def iter_trails(
         where=where,
         prefetch=prefetch,
     )
+
+
+def _existing(paths: PathsArg) -> list[str]:
+    files = _expand(paths)
+    for f in files:
+        if not os.path.exists(f):
+            raise FileNotFoundError(f)
+    return files
 
 
 def read_trails(
@@ -430,18 +438,21 @@ def read_trails(
     (the default) keeps every intact record of damaged files, turns records that fail
     validation into rows with ``error`` set, and skips damaged regions (see
     ``view="errors"``); ``"strict"`` raises :class:`~bsmtrail.BSMError` at the first
-    problem. ``where`` selects records first (see :func:`iter_trails`).
+    problem. ``where`` selects records first (see :func:`iter_trails`). Each file is
+    memory-mapped while it is decoded (the table holds all of it anyway); stream with
+    :func:`iter_trails` to keep memory flat.
     """
-    return iter_trails(
-        paths,
-        columns,
-        mode,
+    return _stream(
+        [(f, f) for f in _existing(paths)],
         view=view,
+        columns=columns,
+        mode=mode,
         batch_size=batch_size,
         threads=threads,
         validate=validate,
         events=events,
         where=where,
+        map_files=True,
     ).read_all()
 
 
@@ -483,6 +494,7 @@ def trail_stream(
     events: EventsOption = None,
     mode: Mode | None = None,
     prefetch: int = 0,
+    map_files: bool = False,
 ) -> BatchStream:
     return _stream(
         _trail_input(trail),
@@ -495,4 +507,5 @@ def trail_stream(
         events=events,
         prefetch=prefetch,
         origins=None if trail._origins is None else {trail.name: trail._origins},
+        map_files=map_files,
     )

@@ -256,6 +256,7 @@ class Trail:
             batch_size=batch_size,
             threads=threads,
             validate=validate,
+            map_files=True,
         ).read_all()
 
     def iter_batches(
@@ -312,14 +313,18 @@ class Trail:
         (``raw``) and its fields as JSON (``fields``)."""
         from .arrow import trail_stream
 
-        return trail_stream(self, view="tokens", batch_size=batch_size, threads=threads).read_all()
+        return trail_stream(
+            self, view="tokens", batch_size=batch_size, threads=threads, map_files=True
+        ).read_all()
 
     def errors_table(self, *, threads: int | None = None) -> Any:
         """Damaged regions and records that fail validation, as a ``pyarrow.Table``
         (whatever the trail's mode: this is a report, it never raises for bad input)."""
         from .arrow import trail_stream
 
-        return trail_stream(self, view="errors", threads=threads, mode="recover").read_all()
+        return trail_stream(
+            self, view="errors", threads=threads, mode="recover", map_files=True
+        ).read_all()
 
     def _arrow_input(self) -> object:
         return self._path if self._path is not None else self._data
