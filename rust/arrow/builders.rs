@@ -261,7 +261,7 @@ impl Var {
         }
     }
 
-    /// A value of raw bytes (binary columns; text the caller has checked).
+    /// A value of raw bytes (binary columns, or text: [`Var::utf8`] checks it).
     #[inline]
     pub fn push(&mut self, v: &[u8]) {
         self.data.extend_from_slice(v);
@@ -281,9 +281,17 @@ impl Var {
         self.push_text_nul(b);
     }
 
-    /// Stored bytes as text, without dropping a trailing NUL.
+    /// Stored bytes as text, without dropping a trailing NUL. The bytes go in as they
+    /// are: [`Var::utf8`] checks the whole column in one pass and escapes only when some
+    /// value is not UTF-8 (rare), instead of every value being checked on its own here
+    /// and the column again by arrow.
     #[inline]
     pub fn push_text_nul(&mut self, b: &[u8]) {
+        self.push(b);
+    }
+
+    /// Like [`Var::push_text_nul`], escaping an invalid value at once.
+    fn push_escaped(&mut self, b: &[u8]) {
         if std::str::from_utf8(b).is_ok() {
             self.data.extend_from_slice(b);
         } else {
@@ -335,9 +343,22 @@ impl Var {
         ))
     }
 
-    /// As a UTF-8 array (every value was checked or escaped on the way in).
+    /// As a UTF-8 array: each value that is not UTF-8 is written as [`text`] does, with
+    /// its invalid bytes as `\xNN` (values never merge, even when one ends inside a
+    /// character that the next one completes).
     pub fn utf8(&mut self, nulls: Option<NullBuffer>) -> Result<ArrayRef, ArrowError> {
         let (o, d) = self.parts("strings")?;
+        // `try_new` checks the whole buffer and that every offset is a character boundary:
+        // exactly "every value is UTF-8".
+        if let Ok(a) = StringArray::try_new(o.clone(), d.clone(), nulls.clone()) {
+            return Ok(Arc::new(a));
+        }
+        let mut fixed = Var::with_capacity(o.len() - 1, d.len() + d.len() / 2);
+        for w in o.windows(2) {
+            let (lo, hi) = (w[0] as usize, w[1] as usize);
+            fixed.push_escaped(d.get(lo..hi).unwrap_or(&[]));
+        }
+        let (o, d) = fixed.parts("strings")?;
         Ok(Arc::new(StringArray::try_new(o, d, nulls)?))
     }
 
@@ -451,5 +472,27 @@ mod tests {
         let s = a.values().as_any().downcast_ref::<StringArray>().unwrap();
         assert_eq!(s.value(1), "b\\xff");
         assert_eq!(s.value(2), "10.0.200.1");
+    }
+
+    #[test]
+    fn invalid_values_are_escaped_one_by_one() {
+        let mut v = Var::new();
+        v.push_text(b"ok");
+        // Together these two would be the valid "\u{e9}"; apart, each is invalid.
+        v.push_text_nul(b"caf\xc3");
+        v.push_text_nul(b"\xa9x");
+        v.push_empty();
+        v.push_text(b"caf\xc3\xa9\0");
+        let a = v.utf8(None).unwrap();
+        let s = a.as_any().downcast_ref::<StringArray>().unwrap();
+        let got: Vec<&str> = s.iter().map(|x| x.unwrap()).collect();
+        assert_eq!(got, ["ok", "caf\\xc3", "\\xa9x", "", "caf\u{e9}"]);
+        let mut w = Var::new();
+        w.push_text(b"plain");
+        let a = w.utf8(None).unwrap();
+        assert_eq!(
+            a.as_any().downcast_ref::<StringArray>().unwrap().value(0),
+            "plain"
+        );
     }
 }

@@ -13,7 +13,7 @@
 
 use super::builders::{bools, dict_array, dictionary, prim, Offsets, Var};
 use super::schema::{self, Col, NCOL};
-use super::walk::{fast, walk};
+use super::walk::{fast, walk_with, Visit};
 use super::{errno, reason_dictionary, reason_key};
 use crate::error::DecodeError;
 use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Subject, Tok, Token};
@@ -330,6 +330,21 @@ struct Groups {
     error: Option<NullBuffer>,
 }
 
+/// One record being walked into the builder.
+struct Row<'r, 'a> {
+    b: &'r mut RecordsBuilder,
+    rec: &'a [u8],
+    offset: u64,
+    seen: &'r mut Seen,
+}
+
+impl<'a> Visit<'a> for Row<'_, 'a> {
+    #[inline(always)]
+    fn visit(&mut self, t: &Tok<'a>) {
+        self.b.token(t, self.rec, self.offset, self.seen);
+    }
+}
+
 /// Builds one record batch of the records view for one projection.
 pub struct RecordsBuilder {
     cols: Vec<Col>,
@@ -496,7 +511,13 @@ impl RecordsBuilder {
         let mut seen = Seen::default();
         let mut err = None;
         if self.walk {
-            let w = walk(rec, |t| self.token(t, rec, offset, &mut seen));
+            let mut row = Row {
+                b: self,
+                rec,
+                offset,
+                seen: &mut seen,
+            };
+            let w = walk_with(rec, &mut row);
             if let Some(fault) = w.error {
                 let rest = rec.get(w.end..).unwrap_or(&[]);
                 if let Some(&first) = rest.first() {
@@ -618,7 +639,7 @@ impl RecordsBuilder {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn token(&mut self, t: &Tok<'_>, rec: &[u8], rec_offset: u64, seen: &mut Seen) {
         let w = self.w;
         match &t.token {

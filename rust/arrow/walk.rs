@@ -17,8 +17,26 @@ pub(crate) struct Walked {
 /// Call `f` for each token of `rec` (header and trailer included) until the first
 /// problem: a token that fails to decode, an unknown id, bytes after the trailer, or no
 /// trailer at the end.
-pub(crate) fn walk<'a>(rec: &'a [u8], f: impl FnMut(&Tok<'a>)) -> Walked {
-    walk_impl::<true>(rec, f)
+pub(crate) fn walk<'a>(rec: &'a [u8], mut f: impl FnMut(&Tok<'a>)) -> Walked {
+    walk_impl::<true, _>(rec, &mut f)
+}
+
+/// [`walk`] with a visitor whose `visit` is inlined into every fast-path arm (the records
+/// view's builder; a closure would be called, not inlined, from nine places).
+pub(crate) fn walk_with<'a>(rec: &'a [u8], v: &mut impl Visit<'a>) -> Walked {
+    walk_impl::<true, _>(rec, v)
+}
+
+/// What a walk hands each token to.
+pub(crate) trait Visit<'a> {
+    fn visit(&mut self, t: &Tok<'a>);
+}
+
+impl<'a, F: FnMut(&Tok<'a>)> Visit<'a> for F {
+    #[inline(always)]
+    fn visit(&mut self, t: &Tok<'a>) {
+        self(t)
+    }
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -43,7 +61,61 @@ fn ids7(b: &[u8]) -> [u32; 7] {
 /// error exactly. `tests::fast_path_equals_decode` holds the two to the same results.
 #[inline(always)]
 pub(crate) fn fast<'a>(rec: &'a [u8], pos: usize) -> Option<Tok<'a>> {
+    fast_then(rec, pos, true, &mut Keep)
+}
+
+/// What `fast_then` does with the token it decoded (a trait rather than a closure so that
+/// `#[inline(always)]` holds in every arm).
+trait Then<'a> {
+    type Out;
+    fn then(&mut self, t: Tok<'a>) -> Self::Out;
+}
+
+/// Return the token.
+struct Keep;
+
+impl<'a> Then<'a> for Keep {
+    type Out = Tok<'a>;
+    #[inline(always)]
+    fn then(&mut self, t: Tok<'a>) -> Tok<'a> {
+        t
+    }
+}
+
+/// Visit the token; its length comes back.
+struct VisitThen<'v, V>(&'v mut V);
+
+impl<'a, V: Visit<'a>> Then<'a> for VisitThen<'_, V> {
+    type Out = usize;
+    #[inline(always)]
+    fn then(&mut self, t: Tok<'a>) -> usize {
+        self.0.visit(&t);
+        t.len
+    }
+}
+
+/// [`fast`], handing the token to `k` inside the arm that decoded it: once `k` is inlined,
+/// each arm knows its token's variant, so a visitor's `match` on it folds away and the
+/// token never goes through memory (see `walk_impl`). `None` also for the trailer unless
+/// `trailer`.
+#[inline(always)]
+fn fast_then<'a, K: Then<'a>>(
+    rec: &'a [u8],
+    pos: usize,
+    trailer: bool,
+    k: &mut K,
+) -> Option<K::Out> {
     let id = *rec.get(pos)?;
+    macro_rules! done {
+        ($len:expr, $token:expr) => {
+            k.then(Tok {
+                id,
+                offset: pos,
+                len: $len,
+                token: $token,
+            })
+        };
+    }
     let fixed = |len: usize| rec.get(pos..pos + len);
     let counted = |head: usize| -> Option<(&'a [u8], usize)> {
         let n = usize::from(u16::from_be_bytes(
@@ -51,7 +123,7 @@ pub(crate) fn fast<'a>(rec: &'a [u8], pos: usize) -> Option<Tok<'a>> {
         ));
         Some((rec.get(pos + head..pos + head + n)?, head + n))
     };
-    let (len, token) = match id {
+    match id {
         ids::HEADER32 | ids::HEADER64 => {
             let wide = id == ids::HEADER64;
             let len = if wide { 26 } else { 18 };
@@ -70,17 +142,15 @@ pub(crate) fn fast<'a>(rec: &'a [u8], pos: usize) -> Option<Tok<'a>> {
                 seconds,
                 msec,
             };
-            (len, Token::Header(h))
+            Some(done!(len, Token::Header(h)))
         }
-        ids::TRAILER => {
+        ids::TRAILER if trailer => {
             let b = fixed(7)?;
-            (
-                7,
-                Token::Trailer {
-                    magic: be16(b, 1),
-                    count: be32(b, 3),
-                },
-            )
+            let token = Token::Trailer {
+                magic: be16(b, 1),
+                count: be32(b, 3),
+            };
+            Some(done!(7, token))
         }
         ids::SUBJECT32 | ids::SUBJECT64 | ids::PROCESS32 | ids::PROCESS64 => {
             let wide = matches!(id, ids::SUBJECT64 | ids::PROCESS64);
@@ -104,41 +174,40 @@ pub(crate) fn fast<'a>(rec: &'a [u8], pos: usize) -> Option<Tok<'a>> {
                 port,
                 addr: Addr::V4([b[a], b[a + 1], b[a + 2], b[a + 3]]),
             };
-            let t = if matches!(id, ids::SUBJECT32 | ids::SUBJECT64) {
-                Token::Subject(s)
+            if matches!(id, ids::SUBJECT32 | ids::SUBJECT64) {
+                Some(done!(len, Token::Subject(s)))
             } else {
-                Token::Process(s)
-            };
-            (len, t)
+                Some(done!(len, Token::Process(s)))
+            }
         }
         ids::RETURN32 => {
             let b = fixed(6)?;
             let value = u64::from(be32(b, 2));
-            (
+            Some(done!(
                 6,
                 Token::Return {
                     status: b[1],
                     value,
-                },
-            )
+                }
+            ))
         }
         ids::RETURN64 => {
             let b = fixed(10)?;
-            (
+            Some(done!(
                 10,
                 Token::Return {
                     status: b[1],
                     value: be64(b, 2),
-                },
-            )
+                }
+            ))
         }
         ids::PATH => {
             let (p, len) = counted(3)?;
-            (len, Token::Path(p))
+            Some(done!(len, Token::Path(p)))
         }
         ids::TEXT => {
             let (p, len) = counted(3)?;
-            (len, Token::Text(p))
+            Some(done!(len, Token::Text(p)))
         }
         ids::ARG32 | ids::ARG64 => {
             let wide = id == ids::ARG64;
@@ -151,28 +220,31 @@ pub(crate) fn fast<'a>(rec: &'a [u8], pos: usize) -> Option<Tok<'a>> {
             };
             let num = b[1];
             let (desc, len) = counted(head)?;
-            (len, Token::Arg { num, value, desc })
+            Some(done!(len, Token::Arg { num, value, desc }))
         }
         ids::SEQ => {
             let b = fixed(5)?;
-            (5, Token::Seq(be32(b, 1)))
+            Some(done!(5, Token::Seq(be32(b, 1))))
         }
-        _ => return None,
-    };
-    Some(Tok {
-        id,
-        offset: pos,
-        len,
-        token,
-    })
+        _ => None,
+    }
 }
 
-fn walk_impl<'a, const FAST: bool>(rec: &'a [u8], mut f: impl FnMut(&Tok<'a>)) -> Walked {
+fn walk_impl<'a, const FAST: bool, V: Visit<'a>>(rec: &'a [u8], v: &mut V) -> Walked {
     let mut end = 0usize;
     let mut last_was_trailer = false;
     // `TokenIter`'s loop, with each token used where it was decoded: moving a `Tok` out of
     // its `Result` (then out of an `Option`) costs store-forwarding stalls per token.
     while end < rec.len() {
+        // A fixed-layout token other than the trailer needs none of the checks below
+        // (known id, not a trailer): visited where it is decoded.
+        if FAST {
+            if let Some(len) = fast_then(rec, end, false, &mut VisitThen(&mut *v)) {
+                last_was_trailer = false;
+                end += len;
+                continue;
+            }
+        }
         let quick = if FAST { fast(rec, end) } else { None };
         let res;
         let t = match &quick {
@@ -214,7 +286,7 @@ fn walk_impl<'a, const FAST: bool>(rec: &'a [u8], mut f: impl FnMut(&Tok<'a>)) -
                 end,
             };
         }
-        f(t);
+        v.visit(t);
         end = t_end;
     }
     let error = (!last_was_trailer).then(|| Fault {
@@ -280,9 +352,9 @@ mod tests {
             // And whole walks agree with and without it.
             let r = rec(&b);
             let mut x = Vec::new();
-            let wx = walk_impl::<true>(&r, |t| x.push(*t));
+            let wx = walk_impl::<true, _>(&r, &mut |t: &Tok<'_>| x.push(format!("{t:?}")));
             let mut y = Vec::new();
-            let wy = walk_impl::<false>(&r, |t| y.push(*t));
+            let wy = walk_impl::<false, _>(&r, &mut |t: &Tok<'_>| y.push(format!("{t:?}")));
             prop_assert_eq!(x, y);
             prop_assert_eq!((wx.error, wx.end), (wy.error, wy.end));
         }
