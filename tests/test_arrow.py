@@ -19,6 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bsmtrail
 from bsmtrail import arrow as bsa
@@ -242,6 +244,71 @@ def test_every_column_agrees_with_the_record_api(shared_trails: dict[str, Path])
         assert len(rows) == len(records), name
         for row, rec in zip(rows, records, strict=True):
             _compare(row, expected_row(rec, trail.name), f"{name} record at {rec.offset}")
+
+
+# Records that each carry a random few of the tokens most records lack (their columns
+# are written lazily, in bulk, between the records that have them).
+_RARE = st.lists(
+    st.tuples(
+        st.booleans(),  # host (header32_ex)
+        st.sets(st.sampled_from(["seq", "zone", "groups", "exec_env", "identity"])),
+        st.booleans(),  # damaged: an unknown token id inside the record
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def _rare_record(i: int, host: bool, tokens: set[str], damaged: bool) -> bytes:
+    b = bsmtrail.RecordBuilder(
+        23 + i, time=(1_700_000_000 + i, i), host="10.0.0.9" if host else None
+    ).subject(i, pid=i)
+    if "seq" in tokens:
+        b.seq(i)
+    if "zone" in tokens:
+        b.zone(f"zone{i}")
+    if "groups" in tokens:
+        b.groups(range(i % 4))
+    if "exec_env" in tokens:
+        b.exec_env([f"K{i}=v", "X=1"])
+    b.text("t" if damaged else "ok").return_(0, i)
+    if "identity" in tokens:
+        b.identity(f"com.example.{i}", bytes([i % 256]) * 20, team_id="T")
+    rec = bytearray(b.build())
+    if damaged:
+        rec[rec.index(b"\x28\x00\x02t")] = 0x00  # the text token's id becomes unknown
+    return bytes(rec)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    specs=_RARE,
+    batch_size=st.integers(1, 9),
+    columns=st.sampled_from(
+        [None, ["host", "seq"], ["identity", "error", "offset"], ["zone", "groups", "exec_env"]]
+    ),
+)
+def test_sparse_columns_agree_with_the_record_api(
+    specs: list[tuple[bool, set[str], bool]], batch_size: int, columns: list[str] | None
+) -> None:
+    data = b"".join(_rare_record(i, *spec) for i, spec in enumerate(specs))
+    trail = bsmtrail.open(data, mode="recover")
+    asked = columns
+    if columns is not None and "offset" not in columns:
+        asked = [*columns, "offset"]
+    table = trail.to_arrow(asked, events=False, batch_size=batch_size, threads=1)
+    assert table.num_rows == len(specs)
+    rows = {r["offset"]: r for r in table.to_pylist()}
+    valid = list(trail)  # the record API yields the records that pass validation
+    assert len(valid) == sum(not d for _, _, d in specs)
+    for rec in valid:
+        row = rows[rec.offset]
+        want = expected_row(rec, trail.name)
+        if "return_errno" not in row:
+            want["return_errno"] = None
+        _compare({**want, **row}, want, f"record at {rec.offset}")
+    errors = trail.to_arrow(["error"], batch_size=batch_size).column("error").to_pylist()
+    assert [e is not None for e in errors] == [d for _, _, d in specs]
 
 
 def test_errno_names(shared_trails: dict[str, Path]) -> None:

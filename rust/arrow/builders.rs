@@ -274,6 +274,12 @@ impl Var {
         self.end();
     }
 
+    /// `n` empty values at once.
+    pub fn fill_empty(&mut self, n: usize) {
+        let last = self.offsets.last().copied().unwrap_or(0);
+        self.offsets.resize(self.offsets.len() + n, last);
+    }
+
     /// Stored bytes as text (see [`text`]).
     #[inline]
     pub fn push_text(&mut self, b: &[u8]) {
@@ -406,6 +412,12 @@ impl Offsets {
                 self.v.push(0);
             }
         }
+    }
+
+    /// `n` empty rows at once.
+    pub fn fill(&mut self, n: usize) {
+        let last = self.v.last().copied().unwrap_or(0);
+        self.v.resize(self.v.len() + n, last);
     }
 
     /// A list array over `values`.
