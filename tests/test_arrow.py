@@ -247,11 +247,18 @@ def test_every_column_agrees_with_the_record_api(shared_trails: dict[str, Path])
 
 
 # Records that each carry a random few of the tokens most records lack (their columns
-# are written lazily, in bulk, between the records that have them).
+# and lists are written lazily, in bulk, between the records that have them).
 _RARE = st.lists(
     st.tuples(
         st.booleans(),  # host (header32_ex)
-        st.sets(st.sampled_from(["seq", "zone", "groups", "exec_env", "identity"])),
+        st.sets(
+            st.sampled_from(
+                [
+                    *("seq", "zone", "groups", "exec_env", "identity", "exec_args"),
+                    *("args", "attr", "sock_inet", "process", "opaque"),
+                ]
+            )
+        ),
         st.booleans(),  # damaged: an unknown token id inside the record
     ),
     min_size=1,
@@ -271,6 +278,18 @@ def _rare_record(i: int, host: bool, tokens: set[str], damaged: bool) -> bytes:
         b.groups(range(i % 4))
     if "exec_env" in tokens:
         b.exec_env([f"K{i}=v", "X=1"])
+    if "exec_args" in tokens:
+        b.exec_args(["sh", f"-c{i}"])
+    if "args" in tokens:
+        b.arg(1, i, "fd").arg(2, i + 1)
+    if "attr" in tokens:
+        b.attr(0o644, i, 0, 1, i, 2)
+    if "sock_inet" in tokens:
+        b.sock_inet(80 + i, "10.1.2.3")
+    if "process" in tokens:
+        b.process(i, pid=i + 1)
+    if "opaque" in tokens:
+        b.opaque(bytes([i % 256, 1, 2]))
     b.text("t" if damaged else "ok").return_(0, i)
     if "identity" in tokens:
         b.identity(f"com.example.{i}", bytes([i % 256]) * 20, team_id="T")
@@ -285,7 +304,13 @@ def _rare_record(i: int, host: bool, tokens: set[str], damaged: bool) -> bytes:
     specs=_RARE,
     batch_size=st.integers(1, 9),
     columns=st.sampled_from(
-        [None, ["host", "seq"], ["identity", "error", "offset"], ["zone", "groups", "exec_env"]]
+        [
+            None,
+            ["host", "seq"],
+            ["identity", "error", "offset"],
+            ["zone", "groups", "exec_env", "exec_args"],
+            ["args", "attrs", "sockets", "processes", "other_tokens"],
+        ]
     ),
 )
 def test_sparse_columns_agree_with_the_record_api(

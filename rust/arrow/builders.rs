@@ -394,13 +394,36 @@ pub(crate) fn escape_bytes(b: &[u8], out: &mut Vec<u8>) {
 pub(crate) struct Offsets {
     v: Vec<i32>,
     overflow: bool,
+    /// Children at the last row written (see `close_at`).
+    children: usize,
 }
 
 impl Offsets {
     pub fn with_capacity(rows: usize) -> Self {
         let mut v = Vec::with_capacity(rows + 1);
         v.push(0);
-        Offsets { v, overflow: false }
+        Offsets {
+            v,
+            overflow: false,
+            children: 0,
+        }
+    }
+
+    /// Ends row `row` (0-based, rows in order) with `children` children in all. A row that
+    /// added none writes nothing now: it is written with the next row that adds some, or
+    /// by `fill_to` (most rows have no socket, process, argument...).
+    #[inline]
+    pub fn close_at(&mut self, row: usize, children: usize) {
+        if children != self.children {
+            self.fill_to(row);
+            self.close(children);
+            self.children = children;
+        }
+    }
+
+    /// Writes the rows before `rows` that `close_at` left out.
+    pub fn fill_to(&mut self, rows: usize) {
+        self.fill((rows + 1).saturating_sub(self.v.len()));
     }
 
     #[inline]
@@ -431,6 +454,7 @@ impl Offsets {
             return Err(overflow_error("list elements"));
         }
         let offsets = std::mem::replace(&mut self.v, vec![0]);
+        self.children = 0;
         Ok(Arc::new(ListArray::try_new(
             item,
             OffsetBuffer::new(ScalarBuffer::from(offsets)),

@@ -264,10 +264,13 @@ struct Seen {
 /// Rows written so far by each group that most records lack. Such a group writes nothing
 /// for a row without its token; the null rows are written in bulk when its next value
 /// comes, or when the batch closes (one `resize` instead of a push per column per row:
-/// these seven groups were a fifth of the records view's time).
+/// these groups were a fifth of the records view's time). The lists most rows leave
+/// empty (args, attrs, sockets, processes, other tokens) do the same through
+/// `Offsets::close_at`.
 #[derive(Default)]
 struct Lag {
     host: usize,
+    exec_args: usize,
     exec_env: usize,
     identity: usize,
     groups: usize,
@@ -529,6 +532,13 @@ impl RecordsBuilder {
         }
         self.lag.host = self.rows;
     }
+    fn catch_up_exec_args(&mut self) {
+        let n = self.rows - self.lag.exec_args;
+        if n > 0 {
+            self.exec_args.fill_null(n);
+        }
+        self.lag.exec_args = self.rows;
+    }
     fn catch_up_exec_env(&mut self) {
         let n = self.rows - self.lag.exec_env;
         if n > 0 {
@@ -592,6 +602,9 @@ impl RecordsBuilder {
         if w.host {
             self.catch_up_host();
         }
+        if w.exec_args {
+            self.catch_up_exec_args();
+        }
         if w.exec_env {
             self.catch_up_exec_env();
         }
@@ -609,6 +622,18 @@ impl RecordsBuilder {
         }
         if w.error {
             self.catch_up_error();
+        }
+        let rows = self.rows;
+        for (on, o) in [
+            (w.args, &mut self.args_offsets),
+            (w.attrs, &mut self.attrs_offsets),
+            (w.sockets, &mut self.sockets_offsets),
+            (w.processes, &mut self.processes_offsets),
+            (w.other, &mut self.other_offsets),
+        ] {
+            if on {
+                o.fill_to(rows);
+            }
         }
     }
 
@@ -688,23 +713,22 @@ impl RecordsBuilder {
         if w.texts {
             self.texts.close(true);
         }
-        if w.exec_args {
-            self.exec_args.close(seen.exec_args);
-        }
+        let row = self.rows;
         if w.args {
-            self.args_offsets.close(self.args.num.len());
+            self.args_offsets.close_at(row, self.args.num.len());
         }
         if w.attrs {
-            self.attrs_offsets.close(self.attrs.nodeid.len());
+            self.attrs_offsets.close_at(row, self.attrs.nodeid.len());
         }
         if w.sockets {
-            self.sockets_offsets.close(self.sockets.kind.len());
+            self.sockets_offsets.close_at(row, self.sockets.kind.len());
         }
         if w.processes {
-            self.processes_offsets.close(self.process_type.len());
+            self.processes_offsets
+                .close_at(row, self.process_type.len());
         }
         if w.other {
-            self.other_offsets.close(self.other.id.len());
+            self.other_offsets.close_at(row, self.other.id.len());
         }
         if w.error {
             if let Some(e) = err {
@@ -790,9 +814,12 @@ impl RecordsBuilder {
             Token::ExecArgs(l) if !seen.exec_args => {
                 seen.exec_args = true;
                 if w.exec_args {
+                    self.catch_up_exec_args();
                     for s in l.iter() {
                         self.exec_args.values.push_text(s);
                     }
+                    self.exec_args.close(true);
+                    self.lag.exec_args += 1;
                 }
             }
             Token::ExecEnv(l) if !seen.exec_env => {
