@@ -28,7 +28,10 @@ def trail256(concat_trail: Callable[[int], Path]) -> Path:
 def test_chunked_records_table(benchmark: Any, trail256: Path, workers: int) -> None:
     """The full records view (every Rust column, no event columns), 2 chunks."""
     table = benchmark.pedantic(
-        lambda: read_trail(trail256, 2, workers=workers, events=False), rounds=5, iterations=1
+        lambda: read_trail(trail256, 2, workers=workers, events=False),
+        rounds=7,
+        iterations=1,
+        warmup_rounds=1,
     )
     report(benchmark, trail256.stat().st_size, table.num_rows)
 

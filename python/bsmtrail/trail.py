@@ -246,7 +246,9 @@ class Trail:
         token walk). ``events`` adds ``event_name``/``event_description``/
         ``event_classes`` from that event database (``False``: none). In ``"recover"``
         mode a record that fails validation is a row with ``error`` set; in ``"strict"``
-        mode the first problem raises :class:`BSMError`."""
+        mode the first problem raises :class:`BSMError`. A trail opened from a path is
+        memory-mapped while the table is built (use :meth:`iter_batches` for flat
+        memory)."""
         from .arrow import trail_stream
 
         return trail_stream(
