@@ -5,6 +5,8 @@ from datetime import datetime
 from os import PathLike
 from typing import Any, final
 
+from typing_extensions import Self
+
 __version__: str
 build_profile: str
 DECODED_TOKEN_IDS: list[tuple[int, str]]
@@ -14,7 +16,7 @@ class TrailSlice:
     """Bytes ``[start, end)`` of a trail, shared without copying; accepted wherever a
     trail's bytes are."""
 
-    def __init__(self, source: _Input, start: int, end: int) -> None: ...
+    def __new__(cls, source: _Input, start: int, end: int) -> Self: ...
     @property
     def start(self) -> int: ...
     @property
@@ -60,7 +62,7 @@ class RecordIter:
 
 @final
 class Reader:
-    def __init__(self, source: _Input, *, origins: bytes | None = None) -> None: ...
+    def __new__(cls, source: _Input, *, origins: bytes | None = None) -> Self: ...
     @property
     def nbytes(self) -> int: ...
     def __iter__(self) -> Iterator[Record]: ...
@@ -75,7 +77,7 @@ class Reader:
 class StreamDecoder:
     """Incremental framing for input that arrives in pieces."""
 
-    def __init__(self, *, max_record: int = 16777216) -> None: ...
+    def __new__(cls, *, max_record: int = 16777216) -> Self: ...
     def feed(
         self, data: bytes, damage: list[tuple[int, int, Any]] | None = None
     ) -> list[Record]: ...
@@ -94,24 +96,26 @@ XML_FOOTER: bytes
 
 @final
 class Renderer:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         raw: bool = False,
         short: bool = False,
         numeric: bool = False,
         xml: bool = False,
         oneline: bool = False,
-        delimiter: bytes = b",",
+        # Defaults set in Rust: delimiter b",", apple_truncated_word b"truncated",
+        # apple_empty_cdhash b"".
+        delimiter: bytes = ...,
         apple: bool = False,
-        apple_truncated_word: bytes = b"truncated",
-        apple_empty_cdhash: bytes = b"",
+        apple_truncated_word: bytes = ...,
+        apple_empty_cdhash: bytes = ...,
         xml_strict: bool = False,
         utc: bool = False,
         events: list[tuple[int, bytes, bytes]] = ...,
         users: list[tuple[int, bytes]] = ...,
         groups: list[tuple[int, bytes]] = ...,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def xml(self) -> bool: ...
     @property
@@ -192,8 +196,8 @@ def arrow_stream(
 class Selection:
     """Compiled auditreduce criteria; build with :func:`bsmtrail.select.selection`."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         variants: str = "all",
         all: bool = False,
@@ -215,7 +219,7 @@ class Selection:
         files: str | None = None,
         zone: bytes | None = None,
         invert: bool = False,
-    ) -> None: ...
+    ) -> Self: ...
     def matches(self, record: bytes) -> bool: ...
 
 def reduce(

@@ -12,10 +12,6 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Default output chunk for `chunks()`: large enough that the per-chunk Python cost
-/// vanishes, small enough to stream a gigabyte trail.
-const DEFAULT_CHUNK: usize = 1 << 20;
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while rendering is a bug, but the state is still usable for later calls.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -127,7 +123,7 @@ impl Renderer {
     }
 
     /// Render a trail in pieces of about `chunk_size` bytes (an iterator of bytes).
-    #[pyo3(signature = (source, *, resync = false, chunk_size = DEFAULT_CHUNK))]
+    #[pyo3(signature = (source, *, resync = false, chunk_size = 1048576))]
     fn chunks(
         &self,
         source: &Bound<'_, PyAny>,

@@ -115,7 +115,7 @@ struct Tally {
 /// `damage`. Returns `(kept, seen, error)`: `error` is the framing error that ended a
 /// non-recovering read, or None.
 #[pyfunction]
-#[pyo3(signature = (source, selection, write, *, recover = false, damage = None, chunk_size = 1 << 20, offsets = None))]
+#[pyo3(signature = (source, selection, write, *, recover = false, damage = None, chunk_size = 1048576, offsets = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn reduce<'py>(
     py: Python<'py>,
