@@ -1,7 +1,8 @@
 //! The tokens view: one row per token, lossless.
 //!
 //! Each row carries the token's exact bytes (`raw`) and its decoded fields as a JSON object
-//! (`fields`) with the field names of the Python token dicts (`rust/python/convert.rs`).
+//! (`fields`) with the field names of the Python token dicts (both written by
+//! `tokens::fields::visit`).
 //! One text column keeps the schema fixed for 48 token types (typed sparse columns would
 //! need a hundred mostly-null columns); DuckDB (`json_extract`), polars
 //! (`str.json_decode`) and pandas (`json.loads`) all read it, and `raw` is the ground
@@ -13,9 +14,8 @@ use super::schema;
 use super::walk::walk;
 use crate::error::DecodeError;
 use crate::inet;
-use crate::tokens::{
-    canonical_name, data_values, ids, uuid_string, Addr, StrList, Subject, Tok, Token,
-};
+use crate::tokens::fields::{self, FieldSink};
+use crate::tokens::{canonical_name, ids, Addr, StrList, Tok};
 use arrow_array::types::{UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, SchemaRef};
@@ -174,204 +174,53 @@ fn quote(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn subject(j: &mut Json<'_>, s: &Subject, buf: &mut Vec<u8>) {
-    j.num("auid", s.auid);
-    j.num("euid", s.euid);
-    j.num("egid", s.egid);
-    j.num("ruid", s.ruid);
-    j.num("rgid", s.rgid);
-    j.num("pid", s.pid);
-    j.num("sid", s.sid);
-    j.num("port", s.port);
-    j.addr("addr", &s.addr, buf);
+/// The JSON of one token's fields, with the scratch space its values need.
+struct JsonSink<'j, 's> {
+    j: Json<'s>,
+    scratch: &'j mut String,
+    buf: &'j mut Vec<u8>,
 }
 
-/// The token's fields as a JSON object (the names of the Python token dicts).
-pub fn fields_json(t: &Tok<'_>, out: &mut String, scratch: &mut String, buf: &mut Vec<u8>) {
-    let mut j = Json::new(out);
-    match &t.token {
-        Token::Header(h) => {
-            j.num("size", h.count);
-            j.num("version", h.version);
-            j.num("event", h.event);
-            j.num("modifier", h.modifier);
-            match &h.host {
-                Some(Addr::Other(ty)) => {
-                    j.null("host");
-                    j.num("host_type", *ty);
-                }
-                Some(a) => j.addr("host", a, buf),
-                None => {}
-            }
-            j.num("seconds", h.seconds);
-            j.num("msec", h.msec);
-        }
-        Token::Trailer { magic, count } => {
-            j.num("magic", *magic);
-            j.num("size", *count);
-        }
-        Token::File {
-            seconds,
-            msec,
-            name,
-        } => {
-            j.num("seconds", *seconds);
-            j.num("msec", *msec);
-            j.text("name", name, scratch);
-        }
-        Token::Data {
-            print,
-            unit,
-            count,
-            data,
-        } => {
-            j.num("print_format", *print);
-            j.num("unit", *unit);
-            j.num("count", *count);
-            j.hex("data", data);
-            j.nums("values", data_values(*unit, data));
-        }
-        Token::Ipc { kind, id } => {
-            j.num("ipc_type", *kind);
-            j.num("ipc_id", *id);
-        }
-        Token::Path(p) => j.text("path", p, scratch),
-        Token::Text(p) => j.text("text", p, scratch),
-        Token::Zone(p) => j.text("zone", p, scratch),
-        Token::Opaque(b) | Token::Unknown(b) => j.hex("data", b),
-        Token::Subject(s) | Token::Process(s) => subject(&mut j, s, buf),
-        Token::Return { status, value } => {
-            j.num("status", *status);
-            j.num("value", *value);
-        }
-        Token::Exit { status, value } => {
-            j.num("status", *status);
-            j.num("value", *value);
-        }
-        Token::InAddr(a) => j.addr("addr", &Addr::V4(*a), buf),
-        Token::InAddrEx(a) => j.addr("addr", a, buf),
-        Token::Ip(h) => {
-            let be16 = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
-            j.num("version_ihl", h[0]);
-            j.num("tos", h[1]);
-            j.num("length", be16(2));
-            j.num("ip_id", be16(4));
-            j.num("frag_offset", be16(6));
-            j.num("ttl", h[8]);
-            j.num("protocol", h[9]);
-            j.num("checksum", be16(10));
-            j.addr("src", &Addr::V4([h[12], h[13], h[14], h[15]]), buf);
-            j.addr("dst", &Addr::V4([h[16], h[17], h[18], h[19]]), buf);
-        }
-        Token::IpPort(p) => j.num("port", *p),
-        Token::Arg { num, value, desc } => {
-            j.num("num", *num);
-            j.num("value", *value);
-            j.text("desc", desc, scratch);
-        }
-        Token::Socket {
-            sock_type,
-            lport,
-            laddr,
-            rport,
-            raddr,
-        } => {
-            j.num("sock_type", *sock_type);
-            j.num("lport", *lport);
-            j.addr("laddr", &Addr::V4(*laddr), buf);
-            j.num("rport", *rport);
-            j.addr("raddr", &Addr::V4(*raddr), buf);
-        }
-        Token::SocketEx {
-            domain,
-            sock_type,
-            lport,
-            laddr,
-            rport,
-            raddr,
-        } => {
-            j.num("domain", *domain);
-            j.num("sock_type", *sock_type);
-            j.num("lport", *lport);
-            j.addr("laddr", laddr, buf);
-            j.num("rport", *rport);
-            j.addr("raddr", raddr, buf);
-        }
-        Token::SockInet { family, port, addr } => {
-            j.num("family", *family);
-            j.num("port", *port);
-            j.addr("addr", &Addr::V4(*addr), buf);
-        }
-        Token::SockInet6 { family, port, addr } => {
-            j.num("family", *family);
-            j.num("port", *port);
-            j.addr("addr", &Addr::V6(*addr), buf);
-        }
-        Token::SockUnix { family, path } => {
-            j.num("family", *family);
-            j.text("path", path, scratch);
-        }
-        Token::Seq(s) => j.num("seq", *s),
-        Token::IpcPerm {
-            uid,
-            gid,
-            cuid,
-            cgid,
-            mode,
-            seq,
-            key,
-        } => {
-            j.num("uid", *uid);
-            j.num("gid", *gid);
-            j.num("cuid", *cuid);
-            j.num("cgid", *cgid);
-            j.num("mode", *mode);
-            j.num("seq", *seq);
-            j.num("key", *key);
-        }
-        Token::Privilege { set, privs } => {
-            j.text("set", set, scratch);
-            j.text("privs", privs, scratch);
-        }
-        Token::UsePrivilege { success, name } => {
-            j.boolean("success", *success != 0);
-            j.text("name", name, scratch);
-        }
-        Token::Groups(g) => j.nums("gids", g.iter().map(u64::from)),
-        Token::ExecArgs(l) => j.list("args", l, scratch),
-        Token::ExecEnv(l) => j.list("env", l, scratch),
-        Token::Krb5Principal(l) => j.list("principals", l, scratch),
-        Token::CertHash(l) => j.list("hashes", l, scratch),
-        Token::Attr {
-            mode,
-            uid,
-            gid,
-            fsid,
-            nodeid,
-            device,
-        } => {
-            j.num("mode", *mode);
-            j.num("uid", *uid);
-            j.num("gid", *gid);
-            j.num("fsid", *fsid);
-            j.num("nodeid", *nodeid);
-            j.num("device", *device);
-        }
-        Token::ArgUuid { num, uuid, desc } | Token::RetUuid { num, uuid, desc } => {
-            j.num("num", *num);
-            j.string("uuid", &uuid_string(uuid));
-            j.text("desc", desc, scratch);
-        }
-        Token::Identity(i) => {
-            j.num("signer_type", i.signer_type);
-            j.text("signing_id", i.signing_id, scratch);
-            j.boolean("signing_id_truncated", i.signing_id_truncated != 0);
-            j.text("team_id", i.team_id, scratch);
-            j.boolean("team_id_truncated", i.team_id_truncated != 0);
-            j.hex("cdhash", i.cdhash);
-        }
+impl FieldSink for JsonSink<'_, '_> {
+    fn num(&mut self, key: &'static str, v: u64) {
+        self.j.num(key, v);
     }
-    j.end();
+    fn boolean(&mut self, key: &'static str, v: bool) {
+        self.j.boolean(key, v);
+    }
+    fn null(&mut self, key: &'static str) {
+        self.j.null(key);
+    }
+    fn text(&mut self, key: &'static str, b: &[u8]) {
+        self.j.text(key, b, self.scratch);
+    }
+    fn string(&mut self, key: &'static str, s: &str) {
+        self.j.string(key, s);
+    }
+    fn bytes(&mut self, key: &'static str, b: &[u8]) {
+        self.j.hex(key, b);
+    }
+    fn addr(&mut self, key: &'static str, a: &Addr) {
+        self.j.addr(key, a, self.buf);
+    }
+    fn texts(&mut self, key: &'static str, l: &StrList<'_>) {
+        self.j.list(key, l, self.scratch);
+    }
+    fn nums(&mut self, key: &'static str, v: &mut dyn Iterator<Item = u64>) {
+        self.j.nums(key, v);
+    }
+}
+
+/// The token's fields as a JSON object (the names of the Python token dicts: both come
+/// from `tokens::fields::visit`).
+pub fn fields_json(t: &Tok<'_>, out: &mut String, scratch: &mut String, buf: &mut Vec<u8>) {
+    let mut sink = JsonSink {
+        j: Json::new(out),
+        scratch,
+        buf,
+    };
+    fields::visit(&t.token, &mut sink);
+    sink.j.end();
 }
 
 /// Builds batches of the tokens view.

@@ -9,6 +9,7 @@
 pub mod ids;
 
 mod apple;
+pub mod fields;
 mod header;
 mod misc;
 mod net;
