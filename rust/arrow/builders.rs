@@ -234,6 +234,15 @@ impl Var {
         }
     }
 
+    /// `n` empty values in zeroed memory (see `records::zeroed`).
+    pub fn zeroed(n: usize) -> Self {
+        Var {
+            offsets: vec![0; n + 1],
+            data: Vec::new(),
+            overflow: false,
+        }
+    }
+
     pub fn with_capacity(items: usize, bytes: usize) -> Self {
         let mut offsets = Vec::with_capacity(items + 1);
         offsets.push(0);

@@ -74,28 +74,52 @@ fn subject_dictionary() -> &'static ArrayRef {
 
 /// Validity as one bool per row (an inlined push), packed into a bitmap at the end; no
 /// bitmap at all when every value is present.
-struct Valid(Vec<bool>);
+struct Valid {
+    v: Vec<bool>,
+    /// Set by `all_null`: the batch's rows, every one null.
+    all_null: Option<usize>,
+}
 
 impl Valid {
     fn new(cap: usize) -> Self {
-        Valid(Vec::with_capacity(cap))
+        Valid {
+            v: Vec::with_capacity(cap),
+            all_null: None,
+        }
     }
     #[inline(always)]
     fn push(&mut self, v: bool) {
-        self.0.push(v);
+        self.v.push(v);
     }
     /// `n` rows at once, all `v`.
     fn fill(&mut self, n: usize, v: bool) {
-        self.0.resize(self.0.len() + n, v);
+        self.v.resize(self.v.len() + n, v);
+    }
+    /// `rows` rows, all null, written by nobody (see `zeroed`).
+    fn all_null(&mut self, rows: usize) {
+        self.v = Vec::new();
+        self.all_null = Some(rows);
     }
     fn finish(&mut self) -> Option<NullBuffer> {
-        let v = std::mem::take(&mut self.0);
+        if let Some(rows) = self.all_null.take() {
+            return Some(NullBuffer::new_null(rows));
+        }
+        let v = std::mem::take(&mut self.v);
         if v.iter().all(|b| *b) {
             None
         } else {
             Some(NullBuffer::from(v))
         }
     }
+}
+
+/// `n` zeros in memory nobody writes: the allocator's zeroed pages (calloc, fresh from the
+/// kernel for a large column) are not even touched until someone reads them, so a column
+/// null in a whole batch costs neither a page fault nor a write per row. Column groups no
+/// record of a batch has (every `error` column of a clean trail, `identity` outside macOS,
+/// ...) are made this way.
+fn zeroed<T: Clone + Default>(n: usize) -> Vec<T> {
+    vec![T::default(); n]
 }
 
 /// The seven ids and the terminal of a subject or process token.
@@ -596,10 +620,17 @@ impl RecordsBuilder {
         self.lag.error = self.rows;
     }
 
-    /// Every lagging group written up to the batch's last row.
+    /// Every lagging group written up to the batch's last row; a group with no value in
+    /// the whole batch is made of `zeroed` memory instead.
     fn catch_up_all(&mut self) {
         let w = self.w;
+        let rows = self.rows;
         if w.host {
+            if self.lag.host == 0 {
+                self.host = Var::zeroed(rows);
+                self.host_valid.all_null(rows);
+                self.lag.host = rows;
+            }
             self.catch_up_host();
         }
         if w.exec_args {
@@ -609,21 +640,47 @@ impl RecordsBuilder {
             self.catch_up_exec_env();
         }
         if w.identity {
+            if self.lag.identity == 0 {
+                let d = &mut self.identity;
+                d.valid.all_null(rows);
+                d.signer_type = zeroed(rows);
+                d.signing_id = Var::zeroed(rows);
+                d.signing_id_truncated = zeroed(rows);
+                d.team_id = Var::zeroed(rows);
+                d.team_id_truncated = zeroed(rows);
+                d.cdhash = Var::zeroed(rows);
+                self.lag.identity = rows;
+            }
             self.catch_up_identity();
         }
         if w.groups {
             self.catch_up_groups();
         }
         if w.seq {
+            if self.lag.seq == 0 {
+                self.seq = zeroed(rows);
+                self.seq_valid.all_null(rows);
+                self.lag.seq = rows;
+            }
             self.catch_up_seq();
         }
         if w.zone {
+            if self.lag.zone == 0 {
+                self.zone = Var::zeroed(rows);
+                self.zone_valid.all_null(rows);
+                self.lag.zone = rows;
+            }
             self.catch_up_zone();
         }
         if w.error {
+            if self.lag.error == 0 {
+                self.error_valid.all_null(rows);
+                self.error = zeroed(rows);
+                self.error_offset = zeroed(rows);
+                self.lag.error = rows;
+            }
             self.catch_up_error();
         }
-        let rows = self.rows;
         for (on, o) in [
             (w.args, &mut self.args_offsets),
             (w.attrs, &mut self.attrs_offsets),
