@@ -630,6 +630,19 @@ def test_threads_do_not_change_rows(shared_trails: dict[str, Path]) -> None:
     assert sources[0] == paths[0] and sources[-1] == paths[-1]
 
 
+def test_stream_dropped_while_workers_decode(shared_trails: dict[str, Path]) -> None:
+    """Leaving a stream after one batch, with chunks still decoding on the workers, neither
+    hangs nor disturbs the next read."""
+    paths = sorted(str(p) for p in shared_trails.values()) * 20
+    whole = bsa.read_trails(paths, threads=1)
+    for threads in (None, 2, 4):
+        stream = bsa.iter_trails(paths, batch_size=7, threads=threads)
+        first = next(iter(stream))
+        assert first.num_rows == 7
+        del stream
+    assert bsa.read_trails(paths, threads=2, batch_size=7).equals(whole)
+
+
 def test_read_trails_glob_and_directory(shared_trails: dict[str, Path], tmp_path: Path) -> None:
     for name, p in shared_trails.items():
         (tmp_path / f"{name}.bsm").write_bytes(p.read_bytes())
