@@ -52,6 +52,10 @@ pub struct StreamDecoder {
     max_record: usize,
     /// A damaged region being skipped that started at this stream offset.
     pending: Option<(u64, DecodeError)>,
+    /// The damage goes on through every byte let go so far: the unconsumed bytes are
+    /// searched for a resync point from their first byte on, never framed there (a file
+    /// token, which framing accepts, is not a resync point).
+    skipping: bool,
     /// Bytes looked at by resync searches, and bytes moved by compaction (see `work`).
     scanned: u64,
     moved: u64,
@@ -65,6 +69,7 @@ impl StreamDecoder {
             base: 0,
             max_record: max_record.max(64),
             pending: None,
+            skipping: false,
             scanned: 0,
             moved: 0,
         }
@@ -135,9 +140,9 @@ impl StreamDecoder {
     /// frames strictly, as [`resync`] finds it over the whole input, unless a candidate
     /// before it is cut by the end of what has arrived (and small enough to wait for):
     /// with more bytes it may frame, so the search stops there.
-    fn resync_point(&mut self) -> Resync {
+    fn resync_point(&mut self, from: usize) -> Resync {
         let data = self.buf.get(self.head..).unwrap_or(&[]);
-        let mut pos = 1;
+        let mut pos = from;
         let mut found = Resync::None;
         while let Some(rest) = data.get(pos..) {
             let Some(i) = rest.iter().position(|&b| ids::is_header(b)) else {
@@ -163,8 +168,8 @@ impl StreamDecoder {
             }
         }
         self.scanned += match found {
-            Resync::None => data.len(),
-            _ => pos,
+            Resync::None => data.len().saturating_sub(from),
+            _ => pos - from,
         } as u64;
         found
     }
@@ -179,6 +184,15 @@ impl StreamDecoder {
     fn drain(&mut self, out: &mut Vec<StreamItem>) {
         let mut pos = 0usize;
         while pos < self.buffered() {
+            if self.skipping {
+                // Nothing is framed while skipping (`pos` is 0): the search for a resync
+                // point goes on from the first byte that arrived.
+                self.skipping = false;
+                if !self.resync(0, out) {
+                    return;
+                }
+                continue;
+            }
             // Offsets in errors from `frame` are relative to the unconsumed bytes; rebase.
             let at = self.base + pos as u64;
             match frame(self.data(), pos, Check::Strict) {
@@ -201,33 +215,43 @@ impl StreamDecoder {
                         // pending) a resync candidate that may still complete.
                         return;
                     }
-                    match self.resync_point() {
-                        Resync::At(q) => {
-                            self.pending.get_or_insert((self.base, e));
-                            self.flush_pending(self.base + q as u64, out);
-                            self.consume(q);
-                        }
-                        Resync::Wait(c) => {
-                            // A record may start at `c` once its bytes are in; `Recover`
-                            // would see it, so nothing past it can be skipped yet. The
-                            // damage stays open from where it started.
-                            self.pending.get_or_insert((self.base, e));
-                            self.consume(c);
-                            return;
-                        }
-                        Resync::None => {
-                            self.pending.get_or_insert((self.base, e));
-                            // Every candidate here failed on bytes that are all in (one cut
-                            // by the end would be `Wait`): none can ever start a record.
-                            // The damage goes on from where it started; the bytes go.
-                            self.consume(self.buffered());
-                            return;
-                        }
+                    self.pending.get_or_insert((self.base, e));
+                    if !self.resync(1, out) {
+                        return;
                     }
                 }
             }
         }
         self.consume(pos);
+    }
+
+    /// Damage is pending at the first unconsumed byte: move to the resync point searched
+    /// from `from` on. True when a record now starts at the first unconsumed byte (framing
+    /// goes on); false when a candidate still arriving must be waited for, or when every
+    /// byte was let go (`skipping`: the search goes on with the next bytes).
+    fn resync(&mut self, from: usize, out: &mut Vec<StreamItem>) -> bool {
+        match self.resync_point(from) {
+            Resync::At(q) => {
+                self.flush_pending(self.base + q as u64, out);
+                self.consume(q);
+                true
+            }
+            Resync::Wait(c) => {
+                // A record may start at `c` once its bytes are in; `Recover` would see it,
+                // so nothing past it can be skipped yet. The damage stays open from where
+                // it started.
+                self.consume(c);
+                false
+            }
+            Resync::None => {
+                // Every candidate here failed on bytes that are all in (one cut by the end
+                // would be `Wait`): none can ever start a record. The damage goes on from
+                // where it started; the bytes go.
+                self.consume(self.buffered());
+                self.skipping = true;
+                false
+            }
+        }
     }
 
     /// The input has ended: nothing will complete a record still waiting for bytes, so it
@@ -255,7 +279,12 @@ impl StreamDecoder {
                 };
                 self.pending = Some((self.base, e));
             }
-            let Some(q) = resync(self.data(), 1) else {
+            let from = if std::mem::take(&mut self.skipping) {
+                0
+            } else {
+                1
+            };
+            let Some(q) = resync(self.data(), from) else {
                 break;
             };
             self.flush_pending(self.base + q as u64, out);
@@ -267,6 +296,7 @@ impl StreamDecoder {
         self.base = end;
         self.buf.clear();
         self.head = 0;
+        self.skipping = false;
     }
 }
 
@@ -307,26 +337,47 @@ mod tests {
                 },
             })
             .collect();
-        let recs = |v: &[StreamItem]| -> Vec<(u64, Vec<u8>)> {
+        // Every item alike: records, file tokens and damage, with their extents.
+        let items = |v: &[StreamItem]| -> Vec<(u8, u64, u64)> {
             v.iter()
-                .filter_map(|i| match i {
-                    StreamItem::Record { offset, bytes } => Some((*offset, bytes.clone())),
-                    _ => None,
+                .map(|i| match i {
+                    StreamItem::Record { offset, bytes } => (0, *offset, bytes.len() as u64),
+                    StreamItem::File { offset, bytes } => (1, *offset, bytes.len() as u64),
+                    StreamItem::Damage { offset, len, .. } => (2, *offset, *len),
                 })
                 .collect()
         };
-        assert_eq!(recs(&out), recs(&want), "piece {piece}");
-        // Damage covers exactly the bytes that are not records or file tokens.
-        let covered: u64 = out
-            .iter()
-            .map(|i| match i {
-                StreamItem::Record { bytes, .. } | StreamItem::File { bytes, .. } => {
-                    bytes.len() as u64
-                }
-                StreamItem::Damage { len, .. } => *len,
-            })
-            .sum();
-        assert_eq!(covered, data.len() as u64, "piece {piece}");
+        assert_eq!(items(&out), items(&want), "piece {piece}");
+        for i in &out {
+            if let StreamItem::Record { offset, bytes } | StreamItem::File { offset, bytes } = i {
+                let at = *offset as usize;
+                assert_eq!(&data[at..at + bytes.len()], &bytes[..], "piece {piece}");
+            }
+        }
+    }
+
+    /// Found by the framing fuzzer: once every byte of a damaged region had been let go,
+    /// the next piece was framed from its first byte, where a file token was taken as the
+    /// end of the damage. `Recover` resumes only at a record, so the file token is part
+    /// of the damage.
+    #[test]
+    fn a_file_token_does_not_end_damage() {
+        let mut t = rec(1);
+        t[30] = 30; // the trailer's count no longer matches: 31 bytes of damage
+        let mut file = vec![0x11, 0, 0, 0, 9, 0, 0, 0, 0, 0, 6];
+        file.extend_from_slice(b"a.log\0");
+        t.extend(&file);
+        t.extend(rec(2));
+        for piece in [1, 5, 31, 32, 48, 1000] {
+            check_pieces(&t, piece);
+        }
+        // After a clean record a file token is an item of its own, in any pieces.
+        let mut u = rec(3);
+        u.extend(&file);
+        u.extend(rec(4));
+        for piece in [1, 31, 1000] {
+            check_pieces(&u, piece);
+        }
     }
 
     #[test]
@@ -499,7 +550,8 @@ mod tests {
             let mut t = Vec::new();
             for (kind, x) in parts {
                 match kind {
-                    0 | 1 => t.extend(rec(x)),
+                    0 => t.extend(rec(x)),
+                    1 => t.extend_from_slice(&[0x11, 0, 0, 0, x, 0, 0, 0, 0, 0, 2, b'f', 0]),
                     2 => t.extend_from_slice(&[x, 0x14, x ^ 0x55]),
                     3 => t.extend(&rec(x)[..usize::from(x) % 31]),
                     _ => {
