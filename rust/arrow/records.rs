@@ -198,11 +198,6 @@ impl StrList {
         self.offsets.close(self.values.len());
         self.valid.push(valid);
     }
-    /// `n` null rows at once.
-    fn fill_null(&mut self, n: usize) {
-        self.offsets.fill(n);
-        self.valid.fill(n, false);
-    }
     fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
         let values = self.values.utf8(None)?;
         let nulls = self.valid.finish();
@@ -264,6 +259,152 @@ struct Identity {
     cdhash: Var,
 }
 
+/// A column group that most records lack. Its rows are written lazily by [`Lagged`].
+trait Sparse {
+    /// `n` null rows.
+    fn fill_null(&mut self, n: usize);
+    /// `rows` null rows in a group nothing was written to. Groups with fixed-width
+    /// columns take zeroed memory nobody writes (see `zeroed`).
+    fn zeroed(&mut self, rows: usize) {
+        self.fill_null(rows);
+    }
+}
+
+/// A [`Sparse`] group written lazily: a row without the group's token writes nothing; the
+/// null rows before a value are written in bulk when it comes (`at`), the rest when the
+/// batch closes (`finish`), and a group with no value in the whole batch is `zeroed`.
+/// Pushing every group's nulls row by row was a fifth of the records view's time.
+struct Lagged<G> {
+    g: G,
+    /// Rows written so far.
+    written: usize,
+}
+
+impl<G: Sparse> Lagged<G> {
+    fn new(g: G) -> Self {
+        Lagged { g, written: 0 }
+    }
+
+    /// The group, its null rows written up to row `row`, for the caller to write row
+    /// `row`'s value (exactly one row).
+    #[inline]
+    fn at(&mut self, row: usize) -> &mut G {
+        if row > self.written {
+            self.g.fill_null(row - self.written);
+        }
+        self.written = row + 1;
+        &mut self.g
+    }
+
+    /// Every one of the batch's `rows` rows written.
+    fn finish(&mut self, rows: usize) {
+        if self.written == 0 {
+            self.g.zeroed(rows);
+        } else if rows > self.written {
+            self.g.fill_null(rows - self.written);
+        }
+        self.written = rows;
+    }
+}
+
+/// A nullable text column (host, zone).
+struct OptText {
+    values: Var,
+    valid: Valid,
+}
+
+impl Sparse for OptText {
+    fn fill_null(&mut self, n: usize) {
+        self.values.fill_empty(n);
+        self.valid.fill(n, false);
+    }
+    fn zeroed(&mut self, rows: usize) {
+        self.values = Var::zeroed(rows);
+        self.valid.all_null(rows);
+    }
+}
+
+/// A nullable u32 column (seq).
+struct OptU32 {
+    values: Vec<u32>,
+    valid: Valid,
+}
+
+impl Sparse for OptU32 {
+    fn fill_null(&mut self, n: usize) {
+        self.values.resize(self.values.len() + n, 0);
+        self.valid.fill(n, false);
+    }
+    fn zeroed(&mut self, rows: usize) {
+        self.values = zeroed(rows);
+        self.valid.all_null(rows);
+    }
+}
+
+/// The `groups` list column.
+struct GidList {
+    offsets: Offsets,
+    valid: Valid,
+    values: Vec<u32>,
+}
+
+impl Sparse for GidList {
+    fn fill_null(&mut self, n: usize) {
+        self.offsets.fill(n);
+        self.valid.fill(n, false);
+    }
+}
+
+/// The `error` and `error_offset` columns, null together.
+struct ErrorCols {
+    valid: Valid,
+    key: Vec<i32>,
+    offset: Vec<u64>,
+}
+
+impl Sparse for ErrorCols {
+    fn fill_null(&mut self, n: usize) {
+        self.valid.fill(n, false);
+        self.key.resize(self.key.len() + n, 0);
+        self.offset.resize(self.offset.len() + n, 0);
+    }
+    fn zeroed(&mut self, rows: usize) {
+        self.valid.all_null(rows);
+        self.key = zeroed(rows);
+        self.offset = zeroed(rows);
+    }
+}
+
+impl Sparse for StrList {
+    fn fill_null(&mut self, n: usize) {
+        self.offsets.fill(n);
+        self.valid.fill(n, false);
+    }
+}
+
+impl Sparse for Identity {
+    fn fill_null(&mut self, n: usize) {
+        self.valid.fill(n, false);
+        self.signer_type.resize(self.signer_type.len() + n, 0);
+        self.signing_id.fill_empty(n);
+        let len = self.signing_id_truncated.len();
+        self.signing_id_truncated.resize(len + n, false);
+        self.team_id.fill_empty(n);
+        let len = self.team_id_truncated.len();
+        self.team_id_truncated.resize(len + n, false);
+        self.cdhash.fill_empty(n);
+    }
+    fn zeroed(&mut self, rows: usize) {
+        self.valid.all_null(rows);
+        self.signer_type = zeroed(rows);
+        self.signing_id = Var::zeroed(rows);
+        self.signing_id_truncated = zeroed(rows);
+        self.team_id = Var::zeroed(rows);
+        self.team_id_truncated = zeroed(rows);
+        self.cdhash = Var::zeroed(rows);
+    }
+}
+
 struct Other {
     ty: Var,
     id: Vec<u8>,
@@ -283,24 +424,6 @@ struct Seen {
     groups: bool,
     seq: bool,
     zone: bool,
-}
-
-/// Rows written so far by each group that most records lack. Such a group writes nothing
-/// for a row without its token; the null rows are written in bulk when its next value
-/// comes, or when the batch closes (one `resize` instead of a push per column per row:
-/// these groups were a fifth of the records view's time). The lists most rows leave
-/// empty (args, attrs, sockets, processes, other tokens) do the same through
-/// `Offsets::close_at`.
-#[derive(Default)]
-struct Lag {
-    host: usize,
-    exec_args: usize,
-    exec_env: usize,
-    identity: usize,
-    groups: usize,
-    seq: usize,
-    zone: usize,
-    error: usize,
 }
 
 /// Which column groups the projection needs (others are not built at all).
@@ -414,8 +537,7 @@ pub struct RecordsBuilder {
     modifier: Vec<u16>,
     time: Vec<i64>,
     time_valid: Valid,
-    host: Var,
-    host_valid: Valid,
+    host: Lagged<OptText>,
     subject_valid: Valid,
     subject_type: Vec<i32>,
     subject: Ids,
@@ -426,8 +548,8 @@ pub struct RecordsBuilder {
     errno_valid: Valid,
     paths: StrList,
     texts: StrList,
-    exec_args: StrList,
-    exec_env: StrList,
+    exec_args: Lagged<StrList>,
+    exec_env: Lagged<StrList>,
     args_offsets: Offsets,
     args: Args,
     attrs_offsets: Offsets,
@@ -437,22 +559,15 @@ pub struct RecordsBuilder {
     processes_offsets: Offsets,
     process_type: Var,
     processes: Ids,
-    identity: Identity,
-    groups_offsets: Offsets,
-    groups_valid: Valid,
-    groups: Vec<u32>,
-    seq: Vec<u32>,
-    seq_valid: Valid,
-    zone: Var,
-    zone_valid: Valid,
+    identity: Lagged<Identity>,
+    groups: Lagged<GidList>,
+    seq: Lagged<OptU32>,
+    zone: Lagged<OptText>,
     other_offsets: Offsets,
     other: Other,
-    error_valid: Valid,
-    error: Vec<i32>,
-    error_offset: Vec<u64>,
+    error: Lagged<ErrorCols>,
     /// Rows closed so far (the current row's index).
     rows: usize,
-    lag: Lag,
 }
 
 impl RecordsBuilder {
@@ -487,8 +602,10 @@ impl RecordsBuilder {
             modifier: Vec::with_capacity(cap),
             time: Vec::with_capacity(cap),
             time_valid: Valid::new(cap),
-            host: Var::with_capacity(cap, 0),
-            host_valid: Valid::new(cap),
+            host: Lagged::new(OptText {
+                values: Var::with_capacity(cap, 0),
+                valid: Valid::new(cap),
+            }),
             subject_valid: Valid::new(cap),
             subject_type: Vec::with_capacity(cap),
             subject: Ids::new(cap),
@@ -501,8 +618,8 @@ impl RecordsBuilder {
             // as needed.
             paths: StrList::new(cap, cap, cap * 32),
             texts: StrList::new(cap, cap / 2, cap * 16),
-            exec_args: StrList::new(cap, 0, 0),
-            exec_env: StrList::new(cap, 0, 0),
+            exec_args: Lagged::new(StrList::new(cap, 0, 0)),
+            exec_env: Lagged::new(StrList::new(cap, 0, 0)),
             args_offsets: Offsets::with_capacity(cap),
             args: Args {
                 desc: Some(Var::new()),
@@ -515,7 +632,7 @@ impl RecordsBuilder {
             processes_offsets: Offsets::with_capacity(cap),
             process_type: Var::new(),
             processes: Ids::new(0),
-            identity: Identity {
+            identity: Lagged::new(Identity {
                 valid: Valid::new(cap),
                 signer_type: Vec::with_capacity(cap),
                 signing_id: Var::with_capacity(cap, 0),
@@ -523,14 +640,20 @@ impl RecordsBuilder {
                 team_id: Var::with_capacity(cap, 0),
                 team_id_truncated: Vec::with_capacity(cap),
                 cdhash: Var::with_capacity(cap, 0),
-            },
-            groups_offsets: Offsets::with_capacity(cap),
-            groups_valid: Valid::new(cap),
-            groups: Vec::new(),
-            seq: Vec::with_capacity(cap),
-            seq_valid: Valid::new(cap),
-            zone: Var::with_capacity(cap, 0),
-            zone_valid: Valid::new(cap),
+            }),
+            groups: Lagged::new(GidList {
+                offsets: Offsets::with_capacity(cap),
+                valid: Valid::new(cap),
+                values: Vec::new(),
+            }),
+            seq: Lagged::new(OptU32 {
+                values: Vec::with_capacity(cap),
+                valid: Valid::new(cap),
+            }),
+            zone: Lagged::new(OptText {
+                values: Var::with_capacity(cap, 0),
+                valid: Valid::new(cap),
+            }),
             other_offsets: Offsets::with_capacity(cap),
             other: Other {
                 ty: Var::new(),
@@ -538,148 +661,42 @@ impl RecordsBuilder {
                 offset: Vec::new(),
                 data: Var::new(),
             },
-            error_valid: Valid::new(cap),
-            error: Vec::with_capacity(cap),
-            error_offset: Vec::with_capacity(cap),
+            error: Lagged::new(ErrorCols {
+                valid: Valid::new(cap),
+                key: Vec::with_capacity(cap),
+                offset: Vec::with_capacity(cap),
+            }),
             rows: 0,
-            lag: Lag::default(),
         }
     }
 
-    /// Null rows for a lagging group up to the current row (see `Lag`); called only for a
-    /// wanted group, so unwanted columns stay empty.
-    fn catch_up_host(&mut self) {
-        let n = self.rows - self.lag.host;
-        if n > 0 {
-            self.host.fill_empty(n);
-            self.host_valid.fill(n, false);
-        }
-        self.lag.host = self.rows;
-    }
-    fn catch_up_exec_args(&mut self) {
-        let n = self.rows - self.lag.exec_args;
-        if n > 0 {
-            self.exec_args.fill_null(n);
-        }
-        self.lag.exec_args = self.rows;
-    }
-    fn catch_up_exec_env(&mut self) {
-        let n = self.rows - self.lag.exec_env;
-        if n > 0 {
-            self.exec_env.fill_null(n);
-        }
-        self.lag.exec_env = self.rows;
-    }
-    fn catch_up_identity(&mut self) {
-        let n = self.rows - self.lag.identity;
-        if n > 0 {
-            let d = &mut self.identity;
-            d.valid.fill(n, false);
-            d.signer_type.resize(d.signer_type.len() + n, 0);
-            d.signing_id.fill_empty(n);
-            let len = d.signing_id_truncated.len();
-            d.signing_id_truncated.resize(len + n, false);
-            d.team_id.fill_empty(n);
-            let len = d.team_id_truncated.len();
-            d.team_id_truncated.resize(len + n, false);
-            d.cdhash.fill_empty(n);
-        }
-        self.lag.identity = self.rows;
-    }
-    fn catch_up_groups(&mut self) {
-        let n = self.rows - self.lag.groups;
-        if n > 0 {
-            self.groups_offsets.fill(n);
-            self.groups_valid.fill(n, false);
-        }
-        self.lag.groups = self.rows;
-    }
-    fn catch_up_seq(&mut self) {
-        let n = self.rows - self.lag.seq;
-        if n > 0 {
-            self.seq.resize(self.seq.len() + n, 0);
-            self.seq_valid.fill(n, false);
-        }
-        self.lag.seq = self.rows;
-    }
-    fn catch_up_zone(&mut self) {
-        let n = self.rows - self.lag.zone;
-        if n > 0 {
-            self.zone.fill_empty(n);
-            self.zone_valid.fill(n, false);
-        }
-        self.lag.zone = self.rows;
-    }
-    fn catch_up_error(&mut self) {
-        let n = self.rows - self.lag.error;
-        if n > 0 {
-            self.error_valid.fill(n, false);
-            self.error.resize(self.error.len() + n, 0);
-            self.error_offset.resize(self.error_offset.len() + n, 0);
-        }
-        self.lag.error = self.rows;
-    }
-
-    /// Every lagging group written up to the batch's last row; a group with no value in
-    /// the whole batch is made of `zeroed` memory instead.
+    /// Every lagged group and every list written up to the batch's last row.
     fn catch_up_all(&mut self) {
         let w = self.w;
         let rows = self.rows;
         if w.host {
-            if self.lag.host == 0 {
-                self.host = Var::zeroed(rows);
-                self.host_valid.all_null(rows);
-                self.lag.host = rows;
-            }
-            self.catch_up_host();
+            self.host.finish(rows);
         }
         if w.exec_args {
-            self.catch_up_exec_args();
+            self.exec_args.finish(rows);
         }
         if w.exec_env {
-            self.catch_up_exec_env();
+            self.exec_env.finish(rows);
         }
         if w.identity {
-            if self.lag.identity == 0 {
-                let d = &mut self.identity;
-                d.valid.all_null(rows);
-                d.signer_type = zeroed(rows);
-                d.signing_id = Var::zeroed(rows);
-                d.signing_id_truncated = zeroed(rows);
-                d.team_id = Var::zeroed(rows);
-                d.team_id_truncated = zeroed(rows);
-                d.cdhash = Var::zeroed(rows);
-                self.lag.identity = rows;
-            }
-            self.catch_up_identity();
+            self.identity.finish(rows);
         }
         if w.groups {
-            self.catch_up_groups();
+            self.groups.finish(rows);
         }
         if w.seq {
-            if self.lag.seq == 0 {
-                self.seq = zeroed(rows);
-                self.seq_valid.all_null(rows);
-                self.lag.seq = rows;
-            }
-            self.catch_up_seq();
+            self.seq.finish(rows);
         }
         if w.zone {
-            if self.lag.zone == 0 {
-                self.zone = Var::zeroed(rows);
-                self.zone_valid.all_null(rows);
-                self.lag.zone = rows;
-            }
-            self.catch_up_zone();
+            self.zone.finish(rows);
         }
         if w.error {
-            if self.lag.error == 0 {
-                self.error_valid.all_null(rows);
-                self.error = zeroed(rows);
-                self.error_offset = zeroed(rows);
-                self.lag.error = rows;
-            }
-            self.catch_up_error();
+            self.error.finish(rows);
         }
         for (on, o) in [
             (w.args, &mut self.args_offsets),
@@ -789,11 +806,10 @@ impl RecordsBuilder {
         }
         if w.error {
             if let Some(e) = err {
-                self.catch_up_error();
-                self.error_valid.push(true);
-                self.error.push(reason_key(&e.kind));
-                self.error_offset.push(e.offset);
-                self.lag.error += 1;
+                let g = self.error.at(self.rows);
+                g.valid.push(true);
+                g.key.push(reason_key(&e.kind));
+                g.offset.push(e.offset);
             }
         }
         self.rows += 1;
@@ -828,10 +844,9 @@ impl RecordsBuilder {
                 }
                 if w.host {
                     if let Some(a @ (Addr::V4(_) | Addr::V6(_))) = &h.host {
-                        self.catch_up_host();
-                        self.host.push_addr(a);
-                        self.host_valid.push(true);
-                        self.lag.host += 1;
+                        let g = self.host.at(self.rows);
+                        g.values.push_addr(a);
+                        g.valid.push(true);
                     }
                 }
             }
@@ -871,23 +886,21 @@ impl RecordsBuilder {
             Token::ExecArgs(l) if !seen.exec_args => {
                 seen.exec_args = true;
                 if w.exec_args {
-                    self.catch_up_exec_args();
+                    let g = self.exec_args.at(self.rows);
                     for s in l.iter() {
-                        self.exec_args.values.push_text(s);
+                        g.values.push_text(s);
                     }
-                    self.exec_args.close(true);
-                    self.lag.exec_args += 1;
+                    g.close(true);
                 }
             }
             Token::ExecEnv(l) if !seen.exec_env => {
                 seen.exec_env = true;
                 if w.exec_env {
-                    self.catch_up_exec_env();
+                    let g = self.exec_env.at(self.rows);
                     for s in l.iter() {
-                        self.exec_env.values.push_text(s);
+                        g.values.push_text(s);
                     }
-                    self.exec_env.close(true);
-                    self.lag.exec_env += 1;
+                    g.close(true);
                 }
             }
             Token::Arg { num, value, desc } => {
@@ -935,9 +948,7 @@ impl RecordsBuilder {
             Token::Identity(_) if !seen.identity && !w.identity => seen.identity = true,
             Token::Identity(i) if !seen.identity => {
                 seen.identity = true;
-                self.catch_up_identity();
-                self.lag.identity += 1;
-                let d = &mut self.identity;
+                let d = self.identity.at(self.rows);
                 d.valid.push(true);
                 d.signer_type.push(i.signer_type);
                 d.signing_id.push_text(i.signing_id);
@@ -949,29 +960,26 @@ impl RecordsBuilder {
             Token::Groups(g) if !seen.groups => {
                 seen.groups = true;
                 if w.groups {
-                    self.catch_up_groups();
-                    self.groups.extend(g.iter());
-                    self.groups_offsets.close(self.groups.len());
-                    self.groups_valid.push(true);
-                    self.lag.groups += 1;
+                    let c = self.groups.at(self.rows);
+                    c.values.extend(g.iter());
+                    c.offsets.close(c.values.len());
+                    c.valid.push(true);
                 }
             }
             Token::Seq(s) if !seen.seq => {
                 seen.seq = true;
                 if w.seq {
-                    self.catch_up_seq();
-                    self.seq.push(*s);
-                    self.seq_valid.push(true);
-                    self.lag.seq += 1;
+                    let g = self.seq.at(self.rows);
+                    g.values.push(*s);
+                    g.valid.push(true);
                 }
             }
             Token::Zone(z) if !seen.zone => {
                 seen.zone = true;
                 if w.zone {
-                    self.catch_up_zone();
-                    self.zone.push_text(z);
-                    self.zone_valid.push(true);
-                    self.lag.zone += 1;
+                    let g = self.zone.at(self.rows);
+                    g.values.push_text(z);
+                    g.valid.push(true);
                 }
             }
             _ => {
@@ -1050,7 +1058,7 @@ impl RecordsBuilder {
             subject: self.subject_valid.finish(),
             ret: self.return_valid.finish(),
             header: self.header_valid.finish(),
-            error: self.error_valid.finish(),
+            error: self.error.g.valid.finish(),
         };
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.cols.len());
         for c in self.cols.clone() {
@@ -1084,8 +1092,9 @@ impl RecordsBuilder {
                 Arc::new(a.with_data_type(schema::timestamp()))
             }
             Col::Host => {
-                let nulls = self.host_valid.finish();
-                self.host.utf8(nulls)?
+                let h = &mut self.host.g;
+                let nulls = h.valid.finish();
+                h.values.utf8(nulls)?
             }
             Col::SubjectType => dict_array(&mut self.subject_type, subject, subject_dictionary())?,
             Col::Auid | Col::Euid | Col::Egid | Col::Ruid | Col::Rgid | Col::Pid | Col::Sid => {
@@ -1105,8 +1114,8 @@ impl RecordsBuilder {
             }
             Col::Paths => self.paths.finish()?,
             Col::Texts => self.texts.finish()?,
-            Col::ExecArgs => self.exec_args.finish()?,
-            Col::ExecEnv => self.exec_env.finish()?,
+            Col::ExecArgs => self.exec_args.g.finish()?,
+            Col::ExecEnv => self.exec_env.g.finish()?,
             Col::Args => {
                 let a = &mut self.args;
                 let desc = match &mut a.desc {
@@ -1170,7 +1179,7 @@ impl RecordsBuilder {
                 self.processes_offsets.list(item, values, None)?
             }
             Col::Identity => {
-                let d = &mut self.identity;
+                let d = &mut self.identity.g;
                 let nulls = d.valid.finish();
                 let v = vec![
                     prim::<UInt32Type>(&mut d.signer_type, None),
@@ -1183,18 +1192,21 @@ impl RecordsBuilder {
                 Arc::new(StructArray::try_new(schema::identity_fields(), v, nulls)?)
             }
             Col::Groups => {
-                let values = prim::<UInt32Type>(&mut self.groups, None);
-                let nulls = self.groups_valid.finish();
-                self.groups_offsets
+                let g = &mut self.groups.g;
+                let values = prim::<UInt32Type>(&mut g.values, None);
+                let nulls = g.valid.finish();
+                g.offsets
                     .list(list_field(DataType::UInt32), values, nulls)?
             }
             Col::Seq => {
-                let nulls = self.seq_valid.finish();
-                prim::<UInt32Type>(&mut self.seq, nulls)
+                let g = &mut self.seq.g;
+                let nulls = g.valid.finish();
+                prim::<UInt32Type>(&mut g.values, nulls)
             }
             Col::Zone => {
-                let nulls = self.zone_valid.finish();
-                self.zone.utf8(nulls)?
+                let g = &mut self.zone.g;
+                let nulls = g.valid.finish();
+                g.values.utf8(nulls)?
             }
             Col::OtherTokens => {
                 let o = &mut self.other;
@@ -1210,8 +1222,8 @@ impl RecordsBuilder {
                 let item = list_field(DataType::Struct(schema::other_fields()));
                 self.other_offsets.list(item, values, None)?
             }
-            Col::Error => dict_array(&mut self.error, error, &reason_dictionary())?,
-            Col::ErrorOffset => prim::<UInt64Type>(&mut self.error_offset, error),
+            Col::Error => dict_array(&mut self.error.g.key, error, &reason_dictionary())?,
+            Col::ErrorOffset => prim::<UInt64Type>(&mut self.error.g.offset, error),
         })
     }
 }
