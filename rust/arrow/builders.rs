@@ -289,23 +289,16 @@ impl Var {
         self.offsets.resize(self.offsets.len() + n, last);
     }
 
-    /// Stored bytes as text (see [`text`]).
+    /// Stored bytes as text (see [`text`]), one trailing NUL dropped. The bytes go in as
+    /// they are: [`Var::utf8`] checks the whole column in one pass and escapes only when
+    /// some value is not UTF-8 (rare), instead of every value being checked on its own
+    /// here and the column again by arrow.
     #[inline]
     pub fn push_text(&mut self, b: &[u8]) {
-        let b = b.strip_suffix(b"\0").unwrap_or(b);
-        self.push_text_nul(b);
+        self.push(b.strip_suffix(b"\0").unwrap_or(b));
     }
 
-    /// Stored bytes as text, without dropping a trailing NUL. The bytes go in as they
-    /// are: [`Var::utf8`] checks the whole column in one pass and escapes only when some
-    /// value is not UTF-8 (rare), instead of every value being checked on its own here
-    /// and the column again by arrow.
-    #[inline]
-    pub fn push_text_nul(&mut self, b: &[u8]) {
-        self.push(b);
-    }
-
-    /// Like [`Var::push_text_nul`], escaping an invalid value at once.
+    /// A value escaped at once if it is not UTF-8 (the rebuild in [`Var::utf8`]).
     fn push_escaped(&mut self, b: &[u8]) {
         if std::str::from_utf8(b).is_ok() {
             self.data.extend_from_slice(b);
@@ -524,8 +517,8 @@ mod tests {
         let mut v = Var::new();
         v.push_text(b"ok");
         // Together these two would be the valid "\u{e9}"; apart, each is invalid.
-        v.push_text_nul(b"caf\xc3");
-        v.push_text_nul(b"\xa9x");
+        v.push(b"caf\xc3");
+        v.push(b"\xa9x");
         v.push_empty();
         v.push_text(b"caf\xc3\xa9\0");
         let a = v.utf8(None).unwrap();
