@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from ..arrow import EVENT_COLUMNS, RECORD_COLUMNS
-from .inputs import Inputs, UsageError, _mod, damage_summary, parse_where
+from .inputs import Inputs, UsageError, _mod, add_where_arguments, damage_summary, parse_where
 from .progress import Progress, progress_wanted
 
 PROG = "bsmtrail convert"
@@ -82,15 +82,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         choices=("day",),
         help="write OUT/day=YYYY-MM-DD/part-0.parquet (UTC days of the record time)",
     )
-    p.add_argument(
-        "--where",
-        metavar="CRITERIA",
-        help='auditreduce options as one string: --where "-u alice -c lo" (write '
-        '--where="-o file=..." when it starts with -o)',
-    )
-    p.add_argument("--events", metavar="FILE", help="audit_event file for -m/-c and names")
-    p.add_argument("--passwd", metavar="FILE", help="passwd of the trail's machine (for -u/-e/-r)")
-    p.add_argument("--group", metavar="FILE", help="group file of the trail's machine (-f/-g)")
+    add_where_arguments(p)
     p.add_argument("--batch-size", type=int, default=65_536, help=argparse.SUPPRESS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

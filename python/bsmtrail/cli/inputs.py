@@ -14,6 +14,7 @@ handle compressed inputs.)
 
 from __future__ import annotations
 
+import argparse
 import bz2
 import glob
 import gzip
@@ -116,6 +117,23 @@ def expand_paths(args: Sequence[str]) -> list[str]:
         else:
             raise UsageError(f"{a}: no such file or directory")
     return out
+
+
+def add_where_arguments(p: argparse.ArgumentParser) -> None:
+    """``--where`` and the files it is read against (``--events``, ``--passwd``,
+    ``--group``, which also name events, users and groups in the output), for
+    :func:`parse_where`."""
+    p.add_argument(
+        "--where",
+        metavar="CRITERIA",
+        help='auditreduce options as one string: --where "-u alice -c lo" (write '
+        '--where="-o file=..." when it starts with -o)',
+    )
+    p.add_argument("--events", metavar="FILE", help="audit_event file (names, classes; -m/-c)")
+    p.add_argument(
+        "--passwd", metavar="FILE", help="passwd of the trail's machine (user names; -u/-e/-r)"
+    )
+    p.add_argument("--group", metavar="FILE", help="group file of the trail's machine (-f/-g)")
 
 
 def parse_where(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..userdb import read_passwd, system_users
-from .inputs import DamageEntry, Inputs, UsageError, _mod, parse_where
+from .inputs import DamageEntry, Inputs, UsageError, _mod, add_where_arguments, parse_where
 from .progress import Progress, progress_wanted
 
 PROG = "bsmtrail stats"
@@ -74,14 +74,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true", help="one JSON object for scripts")
     p.add_argument("--top", type=int, default=10, metavar="N", help="rows per table (10)")
     p.add_argument("--plot", metavar="FILE.png", help="events-over-time chart by class")
-    p.add_argument(
-        "--where",
-        metavar="CRITERIA",
-        help='auditreduce options as one string: --where "-u alice -c lo"',
-    )
-    p.add_argument("--events", metavar="FILE", help="audit_event file (names and classes)")
-    p.add_argument("--passwd", metavar="FILE", help="passwd of the trail's machine (user names)")
-    p.add_argument("--group", metavar="FILE", help="group file of the trail's machine")
+    add_where_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
