@@ -3,6 +3,7 @@
 
 use super::errors::to_pyerr;
 use super::reader::source_from;
+use crate::error::DecodeError;
 use crate::framing::{Check, Framer, SpanKind};
 use crate::recover::{Item, Recover};
 use crate::select::{file_patterns, SelectState, Selection as Core, Variants};
@@ -103,7 +104,7 @@ impl Selection {
 struct Tally {
     kept: u64,
     seen: u64,
-    stopped: Option<crate::error::DecodeError>,
+    stopped: Option<DecodeError>,
 }
 
 /// Copy the selected records of `source` to `write` (called with ~1 MiB `bytes` chunks).
@@ -151,67 +152,55 @@ pub fn reduce<'py>(
         }
         Ok(())
     };
-    let mut consider = |rec: &[u8],
-                        at: usize,
-                        kind: SpanKind,
-                        out: &mut Vec<u8>,
-                        pairs: &mut Vec<u8>,
-                        t: &mut Tally| {
-        if kind == SpanKind::Record {
-            t.seen += 1;
-        }
-        // `matches` checks the header first and stops at the first failing token, so a
-        // record rejected on event, time or class costs one header decode.
-        let keep = sel.matches(rec, &mut state);
-        if keep {
-            if kind == SpanKind::Record {
-                t.kept += 1;
-                if offsets.is_some() {
-                    pairs.extend_from_slice(&written.to_le_bytes());
-                    pairs.extend_from_slice(&(at as u64).to_le_bytes());
-                }
-            }
-            written += rec.len() as u64;
-            out.extend_from_slice(rec);
+    // One loop for both reads: a strict read is the framer's spans as items, ending at
+    // its first error.
+    let mut recovering = recover.then(|| Recover::new(data));
+    let mut framing = (!recover).then(|| Framer::new(data, Check::Praudit));
+    let mut next = || -> Option<Result<Item, DecodeError>> {
+        match (&mut recovering, &mut framing) {
+            (Some(r), _) => r.next().map(Ok),
+            (_, Some(f)) => f.next().map(|r| {
+                r.map(|s| match s.kind {
+                    SpanKind::Record => Item::Record(s),
+                    SpanKind::File => Item::File(s),
+                })
+            }),
+            _ => None,
         }
     };
-    if recover {
-        for item in Recover::new(data) {
-            match item {
-                Item::Record(s) | Item::File(s) => consider(
-                    &data[s.offset..s.offset + s.len],
-                    s.offset,
-                    s.kind,
-                    &mut out,
-                    &mut pairs,
-                    &mut t,
-                ),
-                Item::Damage(d) => {
-                    if let Some(list) = damage {
-                        list.append((d.offset, d.len, to_pyerr(py, &d.error).into_value(py)))?;
+    while let Some(item) = next() {
+        match item {
+            Ok(Item::Record(s) | Item::File(s)) => {
+                let rec = &data[s.offset..s.offset + s.len];
+                let is_record = s.kind == SpanKind::Record;
+                if is_record {
+                    t.seen += 1;
+                }
+                // `matches` checks the header first and stops at the first failing token,
+                // so a record rejected on event, time or class costs one header decode.
+                if sel.matches(rec, &mut state) {
+                    if is_record {
+                        t.kept += 1;
+                        if offsets.is_some() {
+                            pairs.extend_from_slice(&written.to_le_bytes());
+                            pairs.extend_from_slice(&(s.offset as u64).to_le_bytes());
+                        }
                     }
+                    written += rec.len() as u64;
+                    out.extend_from_slice(rec);
                 }
             }
-            flush(&mut out, &mut pairs, false)?;
-        }
-    } else {
-        for span in Framer::new(data, Check::Praudit) {
-            match span {
-                Ok(s) => consider(
-                    &data[s.offset..s.offset + s.len],
-                    s.offset,
-                    s.kind,
-                    &mut out,
-                    &mut pairs,
-                    &mut t,
-                ),
-                Err(e) => {
-                    t.stopped = Some(e);
-                    break;
+            Ok(Item::Damage(d)) => {
+                if let Some(list) = damage {
+                    list.append((d.offset, d.len, to_pyerr(py, &d.error).into_value(py)))?;
                 }
             }
-            flush(&mut out, &mut pairs, false)?;
+            Err(e) => {
+                t.stopped = Some(e);
+                break;
+            }
         }
+        flush(&mut out, &mut pairs, false)?;
     }
     flush(&mut out, &mut pairs, true)?;
     let stopped = match &t.stopped {
