@@ -237,6 +237,15 @@ pub struct Selection {
     pub invert: bool,
 }
 
+/// What a selection says of one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Selected,
+    Rejected,
+    /// A token the selection could not decode hides what a criterion depends on.
+    Undecided,
+}
+
 /// The header event of the last header32 seen, across records: auditreduce keeps it in a
 /// variable that outlives the record (it matters only for return tokens in records whose
 /// header it does not check, i.e. in [`Variants::Auditreduce`]).
@@ -388,20 +397,45 @@ impl Selection {
 
     /// auditreduce's verdict for one record (or standalone file token).
     pub fn matches(&self, rec: &[u8], state: &mut SelectState) -> bool {
+        self.verdict(rec, state) == Verdict::Selected
+    }
+
+    /// The verdict for one record (or standalone file token). Under [`Variants::All`]
+    /// every token bsmtrail decodes is seen (Apple's identity, krb5 and cert-hash tokens
+    /// included, so a return token after them still refines `-c`); a record whose walk
+    /// meets a token it cannot decode while a criterion still depends on the tokens after
+    /// it is [`Verdict::Undecided`], never guessed. Under [`Variants::Auditreduce`] the
+    /// walk is auditreduce's own (praudit's decoder), and its verdict is final.
+    pub fn verdict(&self, rec: &[u8], state: &mut SelectState) -> Verdict {
         let wanted = self.wanted();
         let all = self.variants == Variants::All;
+        let opts = if all {
+            DecodeOptions::FULL
+        } else {
+            DecodeOptions::PRAUDIT
+        };
+        // Criteria that a token past the header can still change.
+        let token_criteria = wanted & !(OPT_ALL | OPT_A_ | OPT_B | OPT_M | OPT_V) != 0;
+        let mut blind = false;
         let mut chkd = 0u32;
         let mut selected = true;
         let mut err = false;
         let mut header_event: Option<u16> = None;
-        for t in TokenIter::new(rec, DecodeOptions::PRAUDIT) {
+        for t in TokenIter::new(rec, opts) {
             let t = match t {
                 Ok(t) => t,
                 Err(_) => {
                     err = true;
+                    blind = all && token_criteria;
                     break;
                 }
             };
+            if all && token_criteria && matches!(t.token, Token::Unknown(_)) {
+                // The unknown token swallows the rest of the record: what it hides could
+                // still reject (or, for -c, refine) the record.
+                blind = true;
+                break;
+            }
             selected = match t.token {
                 Token::Header(h) if t.id == ids::HEADER32 || all => {
                     chkd |= HEADER_CHECKS;
@@ -453,8 +487,15 @@ impl Selection {
                 break;
             }
         }
+        if blind && selected {
+            return Verdict::Undecided;
+        }
         let print = selected && !err && (wanted & !chkd) == 0;
-        print != self.invert
+        if print != self.invert {
+            Verdict::Selected
+        } else {
+            Verdict::Rejected
+        }
     }
 }
 

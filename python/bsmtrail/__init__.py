@@ -17,6 +17,7 @@ from ._native import Record, __version__, build_profile
 from .arrow import read_trails
 from .errors import (
     BSMError,
+    BSMWarning,
     FramingError,
     MalformedTokenError,
     RecordSizeError,
@@ -25,13 +26,15 @@ from .errors import (
     UnknownTokenError,
 )
 from .stream import Stream, follow, stream
-from .trail import Damage, ScanResult, Trail, VerifyReport, open, parse_record
+from .trail import Damage, FileToken, ScanResult, Trail, VerifyReport, open, parse_record
 from .writer import EncodeError, RecordBuilder, WriteResult, write_trail
 
 __all__ = [
     "BSMError",
+    "BSMWarning",
     "Damage",
     "EncodeError",
+    "FileToken",
     "FramingError",
     "MalformedTokenError",
     "Record",

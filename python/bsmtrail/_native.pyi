@@ -1,6 +1,6 @@
 """Type stubs for the native module ``bsmtrail._native`` (Rust, pyo3)."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from os import PathLike
 from typing import Any, final
@@ -67,7 +67,10 @@ class Reader:
     def nbytes(self) -> int: ...
     def __iter__(self) -> Iterator[Record]: ...
     def records(
-        self, recover: bool = False, damage: list[tuple[int, int, Any]] | None = None
+        self,
+        recover: bool = False,
+        damage: list[tuple[int, int, Any]] | None = None,
+        files: Callable[[dict[str, Any], bytes], Any] | None = None,
     ) -> RecordIter: ...
     def verify(self, *, backwards_tolerance_ms: int = 1000) -> dict[str, Any]: ...
     def file_tokens(self) -> list[dict[str, Any]]: ...
@@ -231,6 +234,7 @@ def reduce(
     damage: list[tuple[int, int, Any]] | None = None,
     chunk_size: int = 1048576,
     offsets: Any = None,
+    undecided: list[int] | None = None,
 ) -> tuple[int, int, Any]: ...
 
 # -- byte-range chunks (rust/python/chunks.rs) ------------------------------------------

@@ -21,15 +21,16 @@ polars, DuckDB and pandas read it directly; it can be consumed once.
 
 from __future__ import annotations
 
-import glob as _glob
 import importlib
 import io
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from . import _native
+from .errors import BSMWarning
+from .sources import Materialized, expand, materialize_all, no_records_reason
 
 if TYPE_CHECKING:
     from ._native import Selection
@@ -160,6 +161,8 @@ class BatchStream:
     ) -> None:
         self._native = native
         self._enricher = enricher
+        #: What must outlive the stream (decompressed copies of its inputs).
+        self._keep: object = None
 
     @property
     def schema(self) -> Any:
@@ -281,15 +284,24 @@ def _selected(obj: object, where: Selection, mode: Mode) -> tuple[bytes, Any]:
     import numpy as np
 
     buf, pairs = io.BytesIO(), io.BytesIO()
+    undecided: list[int] = []
     _kept, _seen, error = _native.reduce(
         obj,  # type: ignore[arg-type]  # a path or bytes, as the Arrow inputs are
         where,
         buf.write,
         recover=mode == "recover",
         offsets=pairs,
+        undecided=undecided,
     )
     if error is not None and mode == "strict":
         raise error
+    if undecided:
+        warnings.warn(
+            f"{len(undecided)} record(s) left out of the selection: a token bsmtrail cannot "
+            f"decode hides what the criteria depend on (first at offset {undecided[0]})",
+            BSMWarning,
+            stacklevel=4,
+        )
     return buf.getvalue(), np.frombuffer(pairs.getvalue(), dtype="<u8").reshape(-1, 2)
 
 
@@ -359,20 +371,18 @@ class _Remap:
         return self.then.table(fixed) if self.then is not None else self._project(fixed)
 
 
-def _expand(paths: PathsArg) -> list[str]:
-    if isinstance(paths, (str, os.PathLike)):
-        p = os.fspath(paths)
-        if os.path.isdir(p):
-            return sorted(
-                str(f) for f in Path(p).iterdir() if f.is_file() and not f.name.startswith(".")
-            )
-        if _glob.has_magic(p):
-            found = sorted(_glob.glob(p))
-            if not found:
-                raise FileNotFoundError(f"no trail matches {p!r}")
-            return found
-        return [p]
-    return [os.fspath(p) for p in paths]
+def _materialized(paths: PathsArg) -> list[Materialized]:
+    """Every trail ``paths`` name (``bsmtrail.sources``: directories and globs skip what
+    is not a trail, with a :class:`~bsmtrail.BSMWarning` naming it), compressed ones
+    decompressed to private temporary files that live as long as the stream reading them."""
+    found = expand(paths)
+    for note in found.notes():
+        warnings.warn(note, BSMWarning, stacklevel=3)
+    return materialize_all(found.files)
+
+
+def _named(copies: list[Materialized]) -> list[tuple[str, object]]:
+    return [(m.name, m.path) for m in copies]
 
 
 def iter_trails(
@@ -397,8 +407,9 @@ def iter_trails(
     ``where`` (a :class:`bsmtrail.select.Selection`) keeps only the records auditreduce's
     criteria select, before any column is built: rejected records cost little more than
     framing. The selected records of each file are held in memory while it is converted."""
-    return _stream(
-        [(f, f) for f in _existing(paths)],
+    copies = _materialized(paths)
+    stream = _stream(
+        _named(copies),
         view=view,
         columns=columns,
         mode=mode,
@@ -409,14 +420,8 @@ def iter_trails(
         where=where,
         prefetch=prefetch,
     )
-
-
-def _existing(paths: PathsArg) -> list[str]:
-    files = _expand(paths)
-    for f in files:
-        if not os.path.exists(f):
-            raise FileNotFoundError(f)
-    return files
+    stream._keep = copies  # decompressed copies live as long as the stream
+    return stream
 
 
 def read_trails(
@@ -441,19 +446,67 @@ def read_trails(
     problem. ``where`` selects records first (see :func:`iter_trails`). Each file is
     memory-mapped while it is decoded (the table holds all of it anyway); stream with
     :func:`iter_trails` to keep memory flat.
+
+    Compressed trails (gzip, bzip2, xz, zstd) are read by their content. In recover mode,
+    an input that yields no record, or whose records cover less than half of its bytes,
+    raises a :class:`~bsmtrail.BSMWarning` naming it (its damage is in
+    ``view="errors"``), so nothing comes back empty without a word.
     """
-    return _stream(
-        [(f, f) for f in _existing(paths)],
-        view=view,
-        columns=columns,
-        mode=mode,
-        batch_size=batch_size,
-        threads=threads,
-        validate=validate,
-        events=events,
-        where=where,
-        map_files=True,
-    ).read_all()
+    copies = _materialized(paths)
+    try:
+        inputs = _named(copies)
+        check = mode == "recover" and view == "records" and where is None
+        user = None if columns is None else list(columns)
+        build = user
+        if check and user is not None:
+            build = user + [c for c in ("source", "size") if c not in user]
+        table = _stream(
+            inputs,
+            view=view,
+            columns=build,
+            mode=mode,
+            batch_size=batch_size,
+            threads=threads,
+            validate=validate,
+            events=events,
+            where=where,
+            map_files=True,
+        ).read_all()
+        if check:
+            _warn_thin_inputs(table, copies)
+            if user is not None and build != user:
+                table = table.select(user)
+        return table
+    finally:
+        for m in copies:
+            m.close()
+
+
+def _warn_thin_inputs(table: Any, copies: list[Materialized]) -> None:
+    """A :class:`~bsmtrail.BSMWarning` for each input without records or mostly damage."""
+    pc = importlib.import_module("pyarrow.compute")
+    counts = table.group_by("source").aggregate([("size", "sum"), ("size", "count")])
+    covered = {
+        str(s): (int(n), int(b))
+        for s, n, b in zip(
+            pc.cast(counts.column("source"), _pa().string()).to_pylist(),
+            counts.column("size_count").to_pylist(),
+            counts.column("size_sum").to_pylist(),
+            strict=True,
+        )
+    }
+    for m in copies:
+        n, nbytes = covered.get(m.name, (0, 0))
+        size = os.path.getsize(m.path)
+        if n == 0:
+            warnings.warn(f"{m.name}: {no_records_reason(m.path)}", BSMWarning, stacklevel=3)
+        elif nbytes * 2 < size:
+            warnings.warn(
+                f"{m.name}: mostly damage: records cover {nbytes} of {size} bytes "
+                "(see view='errors')",
+                BSMWarning,
+                stacklevel=3,
+            )
 
 
 def write_parquet(stream: BatchStream, path: str | os.PathLike[str], **options: Any) -> int:

@@ -75,6 +75,11 @@ class MalformedTokenError(BSMError):
     """A token with an invalid field (address type, data unit) or bytes left after it."""
 
 
+class BSMWarning(UserWarning):
+    """Something a reader should know but that does not stop it: an input that yielded
+    no record or is mostly damage, records a selection could not decide."""
+
+
 #: Maps the native ``reason`` codes to classes (used by the native module).
 REASON_CLASSES: dict[str, type[BSMError]] = {
     "truncated": TruncatedError,

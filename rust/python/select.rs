@@ -6,7 +6,7 @@ use super::reader::source_from;
 use crate::error::DecodeError;
 use crate::framing::{Check, Framer, SpanKind};
 use crate::recover::{Item, Recover};
-use crate::select::{file_patterns, SelectState, Selection as Core, Variants};
+use crate::select::{file_patterns, SelectState, Selection as Core, Variants, Verdict};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -114,9 +114,11 @@ struct Tally {
 /// Framing is auditreduce's (praudit's `au_read_rec`) unless `recover`, which frames
 /// strictly and resynchronises past damage, appending `(offset, length, BSMError)` to
 /// `damage`. Returns `(kept, seen, error)`: `error` is the framing error that ended a
-/// non-recovering read, or None.
+/// non-recovering read, or None. With `undecided`, the offsets of records the selection
+/// could not decide (a token it cannot decode hides what a criterion depends on; they are
+/// not written) are appended to it.
 #[pyfunction]
-#[pyo3(signature = (source, selection, write, *, recover = false, damage = None, chunk_size = 1048576, offsets = None))]
+#[pyo3(signature = (source, selection, write, *, recover = false, damage = None, chunk_size = 1048576, offsets = None, undecided = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn reduce<'py>(
     py: Python<'py>,
@@ -127,6 +129,7 @@ pub fn reduce<'py>(
     damage: Option<&Bound<'py, PyList>>,
     chunk_size: usize,
     offsets: Option<&Bound<'py, PyAny>>,
+    undecided: Option<&Bound<'py, PyList>>,
 ) -> PyResult<(u64, u64, Py<PyAny>)> {
     let src = source_from(source)?;
     let data = src.bytes();
@@ -178,7 +181,13 @@ pub fn reduce<'py>(
                 }
                 // `matches` checks the header first and stops at the first failing token,
                 // so a record rejected on event, time or class costs one header decode.
-                if sel.matches(rec, &mut state) {
+                let verdict = sel.verdict(rec, &mut state);
+                if verdict == Verdict::Undecided {
+                    if let Some(list) = undecided {
+                        list.append(s.offset)?;
+                    }
+                }
+                if verdict == Verdict::Selected {
                     if is_record {
                         t.kept += 1;
                         if offsets.is_some() {
