@@ -4,7 +4,8 @@
 
 use crate::error::DecodeError;
 use crate::recover::{Damage, Item, Recover};
-use crate::tokens::{self, DecodeOptions, Token};
+use crate::tokens::{self, Addr, DecodeOptions, Token};
+use std::collections::HashMap;
 
 /// A record whose time is earlier than the record before it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +64,9 @@ pub fn verify(data: &[u8], backwards_tolerance_ms: u64) -> Report {
     };
     let mut events = vec![0u64; 1 << 16];
     let mut counts = [0u64; 256];
-    let mut last_seq: Option<u32> = None;
+    // Sequence numbers count per machine: a trail merged from several hosts (header_ex
+    // addresses) interleaves independent sequences. Plain headers share one key.
+    let mut last_seq: HashMap<Option<Addr>, u32> = HashMap::new();
     for item in Recover::new(data) {
         match item {
             Item::Damage(d) => r.damage.push(d),
@@ -113,8 +116,9 @@ pub fn verify(data: &[u8], backwards_tolerance_ms: u64) -> Report {
                     r.first_time.get_or_insert(now);
                     r.last_time = Some(now);
                 }
+                let host = header.and_then(|h| h.host);
                 for (off, n) in seqs {
-                    if let Some(prev) = last_seq {
+                    if let Some(&prev) = last_seq.get(&host) {
                         let expected = prev.wrapping_add(1);
                         if n != expected {
                             r.seq_gaps.push(SeqGap {
@@ -124,7 +128,7 @@ pub fn verify(data: &[u8], backwards_tolerance_ms: u64) -> Report {
                             });
                         }
                     }
-                    last_seq = Some(n);
+                    last_seq.insert(host, n);
                 }
             }
         }
@@ -211,5 +215,32 @@ mod tests {
             first_error(&r).map(|e| e.kind.code()),
             Some("unknown_token")
         );
+    }
+
+    /// header32_ex of host 10.0.0.`host` at second `secs`, with `body`.
+    fn rec_ex(host: u8, secs: u8, body: &[u8]) -> Vec<u8> {
+        let count = (26 + body.len() + 7) as u32;
+        let mut r = vec![0x15];
+        r.extend_from_slice(&count.to_be_bytes());
+        r.extend_from_slice(&[11, 0, 7, 0, 0, 0, 0, 0, 4, 10, 0, 0, host]);
+        r.extend_from_slice(&[0, 0, 0, secs, 0, 0, 0, 1]);
+        r.extend_from_slice(body);
+        r.extend_from_slice(&[0x13, 0xb1, 0x05]);
+        r.extend_from_slice(&count.to_be_bytes());
+        r
+    }
+
+    #[test]
+    fn sequence_numbers_count_per_host() {
+        // Two machines' records interleaved, each sequence unbroken: no gap. Then host 2
+        // skips a number: one gap, reported against host 2's previous number.
+        let mut t = Vec::new();
+        for (host, seq) in [(1, 10), (2, 500), (1, 11), (2, 501), (1, 12), (2, 503)] {
+            t.extend(rec_ex(host, 1, &[0x2f, 0, 0, (seq >> 8) as u8, seq as u8]));
+        }
+        let r = verify(&t, 0);
+        assert_eq!(r.records, 6);
+        assert_eq!(r.seq_gaps.len(), 1);
+        assert_eq!((r.seq_gaps[0].expected, r.seq_gaps[0].found), (502, 503));
     }
 }

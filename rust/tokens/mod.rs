@@ -24,7 +24,7 @@ pub use misc::{data_unit_size, data_values};
 pub use strings::{uuid_string, write_uuid};
 
 /// An address whose family is given by a type field (the `_ex` tokens, §3.5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Addr {
     V4([u8; 4]),
     V6([u8; 16]),
