@@ -117,10 +117,26 @@ pub(crate) fn xml_vis(out: &mut Vec<u8>, s: &[u8]) {
     vis(out, s, false);
 }
 
-/// [`xml_vis`] for well-formed XML: the character after `\M-` is an entity when it is one
-/// of the five (0xa6, 0xbc, 0xbe, 0xa2, 0xa7 give `\M-&amp;`, `\M-&lt;`, ...).
+/// [`xml_vis`] for well-formed XML that keeps text as text: valid UTF-8 characters that
+/// XML allows are written as they are ("café 日本語" stays so); only bytes that are not
+/// valid UTF-8, control characters (C0 and C1) and the non-characters U+FFFE/U+FFFF are
+/// escaped, vis-style. There the character after `\M-` is an entity when it is one of the
+/// five (0xa6, 0xbc, 0xbe, 0xa2, 0xa7 give `\M-&amp;`, `\M-&lt;`, ...).
 pub(crate) fn xml_vis_strict(out: &mut Vec<u8>, s: &[u8]) {
-    vis(out, s, true);
+    for chunk in cstr(s).utf8_chunks() {
+        let text = chunk.valid();
+        let mut plain = 0; // start of the run of characters copied as they are
+        for (i, ch) in text.char_indices() {
+            let keep = !ch.is_ascii() && !ch.is_control() && !matches!(ch, '\u{fffe}' | '\u{ffff}');
+            if !keep {
+                out.extend_from_slice(&text.as_bytes()[plain..i]);
+                vis(out, &text.as_bytes()[i..i + ch.len_utf8()], true);
+                plain = i + ch.len_utf8();
+            }
+        }
+        out.extend_from_slice(&text.as_bytes()[plain..]);
+        vis(out, chunk.invalid(), true);
+    }
 }
 
 fn entity(c: u8) -> Option<&'static [u8]> {

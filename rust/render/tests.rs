@@ -557,6 +557,16 @@ fn strings_text_path_zone() {
     assert_eq!(tok("x", &raw), "<text>a<b>&\n,c</text>");
     assert_eq!(tok("xS", &raw), "<text>a&lt;b&gt;&amp;\n,c</text>");
     assert_eq!(tok_pad("xS", &odd, 0), b"<text>abcd\\M^?</text>");
+    // Strict XML keeps valid UTF-8 text as it is; only bytes that are not UTF-8 (a lone
+    // 0xe6, a cut sequence), control characters (C1 U+0085 too) and U+FFFF are escaped.
+    let utf8 = counted(0x28, "café 日本語 <x>\0".as_bytes());
+    assert_eq!(tok("xS", &utf8), "<text>café 日本語 &lt;x&gt;</text>");
+    assert_eq!(tok("x", &utf8), "<text>café 日本語 <x></text>");
+    let mixed = counted(0x28, b"a\xe6b\xc3\xa9\xc2\x85\xef\xbf\xbf\xe6\x97\0");
+    assert_eq!(
+        tok_pad("xS", &mixed, 0),
+        "<text>a\\M-fb\u{e9}\\M-B\\M^E\\M-o\\M-?\\M-?\\M-f\\M^W</text>".as_bytes()
+    );
     let path = counted(0x23, b"/test/this/is/a/test\0");
     assert_eq!(tok("", &path), "path,/test/this/is/a/test");
     assert_eq!(tok("x", &path), "<path>/test/this/is/a/test</path>");
