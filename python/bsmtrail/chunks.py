@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from . import _native
 from .arrow import DEFAULT_BATCH_SIZE, EventsOption, _stream
+from .sources import materialize
 
 if TYPE_CHECKING:
     from ._native import Selection
@@ -199,8 +200,38 @@ def read_trail(
     """Read one trail as a ``pyarrow.Table``, cut into ``chunks`` byte ranges (default:
     one per core) decoded on ``workers`` threads (default ``chunks``), one thread each
     (Rust releases the GIL). Rows come in file order; on real trails the result equals
-    :func:`bsmtrail.arrow.read_trails` on the file (see ``docs/dask.md``)."""
-    p = os.fspath(path)
+    :func:`bsmtrail.arrow.read_trails` on the file (see ``docs/dask.md``). A compressed
+    trail is decompressed to a private temporary file first, then chunked."""
+    with materialize(path) as copy:
+        return _read_trail(
+            copy.name,
+            copy.path,
+            chunks,
+            chunk_bytes=chunk_bytes,
+            workers=workers,
+            columns=columns,
+            mode=mode,
+            events=events,
+            where=where,
+            lookback=lookback,
+            ahead=ahead,
+        )
+
+
+def _read_trail(
+    name: str,
+    p: str,
+    chunks: int | None,
+    *,
+    chunk_bytes: int | None,
+    workers: int | None,
+    columns: Sequence[str] | None,
+    mode: Mode,
+    events: EventsOption,
+    where: Selection | None,
+    lookback: int,
+    ahead: int,
+) -> Any:
     if chunks is None and chunk_bytes is None:
         chunks = os.cpu_count() or 1
     bounds = chunk_boundaries(
@@ -218,7 +249,7 @@ def read_trail(
             p,
             span[0],
             span[1],
-            name=p,
+            name=name,
             columns=columns,
             mode=mode,
             events=events,

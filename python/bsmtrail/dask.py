@@ -24,13 +24,18 @@ from __future__ import annotations
 import glob as _glob
 import importlib
 import os
+import shutil
+import tempfile
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
 from . import _native
-from .arrow import EventsOption, _expand, records_schema
+from .arrow import EventsOption, records_schema
 from .chunks import DEFAULT_AHEAD, DEFAULT_LOOKBACK, chunk_span, read_chunk
+from .errors import BSMWarning
+from .sources import COMPRESSIONS, decompressing_reader, expand, materialize, sniff, sniff_bytes
 
 if TYPE_CHECKING:
     from ._native import Selection
@@ -59,6 +64,9 @@ class _Part:
     size: int
     index: int
     chunk_bytes: int
+    #: The compression (``bsmtrail.sources.sniff``), or None: a compressed file is one
+    #: partition, decompressed on its worker (its byte ranges mean nothing).
+    compression: str | None = None
 
 
 class _ReadPart:
@@ -106,6 +114,8 @@ class _ReadPart:
             "validate": self.validate,
             "name": part.name,
         }
+        if part.compression is not None:
+            return self._decompressed(part, opts)
         if not part.remote:
             start, end, need = _native.chunk_span(
                 part.path,
@@ -136,43 +146,67 @@ class _ReadPart:
         )
         return read_chunk(buf, start, end, base=base, **opts)
 
+    def _decompressed(self, part: _Part, opts: dict[str, Any]) -> Any:
+        """A compressed file, whole, from a private decompressed copy on the worker."""
+        if not part.remote:
+            with materialize(part.path) as copy:
+                return read_chunk(copy.path, 0, os.path.getsize(copy.path), **opts)
+        fsspec = importlib.import_module("fsspec")
+        fs, path = fsspec.core.url_to_fs(part.path, **self.storage_options)
+        with tempfile.TemporaryDirectory(prefix="bsmtrail-") as tmp:
+            dst = os.path.join(tmp, "trail.bsm")
+            with fs.open(path, "rb") as raw, open(dst, "wb") as out:
+                assert part.compression is not None
+                with decompressing_reader(raw, part.compression) as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            return read_chunk(dst, 0, os.path.getsize(dst), **opts)
+
     def __call__(self, part: _Part) -> Any:
         pd = importlib.import_module("pandas")
         return self.table(part).to_pandas(types_mapper=pd.ArrowDtype)
 
 
-def _files(paths: PathsOrGlob, storage_options: dict[str, Any]) -> list[tuple[str, str, bool, int]]:
-    """``(name, path or URL, remote, size)`` of every file, in order."""
+def _files(
+    paths: PathsOrGlob, storage_options: dict[str, Any]
+) -> list[tuple[str, str, bool, int, str | None]]:
+    """``(name, path or URL, remote, size, compression)`` of every file, in order. Local
+    paths follow ``bsmtrail.sources.expand`` (what is not a trail is skipped with a
+    :class:`~bsmtrail.BSMWarning`)."""
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    out: list[tuple[str, str, bool, int]] = []
+    out: list[tuple[str, str, bool, int, str | None]] = []
     for item in items:
         p = os.fspath(item)
         if p.startswith("file://"):
             p = p[len("file://") :]
         if not _is_url(p):
-            for f in _expand(p):
-                if not os.path.isfile(f):
-                    raise FileNotFoundError(f)
-                out.append((f, f, False, os.path.getsize(f)))
+            found = expand(p)
+            for note in found.notes():
+                warnings.warn(note, BSMWarning, stacklevel=3)
+            for f in found.files:
+                kind = sniff(f)
+                packed = kind if kind in COMPRESSIONS else None
+                out.append((f, f, False, os.path.getsize(f), packed))
             continue
         fsspec = importlib.import_module("fsspec")
         fs, root = fsspec.core.url_to_fs(p, **storage_options)
         if _glob.has_magic(root):
-            found = sorted(fs.glob(root))
-            if not found:
+            listed = sorted(fs.glob(root))
+            if not listed:
                 raise FileNotFoundError(f"no trail matches {p!r}")
         elif fs.isdir(root):
-            found = sorted(
+            listed = sorted(
                 f for f in fs.ls(root, detail=False) if not os.path.basename(f).startswith(".")
             )
         else:
-            found = [root]
-        for f in found:
+            listed = [root]
+        for f in listed:
             info = fs.info(f)
             if info.get("type") == "directory":
                 continue
             url = fs.unstrip_protocol(f)
-            out.append((url, url, True, int(info["size"])))
+            kind = sniff_bytes(bytes(fs.cat_file(f, start=0, end=6)))
+            packed = kind if kind in COMPRESSIONS else None
+            out.append((url, url, True, int(info["size"]), packed))
     return out
 
 
@@ -202,15 +236,20 @@ def read_trails(
         raise ValueError("chunk_bytes must be at least 1")
     if mode not in ("strict", "recover"):
         raise ValueError(f"mode must be 'strict' or 'recover', not {mode!r}")
-    dd = importlib.import_module("dask.dataframe")
+    try:
+        dd = importlib.import_module("dask.dataframe")
+    except ImportError:
+        raise ImportError(
+            "bsmtrail.dask needs dask: pip install 'dask[dataframe,distributed]'"
+        ) from None
     pd = importlib.import_module("pandas")
     cols = None if columns is None else list(columns)
     meta = records_schema(cols, events=events).empty_table().to_pandas(types_mapper=pd.ArrowDtype)
     so = dict(storage_options or {})
     parts = [
-        _Part(name, path, remote, size, i, chunk_bytes)
-        for name, path, remote, size in _files(paths_or_glob, so)
-        for i in range(max(1, -(-size // chunk_bytes)))
+        _Part(name, path, remote, size, i, chunk_bytes, packed)
+        for name, path, remote, size, packed in _files(paths_or_glob, so)
+        for i in range(1 if packed else max(1, -(-size // chunk_bytes)))
     ]
     if not parts:
         raise FileNotFoundError(f"no trail in {paths_or_glob!r}")

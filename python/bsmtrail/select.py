@@ -15,6 +15,7 @@ Bad criteria raise :class:`SelectionError` naming the auditreduce option.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -27,8 +28,10 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 from . import _native
 from ._native import Selection
 from .errors import BSMError
+from .outputs import atomic_file, check_output
+from .sources import materialize
 from .trail import Damage
-from .userdb import IdNames, read_group, read_passwd, system_groups, system_users
+from .userdb import IdNames, read_group, read_passwd
 
 if TYPE_CHECKING:
     from .events import EventDatabase
@@ -95,9 +98,17 @@ def _resolve_id(value: IdArg, table: IdNames | None, kind: str, option: str) -> 
     n = _strtol_int(value)
     if n is not None:
         return n & 0xFFFFFFFF
-    names = table if table is not None else (system_users() if kind == "user" else system_groups())
+    if table is None:
+        # This machine's users are not the trail's: a name means nothing without the
+        # evidence's own file.
+        needs = "passwd" if kind == "user" else "group"
+        raise SelectionError(
+            option,
+            f"{kind} name {value!r} needs the evidence machine's {needs} file "
+            f"(--{needs} FILE, or {needs}= in the API); or give the number",
+        )
     want = os.fsencode(value)
-    for num, name in names:
+    for num, name in table:
         if name == want:
             return num
     raise SelectionError(option, f"unknown {kind} {value!r}")
@@ -149,8 +160,9 @@ def selection(
 
     after [-a], before [-b], day [-d]: time bounds; all [-A] overrides them. classes [-c]:
     class flags (``lo,+ex,-fr``), success/failure aware. events [-m]: numbers or AUE names.
-    euid [-e], egid [-f], rgid [-g], ruid [-r], auid [-u]: numbers or names (names from
-    ``passwd``/``group`` files when given, else the system). pid [-j]: the subject's pid.
+    euid [-e], egid [-f], rgid [-g], ruid [-r], auid [-u]: numbers or names; names are
+    looked up only in the evidence's ``passwd``/``group`` files (never this machine's), so
+    a name without its file is a :class:`SelectionError`. pid [-j]: the subject's pid.
     object_pid, msgqid, semid, shmid [-o pid=/msgqid=/semid=/shmid=]. files [-o file=]:
     comma-separated extended regular expressions, ``~`` excludes, first match wins,
     ``\\,`` escapes a comma. zone [-z]: fnmatch pattern. invert [-v].
@@ -291,12 +303,15 @@ def parse_auditreduce_args(argv: Sequence[str]) -> Criteria:
 @dataclass(frozen=True)
 class ReduceResult:
     """What :func:`reduce` kept: records ``kept`` of ``seen``; ``error`` ended a strict
-    read early; ``damage`` lists regions skipped in recover mode."""
+    read early; ``damage`` lists regions skipped in recover mode; ``undecided`` the
+    offsets of records left out because a token bsmtrail cannot decode hides what a
+    criterion depends on (reported, never guessed)."""
 
     kept: int
     seen: int
     error: BSMError | None
     damage: list[Damage]
+    undecided: list[int] = field(default_factory=list)
 
 
 def reduce(
@@ -307,18 +322,34 @@ def reduce(
     recover: bool = False,
 ) -> ReduceResult:
     """Write the selected records of ``source`` (whole, byte for byte, like auditreduce)
-    to ``out``: a path, a binary file object, or None for standard output."""
+    to ``out``: a path, a binary file object, or None for standard output. A path source
+    may be compressed (``bsmtrail.sources``). A path output may not be the source; it is
+    written under a temporary name and renamed into place when complete, so an error or
+    interrupt leaves any previous file there untouched."""
     damage: list[tuple[int, int, BSMError]] = []
+    undecided: list[int] = []
 
-    def run(f: BinaryIO) -> ReduceResult:
-        kept, seen, err = _native.reduce(source, sel, f.write, recover=recover, damage=damage)
-        return ReduceResult(kept, seen, err, [Damage(o, n, e) for o, n, e in damage])
+    def run(data: str | bytes, f: BinaryIO) -> ReduceResult:
+        kept, seen, err = _native.reduce(
+            data, sel, f.write, recover=recover, damage=damage, undecided=undecided
+        )
+        found = [Damage(o, n, e) for o, n, e in damage]
+        return ReduceResult(kept, seen, err, found, undecided)
 
-    if out is None:
-        res = run(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-        return res
-    if isinstance(out, (str, os.PathLike)):
-        with open(out, "wb") as f:
-            return run(f)
-    return run(out)
+    with contextlib.ExitStack() as stack:
+        data: str | bytes
+        if isinstance(source, (str, os.PathLike)):
+            data = stack.enter_context(materialize(source)).path
+        else:
+            data = source
+        if out is None:
+            res = run(data, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            return res
+        if isinstance(out, (str, os.PathLike)):
+            inputs = [source] if isinstance(source, (str, os.PathLike)) else []
+            check_output(out, inputs)
+            with atomic_file(out) as tmp, open(tmp, "wb") as f:
+                return run(data, f)
+        return run(data, out)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -13,11 +13,12 @@ import io
 import os
 import time
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from . import _native
 from ._native import Record
 from .errors import BSMError
+from .sources import decompressing_stream
 from .trail import Damage
 
 __all__ = ["Stream", "follow", "stream"]
@@ -71,12 +72,12 @@ class Stream:
         """Stream offset of the first byte not yet framed."""
         return self._decoder.position
 
-    def _read(self, f: BinaryIO) -> bytes:
+    def _read(self, f: BinaryIO | IO[bytes]) -> bytes:
         read1 = getattr(f, "read1", None)
         data = read1(self.chunk_size) if read1 is not None else f.read(self.chunk_size)
         return data or b""
 
-    def _rotated(self, f: BinaryIO) -> bool:
+    def _rotated(self, f: BinaryIO | IO[bytes]) -> bool:
         if self._path is None:
             return False
         try:
@@ -85,14 +86,24 @@ class Stream:
             return False
 
     def __iter__(self) -> Iterator[Record]:
-        f = self._file
+        f: BinaryIO | IO[bytes] | None = self._file
         if f is None:
             assert self._path is not None
             f = open(self._path, "rb")
+        opened = f  # closed at the end when this stream opened it
         try:
             idle_since = time.monotonic()
+            head = b""
+            if not self.follow:
+                # A compressed stream (gzip, bzip2, xz, zstd) is recognised by its first
+                # bytes and read decompressed; a followed file grows, so it is never one.
+                head = self._read(f)
+                unpacked = decompressing_stream(head, f)
+                if unpacked is not None:
+                    f, head = unpacked, b""
             while True:
-                data = self._read(f)
+                data = head or self._read(f)
+                head = b""
                 if data:
                     idle_since = time.monotonic()
                     yield from self._decoder.feed(data, self._damage)
@@ -117,8 +128,11 @@ class Stream:
                 time.sleep(self.poll_interval)
             yield from self._decoder.finish(self._damage)
         finally:
+            if f is not opened:
+                f.close()  # the decompressing reader (it leaves the raw file open)
             if self._file is None:
                 f.close()
+                opened.close()
 
 
 def stream(

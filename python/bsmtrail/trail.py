@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Union
 from . import _native
 from ._native import Record
 from .errors import BSMError
+from .sources import Materialized, decompressed_bytes, materialize
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,6 +33,7 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
 
 __all__ = [
     "Damage",
+    "FileToken",
     "Mode",
     "Record",
     "ScanResult",
@@ -61,6 +63,24 @@ class Damage:
 
 
 @dataclass(frozen=True)
+class FileToken:
+    """A standalone file token (0x11) between records: auditd writes one when it opens a
+    trail and one when it closes it, naming the trail's file. ``raw`` is its bytes as they
+    are in the trail, so writing it back (:func:`bsmtrail.write_trail`) is lossless;
+    ``name`` is the file name decoded as the token dicts decode strings."""
+
+    offset: int
+    seconds: int
+    msec: int
+    name: str
+    raw: bytes
+
+    @classmethod
+    def _from_native(cls, d: dict[str, Any], raw: bytes) -> FileToken:
+        return cls(d["offset"], d["seconds"], d["msec"], d["name"], raw)
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """Integrity of a whole trail (see :meth:`Trail.verify`)."""
 
@@ -84,12 +104,33 @@ class VerifyReport:
     token_counts: dict[str, int]
 
     @property
+    def empty(self) -> bool:
+        """No record and no file token: an empty file, or one that is not a trail."""
+        return self.records == 0 and self.file_tokens == 0
+
+    @property
     def ok(self) -> bool:
-        """Nothing damaged, no gaps, time never ran backwards, every event known."""
+        """No evidence of damage or tampering: every byte framed and decoded, no sequence
+        gaps, time never ran backwards beyond the tolerance, and the trail is not empty.
+        Events unknown to the event database are :attr:`notes`, not problems (a newer
+        system's events are not damage)."""
         return (
-            not (self.damage or self.seq_gaps or self.time_backwards or self.unknown_events)
+            not (self.damage or self.seq_gaps or self.time_backwards or self.empty)
             and self.bytes == self.nbytes
         )
+
+    @property
+    def notes(self) -> list[str]:
+        """What is worth knowing but is not a problem."""
+        if not self.unknown_events:
+            return []
+        listed = ", ".join(f"{k} ({v})" for k, v in sorted(self.unknown_events.items())[:20])
+        more = len(self.unknown_events) - 20
+        return [
+            f"events unknown to the event database: {listed}"
+            + (f" and {more} more" if more > 0 else "")
+            + " (give the evidence's audit_event with --events to name them)"
+        ]
 
 
 @dataclass(frozen=True)
@@ -126,21 +167,27 @@ class Trail:
         self._origins: Any = None
         #: The input bytes when not opened from a path (for the Arrow export).
         self._data: bytes | bytearray | memoryview | None = None
+        #: A decompressed (or drained) copy of a path input, removed with the trail.
+        self._copy: Materialized | None = None
         if hasattr(source, "read"):
             data = source.read()
             if not isinstance(data, (bytes, bytearray)):
                 raise TypeError("file objects must be opened in binary mode")
             self.name = name or str(getattr(source, "name", "<stream>"))
-            self._data = bytes(data)
+            self._data = decompressed_bytes(data) or bytes(data)
             self._reader = _native.Reader(self._data)
+        elif isinstance(source, (str, os.PathLike)):
+            # Compressed files and pipes become a private regular file (bsmtrail.sources);
+            # offsets are then offsets in the decompressed trail.
+            self._copy = materialize(source)
+            self.name = name or os.fspath(source)
+            self._path = self._copy.path
+            self._reader = _native.Reader(self._path)
         else:
-            if isinstance(source, (str, os.PathLike)):
-                self.name = name or os.fspath(source)
-                self._path = os.fspath(source)
-            else:
-                self.name = name or "<bytes>"
-                self._data = source
-            self._reader = _native.Reader(source)
+            self.name = name or "<bytes>"
+            unpacked = decompressed_bytes(source)
+            self._data = source if unpacked is None else unpacked
+            self._reader = _native.Reader(self._data)
 
     @property
     def damage(self) -> list[Damage]:
@@ -157,6 +204,19 @@ class Trail:
             return iter(self._reader)
         self._damage = []
         return self._reader.records(recover=True, damage=self._damage)
+
+    def items(self) -> Iterator[Record | FileToken]:
+        """Records and standalone file tokens, in trail order (in ``"recover"`` mode,
+        damage is skipped and listed in :attr:`damage`). Everything that framed is
+        yielded, so ``write_trail(out, trail.items())`` copies the trail byte for byte."""
+        recover = self.mode == "recover"
+        if recover:
+            self._damage = []
+        return self._reader.records(  # type: ignore[return-value]
+            recover=recover,
+            damage=self._damage if recover else None,
+            files=FileToken._from_native,
+        )
 
     def __repr__(self) -> str:
         return f"<Trail {self.name!r} {self.nbytes} bytes>"

@@ -42,16 +42,15 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
-import tempfile
 import time as _time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import IO, Any, Literal, TypeAlias
 
 from . import _native
 from ._native import Record
+from .outputs import atomic_file, check_output
 
 __all__ = [
     "Address",
@@ -156,8 +155,10 @@ def write_trail(
 
     Each item is a :class:`~bsmtrail.Record` or raw ``bytes`` (copied as they are; bytes
     may hold several whole records and standalone file tokens), a :class:`RecordBuilder`,
-    a list of token dicts (one record), or a ``file`` token dict (a standalone file token,
-    as auditd writes at the start and end of a trail). Iteration and encoding run in Rust;
+    a list of token dicts (one record), a ``file`` token dict (a standalone file token,
+    as auditd writes at the start and end of a trail), or a :class:`~bsmtrail.FileToken`
+    read from a trail (its bytes as they were). ``write_trail(out, trail.items())`` copies
+    a trail byte for byte. Iteration and encoding run in Rust;
     output reaches the file in 1 MiB writes.
 
     A path is written atomically: to a temporary file beside it, renamed into place only
@@ -169,18 +170,9 @@ def write_trail(
             "bad_item",
         )
     if isinstance(dest, (str, os.PathLike)):
-        path = Path(dest)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                result = WriteResult(*_native.write_records(f, records))
-            # mkstemp makes the file 0600; give it the mode a plain open() would.
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return result
+        check_output(dest, [])
+        with atomic_file(dest) as tmp, open(tmp, "wb") as f:
+            return WriteResult(*_native.write_records(f, records))
     return WriteResult(*_native.write_records(dest, records))
 
 
@@ -192,15 +184,11 @@ def generate_trail(path: str | os.PathLike[str], size_bytes: int, seed: int = 0)
     file, exec, fork/exit, socket, sysctl/ioctl, set-id, signal, IPC, login and
     authorization events in realistic proportions, about 7% of them failing; every token
     type bsmtrail decodes appears in any trail of 64 KB or more. Runs in Rust without
-    the GIL (several hundred MB/s).
+    the GIL (several hundred MB/s). Written atomically, like :func:`write_trail`.
     """
-    return WriteResult(*_native.generate_trail(path, size_bytes, seed))
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    check_output(path, [])
+    with atomic_file(path) as tmp:
+        return WriteResult(*_native.generate_trail(tmp, size_bytes, seed))
 
 
 def _split_time(t: TimeLike | None) -> tuple[int, int]:

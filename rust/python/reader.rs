@@ -252,14 +252,21 @@ impl Reader {
     }
 
     fn __iter__(&self) -> RecordIter {
-        self.records(false, None)
+        self.records(false, None, None)
     }
 
     /// Iterate records. With `recover`, damaged regions and records that fail to decode are
     /// skipped and appended to `damage` as `(offset, length, BSMError)` tuples instead of
-    /// raising; iteration resynchronises on the next record that frames strictly.
-    #[pyo3(signature = (recover = false, damage = None))]
-    fn records(&self, recover: bool, damage: Option<Py<PyList>>) -> RecordIter {
+    /// raising; iteration resynchronises on the next record that frames strictly. With
+    /// `files`, standalone file tokens are not skipped: each yields `files(token_dict,
+    /// raw_bytes)` in its place in the trail.
+    #[pyo3(signature = (recover = false, damage = None, files = None))]
+    fn records(
+        &self,
+        recover: bool,
+        damage: Option<Py<PyList>>,
+        files: Option<Py<PyAny>>,
+    ) -> RecordIter {
         RecordIter {
             source: self.source.clone(),
             pos: 0,
@@ -267,6 +274,7 @@ impl Reader {
             recover,
             damage,
             origins: self.origins.clone(),
+            files,
         }
     }
 
@@ -431,9 +439,25 @@ pub struct RecordIter {
     recover: bool,
     damage: Option<Py<PyList>>,
     origins: Option<Arc<Vec<(u64, u64)>>>,
+    /// Called for each standalone file token (else they are skipped).
+    files: Option<Py<PyAny>>,
 }
 
 impl RecordIter {
+    /// A standalone file token as `files(token_dict, raw)`, or None to skip it.
+    fn file_item(&self, py: Python<'_>, span: Span) -> PyResult<Option<Py<PyAny>>> {
+        let Some(f) = &self.files else {
+            return Ok(None);
+        };
+        let raw = &self.source.bytes()[span.offset..span.offset + span.len];
+        let t = tokens::decode(raw, 0, DecodeOptions::FULL)
+            .map_err(|e| to_pyerr(py, &e.at(span.offset as u64)))?;
+        let dict = token_dict(py, &t, origin(&self.origins, span.offset as u64) as usize)?;
+        Ok(Some(
+            f.bind(py).call1((dict, PyBytes::new(py, raw)))?.unbind(),
+        ))
+    }
+
     fn placed(&self, mut r: Record) -> Record {
         r.reported = origin(&self.origins, r.reported);
         r
@@ -453,7 +477,7 @@ impl RecordIter {
         Ok(())
     }
 
-    fn next_recovering(&mut self, py: Python<'_>) -> PyResult<Option<Record>> {
+    fn next_recovering(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         loop {
             let mut it = Recover::starting_at(self.source.bytes(), self.pos);
             let Some(item) = it.next() else {
@@ -461,10 +485,14 @@ impl RecordIter {
             };
             self.pos = it.position();
             match item {
-                Item::File(_) => continue,
+                Item::File(span) => {
+                    if let Some(f) = self.file_item(py, span)? {
+                        return Ok(Some(f));
+                    }
+                }
                 Item::Damage(d) => self.note_damage(py, d.offset, d.len, &d.error)?,
                 Item::Record(span) => match validated(&self.source, span) {
-                    Ok(r) => return Ok(Some(self.placed(r))),
+                    Ok(r) => return Ok(Some(Py::new(py, self.placed(r))?.into_any())),
                     Err(e) => self.note_damage(py, span.offset, span.len, &e)?,
                 },
             }
@@ -478,7 +506,7 @@ impl RecordIter {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Record>> {
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         if self.recover {
             return self.next_recovering(py);
         }
@@ -496,10 +524,13 @@ impl RecordIter {
             };
             self.pos += span.len;
             if span.kind == SpanKind::File {
-                continue;
+                match self.file_item(py, span)? {
+                    Some(f) => return Ok(Some(f)),
+                    None => continue,
+                }
             }
             return match validated(&self.source, span) {
-                Ok(r) => Ok(Some(self.placed(r))),
+                Ok(r) => Ok(Some(Py::new(py, self.placed(r))?.into_any())),
                 Err(e) => {
                     self.done = true;
                     Err(to_pyerr(py, &e))

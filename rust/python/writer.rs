@@ -1125,6 +1125,15 @@ fn write_item(
         record_bytes(item, body, out)?;
         return Ok((1, 0));
     }
+    if let Ok(raw) = item.getattr("raw") {
+        // An item that carries its own bytes (a FileToken read from a trail): checked to
+        // frame like raw bytes, then copied as is.
+        if let Some(b) = bytes_like(&raw)? {
+            let counts = check_raw(&b)?;
+            out.extend_from_slice(&b);
+            return Ok(counts);
+        }
+    }
     if let Ok(build) = item.getattr("build") {
         let built = build.call0()?;
         return match bytes_like(&built)? {
