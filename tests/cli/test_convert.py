@@ -224,7 +224,7 @@ def test_damage_recover_exit_1_strict_exit_1_no_output(tmp_path: Path) -> None:
     strict = tmp_path / "s.parquet"
     p = bsm("convert", str(bad), "-o", str(strict), "--mode", "strict")
     assert p.returncode == 1
-    assert p.stderr.decode().startswith("bsmtrail: truncated: needs 255 bytes")
+    assert p.stderr.decode().startswith("bsmtrail convert: truncated: needs 255 bytes")
     assert "Traceback" not in p.stderr.decode()
     assert not strict.exists()
 
@@ -253,12 +253,13 @@ def test_usage_errors_exit_2(args: list[str], message: str, tmp_path: Path) -> N
 def test_missing_input_exit_2(tmp_path: Path) -> None:
     p = bsm("convert", str(tmp_path / "nope.bsm"), "-o", str(tmp_path / "x.parquet"))
     assert p.returncode == 2
-    assert p.stderr.decode().strip().endswith("nope.bsm: no such file or directory")
+    assert p.stderr.decode().strip().endswith("nope.bsm: No such file or directory")
     assert bsm("convert", "--help").stdout.decode().count("bsmtrail convert") >= 4
 
 
-def test_demo_runs_the_arrow_path() -> None:
-    p = bsm("demo", "-n", "3")
+def test_demo_runs_the_arrow_path(tmp_path: Path) -> None:
+    kept = tmp_path / "demo.parquet"
+    p = bsm("demo", "-n", "3", "-o", str(kept))
     assert p.returncode == 0, p.stderr
     out = p.stdout.decode()
     records = bsmtrail.open(bsmtrail.demo_path()).scan().records
@@ -270,4 +271,11 @@ def test_demo_runs_the_arrow_path() -> None:
     i = next(n for n, line in enumerate(lines) if line.startswith("first 3 rows"))
     assert lines[i + 1].split()[:3] == ["offset", "event_name", "time"]
     assert lines[i + 3].split()[:2] == ["52", "AUE_audit_startup"]
-    assert len(lines) == i + 6
+    # The Parquet file is left where the demo says, and the next steps follow.
+    assert lines[i + 6 : i + 10] == ["", f"the Parquet file is at {kept}", "", "next steps:"]
+    assert pq.read_table(kept).num_rows == records
+    assert str(kept) in lines[-1]
+    assert "bsmtrail gen --size" in out and "bsmtrail convert" in out
+    none = tmp_path / "none"
+    p = bsm("demo", "-n", "1", "--no-keep", "-o", str(none))
+    assert p.returncode == 0 and not none.exists() and "next steps:" in p.stdout.decode()

@@ -60,7 +60,7 @@ def test_gen_usage_errors(tmp_path: Path) -> None:
         p = gen(*args, *([str(tmp_path / "x.bsm")] if args else []))
         assert p.returncode == 2, args
     p = gen("--size", "1KB", str(tmp_path / "missing-dir" / "x.bsm"))
-    assert p.returncode == 1 and "bsmtrail:" in p.stderr
+    assert p.returncode == 2 and "bsmtrail gen:" in p.stderr and "no such directory" in p.stderr
 
 
 @pytest.mark.parametrize(

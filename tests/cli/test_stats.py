@@ -251,7 +251,10 @@ def test_verify_bar_is_erased_around_its_reports(tmp_path: Path) -> None:
     a, b = tmp_path / "a.bsm", tmp_path / "b.bsm"
     for seed, path in (("1", a), ("2", b)):
         assert bsm("gen", "-q", "--size", "1MB", "--seed", seed, str(path)).returncode == 0
-    # Generated trails interleave five hosts' seq tokens: verify reports gaps (status 1).
+    # Damage at the end of each trail: verify reports it (status 1).
+    for path in (a, b):
+        with path.open("ab") as f:
+            f.write(b"\x14junk")
     status, text = run_in_pty(["verify", "--limit", "1", str(a), str(b)])
     assert status == 1, text
     assert text.count(b"  records 6") == 2 and b"\rverify [" in text

@@ -1,17 +1,20 @@
 """The ``bsmtrail`` command line. Each subcommand lives in its own module with
 ``add_parser(subparsers)`` registering it and setting ``func`` to a ``run(args) -> int``.
-This module only dispatches and maps errors to exit statuses: 0 ok, 1 damaged input,
-2 usage error."""
+This module only dispatches and maps what ended a command to its exit status (see
+:func:`main`)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import BSMError
+from ..outputs import OutputError
+from .usage import UsageError
 
 #: Subcommand modules, in the order ``--help`` lists them.
 SUBCOMMANDS = (
@@ -40,28 +43,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every ``finally`` and atomic output cleans up."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and map what ended it to the exit status (README, "Exit status"):
+    0 ok; 1 the input is damaged or holds no records; 2 usage, bad criteria, an input that
+    cannot be read (missing, unreadable, a directory where a file is needed) or an output
+    refused; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    prog = f"bsmtrail {args.command}"
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args))
+    except KeyboardInterrupt as e:
+        if args.debug:
+            raise
+        _flush_quietly()
+        terminated = isinstance(e, Terminated)
+        print(f"{prog}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 143 if terminated else 130
     except BrokenPipeError:
         # `bsmtrail ... | head`: the reader went away; end quietly like a Unix tool.
         _silence_stdout()
         return 0
+    except (UsageError, OutputError) as e:
+        if args.debug:
+            raise
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
     except BSMError as e:
         if args.debug:
             raise
-        print(f"bsmtrail: {e}", file=sys.stderr)
+        print(f"{prog}: {e}", file=sys.stderr)
         return 1
     except OSError as e:
         if args.debug:
             raise
-        print(f"bsmtrail: {e}", file=sys.stderr)
-        return 1
+        print(f"{prog}: {describe_os_error(e)}", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def describe_os_error(e: OSError) -> str:
+    """``FILE: reason``, the one form every command uses for a file it cannot use."""
+    reason = e.strerror or str(e)
+    return f"{e.filename}: {reason}" if e.filename else reason
+
+
+def _flush_quietly() -> None:
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _silence_stdout()
 
 
 def _silence_stdout() -> None:

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from ..arrow import EVENT_COLUMNS, RECORD_COLUMNS
-from .inputs import Inputs, UsageError, _mod, add_where_arguments, damage_summary, parse_where
+from ..outputs import atomic_directory, atomic_file, check_output
+from .inputs import Inputs, _mod, add_where_arguments, damage_summary, parse_where
 from .progress import Progress, progress_wanted
+from .usage import UsageError
 
 PROG = "bsmtrail convert"
 FORMATS = ("parquet", "feather", "csv", "jsonl")
@@ -34,8 +36,11 @@ _JSONL_SLICE = 4096
 EPILOG = """\
 formats: parquet (zstd), feather (Arrow IPC file, zstd), csv (list and struct columns as
 JSON text), jsonl (one JSON object per line). The format is --format, else the output's
-extension (.parquet .pq .feather .arrow .ipc .csv .jsonl .ndjson .json), else parquet.
-Compressed trails (gzip, bzip2, xz) are decompressed on the fly. Columns and views are
+extension (.parquet .pq .feather .arrow .ipc .csv .jsonl .ndjson .json); an output with
+another extension needs --format, one without an extension is parquet (and says so).
+Compressed trails (gzip, bzip2, xz, zstd) are decompressed on the fly. The output is
+written under a temporary name and renamed into place when complete; it may not be (or
+lie inside) an input. Columns and views are
 described in docs/arrow-schema.md.
 
 examples:
@@ -47,7 +52,8 @@ examples:
   bsmtrail convert damaged.bsm --view errors -o errors.csv
 
 exit status: 0 ok; 1 damaged input (recover mode: converted, damage listed on stderr) or an
-error (strict mode); 2 usage or bad selection
+error (strict mode); 2 usage, bad selection, an unreadable input or a refused output;
+130 interrupted
 """
 
 
@@ -286,12 +292,27 @@ class DaySinks:
 
 
 def _format(args: argparse.Namespace) -> str:
+    """--format, else the output's extension; a name without one is parquet (said on
+    stderr), an extension bsmtrail does not know is refused rather than guessed."""
     if args.format:
         return str(args.format)
     if args.partition_by:
         return "parquet"
+    if args.output == "-":
+        raise UsageError("-o -: give --format csv or jsonl for standard output")
     ext = os.path.splitext(args.output)[1].lower()
-    return _EXTENSIONS.get(ext, "parquet")
+    if ext in _EXTENSIONS:
+        return _EXTENSIONS[ext]
+    if ext:
+        raise UsageError(
+            f"-o {args.output}: unknown extension {ext!r}; give --format "
+            f"({', '.join(FORMATS)}) or use one of {' '.join(_EXTENSIONS)}"
+        )
+    if not args.quiet:
+        print(
+            f"{PROG}: writing parquet to {args.output} (no --format, no extension)", file=sys.stderr
+        )
+    return "parquet"
 
 
 def _columns(args: argparse.Namespace) -> list[str] | None:
@@ -319,14 +340,6 @@ def _internal_columns(user: list[str] | None, view: str, need_time: bool) -> lis
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except UsageError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 2
-
-
-def _run(args: argparse.Namespace) -> int:
     fmt = _format(args)
     user_cols = _columns(args)
     if args.output == "-" and fmt in ("parquet", "feather"):
@@ -340,11 +353,13 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError("--partition-by needs a directory, not -")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    # Refused before any input is read or anything is opened for writing.
+    check_output(args.output, args.trails, directory=bool(args.partition_by))
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     # No bars when the rows themselves go to the same terminal.
     to_tty = args.output == "-" and sys.stdout.isatty()
     bars = progress_wanted(args.quiet or to_tty)
-    with Inputs(args.trails, mode=args.mode, where=where, progress=bars) as inputs:
+    with Inputs(args.trails, prog=PROG, mode=args.mode, where=where, progress=bars) as inputs:
         build = _internal_columns(user_cols, args.view, bool(args.partition_by))
         stream = inputs.stream(
             view=args.view, columns=build, batch_size=args.batch_size, events=args.events
@@ -354,32 +369,26 @@ def _run(args: argparse.Namespace) -> int:
         if keep is not None:
             schema = _select_schema(schema, keep)
         bar = Progress(inputs.total, "convert", bars)
-        sink: Sink | DaySinks = (
-            DaySinks(args.output, schema, fmt)
-            if args.partition_by
-            else Sink(fmt, args.output, schema)
-        )
-        ok = False
-        created = [args.output] if not args.partition_by else []
-        try:
-            with bar:
-                for batch in inputs.batches(stream, bar, view=args.view):
-                    out = batch.select(keep) if keep is not None else batch
-                    if isinstance(sink, DaySinks):
-                        sink.write(out, batch.column("time"))
-                    else:
-                        sink.write(out)
-            ok = True
-        finally:
-            sink.close()
-            if not ok:
-                if isinstance(sink, DaySinks):
-                    created = [s.path for s in sink.sinks.values()]
-                _remove_partial(created)
+        atomic = atomic_directory if args.partition_by else atomic_file
+        with atomic(args.output) as target:
+            sink: Sink | DaySinks = (
+                DaySinks(target, schema, fmt) if args.partition_by else Sink(fmt, target, schema)
+            )
+            try:
+                with bar:
+                    for batch in inputs.batches(stream, bar, view=args.view):
+                        out = batch.select(keep) if keep is not None else batch
+                        if isinstance(sink, DaySinks):
+                            sink.write(out, batch.column("time"))
+                        else:
+                            sink.write(out)
+            finally:
+                sink.close()
         rows = sink.rows
         damage = []
         if args.mode == "recover" and args.view != "errors":
             damage = inputs.damage()
+        empty = args.view == "records" and inputs.report_empty(PROG)
     if not args.quiet:
         where_to = "standard output" if args.output == "-" else args.output
         print(f"{PROG}: {rows} rows to {where_to} ({fmt})", file=sys.stderr)
@@ -392,21 +401,10 @@ def _run(args: argparse.Namespace) -> int:
             )
         return 1 if rows else 0
     sys.stderr.write(damage_summary(PROG, damage))
-    return 1 if damage else 0
+    return 1 if damage or empty else 0
 
 
 def _select_schema(schema: Any, cols: list[str]) -> Any:
     pa = _mod("pyarrow")
 
     return pa.schema([schema.field(c) for c in cols], metadata=schema.metadata)
-
-
-def _remove_partial(paths: list[str]) -> None:
-    """Remove the files a failed (strict) conversion wrote; never anything else."""
-    for path in paths:
-        if path == "-":
-            continue
-        try:
-            os.remove(path)
-        except OSError:
-            pass

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from .. import demo_path
 from ..arrow import iter_trails, write_parquet
+from ..outputs import atomic_file, check_output
 from ..trail import open as open_trail
 from .inputs import _mod
 from .stats_cmd import _table
@@ -32,6 +33,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("-n", "--records", type=int, default=8, help="records and rows to show (8)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=os.path.join(tempfile.gettempdir(), "bsmtrail-demo.parquet"),
+        metavar="FILE",
+        help="where the Parquet file is left (default: %(default)s)",
+    )
+    p.add_argument(
+        "--no-keep", action="store_true", help="remove the Parquet file when the demo ends"
+    )
     p.set_defaults(func=run)
 
 
@@ -44,16 +55,14 @@ def _cell(v: Any, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def parquet_demo(out: TextIO, shown: int) -> int:
-    """Convert the demo trail to Parquet, read it back and describe it; 0 when the table
-    holds every record."""
+def parquet_demo(out: TextIO, shown: int, path: str) -> int:
+    """Convert the demo trail to Parquet at ``path``, read it back and describe it; 0
+    when the table holds every record."""
     pq = _mod("pyarrow.parquet")
     records = open_trail(demo_path()).scan(decode=False).records
-    with tempfile.TemporaryDirectory(prefix="bsmtrail-demo-") as tmp:
-        path = os.path.join(tmp, "demo.parquet")
-        rows = write_parquet(iter_trails([str(demo_path())]), path)
-        size = os.path.getsize(path)
-        table = pq.read_table(path)
+    rows = write_parquet(iter_trails([str(demo_path())]), path)
+    size = os.path.getsize(path)
+    table = pq.read_table(path)
     out.write(
         f"\nArrow export: demo.bsm -> Parquet ({size:,} bytes, zstd): {rows} rows "
         f"(one per record; the trail has {records}), {table.num_columns} columns:\n"
@@ -73,6 +82,28 @@ def parquet_demo(out: TextIO, shown: int) -> int:
     return 0 if rows == records else 1
 
 
+NEXT_STEPS = """
+next steps:
+  bsmtrail gen --size 100MB --seed 1 trail.bsm    # a realistic trail (five hosts, every token)
+  bsmtrail stats trail.bsm                        # events, classes, users, paths, damage
+  bsmtrail print -l trail.bsm | head              # praudit's text, byte for byte
+  bsmtrail convert trail.bsm -o trail.parquet     # the records table (docs/arrow-schema.md)
+  python3 -c "import polars as pl; print(pl.read_parquet({path!r}))"
+"""
+
+
 def run(args: argparse.Namespace) -> int:
+    check_output(args.output, [])
     status = summarise(open_trail(demo_path(), name="demo.bsm"), args.records, sys.stdout)
-    return parquet_demo(sys.stdout, args.records) or status
+    if args.no_keep:
+        with tempfile.TemporaryDirectory(prefix="bsmtrail-demo-") as tmp:
+            status = (
+                parquet_demo(sys.stdout, args.records, os.path.join(tmp, "demo.parquet")) or status
+            )
+        sys.stdout.write(NEXT_STEPS.format(path="trail.parquet"))
+        return status
+    with atomic_file(args.output) as tmp:
+        status = parquet_demo(sys.stdout, args.records, tmp) or status
+    sys.stdout.write(f"\nthe Parquet file is at {args.output}\n")
+    sys.stdout.write(NEXT_STEPS.format(path=args.output))
+    return status

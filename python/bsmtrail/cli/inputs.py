@@ -2,9 +2,9 @@
 directories and globs; compressed trails; auditreduce selection; damage reports; and the
 Arrow stream over them all with progress.
 
-Compressed trails (gzip, bzip2, xz, recognised by their magic bytes, as auditd's rotation
-and log archivers leave them) are decompressed into a private temporary directory and read
-from there, so memory stays flat whatever their size. A selection (``--where``) runs in Rust
+Which files the arguments name, and how compressed trails (gzip, bzip2, xz, zstd, by their
+magic bytes) and pipes become readable files, is the library's rule (``bsmtrail.sources``);
+this module adds the progress bar and the notes on stderr. A selection (``--where``) runs in Rust
 (``_native.reduce``: framing, a header prefilter, then auditreduce's token checks) before any
 column is built, writing the selected records to a temporary file per input: rejected
 records cost only their framing. (``bsmtrail.arrow.iter_trails(where=...)`` does the same in
@@ -15,25 +15,31 @@ handle compressed inputs.)
 from __future__ import annotations
 
 import argparse
-import bz2
-import glob
-import gzip
 import importlib
 import io
-import lzma
 import os
 import shlex
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .. import _native
 from ..arrow import _stream
 from ..errors import BSMError
 from ..select import Selection, SelectionError, parse_auditreduce_args, selection
+from ..sources import (
+    COMPRESSIONS,
+    Expansion,
+    Materialized,
+    expand,
+    materialize,
+    no_records_reason,
+    sniff,
+)
 from .progress import Progress
+from .usage import UsageError
 
 __all__ = [
     "DamageEntry",
@@ -43,16 +49,6 @@ __all__ = [
     "expand_paths",
     "parse_where",
 ]
-
-_MAGIC: dict[bytes, Any] = {
-    b"\x1f\x8b": gzip.open,
-    b"BZh": bz2.open,
-    b"\xfd7zXZ\x00": lzma.open,
-}
-
-
-class UsageError(ValueError):
-    """Bad arguments: exit status 2."""
 
 
 @dataclass(frozen=True)
@@ -88,35 +84,20 @@ class Input:
     weight: int
     length: int
     selected: bool = False
+    #: Records selection looked at (for a selected copy; rows count the others).
+    seen: int = -1
     damage: list[DamageEntry] = field(default_factory=list)
     #: For a selected copy: (offset in it, offset in the original) per record (numpy).
     origins: Any = None
 
 
-def expand_paths(args: Sequence[str]) -> list[str]:
-    """Files as given; a directory's files (recursively, sorted, no dot files); a glob's
-    matches (sorted). Missing files and empty globs are usage errors."""
-    out: list[str] = []
-    for a in args:
-        if os.path.isdir(a):
-            found = sorted(
-                str(p)
-                for p in Path(a).rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(a).parts)
-            )
-            if not found:
-                raise UsageError(f"{a}: directory holds no files")
-            out += found
-        elif os.path.exists(a):
-            out.append(a)
-        elif glob.has_magic(a):
-            found = sorted(f for f in glob.glob(a, recursive=True) if os.path.isfile(f))
-            if not found:
-                raise UsageError(f"{a}: no file matches")
-            out += found
-        else:
-            raise UsageError(f"{a}: no such file or directory")
-    return out
+def expand_paths(args: Sequence[str], prog: str) -> list[str]:
+    """The trail files the arguments name (``bsmtrail.sources.expand``), with a note on
+    stderr for each file a directory or glob turned up that is not read."""
+    found: Expansion = expand(list(args))
+    for note in found.notes():
+        print(f"{prog}: note: {note}", file=sys.stderr)
+    return found.files
 
 
 def add_where_arguments(p: argparse.ArgumentParser) -> None:
@@ -169,15 +150,6 @@ def _mod(name: str) -> Any:
     return importlib.import_module(name)
 
 
-def _opener(path: str) -> Any:
-    with open(path, "rb") as f:
-        head = f.read(6)
-    for magic, opener in _MAGIC.items():
-        if head.startswith(magic):
-            return opener
-    return None
-
-
 def _damage_of(name: str, path: str) -> list[DamageEntry]:
     """Every damaged region and failing record of a file (the errors view)."""
     table = _stream([(name, path)], view="errors").read_all()
@@ -204,6 +176,7 @@ class Inputs:
         self,
         paths: Sequence[str],
         *,
+        prog: str,
         mode: str = "recover",
         where: Selection | None = None,
         progress: bool = False,
@@ -211,14 +184,15 @@ class Inputs:
         self.mode = mode
         self.where = where
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._copies: list[Materialized] = []
         self.items: list[Input] = []
         try:
-            names = expand_paths(paths)
+            names = expand_paths(paths, prog)
             sizes = [os.path.getsize(n) for n in names]
             # Decompression and selection get their own bar (they come before any batch).
-            busy = where is not None or any(_opener(n) is not None for n in names)
+            packed = any(sniff(n) in COMPRESSIONS for n in names)
             label = "select" if where is not None else "decompress"
-            with Progress(sum(sizes), label, progress and busy) as bar:
+            with Progress(sum(sizes), label, progress and (packed or where is not None)) as bar:
                 for i, name in enumerate(names):
                     self.items.append(self._prepare(i, name, bar))
                     bar.update(sum(sizes[: i + 1]))
@@ -234,6 +208,9 @@ class Inputs:
         self.close()
 
     def close(self) -> None:
+        for m in self._copies:
+            m.close()
+        self._copies = []
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -245,18 +222,12 @@ class Inputs:
 
     def _prepare(self, i: int, name: str, bar: Progress) -> Input:
         weight = os.path.getsize(name)
-        path = name
-        opener = _opener(name)
-        if opener is not None:
-            path = self._tmpfile(i, "bsm")
-            done = bar.done
-            try:
-                with open(name, "rb") as raw, opener(raw, "rb") as src, open(path, "wb") as dst:
-                    while chunk := src.read(1 << 20):
-                        dst.write(chunk)
-                        bar.update(done + raw.tell())
-            except (OSError, EOFError, lzma.LZMAError) as e:
-                raise OSError(f"{name}: cannot decompress: {e}") from None
+        done = bar.done
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="bsmtrail-")
+        copy = materialize(name, tmpdir=self._tmp.name, progress=lambda n: bar.update(done + n))
+        self._copies.append(copy)
+        path = copy.path
         item = Input(name=name, path=path, weight=weight, length=os.path.getsize(path))
         if self.where is not None:
             self._select(i, item)
@@ -266,15 +237,17 @@ class Inputs:
         assert self.where is not None
         out = self._tmpfile(i, "selected")
         damage: list[tuple[int, int, BSMError]] = []
+        undecided: list[int] = []
         pairs = io.BytesIO()
         with open(out, "wb") as f:
-            _kept, _seen, err = _native.reduce(
+            _kept, item.seen, err = _native.reduce(
                 item.path,
                 self.where,
                 f.write,
                 recover=self.mode == "recover",
                 damage=damage,
                 offsets=pairs,
+                undecided=undecided,
             )
         # Rows report offsets in the original trail, not in the selected copy.
         item.origins = _mod("numpy").frombuffer(pairs.getvalue(), dtype="<u8").reshape(-1, 2)
@@ -283,6 +256,16 @@ class Inputs:
         item.damage = [
             DamageEntry(item.name, o, n, "damage", e.reason or "damage", str(e))
             for o, n, e in damage
+        ] + [
+            DamageEntry(
+                item.name,
+                o,
+                0,
+                "record",
+                "selection_undecided",
+                "left out: a token bsmtrail cannot decode hides what --where depends on",
+            )
+            for o in undecided
         ]
         item.path, item.length, item.selected = out, os.path.getsize(out), True
 
@@ -327,6 +310,7 @@ class Inputs:
         self._gaps: dict[int, list[tuple[int, int]]] = {}
         self._errors: set[int] = set()
         self._ends: dict[int, int] = {}
+        self._rows: dict[int, int] = {}
         last: tuple[int, int] = (-1, 0)  # (input, end) of the previous batch's last row
         for batch in stream:
             if batch.num_rows:
@@ -359,11 +343,31 @@ class Inputs:
         tails = np.nonzero(np.append(src[1:] != src[:-1], True))[0]
         for i in tails:
             self._ends[int(src[i])] = int(end[i])
+        for i, n in enumerate(np.bincount(src)):
+            if n:
+                self._rows[i] = self._rows.get(i, 0) + int(n)
         err = batch.column("error")
         if err.null_count < len(err):
             failing = batch.column("source").indices.filter(pc.is_valid(err))
             self._errors.update(pc.unique(failing).to_pylist())
         return int(src[-1]), int(end[-1])
+
+    def empty(self) -> list[Input]:
+        """The inputs that held no record at all (after :meth:`batches` has run on the
+        records view): empty files, files that are not trails, or nothing but damage."""
+        rows = getattr(self, "_rows", {})
+        return [
+            it
+            for i, it in enumerate(self.items)
+            if (it.seen if it.selected else rows.get(i, 0)) == 0
+        ]
+
+    def report_empty(self, prog: str) -> bool:
+        """Say on stderr which inputs held no record; True when any did."""
+        found = self.empty()
+        for it in found:
+            print(f"{prog}: {it.name}: {no_records_reason(it.path)}", file=sys.stderr)
+        return bool(found)
 
     def damage(self) -> list[DamageEntry]:
         """Damage of every input in recover mode, after :meth:`batches` has run: what

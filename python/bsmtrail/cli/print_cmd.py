@@ -2,13 +2,16 @@
 
 Usage: ``bsmtrail print [-lnprsx] [-d DEL] [--events FILE] [--passwd FILE] [--group FILE]
 [--apple] [--xml-strict] [file ...]``. The rules are praudit's (``docs/bsm-format.md``
-§1.8): files in order; no file argument means stdin; a file that cannot be opened gets
-``<path>: <error>`` on stderr and is skipped; under ``-x`` the prologue is printed once
-first and ``</audit>`` only when file arguments were given; with no file arguments the exit
-status is 1 (praudit's quirk), otherwise 0. Beyond praudit: ``-`` names stdin as a file
-argument, ``-p`` stops at the end of input when no 0x14 byte turns up (praudit loops
-forever), ``-r`` with ``-s`` exits 2 like every other usage error, and ``--xml-strict``
-always prints ``</audit>``.
+§1.8): files in order; no file argument means stdin; a file that cannot be opened is
+named on stderr and skipped; under ``-x`` the prologue is printed once first and
+``</audit>`` only when file arguments were given. Standard output is praudit's byte for
+byte; the exit status follows bsmtrail's rule (README), not praudit's accidents: 0 also
+for stdin (praudit exits 1, which breaks ``set -o pipefail``), 2 when a file could not be
+opened, 1 when one held no record. Beyond praudit: ``-`` names stdin as a file argument,
+compressed files (gzip, bzip2, xz, zstd) are read, names resolved from this machine are
+announced once on stderr, ``-p`` stops at the end of input when no 0x14 byte turns up
+(praudit loops forever), ``-r`` with ``-s`` exits 2 like every other usage error, and
+``--xml-strict`` always prints ``</audit>``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import time
 from typing import BinaryIO
 
 from ..render import XML_FOOTER, XML_HEADER, Renderer
+from ..sources import materialize, no_records_reason
+
+PROG = "bsmtrail print"
 
 #: Bytes read from a stream at a time.
 _READ = 1 << 16
@@ -89,12 +95,14 @@ def run(args: argparse.Namespace) -> int:
         utc=args.utc,
         events=args.events,
         users=args.passwd,
-        groups=args.group,
+        # With the evidence's passwd but not its group file, groups are numbers: this
+        # machine's group names would be mixed with the evidence's user names.
+        groups=args.group if args.group is not None or args.passwd is None else [],
     )
     out = sys.stdout.buffer
     if args.follow:
         if len(args.files) != 1 or args.files[0] == "-":
-            print("bsmtrail print: -f follows exactly one trail file", file=sys.stderr)
+            print(f"{PROG}: -f follows exactly one trail file", file=sys.stderr)
             return 2
         if args.xml:
             out.write(XML_HEADER)
@@ -106,36 +114,60 @@ def run(args: argparse.Namespace) -> int:
             out.write(XML_FOOTER)
         out.flush()
         return 0
+    if not (args.numeric or args.raw):
+        note = _names_note(args.passwd, args.group)
+        if note:
+            print(f"{PROG}: note: {note}", file=sys.stderr)
     if args.xml:
         out.write(XML_HEADER)
     status = 0
     files: list[str] = args.files or ["-"]
+    if not args.files and sys.stdin.isatty():
+        print(f"{PROG}: reading a trail from standard input (Ctrl-D ends it)", file=sys.stderr)
     for name in files:
         if name == "-":
             _render_stream(renderer, sys.stdin.buffer, out, args.resync)
-            # praudit exits 1 when it read stdin for want of file arguments.
-            status = 0 if args.files else 1
             continue
         try:
             f = open(name, "rb")
         except OSError as e:
             out.flush()
-            print(f"{name}: {os.strerror(e.errno) if e.errno else e}", file=sys.stderr)
+            print(f"{PROG}: {name}: {os.strerror(e.errno) if e.errno else e}", file=sys.stderr)
+            status = 2
             continue
         with f:
-            if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                # Regular files are memory-mapped and rendered in large chunks.
-                for chunk in renderer.chunks(name, resync=args.resync):
-                    out.write(chunk)
-                out.flush()
-            else:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 # FIFOs and devices (/dev/auditpipe) are read as they produce records.
                 _render_stream(renderer, f, out, args.resync)
+                continue
+        # Regular files (decompressed first when compressed) are memory-mapped and
+        # rendered in large chunks.
+        with materialize(name) as trail:
+            rendered = 0
+            for chunk in renderer.chunks(trail.path, resync=args.resync):
+                out.write(chunk)
+                rendered += len(chunk)
+            out.flush()
+            if not rendered:
+                print(f"{PROG}: {name}: {no_records_reason(trail.path)}", file=sys.stderr)
+                status = max(status, 1)
     # praudit prints the epilogue only when file arguments were given.
     if args.xml and (args.files or args.xml_strict):
         out.write(XML_FOOTER)
     out.flush()
     return status
+
+
+def _names_note(passwd: str | None, group: str | None) -> str:
+    """Said once on stderr when ids are named from anything but the evidence's files."""
+    if passwd is None:
+        return (
+            "user and group names come from this machine, not the evidence; give the "
+            "trail machine's --passwd FILE and --group FILE, or -n for numbers"
+        )
+    if group is None:
+        return "groups are shown as numbers; give the trail machine's --group FILE to name them"
+    return ""
 
 
 def _render_stream(renderer: Renderer, inp: BinaryIO, out: BinaryIO, resync: bool) -> None:

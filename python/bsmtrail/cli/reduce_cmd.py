@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getopt
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
+from ..outputs import atomic_file, check_output
 from ..select import SelectionError, parse_auditreduce_args, reduce, selection
+from ..sources import materialize, no_records_reason
+from .inputs import expand_paths
+
+PROG = "bsmtrail reduce"
 
 HELP = """\
 usage: bsmtrail reduce [options] [file ...]
@@ -17,7 +23,10 @@ Select records like OpenBSM auditreduce and write them, whole and byte for byte,
 trail to standard output (or -w FILE), so the output pipes into `bsmtrail print` or
 praudit. Every criterion applies to every header, subject, process and return variant
 (64-bit, _ex); auditreduce itself sees only the 32-bit forms (use --variants auditreduce
-to reproduce it exactly). With no file, reads standard input.
+to reproduce it exactly). With no file, reads standard input. Files may be compressed
+(gzip, bzip2, xz, zstd); a directory or glob reads the trails in it (other files are
+skipped with a note). -w FILE is written under a temporary name and renamed into place
+when complete; it may not be an input.
 
 auditreduce options:
   -A                  all records (overrides -a, -b, -d)
@@ -39,15 +48,16 @@ bsmtrail options:
   -w FILE             write to FILE instead of standard output
   --recover           skip damaged regions and resynchronise (default: stop like auditreduce)
   --variants {all,auditreduce}
-  --events FILE       audit_event file          --passwd FILE / --group FILE  names of the
-                                                  trail's machine (default: this system)
+  --events FILE       audit_event file          --passwd FILE / --group FILE  the trail
+                      machine's files; user and group names in criteria need them
 
 examples:
   bsmtrail reduce -u alice -a 20240101020000 -b 20240101030000 --passwd etc/passwd t.bsm
   bsmtrail reduce -c -lo /var/audit/* | bsmtrail print -l
   bsmtrail reduce -o file=/etc/master.passwd -w touched.bsm trail.bsm
 
-exit status: 0 ok, 1 damaged input, 2 bad criteria or usage
+exit status: 0 ok; 1 damaged input or an input without records; 2 bad criteria, usage,
+an unreadable input or a refused output; 130 interrupted
 """
 
 LONG = ["recover", "variants=", "events=", "passwd=", "group=", "help"]
@@ -73,7 +83,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         opts, rest = getopt.gnu_getopt(list(argv), "Aa:b:c:d:e:f:g:j:m:o:r:u:vz:w:h", LONG)
     except getopt.GetoptError as e:
-        print(f"bsmtrail reduce: {e.msg}", file=sys.stderr)
+        print(f"{PROG}: {e.msg}", file=sys.stderr)
         return 2
     ours: dict[str, Any] = {}
     theirs: list[str] = []
@@ -100,31 +110,53 @@ def main(argv: Sequence[str]) -> int:
             group=ours.get("group"),
         )
     except SelectionError as e:
-        print(f"bsmtrail reduce: {e}", file=sys.stderr)
+        print(f"{PROG}: {e}", file=sys.stderr)
         return 2
-    sources: list[Any] = rest or [sys.stdin.buffer.read()]
-    out = ours.get("out")
+    out: str | None = ours.get("out")
+    # Every input is checked, and the output refused, before anything is written.
+    names = expand_paths(rest, PROG) if rest else ["-"]
+    if out is not None:
+        check_output(out, rest)
+    elif sys.stdout.isatty():
+        print(
+            f"{PROG}: refusing to write binary records to a terminal; "
+            "pipe them (| bsmtrail print -l) or give -w FILE",
+            file=sys.stderr,
+        )
+        return 2
+    if not rest and sys.stdin.isatty():
+        print(f"{PROG}: reading a trail from standard input (Ctrl-D ends it)", file=sys.stderr)
     status = 0
-    sink = open(out, "wb") if out else sys.stdout.buffer
-    try:
-        for src in sources:
-            res = reduce(src, sel, sink, recover=bool(ours.get("recover")))
-            name = src if isinstance(src, str) else "<stdin>"
+    with contextlib.ExitStack() as stack:
+        if out is not None:
+            sink: BinaryIO = stack.enter_context(open(stack.enter_context(atomic_file(out)), "wb"))
+        else:
+            sink = sys.stdout.buffer
+        for name in names:
+            src = stack.enter_context(materialize(name))
+            res = reduce(src.path, sel, sink, recover=bool(ours.get("recover")))
             if res.error is not None:
-                print(f"bsmtrail reduce: {name}: stopped: {res.error}", file=sys.stderr)
+                print(f"{PROG}: {src.name}: stopped: {res.error}", file=sys.stderr)
                 status = 1
             if res.damage:
                 skipped = sum(d.length for d in res.damage)
                 print(
-                    f"bsmtrail reduce: {name}: skipped {len(res.damage)} damaged regions "
+                    f"{PROG}: {src.name}: skipped {len(res.damage)} damaged regions "
                     f"({skipped} bytes); first at offset {res.damage[0].offset}: "
                     f"{res.damage[0].error}",
                     file=sys.stderr,
                 )
                 status = 1
-    finally:
-        if out:
-            sink.close()
-        else:
-            sys.stdout.buffer.flush()
+            if res.undecided:
+                print(
+                    f"{PROG}: {src.name}: {len(res.undecided)} record(s) left out: a token "
+                    "bsmtrail cannot decode hides what the criteria depend on; first at "
+                    f"offset {res.undecided[0]}",
+                    file=sys.stderr,
+                )
+                status = 1
+            if res.seen == 0:
+                print(f"{PROG}: {src.name}: {no_records_reason(src.path)}", file=sys.stderr)
+                status = 1
+        sink.flush()
     return status

@@ -12,15 +12,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..userdb import read_passwd, system_users
-from .inputs import DamageEntry, Inputs, UsageError, _mod, add_where_arguments, parse_where
+from ..outputs import atomic_file, check_output
+from ..userdb import read_passwd
+from .inputs import DamageEntry, Inputs, _mod, add_where_arguments, parse_where
 from .progress import Progress, progress_wanted
+from .usage import UsageError
 
 PROG = "bsmtrail stats"
 #: The records-view columns the statistics read.
@@ -51,12 +52,13 @@ examples:
   bsmtrail stats --json trail.bsm.gz | jq .events
   bsmtrail stats --where "-c lo" --plot logins.png /var/audit
 
-Users are named from --passwd (the evidence machine's passwd or master.passwd), else from
-this system's user database. Success and failure come from each record's return token
-(records without one count as neither). A process is an exec record's first argument
-(exec_args[0]), else its first path.
+Users are named from --passwd (the evidence machine's passwd or master.passwd) only;
+without it they are numbers (this machine's users are not the trail's). Success and
+failure come from each record's return token (records without one count as neither). A
+process is an exec record's first argument (exec_args[0]), else its first path.
 
-exit status: 0 ok; 1 damaged input (the statistics cover what could be read); 2 usage
+exit status: 0 ok; 1 damaged input or an input without records (the statistics cover what
+could be read); 2 usage, an unreadable input or a refused --plot; 130 interrupted
 """
 
 
@@ -215,7 +217,10 @@ def _iso(t: Any) -> str | None:
 
 
 def _user_names(passwd: str | None) -> dict[int, str]:
-    table = read_passwd(passwd) if passwd is not None else system_users()
+    """Names from the evidence's passwd only: this machine's users are not the trail's."""
+    if passwd is None:
+        return {}
+    table = read_passwd(passwd)
     names: dict[int, str] = {}
     for uid, name in table:
         names.setdefault(uid, name.decode("utf-8", "backslashreplace"))
@@ -482,38 +487,31 @@ def plot(s: Stats, path: str, max_classes: int = 8) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except UsageError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 2
-
-
-def _run(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise UsageError("--top must be at least 1")
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise UsageError("--plot needs matplotlib: pip install 'bsmtrail[plot]'") from None
-        parent = os.path.dirname(os.path.abspath(args.plot))
-        if not os.path.isdir(parent):
-            raise UsageError(f"--plot: no such directory {parent}")
+            raise UsageError("--plot needs matplotlib: pip install matplotlib") from None
+        # Refused before any input is read or anything is opened for writing.
+        check_output(args.plot, args.trails)
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     stats = Stats()
     bars = progress_wanted(args.quiet)
-    with Inputs(args.trails, mode="recover", where=where, progress=bars) as inputs:
+    with Inputs(args.trails, prog=PROG, mode="recover", where=where, progress=bars) as inputs:
         stream = inputs.stream(columns=COLUMNS, events=args.events)
         with Progress(inputs.total, "stats", bars) as bar:
             for batch in inputs.batches(stream, bar):
                 stats.add(batch)
         stats.damage = inputs.damage()
         result = report(stats, args.top, args.passwd, inputs)
+        empty = inputs.report_empty(PROG)
     if args.plot:
-        plot(stats, args.plot)
+        with atomic_file(args.plot) as tmp:
+            plot(stats, tmp)
     if args.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(render(result))
-    return 1 if stats.damage else 0
+    return 1 if stats.damage or empty else 0

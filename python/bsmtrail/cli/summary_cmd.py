@@ -8,6 +8,7 @@ import sys
 from typing import TextIO
 
 from ..render import Renderer
+from ..sources import no_records_reason
 from ..trail import Trail
 from ..trail import open as open_trail
 
@@ -20,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "types, then the first records.\n\nexample: bsmtrail summary /var/audit/current",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("trail", help="trail file")
+    p.add_argument("trail", help="trail file (gzip, bzip2, xz or zstd too)")
     p.add_argument("-n", "--records", type=int, default=5, help="records to show (5)")
     p.set_defaults(func=run)
 
@@ -46,6 +47,9 @@ def summarise(trail: Trail, shown: int, out: TextIO) -> int:
     out.write("token types: " + ", ".join(f"{k} {v}" for k, v in counts) + "\n")
     if scan.error is not None:
         out.write(f"error: {scan.error}\n")
+    if scan.records == 0 and scan.file_tokens == 0:
+        print(f"bsmtrail summary: {trail.name}: {no_records_reason(trail.name)}", file=sys.stderr)
+        return 1
     if shown > 0:
         out.write(
             f"first {shown} records (praudit -l form, numeric ids, UTC, Apple tokens decoded):\n"
