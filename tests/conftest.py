@@ -1,17 +1,31 @@
-"""Shared test fixtures. The reference material lives in ../shared (beside the repository)
-and is never copied in; tests fail loudly, never skip, when it is missing."""
+"""Shared test fixtures.
+
+Two suites live here. The project's own (hand-built vectors, trails the project
+generates, praudit and auditreduce output recorded for them under ``tests/data``) runs
+everywhere, on a fresh clone. The conformance suite runs against the reference material in
+``../shared`` (real trails from other projects, OpenBSM's goldens), never copied in: its
+tests are those that use the fixtures below or carry the ``conformance`` mark. When
+``../shared`` is missing they are not run, and the run ends by saying so in one line;
+with ``BSMTRAIL_REQUIRE_SHARED=1`` (CI sets it) a missing ``../shared`` fails the run
+instead. ``BSMTRAIL_SHARED`` names another place for it (a missing one shows what a fresh
+clone sees).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
+SHARED_ROOT = Path(os.environ.get("BSMTRAIL_SHARED", ROOT.parent / "shared"))
+SHARED = SHARED_ROOT / "data"
 TRAILS = SHARED / "trails"
 GOLDEN = SHARED / "golden"
 ETC = SHARED / "etc"
+#: The project's own test data (generated trails, goldens recorded for them).
+DATA = Path(__file__).resolve().parent / "data"
 
 #: The four shared trails that have praudit goldens, by golden stem.
 SHARED_TRAILS = {
@@ -20,6 +34,49 @@ SHARED_TRAILS = {
     "execve-long-args": TRAILS / "execve-long-args.trail",
     "reference-all": TRAILS / "reference-all.bsm",
 }
+
+HAVE_SHARED = SHARED.is_dir()
+REQUIRE_SHARED = os.environ.get("BSMTRAIL_REQUIRE_SHARED") == "1"
+#: Fixtures that hand out ../shared: a test using one is a conformance test.
+SHARED_FIXTURES = frozenset({"shared_data", "shared_trails", "golden_dir", "etc_dir"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "conformance: needs the shared reference material in ../shared"
+    )
+    if REQUIRE_SHARED and not HAVE_SHARED:
+        raise pytest.UsageError(
+            f"BSMTRAIL_REQUIRE_SHARED=1 but the shared reference material is missing: {SHARED}"
+        )
+
+
+def _is_conformance(item: pytest.Item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    return bool(names & SHARED_FIXTURES) or item.get_closest_marker("conformance") is not None
+
+
+_NOT_RUN: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if HAVE_SHARED:
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if _is_conformance(item) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+        _NOT_RUN.append(
+            f"conformance suite not run: {len(dropped)} tests need the shared reference "
+            f"material, and {SHARED} does not exist (CI requires it: BSMTRAIL_REQUIRE_SHARED=1)"
+        )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _NOT_RUN:
+        terminalreporter.write_line(line, yellow=True, bold=True)
 
 
 def _require(path: Path) -> Path:
