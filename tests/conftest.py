@@ -14,7 +14,9 @@ clone sees).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +28,12 @@ GOLDEN = SHARED / "golden"
 ETC = SHARED / "etc"
 #: The project's own test data (generated trails, goldens recorded for them).
 DATA = Path(__file__).resolve().parent / "data"
+#: The files those goldens were recorded with: the package's audit_event and
+#: audit_class, and the generated trails' machine's passwd and group.
+OWN_EVENTS = ROOT / "python" / "bsmtrail" / "data" / "audit_event"
+OWN_CLASSES = ROOT / "python" / "bsmtrail" / "data" / "audit_class"
+OWN_PASSWD = DATA / "passwd"
+OWN_GROUP = DATA / "group"
 
 #: The four shared trails that have praudit goldens, by golden stem.
 SHARED_TRAILS = {
@@ -77,6 +85,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in _NOT_RUN:
         terminalreporter.write_line(line, yellow=True, bold=True)
+
+
+def shared_params(load: Callable[[], list[Any]], width: int = 1) -> list[Any]:
+    """Test parameters read from ../shared while collecting: ``load()`` when it exists,
+    else one placeholder marked ``conformance`` (deselected and reported like the rest)."""
+    if HAVE_SHARED:
+        return load()
+    return [pytest.param(*([None] * width), marks=pytest.mark.conformance, id="needs-shared")]
 
 
 def _require(path: Path) -> Path:

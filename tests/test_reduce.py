@@ -17,7 +17,7 @@ import pytest
 
 import bsmtrail
 from bsmtrail.select import SelectionError, parse_auditreduce_args, reduce, selection
-from conftest import ETC, GOLDEN, TRAILS
+from conftest import ETC, GOLDEN, OWN_EVENTS, OWN_GROUP, OWN_PASSWD, TRAILS, shared_params
 
 CASES_TSV = GOLDEN / "reduce" / "CASES.tsv"
 
@@ -38,7 +38,7 @@ def _cases() -> list[tuple[str, str, str, int, str]]:
     ]
 
 
-CASES = _cases()
+CASES = shared_params(_cases, 5)
 
 
 @pytest.fixture(autouse=True)
@@ -135,7 +135,7 @@ def ret(tid: int, status: int) -> bytes:
 
 
 def kept(data: bytes, **criteria: object) -> list[int]:
-    sel = selection(event_db=ETC / "audit_event", **criteria)  # type: ignore[arg-type]
+    sel = selection(event_db=OWN_EVENTS, **criteria)  # type: ignore[arg-type]
     out = io.BytesIO()
     reduce(data, sel, out)
     return [r.event for r in bsmtrail.open(out.getvalue())]
@@ -200,7 +200,7 @@ def test_files_zone_and_ipc() -> None:
 
 def test_names_resolve_from_the_evidence_machines_files() -> None:
     data = record(0x14, subject(0x24, 501, 0, 20, 501, 20, 1), 1)
-    opts = {"passwd": ETC / "passwd", "group": ETC / "group"}
+    opts = {"passwd": OWN_PASSWD, "group": OWN_GROUP}
     assert kept(data, auid="alice", egid="staff", **opts) == [1]
     assert kept(data, euid="root", **opts) == [1]
 
@@ -221,12 +221,11 @@ def test_names_resolve_from_the_evidence_machines_files() -> None:
 )
 def test_bad_criteria_name_the_option(criteria: dict[str, object], option: str) -> None:
     with pytest.raises(SelectionError) as e:
-        selection(
-            event_db=ETC / "audit_event", passwd=ETC / "passwd", group=ETC / "group", **criteria
-        )  # type: ignore[arg-type]
+        selection(event_db=OWN_EVENTS, passwd=OWN_PASSWD, group=OWN_GROUP, **criteria)  # type: ignore[arg-type]
     assert e.value.option == option
 
 
+@pytest.mark.conformance
 def test_cli_pipes_into_print_and_exits_2_on_bad_criteria(tmp_path: Path) -> None:
     env = {**os.environ, "TZ": "UTC"}
     cmd = [sys.executable, "-m", "bsmtrail", "reduce"]
@@ -257,6 +256,7 @@ def test_cli_pipes_into_print_and_exits_2_on_bad_criteria(tmp_path: Path) -> Non
         assert res.stderr.startswith(b"bsmtrail reduce: " + bad[0].encode())
 
 
+@pytest.mark.conformance
 def test_cli_recover_reports_damage(tmp_path: Path) -> None:
     data = (TRAILS / "apple.bsm").read_bytes()
     bad = tmp_path / "bad.bsm"
@@ -273,6 +273,7 @@ def test_cli_recover_reports_damage(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("trail", "case", "args", "n", "expected"), CASES[:19])
+@pytest.mark.conformance
 def test_trail_select_and_arrow_where_keep_the_golden_records(
     trail: str, case: str, args: str, n: int, expected: str
 ) -> None:
@@ -299,6 +300,7 @@ def test_trail_select_and_arrow_where_keep_the_golden_records(
     assert table.column("offset").to_pylist() == [r.offset for r in picked]
 
 
+@pytest.mark.conformance
 def test_select_keywords_and_strict_errors() -> None:
     t = bsmtrail.open(TRAILS / "apple.bsm")
     assert len(list(t.select(events=[45025]))) == 20
@@ -314,6 +316,7 @@ def test_select_keywords_and_strict_errors() -> None:
     assert [r.raw for r in recovering.select(events=[45025])] == intact
 
 
+@pytest.mark.conformance
 def test_selected_offsets_point_into_the_original_everywhere(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 

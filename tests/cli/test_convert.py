@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import bsmtrail
-from conftest import ETC, GOLDEN, SHARED_TRAILS, TRAILS
+from conftest import ETC, GOLDEN, SHARED_TRAILS, TRAILS, shared_params
 
 ENV = {**os.environ, "TZ": "UTC"}
 APPLE = SHARED_TRAILS["apple"]
@@ -52,6 +52,7 @@ def jsonl(data: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in data.decode("utf-8").splitlines()]
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("stem", ["apple", "openbsm", "reference-all", "execve-long-args"])
 def test_parquet_rows_match_praudit(stem: str, tmp_path: Path) -> None:
     out = tmp_path / "t.parquet"
@@ -67,6 +68,7 @@ def test_parquet_rows_match_praudit(stem: str, tmp_path: Path) -> None:
     assert t.schema.metadata[b"bsmtrail.view"] == b"records"
 
 
+@pytest.mark.conformance
 def test_apple_has_54_records_in_every_format(tmp_path: Path) -> None:
     recs = list(bsmtrail.open(APPLE))
     assert len(recs) == 54
@@ -102,6 +104,7 @@ def test_apple_has_54_records_in_every_format(tmp_path: Path) -> None:
         assert events == want_names, out
 
 
+@pytest.mark.conformance
 def test_stdout_csv_with_columns_and_values() -> None:
     p = bsm("convert", str(APPLE), "-o", "-", "--format", "csv", "--columns", "event_name,euid")
     assert p.returncode == 0, p.stderr
@@ -117,6 +120,7 @@ def test_stdout_csv_with_columns_and_values() -> None:
     assert rows[2][0] == "AUE_audit_startup"
 
 
+@pytest.mark.conformance
 def test_jsonl_stdout_tokens_view() -> None:
     p = bsm("convert", str(APPLE), "--view", "tokens", "-o", "-", "--format", "jsonl", "-q")
     assert p.returncode == 0, p.stderr
@@ -127,6 +131,7 @@ def test_jsonl_stdout_tokens_view() -> None:
     assert json.loads(rows[0]["fields"])["event"] == 45029
 
 
+@pytest.mark.conformance
 def test_compressed_inputs_directories_and_globs(tmp_path: Path) -> None:
     d = tmp_path / "audit"
     d.mkdir()
@@ -146,6 +151,7 @@ def test_compressed_inputs_directories_and_globs(tmp_path: Path) -> None:
         assert t.column("offset").to_pylist()[:54] == t.column("offset").to_pylist()[104:]
 
 
+@pytest.mark.conformance
 def test_partition_by_day(tmp_path: Path) -> None:
     out = tmp_path / "ds"
     trails = [str(SHARED_TRAILS[s]) for s in ("apple", "openbsm", "reference-all")]
@@ -161,14 +167,19 @@ def test_partition_by_day(tmp_path: Path) -> None:
     assert "day=2013-11-04/part-0.parquet" in parts
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
+def _where_cases() -> list[list[str]]:
+    return [
         line.split("\t")
         for line in (GOLDEN / "reduce" / "CASES.tsv").read_text().splitlines()[1:]
         if line.startswith(("apple.bsm", "openbsm.bsm"))
-    ],
-    ids=lambda c: f"{c[0]}-{c[1]}",
+    ]
+
+
+@pytest.mark.conformance
+@pytest.mark.parametrize(
+    "case",
+    shared_params(_where_cases),
+    ids=lambda c: f"{c[0]}-{c[1]}" if c else "needs-shared",
 )
 def test_where_matches_auditreduce(case: list[str]) -> None:
     trail, _name, args, records, expected = case
@@ -199,6 +210,7 @@ def test_where_matches_auditreduce(case: list[str]) -> None:
         assert rows == [{"offset": 104, "event": 45000}]
 
 
+@pytest.mark.conformance
 def test_damage_recover_exit_1_strict_exit_1_no_output(tmp_path: Path) -> None:
     data = bytearray(APPLE.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 7] = b"\xff" * 7

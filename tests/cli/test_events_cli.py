@@ -1,4 +1,5 @@
-"""``bsmtrail events`` and ``bsmtrail classes`` against the shared OpenBSM tables."""
+"""``bsmtrail events`` and ``bsmtrail classes`` against the OpenBSM tables the package ships
+(the files are given explicitly, as a user would give the evidence's)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import json
 import subprocess
 import sys
 
-from conftest import ETC
+from conftest import OWN_CLASSES, OWN_EVENTS
 
 BASE = [sys.executable, "-m", "bsmtrail"]
-FILES = ["--events", str(ETC / "audit_event"), "--audit-class", str(ETC / "audit_class")]
+FILES = ["--events", str(OWN_EVENTS), "--audit-class", str(OWN_CLASSES)]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -17,7 +18,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _event_lines() -> list[list[str]]:
-    lines = (ETC / "audit_event").read_text().splitlines()
+    lines = (OWN_EVENTS).read_text().splitlines()
     return [ln.split(":") for ln in lines if ln and not ln.startswith("#")]
 
 
@@ -55,7 +56,7 @@ def test_classes_and_flags() -> None:
     got = json.loads(run("classes", "--json").stdout)
     lines = [
         ln.split(":")
-        for ln in (ETC / "audit_class").read_text().splitlines()
+        for ln in (OWN_CLASSES).read_text().splitlines()
         if ln and not ln.startswith("#")
     ]
     assert [(c["name"], c["mask"]) for c in got] == [(w[1], int(w[0], 16)) for w in lines]

@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import TRAILS
 
 CMD = [sys.executable, "-m", "bsmtrail", "print", "-l", "-n", "--utc"]
@@ -27,6 +29,7 @@ def _write_in_pieces(path: Path, data: bytes, sizes: list[int], delay: float) ->
             time.sleep(delay)
 
 
+@pytest.mark.conformance
 def test_follow_prints_every_record_once(tmp_path: Path) -> None:
     data = (TRAILS / "apple.bsm").read_bytes() + (TRAILS / "openbsm.bsm").read_bytes()
     path = tmp_path / "current"
@@ -46,6 +49,7 @@ def test_follow_prints_every_record_once(tmp_path: Path) -> None:
     assert out.count(b"\n") == 104
 
 
+@pytest.mark.conformance
 def test_follow_survives_rotation(tmp_path: Path) -> None:
     apple = (TRAILS / "apple.bsm").read_bytes()
     path = tmp_path / "current"

@@ -78,6 +78,7 @@ def expected(paths: list[Path]) -> dict[str, Any]:
     }
 
 
+@pytest.mark.conformance
 def test_json_figures_match_the_python_api() -> None:
     got = stats_json("--top", "100", str(APPLE), str(OPENBSM))
     want = expected([APPLE, OPENBSM])
@@ -93,6 +94,7 @@ def test_json_figures_match_the_python_api() -> None:
     assert sum(c["records"] for c in got["classes"]) >= got["records"] - got["returns"]["none"]
 
 
+@pytest.mark.conformance
 def test_top_limits_rows_and_names_come_from_the_evidence_passwd(tmp_path: Path) -> None:
     trail = tmp_path / "g.bsm"
     assert bsm("gen", "-q", "--size", "300KB", "--seed", "5", str(trail)).returncode == 0
@@ -116,6 +118,7 @@ def test_top_limits_rows_and_names_come_from_the_evidence_passwd(tmp_path: Path)
     assert got["processes"][0]["records"] >= firsts.most_common(1)[0][1]
 
 
+@pytest.mark.conformance
 def test_text_tables_are_aligned_and_gzip_and_directories_work(tmp_path: Path) -> None:
     d = tmp_path / "audit"
     d.mkdir()
@@ -136,6 +139,7 @@ def test_text_tables_are_aligned_and_gzip_and_directories_work(tmp_path: Path) -
     assert all(line[end - 1].isdigit() for line in lines[i + 3 : i + 6])
 
 
+@pytest.mark.conformance
 def test_where_selects_before_counting() -> None:
     got = stats_json("--where=-m AUE_audit_startup", str(APPLE))
     assert got["records"] == 1
@@ -150,6 +154,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return w, h
 
 
+@pytest.mark.conformance
 def test_plot_writes_a_png_of_the_fixed_size(tmp_path: Path) -> None:
     trail = tmp_path / "g.bsm"
     assert bsm("gen", "-q", "--size", "200KB", "--seed", "2", str(trail)).returncode == 0
@@ -164,6 +169,7 @@ def test_plot_writes_a_png_of_the_fixed_size(tmp_path: Path) -> None:
     assert png_size(empty) == (1200, 600)
 
 
+@pytest.mark.conformance
 def test_damage_exit_1_and_usage_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.bsm"
     data = APPLE.read_bytes()
