@@ -35,7 +35,15 @@ from . import _native
 from .arrow import EventsOption, records_schema
 from .chunks import DEFAULT_AHEAD, DEFAULT_LOOKBACK, chunk_span, read_chunk
 from .errors import BSMWarning
-from .sources import COMPRESSIONS, decompressing_reader, expand, materialize, sniff, sniff_bytes
+from .sources import (
+    COMPRESSIONS,
+    SNIFF,
+    decompressing_reader,
+    expand,
+    materialize,
+    sniff,
+    sniff_bytes,
+)
 
 if TYPE_CHECKING:
     from ._native import Selection
@@ -204,7 +212,7 @@ def _files(
             if info.get("type") == "directory":
                 continue
             url = fs.unstrip_protocol(f)
-            kind = sniff_bytes(bytes(fs.cat_file(f, start=0, end=6)))
+            kind = sniff_bytes(bytes(fs.cat_file(f, start=0, end=SNIFF)))
             packed = kind if kind in COMPRESSIONS else None
             out.append((url, url, True, int(info["size"]), packed))
     return out

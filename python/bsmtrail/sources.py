@@ -73,6 +73,13 @@ _MAGIC: tuple[tuple[bytes, Kind], ...] = (
 )
 COMPRESSIONS: tuple[str, ...] = tuple(k for _, k in _MAGIC)
 
+#: Bytes :func:`sniff` reads.
+SNIFF = 11
+#: Header versions BSM writers have used (docs/bsm-format.md §1.2).
+_VERSIONS = frozenset({1, 2, 10, 11})
+#: The smallest record: a header32 (18 bytes) and a trailer (7).
+_MIN_RECORD = 25
+
 #: Token ids a trail can start with: a file token (auditd writes one when it opens a
 #: trail) or one of the four record headers (docs/bsm-format.md §4.1, §4.3).
 _TRAIL_FIRST = frozenset({0x11, 0x14, 0x15, 0x74, 0x79})
@@ -82,19 +89,32 @@ _COPY = 1 << 20
 
 
 def sniff_bytes(head: bytes) -> Kind:
-    """The kind of a file whose first bytes are ``head`` (six are enough)."""
+    """The kind of a file whose first bytes are ``head`` (:data:`SNIFF` of them; fewer
+    only when the file is shorter). A trail starts with a record header whose version is
+    one BSM has used (1, 2, 10, 11) and whose byte count holds at least a header and a
+    trailer, or with a file token whose milliseconds are below 1000: text that happens to
+    start with ``t`` (0x74, header64) is not taken for a trail."""
     if not head:
         return "empty"
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return kind
-    return "trail" if head[0] in _TRAIL_FIRST else "other"
+    first = head[0]
+    if first not in _TRAIL_FIRST:
+        return "other"
+    if len(head) < SNIFF:
+        return "trail"  # too short to tell more; framing will say what it is
+    if first == 0x11:
+        msec = int.from_bytes(head[5:9], "big")
+        return "trail" if msec < 1000 else "other"
+    count, version = int.from_bytes(head[1:5], "big"), head[5]
+    return "trail" if version in _VERSIONS and count >= _MIN_RECORD else "other"
 
 
 def sniff(path: str | os.PathLike[str]) -> Kind:
     """The kind of the regular file at ``path``, from its first bytes."""
     with open(path, "rb") as f:
-        return sniff_bytes(f.read(6))
+        return sniff_bytes(f.read(SNIFF))
 
 
 def require_file(path: str | os.PathLike[str]) -> str:
@@ -129,10 +149,21 @@ class Expansion:
 
     files: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    #: For each directory or glob: (the argument, trails read, files skipped).
+    walked: list[tuple[str, int, int]] = field(default_factory=list)
 
     def notes(self) -> list[str]:
         """One line per skipped file."""
         return [str(s) for s in self.skipped]
+
+    def summaries(self) -> list[str]:
+        """One line per directory or glob: how many trails it gave, and how many files
+        it held that are not read."""
+        return [
+            f"{arg}: {n} trail{'s' if n != 1 else ''} read"
+            + (f", {k} other file{'s' if k != 1 else ''} skipped" if k else "")
+            for arg, n, k in self.walked
+        ]
 
 
 def _candidates(arg: str) -> tuple[list[str], bool]:
@@ -192,6 +223,9 @@ def expand(paths: PathsArg) -> Expansion:
         if len(out.files) == kept_before:
             why = "; ".join(s.reason for s in out.skipped[-3:]) or "it is empty"
             raise FileNotFoundError(2, f"No trail found here ({why})", a)
+        out.walked.append(
+            (a, len(out.files) - kept_before, len(found) - len(out.files) + kept_before)
+        )
     return out
 
 
@@ -269,7 +303,7 @@ def decompressing_reader(raw: IO[bytes], kind: str) -> IO[bytes]:
 def decompressing_stream(head: bytes, raw: IO[bytes]) -> IO[bytes] | None:
     """For a stream whose first bytes ``head`` were already read from ``raw``: a reader
     of its decompressed bytes when ``head`` says it is compressed, else None."""
-    kind = sniff_bytes(head[:6])
+    kind = sniff_bytes(head[:SNIFF])
     if kind not in COMPRESSIONS:
         return None
     return decompressing_reader(_Prefixed(head, raw), kind)  # type: ignore[arg-type]
@@ -279,7 +313,7 @@ def decompressed_bytes(data: object) -> bytes | None:
     """The decompressed content of in-memory ``data`` when it is compressed, else None."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         return None  # a native TrailSlice and the like: already a trail's bytes
-    kind = sniff_bytes(bytes(data[:6]))
+    kind = sniff_bytes(bytes(data[:SNIFF]))
     if kind not in COMPRESSIONS:
         return None
     import io
@@ -345,7 +379,7 @@ def materialize(
         with open(name, "rb") as raw:
             return _copied(name, raw, tmpdir)
     with open(name, "rb") as raw:
-        kind = sniff_bytes(raw.peek(6)[:6])
+        kind = sniff_bytes(raw.peek(SNIFF)[:SNIFF])
         if kind not in COMPRESSIONS:
             return Materialized(name, name, kind, temporary=False)
         return _decompressed(name, raw, kind, tmpdir, progress)
@@ -378,16 +412,20 @@ def _decompressed(
 def _copied(name: str, raw: IO[bytes], tmpdir: str | None) -> Materialized:
     """A pipe or device drained into a temporary file (decompressing it when its first
     bytes say it is compressed): it cannot be mapped or read twice."""
-    head = raw.read(6)
+    head = raw.read(SNIFF)
     inner = sniff_bytes(head)
     if inner in COMPRESSIONS:
-        return _decompressed(name, _Prefixed(head, raw), inner, tmpdir, None)  # type: ignore[arg-type]
+        done = _decompressed(name, _Prefixed(head, raw), inner, tmpdir, None)  # type: ignore[arg-type]
+        done.kind = f"pipe+{inner}"
+        return done
     fd, tmp = tempfile.mkstemp(prefix="bsmtrail-", suffix=".bsm", dir=tmpdir)
     done = Materialized(name, tmp, "pipe", temporary=True)
     try:
         with os.fdopen(fd, "wb") as dst:
             dst.write(head)
-            shutil.copyfileobj(raw, dst, _COPY)
+            # A short first read is the end of input; a terminal would wait for more.
+            if len(head) == SNIFF:
+                shutil.copyfileobj(raw, dst, _COPY)
     except BaseException:
         done.close()
         raise
@@ -402,12 +440,13 @@ class _Prefixed:
         self._head, self._raw = head, raw
 
     def read(self, n: int = -1) -> bytes:
-        if self._head:
-            out, self._head = self._head[:n] if n >= 0 else self._head, b""
-            if n >= 0 and len(out) < n:
-                out += self._raw.read(n - len(out))
+        if not self._head:
+            return self._raw.read(n)
+        if n < 0:
+            out, self._head = self._head + self._raw.read(), b""
             return out
-        return self._raw.read(n)
+        out, self._head = self._head[:n], self._head[n:]
+        return out
 
     def readable(self) -> bool:
         return True

@@ -212,7 +212,7 @@ class Trail:
         recover = self.mode == "recover"
         if recover:
             self._damage = []
-        return self._reader.records(  # type: ignore[return-value]
+        return self._reader.records(
             recover=recover,
             damage=self._damage if recover else None,
             files=FileToken._from_native,

@@ -340,6 +340,9 @@ def _internal_columns(user: list[str] | None, view: str, need_time: bool) -> lis
 
 
 def run(args: argparse.Namespace) -> int:
+    # An output that would overwrite an input is refused before anything else is said
+    # about it, and before any input is read or anything is opened for writing.
+    check_output(args.output, args.trails, directory=bool(args.partition_by))
     fmt = _format(args)
     user_cols = _columns(args)
     if args.output == "-" and fmt in ("parquet", "feather"):
@@ -353,8 +356,6 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--partition-by needs a directory, not -")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    # Refused before any input is read or anything is opened for writing.
-    check_output(args.output, args.trails, directory=bool(args.partition_by))
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     # No bars when the rows themselves go to the same terminal.
     to_tty = args.output == "-" and sys.stdout.isatty()

@@ -93,9 +93,10 @@ class Input:
 
 def expand_paths(args: Sequence[str], prog: str) -> list[str]:
     """The trail files the arguments name (``bsmtrail.sources.expand``), with a note on
-    stderr for each file a directory or glob turned up that is not read."""
+    stderr for each file a directory or glob turned up that is not read, and one saying
+    how many trails each directory or glob gave."""
     found: Expansion = expand(list(args))
-    for note in found.notes():
+    for note in found.notes() + found.summaries():
         print(f"{prog}: note: {note}", file=sys.stderr)
     return found.files
 

@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
                 events=args.events, backwards_tolerance_ms=args.tolerance_ms
             )
             bar.clear()
+            if report.empty:
+                print(f"{PROG}: {path}: {no_records_reason(path)}", file=sys.stderr)
             if args.json:
                 sys.stdout.write(json.dumps(as_json(report)) + "\n")
             else:
