@@ -450,3 +450,36 @@ def test_a_pipe_given_as_a_path_is_read_whole(trail_bytes: bytes, tmp_path: Path
             assert Path(copy.path).read_bytes() == trail_bytes
         writer.join()
         assert not Path(copy.path).exists()
+
+
+def test_to_parquet_is_atomic_and_never_over_its_trail(tmp_path: Path) -> None:
+    trail_path = tmp_path / "t.bsm"
+    generate_trail(trail_path, 20_000, 4)
+    before = trail_path.read_bytes()
+    with pytest.raises(OutputError, match="refusing"):
+        bsmtrail.open(trail_path).to_parquet(trail_path)
+    assert trail_path.read_bytes() == before
+    out = tmp_path / "t.parquet"
+    out.write_bytes(b"previous")
+    import pyarrow as pa
+
+    with pytest.raises(pa.ArrowException):  # the writer fails once the output is open
+        bsmtrail.open(trail_path).to_parquet(out, compression="no-such-codec")
+    assert out.read_bytes() == b"previous" and sorted(os.listdir(tmp_path)) == [
+        "t.bsm",
+        "t.parquet",
+    ]
+    assert bsmtrail.open(trail_path).to_parquet(out) == len(list(bsmtrail.open(trail_path)))
+
+
+def test_sequence_gaps_are_counted_per_host() -> None:
+    def rec(host: str, seq: int, i: int) -> bytes:
+        return RecordBuilder(OTHER, time=T + i, host=host).subject(0).seq(seq).return_().build()
+
+    hosts = [("10.0.0.1", 10), ("10.0.0.2", 500), ("10.0.0.1", 11), ("10.0.0.2", 501)]
+    clean = b"".join(rec(h, n, i) for i, (h, n) in enumerate(hosts))
+    report = bsmtrail.open(clean).verify(events=OWN_EVENTS)
+    assert report.ok and report.seq_gaps == []
+    gap = clean + rec("10.0.0.1", 13, 9)
+    report = bsmtrail.open(gap).verify(events=OWN_EVENTS)
+    assert not report.ok and [(e, f) for _, e, f in report.seq_gaps] == [(12, 13)]

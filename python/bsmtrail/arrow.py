@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 
 from . import _native
 from .errors import BSMWarning
+from .outputs import atomic_file, check_output
 from .sources import Materialized, expand, materialize_all, no_records_reason
 
 if TYPE_CHECKING:
@@ -513,11 +514,13 @@ def write_parquet(stream: BatchStream, path: str | os.PathLike[str], **options: 
     """Write a stream to a Parquet file batch by batch (one row group per batch), so
     memory stays bounded whatever the trail's size. ``options`` go to
     ``pyarrow.parquet.ParquetWriter`` (default ``compression="zstd"``). Returns the
-    number of rows written."""
+    number of rows written. The file is written under a temporary name and renamed into
+    place when complete (``bsmtrail.outputs``)."""
     pq = importlib.import_module("pyarrow.parquet")
     options.setdefault("compression", "zstd")
     rows = 0
-    with pq.ParquetWriter(os.fspath(path), stream.schema, **options) as writer:
+    check_output(path, [])
+    with atomic_file(path) as tmp, pq.ParquetWriter(tmp, stream.schema, **options) as writer:
         for batch in stream:
             writer.write_batch(batch)
             rows += batch.num_rows

@@ -357,9 +357,14 @@ class Trail:
         """Write the records view to Parquet, streaming batch by batch (one row group per
         batch): one thread decodes (``threads``; None for every core) a batch ahead while
         this one writes, so memory stays bounded whatever the trail's size. ``options`` go
-        to ``pyarrow.parquet.ParquetWriter``. Returns the rows written."""
+        to ``pyarrow.parquet.ParquetWriter``. Returns the rows written. The file is written
+        under a temporary name and renamed into place when complete; a path that is this
+        trail's own file is refused (:class:`~bsmtrail.outputs.OutputError`)."""
         from .arrow import trail_stream, write_parquet
+        from .outputs import check_output
 
+        if self._copy is not None:
+            check_output(path, [self._copy.name])  # never over the trail it reads
         stream = trail_stream(
             self,
             columns=columns,

@@ -390,3 +390,22 @@ def test_print_and_reduce_say_they_read_stdin_from_a_terminal(case: Path) -> Non
     assert status == 0 and b"bsmtrail print: reading a trail from standard input" in err
     status, _, err = _on_terminal(["reduce", "-A", "-w", "out/x.bsm"], case, stdin_tty=True)
     assert b"bsmtrail reduce: reading a trail from standard input" in err
+
+
+def test_verify_exit_1_means_damage_only(tmp_path: Path) -> None:
+    from bsmtrail.writer import RecordBuilder, write_trail
+
+    trail = tmp_path / "mac.bsm"
+    records = [RecordBuilder(ev, time=1_700_000_000).subject(0).return_() for ev in (44901, 72)]
+    write_trail(trail, records)
+    p = run(["verify", str(trail)], tmp_path)
+    assert p.returncode == 0, p.stdout
+    assert b": OK" in p.stdout and b"note: events unknown to the event database: 44901 (1)" in (
+        p.stdout
+    )
+    with trail.open("ab") as f:
+        f.write(b"\x14\x00\x00")  # a cut record: damage
+    p = run(["verify", "--json", str(trail)], tmp_path)
+    got = json.loads(p.stdout)
+    assert p.returncode == 1 and not got["ok"] and got["truncated_tail"]
+    assert got["notes"] and got["unknown_events"] == {"44901": 1}
