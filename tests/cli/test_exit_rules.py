@@ -409,3 +409,20 @@ def test_verify_exit_1_means_damage_only(tmp_path: Path) -> None:
     got = json.loads(p.stdout)
     assert p.returncode == 1 and not got["ok"] and got["truncated_tail"]
     assert got["notes"] and got["unknown_events"] == {"44901": 1}
+
+
+def test_follow_ends_on_ctrl_c_with_the_document_closed(tmp_path: Path) -> None:
+    live = tmp_path / "current"
+    live.write_bytes(TRAIL.read_bytes())
+    proc = subprocess.Popen(
+        [*BSM, "print", "-n", "-x", "--xml-strict", "-f", "--poll", "0.01", str(live)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith(b"<?xml")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (130, b"bsmtrail print: interrupted\n")
+    assert out.endswith(b"</audit>\n") and out.count(b"<record ") == 444

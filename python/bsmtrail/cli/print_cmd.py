@@ -108,11 +108,12 @@ def run(args: argparse.Namespace) -> int:
             out.write(XML_HEADER)
         try:
             _follow(renderer, args.files[0], out, args)
-        except KeyboardInterrupt:
-            pass
-        if args.xml and args.xml_strict:
-            out.write(XML_FOOTER)
-        out.flush()
+        finally:
+            # Ctrl-C is how a follow ends: the document is still closed, then the
+            # interrupt is reported like every command's (status 130).
+            if args.xml and args.xml_strict:
+                out.write(XML_FOOTER)
+            out.flush()
         return 0
     if not (args.numeric or args.raw):
         note = _names_note(args.passwd, args.group)
