@@ -229,33 +229,40 @@ def expand(paths: PathsArg) -> Expansion:
     return out
 
 
-def _not_a_trail(path: str) -> str:
-    """Why a file a directory or glob turned up is not read ('' when it is read)."""
+#: What a file that is not read as a trail holds, by :func:`sniff`'s kind.
+_NOT_A_TRAIL = {
+    "empty": "empty file",
+    "other": "not a BSM trail (first bytes are not a record or file token)",
+}
+
+
+def _inspect(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """``(kind, size)`` of a path: :func:`sniff`'s kind, ``"not regular"``, or
+    ``"unreadable: reason"``."""
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
-            return "not a regular file"
-        kind = sniff(path)
+            return "not regular", 0
+        return sniff(path), st.st_size
     except OSError as e:
-        return f"unreadable: {e.strerror or e}"
-    if kind == "empty":
-        return "empty file"
-    if kind == "other":
-        return "not a BSM trail (first bytes are not a record or file token)"
-    return ""
+        return f"unreadable: {e.strerror or e}", 0
+
+
+def _not_a_trail(path: str) -> str:
+    """Why a file a directory or glob turned up is not read ('' when it is read)."""
+    kind, _ = _inspect(path)
+    if kind == "not regular":
+        return "not a regular file"
+    return kind if kind.startswith("unreadable") else _NOT_A_TRAIL.get(kind, "")
 
 
 def no_records_reason(path: str | os.PathLike[str]) -> str:
     """The message for an input that yielded no record, saying what it holds."""
-    try:
-        size = os.path.getsize(path)
-        kind = sniff(path)
-    except OSError as e:
-        return f"no records ({e.strerror or e})"
-    if kind == "empty":
-        return "no records: empty file"
-    if kind == "other":
-        return f"no records: not a BSM trail ({size} bytes; no record or file token at the start)"
+    kind, size = _inspect(path)
+    if kind in _NOT_A_TRAIL:
+        return f"no records: {_NOT_A_TRAIL[kind]}" + (f", {size} bytes" if size else "")
+    if kind.startswith("unreadable") or kind == "not regular":
+        return f"no records ({kind})"
     return f"no records: {size} bytes, none of them an intact record"
 
 

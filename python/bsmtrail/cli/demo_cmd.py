@@ -88,7 +88,7 @@ next steps:
   bsmtrail stats trail.bsm                        # events, classes, users, paths, damage
   bsmtrail print -l trail.bsm | head              # praudit's text, byte for byte
   bsmtrail convert trail.bsm -o trail.parquet     # the records table (docs/arrow-schema.md)
-  python3 -c "import polars as pl; print(pl.read_parquet({path!r}))"
+  python3 -c "import polars as pl; print(pl.read_parquet({path!r}))"   # pip install polars
 """
 
 
