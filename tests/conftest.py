@@ -87,6 +87,28 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(line, yellow=True, bold=True)
 
 
+def drain_terminal(master: int, deadline: float | None = None) -> bytes:
+    """Everything written to a pseudo-terminal's other side until every process closed it
+    (or ``deadline``, a ``time.monotonic()`` value, passed); closes ``master``."""
+    import select
+    import time
+
+    out = bytearray()
+    while deadline is None or time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return bytes(out)
+
+
 def shared_params(load: Callable[[], list[Any]], width: int = 1) -> list[Any]:
     """Test parameters read from ../shared while collecting: ``load()`` when it exists,
     else one placeholder marked ``conformance`` (deselected and reported like the rest)."""

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from conftest import DATA, OWN_GROUP, OWN_PASSWD
+from conftest import DATA, OWN_GROUP, OWN_PASSWD, drain_terminal
 
 BSM = [sys.executable, "-m", "bsmtrail"]
 TRAIL = DATA / "gen-1.bsm"
@@ -365,18 +365,9 @@ def _on_terminal(args: list[str], cwd: Path, *, stdin_tty: bool) -> tuple[int, b
     if stdin_tty:
         time.sleep(1.0)
         os.write(master, b"\x04")  # end of input on the terminal
-    out = bytearray()
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
+    out = drain_terminal(master, time.monotonic() + 60)
     _, err = proc.communicate(timeout=60)
-    return proc.returncode, bytes(out), err
+    return proc.returncode, out, err
 
 
 def test_reduce_refuses_binary_on_a_terminal(case: Path) -> None:

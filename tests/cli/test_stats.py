@@ -8,7 +8,6 @@ import gzip
 import json
 import os
 import pty
-import select
 import struct
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pytest
 import bsmtrail
 from bsmtrail.cli.stats_cmd import PLOT_SIZE
 from bsmtrail.events import load_events
-from conftest import ETC, SHARED_TRAILS
+from conftest import ETC, SHARED_TRAILS, drain_terminal
 
 ENV = {**os.environ, "TZ": "UTC"}
 APPLE = SHARED_TRAILS["apple"]
@@ -204,22 +203,8 @@ def run_in_pty(args: list[str], timeout: float = 120) -> tuple[int, bytes]:
         env=ENV,
     )
     os.close(slave)
-    out = bytearray()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([master], [], [], 0.5)
-        if r:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(master)
-    return proc.wait(timeout=30), bytes(out)
+    out = drain_terminal(master, time.monotonic() + timeout)
+    return proc.wait(timeout=30), out
 
 
 @pytest.mark.parametrize("command", ["convert", "stats"])
