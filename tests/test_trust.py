@@ -483,3 +483,34 @@ def test_sequence_gaps_are_counted_per_host() -> None:
     gap = clean + rec("10.0.0.1", 13, 9)
     report = bsmtrail.open(gap).verify(events=OWN_EVENTS)
     assert not report.ok and [(e, f) for _, e, f in report.seq_gaps] == [(12, 13)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(sorted(COMPRESSORS)),
+    seed=st.integers(0, 2**32),
+    size=st.integers(0, 20_000),
+    cut=st.integers(0, 64),
+    junk=st.binary(max_size=64),
+)
+def test_compressed_input_reads_like_the_plain_trail_or_fails_naming_it(
+    kind: str, seed: int, size: int, cut: int, junk: bytes
+) -> None:
+    """Whatever is compressed, and however the compressed stream is cut or followed by
+    junk, reading it gives the plain trail's records or an OSError naming the input;
+    never another exception, never a silently shorter trail."""
+    plain = _generated(seed, size) if size else b""
+    packed = COMPRESSORS[kind](plain)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t"
+        path.write_bytes(packed)
+        assert [r.raw for r in bsmtrail.open(path)] == [r.raw for r in bsmtrail.open(plain)]
+        damaged = packed[: max(len(packed) - cut, 0)] + junk
+        path.write_bytes(damaged)
+        try:
+            got = bsmtrail.open(path, mode="recover")
+        except OSError as e:
+            assert e.filename == str(path)
+            return
+        records = [r.raw for r in got]
+        assert records == [r.raw for r in bsmtrail.open(plain)][: len(records)]

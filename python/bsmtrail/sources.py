@@ -34,6 +34,7 @@ import stat
 import sys
 import tempfile
 import weakref
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Literal, Union
@@ -332,7 +333,18 @@ def decompressed_bytes(data: object) -> bytes | None:
         raise OSError(5, f"cannot decompress ({kind}): {e}") from None
 
 
-_DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (EOFError, lzma.LZMAError, ValueError)
+def _decompress_errors() -> tuple[type[BaseException], ...]:
+    """What a decompressor raises for a corrupt or cut stream: gzip and bz2 raise OSError
+    (gzip.BadGzipFile), EOFError or zlib.error; xz LZMAError; zstandard ZstdError."""
+    errors: list[type[BaseException]] = [OSError, EOFError, ValueError, lzma.LZMAError, zlib.error]
+    try:
+        errors.append(importlib.import_module("zstandard").ZstdError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+_DECOMPRESS_ERRORS = _decompress_errors()
 
 
 # -- materialising ---------------------------------------------------------------------------
