@@ -63,6 +63,8 @@ BASE: dict[str, Any] = {
     "path": "/etc/passwd",
     "zone": "global",
     "status": 0,
+    "object_pid": 99,
+    "msgqid": 7,
 }
 
 #: (criteria, fields of a record they select, fields of one they reject)
@@ -79,13 +81,16 @@ CRITERIA: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = [
     ({"pid": 77}, {}, {"pid": 78}),
     ({"files": "^/etc/"}, {}, {"path": "/tmp/x"}),
     ({"zone": "glob*"}, {}, {"zone": "web"}),
+    ({"object_pid": 99}, {}, {"object_pid": 98}),
+    ({"msgqid": 7}, {}, {"msgqid": 8}),
     ({"after": T - 10, "before": T + 10}, {}, {"time": T + 100}),
 ]
 
 
 def _record(apple: str, where: int, **fields: Any) -> bytes:
-    """A login record with ``apple``'s token at position ``where``: 0 before the subject,
-    1 after it, 2 before the return, 3 after the return."""
+    """A login record (subject, process, ipc, path, zone, return) with ``apple``'s token
+    at position ``where``: 0 before the subject, 1 after it, 2 before the return, 3 after
+    the return."""
     f = {**BASE, **fields}
     b = RecordBuilder(f["event"], time=f["time"])
     add = APPLE[apple]
@@ -96,6 +101,9 @@ def _record(apple: str, where: int, **fields: Any) -> bytes:
     )
     if where == 1:
         add(b)
+    # The target process carries the subject's ids (every id criterion checks it too).
+    ids = {k: f[k] for k in ("euid", "ruid", "egid", "rgid")}
+    b.process(f["auid"], **ids, pid=f["object_pid"]).ipc(1, f["msgqid"])  # 1: message queue
     b.path(f["path"]).zone(f["zone"])
     if where == 2:
         add(b)
