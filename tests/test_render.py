@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bsmtrail import userdb
+from bsmtrail import BSMWarning, userdb
 from bsmtrail.render import XML_FOOTER, XML_HEADER, Renderer, render, render_text
 
 T0 = 1230477138  # Sun Dec 28 15:12:18 2008 UTC
@@ -201,18 +201,27 @@ def test_userdb_parsers(tmp_path: Path) -> None:
         b"short:*\n"
         b"\n"
     )
-    assert userdb.parse_passwd(passwd) == [
+    # A line without a valid id is skipped, as the C library does, and named.
+    with pytest.warns(BSMWarning, match=r"evidence: 1 line\(s\) .* \(line 6\)"):
+        users = userdb.parse_passwd(passwd, "evidence")
+    assert users == [
         (0, b"root"),
         (0, b"toor"),
         (4294967294, b"nobody"),
     ]
+    # An id no strtoul reads (a hostile 5000-digit one) is such a line, not a crash.
+    huge = b"evil:*:" + b"9" * 5000 + b":0::/:/bin/sh\nok:*:18446744073709551615:0::/:/bin/sh\n"
+    with pytest.warns(BSMWarning, match=r"\(line 1\)"):
+        assert userdb.parse_passwd(huge) == [(0xFFFFFFFF, b"ok")]
     master = b"alice:$2b$x:501:20::0:0:Alice:/Users/alice:/bin/zsh\n"
     assert userdb.parse_passwd(master) == [(501, b"alice")]
     group = b"wheel:*:0:root\nstaff:*:20:\n#x:*:5:\nbad:*:\n"
-    assert userdb.parse_group(group) == [(0, b"wheel"), (20, b"staff")]
+    with pytest.warns(BSMWarning, match=r"\(line 4\)"):
+        assert userdb.parse_group(group) == [(0, b"wheel"), (20, b"staff")]
     p = tmp_path / "passwd"
     p.write_bytes(passwd)
-    assert userdb.resolve_users(p)[0] == (0, b"root")
+    with pytest.warns(BSMWarning, match=str(p)):
+        assert userdb.resolve_users(p)[0] == (0, b"root")
     assert userdb.resolve_users({7: "x"}) == [(7, b"x")]
     assert userdb.resolve_groups([(-1, b"neg")]) == [(4294967295, b"neg")]
     assert (0, os.fsencode(__import__("pwd").getpwuid(0).pw_name)) in userdb.resolve_users(None)

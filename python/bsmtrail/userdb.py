@@ -13,8 +13,11 @@ Names are bytes (the user database is not guaranteed to be UTF-8).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from .errors import BSMWarning
 
 __all__ = [
     "IdNames",
@@ -37,21 +40,33 @@ PathArg = str | os.PathLike[str]
 NamesArg = None | PathArg | Mapping[int, str | bytes] | Iterable[tuple[int, str | bytes]]
 
 
+#: Digits of the largest id strtoul reads without overflow (2**64 - 1); a longer field is
+#: no id any system wrote, and converting it would cost quadratic time.
+_MAX_DIGITS = 20
+
+
 def _c_uint(field: bytes) -> int | None:
     """A uid/gid field as glibc's files backend reads it: decimal digits with an optional
-    sign, converted to ``uid_t`` (so ``-1`` is 4294967295); anything else skips the line."""
+    sign, converted to ``uid_t`` (so ``-1`` is 4294967295); anything else skips the line.
+    A number beyond 2**64 - 1 (strtoul's overflow) also skips it."""
     text = field.strip()
     neg = text.startswith(b"-")
     digits = text[1:] if neg or text.startswith(b"+") else text
-    if not digits.isdigit():
+    if not digits.isdigit() or len(digits.lstrip(b"0")) > _MAX_DIGITS:
         return None
     value = int(digits)
+    if value >= 1 << 64:
+        return None
     return (-value if neg else value) & 0xFFFFFFFF
 
 
-def _parse(data: bytes, id_field: int, min_fields: int) -> IdNames:
+def _parse(data: bytes, id_field: int, min_fields: int, source: str = "") -> IdNames:
+    """The (id, name) pairs of a passwd-like file. Lines whose id is not a number are
+    skipped, as the C library does; each is named in a :class:`~bsmtrail.BSMWarning`
+    (``source`` names the file), since an evidence file is attacker-controlled."""
     out: IdNames = []
-    for line in data.splitlines():
+    skipped: list[int] = []
+    for number, line in enumerate(data.splitlines(), start=1):
         # Comments, blank lines and NIS compat entries (+name, -name) are not users.
         if not line or line.startswith((b"#", b"+", b"-")):
             continue
@@ -59,27 +74,37 @@ def _parse(data: bytes, id_field: int, min_fields: int) -> IdNames:
         if len(fields) < min_fields or not fields[0]:
             continue
         ident = _c_uint(fields[id_field])
-        if ident is not None:
-            out.append((ident, fields[0]))
+        if ident is None:
+            skipped.append(number)
+            continue
+        out.append((ident, fields[0]))
+    if skipped:
+        lines = ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else "")
+        warnings.warn(
+            f"{source or 'names'}: {len(skipped)} line(s) without a valid id skipped "
+            f"(line {lines})",
+            BSMWarning,
+            stacklevel=3,
+        )
     return out
 
 
-def parse_passwd(data: bytes) -> IdNames:
+def parse_passwd(data: bytes, source: str = "") -> IdNames:
     """``(uid, name)`` from a ``passwd`` (7 fields) or ``master.passwd`` (10 fields) file."""
-    return _parse(data, 2, 4)
+    return _parse(data, 2, 4, source)
 
 
-def parse_group(data: bytes) -> IdNames:
+def parse_group(data: bytes, source: str = "") -> IdNames:
     """``(gid, name)`` from a ``group`` file (``name:password:gid:members``)."""
-    return _parse(data, 2, 3)
+    return _parse(data, 2, 3, source)
 
 
 def read_passwd(path: PathArg) -> IdNames:
-    return parse_passwd(Path(path).read_bytes())
+    return parse_passwd(Path(path).read_bytes(), os.fspath(path))
 
 
 def read_group(path: PathArg) -> IdNames:
-    return parse_group(Path(path).read_bytes())
+    return parse_group(Path(path).read_bytes(), os.fspath(path))
 
 
 def system_users() -> IdNames:

@@ -421,3 +421,17 @@ def test_follow_ends_on_ctrl_c_with_the_document_closed(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, err) == (130, b"bsmtrail print: interrupted\n")
     assert seen.startswith(b"<?xml") and out == b"</audit>\n"
+
+
+def test_hostile_evidence_files_are_noted_not_fatal(case: Path) -> None:
+    evil = case / "passwd"
+    evil.write_bytes(OWN_PASSWD.read_bytes() + b"evil:*:" + b"9" * 5000 + b":0::/:/bin/sh\n")
+    for args in (
+        ["print", "-l", "--passwd", str(evil), "--group", str(OWN_GROUP), "t.bsm"],
+        ["stats", "-q", "--passwd", str(evil), "t.bsm"],
+        ["reduce", "-u", "alice", "--passwd", str(evil), "-w", "out/a.bsm", "t.bsm"],
+        ["convert", "-q", "t.bsm", "--where", "-u alice", "--passwd", str(evil), "-o", "out/a.pq"],
+    ):
+        p = run(args, case)
+        assert p.returncode == 0, p.stderr
+        assert f"note: {evil}: 1 line(s) without a valid id skipped (line 6)" in clean(p)

@@ -9,10 +9,12 @@ import argparse
 import importlib
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from .. import __version__
-from ..errors import BSMError
+from ..errors import BSMError, BSMWarning
 from ..outputs import OutputError
 from .usage import UsageError
 
@@ -63,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     prog = f"bsmtrail {args.command}"
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    shown = warnings.showwarning
+    warnings.showwarning = _notes_for(prog, shown)
     try:
         return int(args.func(args))
     except KeyboardInterrupt as e:
@@ -93,6 +97,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
+        warnings.showwarning = shown
+
+
+def _notes_for(prog: str, fallback: Any) -> Any:
+    """A ``warnings.showwarning`` that prints bsmtrail's own warnings (what the library
+    says about the evidence) as ``bsmtrail CMD: note: ...`` lines, and others as usual."""
+
+    def show(message: Any, category: type[Warning], *rest: Any, **kw: Any) -> None:
+        if issubclass(category, BSMWarning):
+            print(f"{prog}: note: {message}", file=sys.stderr)
+        else:
+            fallback(message, category, *rest, **kw)
+
+    return show
 
 
 def describe_os_error(e: OSError) -> str:
