@@ -264,6 +264,8 @@ def no_records_reason(path: str | os.PathLike[str]) -> str:
         return f"no records: {_NOT_A_TRAIL[kind]}" + (f", {size} bytes" if size else "")
     if kind.startswith("unreadable") or kind == "not regular":
         return f"no records ({kind})"
+    if kind in COMPRESSIONS:
+        return f"no records: {size} bytes of {kind} data, nothing in it an intact record"
     return f"no records: {size} bytes, none of them an intact record"
 
 

@@ -147,6 +147,11 @@ class ScanResult:
     error: BSMError | None
 
     @property
+    def empty(self) -> bool:
+        """No record and no file token: an empty file, or one that is not a trail."""
+        return self.records == 0 and self.file_tokens == 0
+
+    @property
     def ok(self) -> bool:
         """True when the whole input framed and decoded cleanly."""
         return self.error is None and self.bytes == self.nbytes

@@ -35,11 +35,10 @@ from ..sources import (
     Materialized,
     expand,
     materialize,
-    no_records_reason,
     sniff,
 )
 from .progress import Progress
-from .usage import UsageError
+from .usage import UsageError, say_no_records
 
 __all__ = [
     "DamageEntry",
@@ -367,7 +366,7 @@ class Inputs:
         """Say on stderr which inputs held no record; True when any did."""
         found = self.empty()
         for it in found:
-            print(f"{prog}: {it.name}: {no_records_reason(it.path)}", file=sys.stderr)
+            say_no_records(prog, it.name, it.path)
         return bool(found)
 
     def damage(self) -> list[DamageEntry]:

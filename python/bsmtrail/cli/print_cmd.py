@@ -24,7 +24,8 @@ import time
 from typing import BinaryIO
 
 from ..render import XML_FOOTER, XML_HEADER, Renderer
-from ..sources import materialize, no_records_reason
+from ..sources import materialize
+from .usage import say_no_records
 
 PROG = "bsmtrail print"
 
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
                 rendered += len(chunk)
             out.flush()
             if not rendered:
-                print(f"{PROG}: {name}: {no_records_reason(trail.path)}", file=sys.stderr)
+                say_no_records(PROG, name, trail.path)
                 status = max(status, 1)
     # praudit prints the epilogue only when file arguments were given.
     if args.xml and (args.files or args.xml_strict):

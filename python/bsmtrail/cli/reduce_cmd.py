@@ -11,8 +11,9 @@ from typing import Any, BinaryIO
 
 from ..outputs import atomic_file, check_output
 from ..select import SelectionError, parse_auditreduce_args, reduce, selection
-from ..sources import materialize, no_records_reason
+from ..sources import materialize
 from .inputs import expand_paths
+from .usage import say_no_records
 
 PROG = "bsmtrail reduce"
 
@@ -156,7 +157,7 @@ def main(argv: Sequence[str]) -> int:
                 )
                 status = 1
             if res.seen == 0:
-                print(f"{PROG}: {src.name}: {no_records_reason(src.path)}", file=sys.stderr)
+                say_no_records(PROG, src.name, src.path)
                 status = 1
         sink.flush()
     return status

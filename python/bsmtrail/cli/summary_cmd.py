@@ -8,9 +8,9 @@ import sys
 from typing import TextIO
 
 from ..render import Renderer
-from ..sources import no_records_reason
 from ..trail import Trail
 from ..trail import open as open_trail
+from .usage import say_no_records
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,8 +47,8 @@ def summarise(trail: Trail, shown: int, out: TextIO) -> int:
     out.write("token types: " + ", ".join(f"{k} {v}" for k, v in counts) + "\n")
     if scan.error is not None:
         out.write(f"error: {scan.error}\n")
-    if scan.records == 0 and scan.file_tokens == 0:
-        print(f"bsmtrail summary: {trail.name}: {no_records_reason(trail.name)}", file=sys.stderr)
+    if scan.empty:
+        say_no_records("bsmtrail summary", trail.name)
         return 1
     if shown > 0:
         out.write(

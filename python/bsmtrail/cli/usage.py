@@ -1,8 +1,20 @@
-"""The command line's one usage exception (exit status 2)."""
+"""What every subcommand says the same way: the usage exception (exit status 2) and the
+line naming an input that held no record (exit status 1)."""
 
 from __future__ import annotations
 
-__all__ = ["UsageError"]
+import os
+import sys
+
+from ..sources import no_records_reason
+
+__all__ = ["UsageError", "say_no_records"]
+
+
+def say_no_records(prog: str, name: str, path: str | os.PathLike[str] | None = None) -> None:
+    """``PROG: NAME: no records: ...`` on stderr; ``path`` is the file read for ``name``
+    (a decompressed copy), when it is another."""
+    print(f"{prog}: {name}: {no_records_reason(path or name)}", file=sys.stderr)
 
 
 class UsageError(ValueError):

@@ -13,6 +13,7 @@ from ..trail import VerifyReport
 from ..trail import open as open_trail
 from .inputs import expand_paths
 from .progress import Progress, progress_wanted
+from .usage import say_no_records
 
 PROG = "bsmtrail verify"
 
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             )
             bar.clear()
             if report.empty:
-                print(f"{PROG}: {path}: {no_records_reason(path)}", file=sys.stderr)
+                say_no_records(PROG, path)
             if args.json:
                 sys.stdout.write(json.dumps(as_json(report)) + "\n")
             else:
