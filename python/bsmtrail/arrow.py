@@ -158,12 +158,15 @@ class BatchStream:
     """
 
     def __init__(
-        self, native: _native.ArrowStream, enricher: _Enricher | _Remap | None = None
+        self,
+        native: _native.ArrowStream,
+        enricher: _Enricher | _Remap | None = None,
+        keep: object = None,
     ) -> None:
         self._native = native
         self._enricher = enricher
         #: What must outlive the stream (decompressed copies of its inputs).
-        self._keep: object = None
+        self._keep = keep
 
     @property
     def schema(self) -> Any:
@@ -224,6 +227,7 @@ def _stream(
     prefetch: int = 0,
     origins: dict[str, Any] | None = None,
     map_files: bool = False,
+    keep: object = None,
 ) -> BatchStream:
     if mode not in ("strict", "recover"):
         raise ValueError(f"mode must be 'strict' or 'recover', not {mode!r}")
@@ -250,7 +254,7 @@ def _stream(
             prefetch=prefetch,
             map_files=map_files,
         )
-        return BatchStream(native)
+        return BatchStream(native, keep=keep)
     out, build = _columns(columns, events)
     if maps is not None:
         # The offset column must be mapped back to the input: build it (and the source it
@@ -270,10 +274,10 @@ def _stream(
     if maps is not None:
         wants_events = any(c in EVENT_COLUMNS for c in out)
         enricher = _Enricher(native.schema, out, events) if wants_events else None
-        return BatchStream(native, _Remap(native.schema, out, maps, enricher))
+        return BatchStream(native, _Remap(native.schema, out, maps, enricher), keep)
     if out == build:
-        return BatchStream(native)
-    return BatchStream(native, _Enricher(native.schema, out, events))
+        return BatchStream(native, keep=keep)
+    return BatchStream(native, _Enricher(native.schema, out, events), keep)
 
 
 def _selected(obj: object, where: Selection, mode: Mode) -> tuple[bytes, Any]:
@@ -409,7 +413,7 @@ def iter_trails(
     criteria select, before any column is built: rejected records cost little more than
     framing. The selected records of each file are held in memory while it is converted."""
     copies = _materialized(paths)
-    stream = _stream(
+    return _stream(
         _named(copies),
         view=view,
         columns=columns,
@@ -420,9 +424,8 @@ def iter_trails(
         events=events,
         where=where,
         prefetch=prefetch,
+        keep=copies,  # decompressed copies live as long as the stream
     )
-    stream._keep = copies  # decompressed copies live as long as the stream
-    return stream
 
 
 def read_trails(

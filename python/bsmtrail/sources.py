@@ -475,9 +475,6 @@ class _Prefixed:
     def close(self) -> None:
         """The raw stream belongs to the caller: closing the reader leaves it open."""
 
-    def tell(self) -> int:
-        return 0
-
 
 def materialize_all(
     names: Iterable[str],
