@@ -52,7 +52,7 @@
 //!    a record carried whole in a text, opaque or arg token), (b) a record or file token
 //!    holding embedded records that spans a split point is shorter than `lookback` (1 MiB
 //!    by default; real records are a few hundred bytes), and (c) no record or file token
-//!    is longer than [`MAX_RECORD`] (16 MiB; longer ones cut by a window's end are not
+//!    is longer than [`crate::framing::max_record`] (16 MiB by default; longer ones cut by a window's end are not
 //!    waited for). Damaged regions may be any length: no strictly framing offset lies
 //!    inside one, so an anchor never lands in damage.
 //!
@@ -146,9 +146,6 @@ pub fn boundary(w: &Window<'_>, split: usize, p: Params) -> Result<usize, Need> 
     }
 }
 
-/// Items claiming more bytes than this are not waited for at a window's end.
-pub const MAX_RECORD: usize = crate::stream::DEFAULT_MAX_RECORD;
-
 enum Walk {
     /// The first record at or after the split point (window-relative).
     Found(usize),
@@ -166,7 +163,8 @@ fn cut_by_window(e: &DecodeError, pos: usize, win_len: usize, more: usize) -> Op
     };
     let needed = usize::try_from(needed).ok()?;
     let end = pos.checked_add(needed)?;
-    (needed <= MAX_RECORD && end > win_len && end <= win_len + more).then_some(end)
+    (needed <= crate::framing::max_record() && end > win_len && end <= win_len + more)
+        .then_some(end)
 }
 
 /// `resync` over a window: the next strictly framing offset at or after `from`, or the end

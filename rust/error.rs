@@ -10,6 +10,9 @@ pub enum ErrorKind {
     Truncated { needed: u64, available: u64 },
     /// A record's header byte count is smaller than its own header plus a trailer.
     RecordTooSmall { count: u32, minimum: u32 },
+    /// A record's header byte count is above the maximum record size (hostile or corrupt:
+    /// real records are a few KiB), so its bytes are never read as one record.
+    RecordTooLarge { count: u32, maximum: u64 },
     /// The byte at a record boundary starts neither a header nor a standalone file token.
     NotARecord(u8),
     /// The last seven bytes of a record are not a trailer token (id 0x13).
@@ -34,6 +37,7 @@ impl ErrorKind {
         match self {
             ErrorKind::Truncated { .. } => "truncated",
             ErrorKind::RecordTooSmall { .. } => "record_too_small",
+            ErrorKind::RecordTooLarge { .. } => "record_too_large",
             ErrorKind::NotARecord(_) => "not_a_record",
             ErrorKind::MissingTrailer => "missing_trailer",
             ErrorKind::BadTrailerMagic(_) => "bad_trailer_magic",
@@ -55,6 +59,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::RecordTooSmall { count, minimum } => write!(
                 f,
                 "record byte count {count} is smaller than its header and trailer ({minimum})"
+            ),
+            ErrorKind::RecordTooLarge { count, maximum } => write!(
+                f,
+                "record byte count {count} is above the maximum record size ({maximum})"
             ),
             ErrorKind::NotARecord(b) => {
                 write!(f, "byte 0x{b:02x} does not start a record or a file token")

@@ -14,6 +14,28 @@
 
 use crate::error::{DecodeError, ErrorKind, Fault};
 use crate::tokens::ids;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// libbsm refuses to write records over 32 KiB (`MAX_AUDIT_RECORD_SIZE`); kernels stay far
+/// below 1 MiB. 16 MiB leaves room for odd writers without letting a lie cost much.
+pub const DEFAULT_MAX_RECORD: usize = 16 << 20;
+/// The smallest maximum accepted: the longest header plus a trailer fit.
+pub const MIN_MAX_RECORD: usize = 64;
+
+/// The one maximum record size, for every reader path (files, windows, chunks, streams,
+/// selection, rendering). A process-wide setting, as `csv.field_size_limit` is in Python:
+/// it bounds what a hostile header can make any path read, hold or build.
+static MAX_RECORD: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_RECORD);
+
+/// The maximum record size in force.
+pub fn max_record() -> usize {
+    MAX_RECORD.load(Ordering::Relaxed)
+}
+
+/// Set the maximum record size (at least [`MIN_MAX_RECORD`]); returns the previous one.
+pub fn set_max_record(n: usize) -> usize {
+    MAX_RECORD.swap(n.max(MIN_MAX_RECORD), Ordering::Relaxed)
+}
 
 pub const TRAILER_LEN: usize = 7;
 pub const TRAILER_MAGIC: u16 = 0xb105;
@@ -89,6 +111,20 @@ pub fn frame(data: &[u8], off: usize, check: Check) -> Result<Span, DecodeError>
     let count = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
     // A count of 2^31 or more is a plain length here (praudit's int return misbehaves).
     let len = count as usize;
+    // A claim above the maximum is damage before anything else: its bytes are never
+    // waited for, read, mapped in or built into one value, whatever the input holds.
+    let maximum = max_record();
+    if len > maximum {
+        return Err(err(
+            off + 1,
+            off,
+            Some(id),
+            ErrorKind::RecordTooLarge {
+                count,
+                maximum: maximum as u64,
+            },
+        ));
+    }
     // A count the input cannot hold is a truncation (or a lie): say so before anything else,
     // and never look past the input for it.
     if rest.len() < len && len >= 5 {
@@ -373,14 +409,28 @@ mod tests {
     }
 
     #[test]
-    fn huge_count_is_truncation_not_allocation() {
+    fn huge_count_is_damage_not_allocation() {
+        // Above the maximum record size, under either check, whatever the input holds.
         let mut r = rec();
         r[1..5].copy_from_slice(&u32::MAX.to_be_bytes());
+        for check in [Check::Strict, Check::Praudit] {
+            let e = frame(&r, 0, check).unwrap_err();
+            assert_eq!(
+                e.kind,
+                ErrorKind::RecordTooLarge {
+                    count: u32::MAX,
+                    maximum: DEFAULT_MAX_RECORD as u64
+                }
+            );
+            assert_eq!((e.offset, e.record_offset), (1, 0));
+        }
+        // At the maximum, a count the input cannot hold is a truncation.
+        r[1..5].copy_from_slice(&(DEFAULT_MAX_RECORD as u32).to_be_bytes());
         let e = frame(&r, 0, Check::Strict).unwrap_err();
         assert_eq!(
             e.kind,
             ErrorKind::Truncated {
-                needed: u32::MAX as u64,
+                needed: DEFAULT_MAX_RECORD as u64,
                 available: 31
             }
         );

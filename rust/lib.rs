@@ -15,6 +15,7 @@ pub mod render;
 pub mod select;
 pub mod source;
 pub mod stream;
+pub mod tally;
 pub mod tokens;
 pub mod verify;
 pub mod writer;

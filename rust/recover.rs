@@ -188,9 +188,18 @@ mod tests {
 
     #[test]
     fn adversarial_header_bytes_everywhere_stay_linear() {
-        // 1 MiB of 0x14 bytes: every offset is a candidate whose count (0x14141414) is far
-        // past the end. Each check is O(1), so this finishes at once.
+        // 1 MiB of 0x14 bytes: every offset is a candidate whose count (0x14141414) is
+        // above the maximum record size. Each check is O(1), so this finishes at once.
         let t = vec![0x14u8; 1 << 20];
+        let its = items(&t);
+        assert_eq!(damage(&its), vec![(0, 1 << 20, "record_too_large")]);
+        // Counts within the maximum but past the end: truncations, as fast.
+        let mut t = vec![0x14u8; 1 << 20];
+        for c in t.chunks_mut(5) {
+            if c.len() == 5 {
+                c[1..5].copy_from_slice(&(2u32 << 20).to_be_bytes());
+            }
+        }
         let its = items(&t);
         assert_eq!(damage(&its), vec![(0, 1 << 20, "truncated")]);
     }

@@ -2,7 +2,7 @@
 //! `&[u8]` from it; nothing is copied on the decode path.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,16 +20,19 @@ impl Source {
     }
 
     /// Map a file read-only. An empty file gets an empty buffer (mapping zero bytes fails
-    /// on some systems).
+    /// on some systems). Anything but a regular file (a pipe, `/dev/stdin`, auditpipe(4))
+    /// has no size to trust (`st_size` is 0), so it is read to its end instead: never
+    /// taken for an empty trail.
     pub fn map_file(path: &Path) -> io::Result<Self> {
-        let file = File::open(path)?;
+        let mut file = File::open(path)?;
         let meta = file.metadata()?;
+        if !meta.is_file() {
+            let mut v = Vec::new();
+            file.read_to_end(&mut v)?;
+            return Ok(Self::from_owner(v));
+        }
         if meta.len() == 0 {
             return Ok(Self::from_owner(Vec::<u8>::new()));
-        }
-        if !meta.is_file() {
-            // Pipes, character devices (auditpipe) and the like cannot be mapped.
-            return std::fs::read(path).map(Self::from_owner);
         }
         // SAFETY: the mapping is read-only and private to this process. The one hazard is
         // another process truncating or rewriting the file while it is mapped, which can

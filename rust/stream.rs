@@ -19,9 +19,7 @@ use crate::framing::{frame, Check, SpanKind};
 use crate::recover::resync;
 use crate::tokens::ids;
 
-/// libbsm refuses to write records over 32 KiB (`MAX_AUDIT_RECORD_SIZE`); kernels stay far
-/// below 1 MiB. 16 MiB leaves room for odd writers without letting a lie cost much.
-pub const DEFAULT_MAX_RECORD: usize = 16 << 20;
+pub use crate::framing::DEFAULT_MAX_RECORD;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StreamItem {

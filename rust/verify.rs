@@ -3,16 +3,22 @@
 //! backwards). Runs over the recovering framer, so it never stops early.
 
 use crate::error::DecodeError;
-use crate::recover::{Damage, Item, Recover};
+use crate::recover::{Item, Recover};
+use crate::tally::{DamageLog, Kept};
 use crate::tokens::{self, Addr, DecodeOptions, Token};
 use std::collections::HashMap;
+
+/// A record's time: seconds since the epoch (signed: 64-bit headers are read as signed,
+/// as `Record.time` and the Arrow `time` column read them; 32-bit ones fit either way)
+/// and milliseconds.
+pub type Time = (i64, u64);
 
 /// A record whose time is earlier than the record before it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimeBackwards {
     pub offset: usize,
-    pub previous: (u64, u64),
-    pub current: (u64, u64),
+    pub previous: Time,
+    pub current: Time,
 }
 
 /// A sequence token whose number is not the previous one plus one.
@@ -30,14 +36,15 @@ pub struct Report {
     pub file_tokens: u64,
     /// Bytes in records and file tokens that framed and decoded.
     pub covered: u64,
-    /// Damaged regions, and records that framed but failed to decode (their whole span).
-    pub damage: Vec<Damage>,
-    pub seq_gaps: Vec<SeqGap>,
-    pub time_backwards: Vec<TimeBackwards>,
+    /// Damaged regions, and records that framed but failed to decode (their whole span):
+    /// the first ones in full, every one counted (a hostile trail has millions).
+    pub damage: DamageLog,
+    pub seq_gaps: Kept<SeqGap>,
+    pub time_backwards: Kept<TimeBackwards>,
     /// How many valid records carry each event number.
     pub events: Vec<(u16, u64)>,
-    pub first_time: Option<(u64, u64)>,
-    pub last_time: Option<(u64, u64)>,
+    pub first_time: Option<Time>,
+    pub last_time: Option<Time>,
     /// Tokens decoded, by id.
     pub token_counts: Vec<(u8, u64)>,
 }
@@ -47,7 +54,7 @@ impl Report {
     pub fn truncated_tail(&self) -> bool {
         self.damage
             .last()
-            .is_some_and(|d| d.offset + d.len == self.nbytes)
+            .is_some_and(|d| d.offset + d.len == self.nbytes as u64)
     }
 }
 
@@ -57,9 +64,12 @@ impl Report {
 /// Time running backwards is reported only beyond `backwards_tolerance_ms`: the kernel
 /// stamps a record with the time its event started but writes it when the event ends, so
 /// records from concurrent system calls routinely appear a few milliseconds out of order.
-pub fn verify(data: &[u8], backwards_tolerance_ms: u64) -> Report {
+pub fn verify(data: &[u8], backwards_tolerance_ms: u64, keep: usize) -> Report {
     let mut r = Report {
         nbytes: data.len(),
+        damage: DamageLog::new(keep),
+        seq_gaps: Kept::new(keep),
+        time_backwards: Kept::new(keep),
         ..Report::default()
     };
     let mut events = vec![0u64; 1 << 16];
@@ -69,7 +79,7 @@ pub fn verify(data: &[u8], backwards_tolerance_ms: u64) -> Report {
     let mut last_seq: HashMap<Option<Addr>, u32> = HashMap::new();
     for item in Recover::new(data) {
         match item {
-            Item::Damage(d) => r.damage.push(d),
+            Item::Damage(d) => r.damage.push(d.offset as u64, d.len as u64, &d.error),
             Item::File(span) => {
                 r.file_tokens += 1;
                 r.covered += span.len as u64;
@@ -89,11 +99,8 @@ pub fn verify(data: &[u8], backwards_tolerance_ms: u64) -> Report {
                     }
                 });
                 if let Err(f) = res {
-                    r.damage.push(Damage {
-                        offset: span.offset,
-                        len: span.len,
-                        error: f.at(span.offset as u64),
-                    });
+                    let at = span.offset as u64;
+                    r.damage.push(at, span.len as u64, &f.at(at));
                     continue;
                 }
                 for (c, l) in counts.iter_mut().zip(local.iter()) {
@@ -103,9 +110,10 @@ pub fn verify(data: &[u8], backwards_tolerance_ms: u64) -> Report {
                 r.covered += span.len as u64;
                 if let Some(h) = header {
                     events[usize::from(h.event)] += 1;
-                    let now = (h.seconds, h.msec);
+                    // A 32-bit header's seconds fit in an i64 as they are.
+                    let now = (h.seconds as i64, h.msec);
                     if let Some(prev) = r.last_time {
-                        if as_ms(now) + u128::from(backwards_tolerance_ms) < as_ms(prev) {
+                        if as_ms(now) + i128::from(backwards_tolerance_ms) < as_ms(prev) {
                             r.time_backwards.push(TimeBackwards {
                                 offset: span.offset,
                                 previous: prev,
@@ -148,8 +156,8 @@ pub fn verify(data: &[u8], backwards_tolerance_ms: u64) -> Report {
     r
 }
 
-fn as_ms((seconds, msec): (u64, u64)) -> u128 {
-    u128::from(seconds) * 1000 + u128::from(msec)
+fn as_ms((seconds, msec): Time) -> i128 {
+    i128::from(seconds) * 1000 + i128::from(msec)
 }
 
 /// The first problem of a strict reading, if any.
@@ -176,7 +184,7 @@ mod tests {
     fn clean_trail() {
         let mut t = rec(1, &[0x2f, 0, 0, 0, 1]);
         t.extend(rec(2, &[0x2f, 0, 0, 0, 2]));
-        let r = verify(&t, 0);
+        let r = verify(&t, 0, 1000);
         assert_eq!((r.records, r.covered as usize), (2, t.len()));
         assert!(r.damage.is_empty() && r.seq_gaps.is_empty() && r.time_backwards.is_empty());
         assert_eq!(r.events, vec![(7, 2)]);
@@ -193,23 +201,24 @@ mod tests {
         t.extend(&bad);
         t.extend(&rec(7, b"")[..10]);
         // Two seconds backwards: within a 2000 ms tolerance, beyond 1999 ms.
-        assert!(verify(&t, 2000).time_backwards.is_empty());
-        let r = verify(&t, 1999);
+        assert!(verify(&t, 2000, 1000).time_backwards.is_empty());
+        let r = verify(&t, 1999, 1000);
         assert_eq!(r.records, 2);
         assert_eq!(
-            r.seq_gaps,
-            vec![SeqGap {
+            r.seq_gaps.items(),
+            [SeqGap {
                 offset: 30 + 18,
                 expected: 2,
                 found: 4
             }]
         );
-        assert_eq!(r.time_backwards.len(), 1);
-        assert_eq!(r.time_backwards[0].offset, 30);
-        assert_eq!(r.damage.len(), 2);
-        assert_eq!((r.damage[0].offset, r.damage[0].len), (bad_at, bad.len()));
-        assert_eq!(r.damage[0].error.kind.code(), "unknown_token");
-        assert_eq!(r.damage[0].error.offset as usize, bad_at + 18);
+        assert_eq!(r.time_backwards.total(), 1);
+        assert_eq!(r.time_backwards.items()[0].offset, 30);
+        assert_eq!(r.damage.count(), 2);
+        let d = &r.damage.regions().items()[0];
+        assert_eq!((d.offset, d.len), (bad_at as u64, bad.len() as u64));
+        assert_eq!(d.error.kind.code(), "unknown_token");
+        assert_eq!(d.error.offset as usize, bad_at + 18);
         assert!(r.truncated_tail());
         assert_eq!(
             first_error(&r).map(|e| e.kind.code()),
@@ -238,9 +247,61 @@ mod tests {
         for (host, seq) in [(1, 10), (2, 500), (1, 11), (2, 501), (1, 12), (2, 503)] {
             t.extend(rec_ex(host, 1, &[0x2f, 0, 0, (seq >> 8) as u8, seq as u8]));
         }
-        let r = verify(&t, 0);
+        let r = verify(&t, 0, 1000);
         assert_eq!(r.records, 6);
-        assert_eq!(r.seq_gaps.len(), 1);
-        assert_eq!((r.seq_gaps[0].expected, r.seq_gaps[0].found), (502, 503));
+        assert_eq!(r.seq_gaps.total(), 1);
+        let g = &r.seq_gaps.items()[0];
+        assert_eq!((g.expected, g.found), (502, 503));
+    }
+
+    /// header64 at `secs` (8 bytes, read signed) with `body`.
+    fn rec64(secs: i64, body: &[u8]) -> Vec<u8> {
+        let count = (26 + body.len() + 7) as u32;
+        let mut r = vec![0x74];
+        r.extend_from_slice(&count.to_be_bytes());
+        r.extend_from_slice(&[11, 0, 7, 0, 0]);
+        r.extend_from_slice(&secs.to_be_bytes());
+        r.extend_from_slice(&1u64.to_be_bytes());
+        r.extend_from_slice(body);
+        r.extend_from_slice(&[0x13, 0xb1, 0x05]);
+        r.extend_from_slice(&count.to_be_bytes());
+        r
+    }
+
+    #[test]
+    fn header64_times_are_signed_as_record_time_reads_them() {
+        // One second before the epoch, then the epoch: time runs forwards. (Read unsigned,
+        // the first would be 2^64 - 1 seconds and the second a jump backwards.)
+        let mut t = rec64(-1, b"");
+        t.extend(rec64(0, b""));
+        let r = verify(&t, 0, 1000);
+        assert!(r.time_backwards.is_empty(), "{:?}", r.time_backwards);
+        assert_eq!((r.first_time, r.last_time), (Some((-1, 1)), Some((0, 1))));
+        // And the reverse order is backwards.
+        let mut t = rec64(0, b"");
+        t.extend(rec64(-1, b""));
+        assert_eq!(verify(&t, 0, 1000).time_backwards.total(), 1);
+    }
+
+    #[test]
+    fn lists_keep_their_first_entries_and_count_all() {
+        // 50 records each with a seq gap and time backwards, then 50 bad ones.
+        let mut t = Vec::new();
+        for i in 0..50u8 {
+            t.extend(rec(100 - i, &[0x2f, 0, 0, 0, 2 * i]));
+        }
+        for _ in 0..50 {
+            t.extend(rec(1, &[0x99]));
+        }
+        let r = verify(&t, 0, 5);
+        assert_eq!(r.seq_gaps.total(), 49);
+        assert_eq!(r.seq_gaps.items().len(), 5);
+        assert_eq!(r.time_backwards.total(), 49);
+        assert_eq!(r.time_backwards.items().len(), 5);
+        assert_eq!(
+            (r.damage.count(), r.damage.regions().items().len()),
+            (50, 5)
+        );
+        assert_eq!(r.damage.bytes(), 50 * rec(1, &[0x99]).len() as u64);
     }
 }

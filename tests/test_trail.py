@@ -208,8 +208,9 @@ def test_huge_declared_sizes_do_not_allocate() -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     four_gb = bytearray(REC + bytes(1024))
     four_gb[1:5] = struct.pack(">I", 0xFFFFFFFF)
-    with pytest.raises(TruncatedError):
+    with pytest.raises(RecordSizeError) as caught:
         list(bsmtrail.open(bytes(four_gb)))
+    assert caught.value.reason == "record_too_large"
     exec_args = record(struct.pack(">BI", 0x3C, 0xFFFFFFFF) + b"a\x00" * 100)
     with pytest.raises(TruncatedError):
         bsmtrail.parse_record(exec_args)

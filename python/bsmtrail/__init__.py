@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import _native
-from ._native import Record, __version__, build_profile
+from ._native import Record, __version__, build_profile, max_record_size
 from .arrow import read_trails
 from .errors import (
     BSMError,
@@ -26,13 +26,16 @@ from .errors import (
     UnknownTokenError,
 )
 from .stream import Stream, follow, stream
+from .tally import Bounded, DamageLog
 from .trail import Damage, FileToken, ScanResult, Trail, VerifyReport, open, parse_record
 from .writer import EncodeError, RecordBuilder, WriteResult, write_trail
 
 __all__ = [
     "BSMError",
     "BSMWarning",
+    "Bounded",
     "Damage",
+    "DamageLog",
     "EncodeError",
     "FileToken",
     "FramingError",
@@ -52,6 +55,7 @@ __all__ = [
     "build_profile",
     "demo_path",
     "follow",
+    "max_record_size",
     "open",
     "parse_record",
     "read_trails",

@@ -8,9 +8,9 @@ happened; tests and tools should use the attributes, not the message text.
 ``token_id``
     Id of the token being decoded, or ``None``.
 ``reason``
-    A stable snake_case code: ``truncated``, ``record_too_small``, ``not_a_record``,
-    ``missing_trailer``, ``bad_trailer_magic``, ``trailer_mismatch``, ``unknown_token``,
-    ``bad_address_type``, ``bad_data_unit``, ``trailing_bytes``.
+    A stable snake_case code: ``truncated``, ``record_too_small``, ``record_too_large``,
+    ``not_a_record``, ``missing_trailer``, ``bad_trailer_magic``, ``trailer_mismatch``,
+    ``unknown_token``, ``bad_address_type``, ``bad_data_unit``, ``trailing_bytes``.
 
 All attributes are also in ``args``, so the exceptions survive pickling (multiprocessing,
 Dask).
@@ -64,7 +64,8 @@ class UnknownTokenError(BSMError):
 
 
 class RecordSizeError(BSMError):
-    """A header's byte count cannot hold the header and a trailer."""
+    """A header's byte count cannot hold the header and a trailer, or is above the
+    maximum record size (:func:`bsmtrail.max_record_size`)."""
 
 
 class FramingError(BSMError):
@@ -84,6 +85,7 @@ class BSMWarning(UserWarning):
 REASON_CLASSES: dict[str, type[BSMError]] = {
     "truncated": TruncatedError,
     "record_too_small": RecordSizeError,
+    "record_too_large": RecordSizeError,
     "not_a_record": FramingError,
     "missing_trailer": TrailerError,
     "bad_trailer_magic": TrailerError,

@@ -30,7 +30,7 @@ from ._native import Selection
 from .errors import BSMError
 from .outputs import atomic_file, check_output
 from .sources import materialize
-from .trail import Damage
+from .tally import DamageLog
 from .userdb import IdNames, read_group, read_passwd
 
 if TYPE_CHECKING:
@@ -303,14 +303,15 @@ def parse_auditreduce_args(argv: Sequence[str]) -> Criteria:
 @dataclass(frozen=True)
 class ReduceResult:
     """What :func:`reduce` kept: records ``kept`` of ``seen``; ``error`` ended a strict
-    read early; ``damage`` lists regions skipped in recover mode; ``undecided`` the
+    read early; ``damage`` counts regions skipped in recover mode (bounded:
+    :mod:`bsmtrail.tally`); ``undecided`` the
     offsets of records left out because a token bsmtrail cannot decode hides what a
     criterion depends on (reported, never guessed)."""
 
     kept: int
     seen: int
     error: BSMError | None
-    damage: list[Damage]
+    damage: DamageLog
     undecided: list[int] = field(default_factory=list)
 
 
@@ -326,15 +327,14 @@ def reduce(
     may be compressed (``bsmtrail.sources``). A path output may not be the source; it is
     written under a temporary name and renamed into place when complete, so an error or
     interrupt leaves any previous file there untouched."""
-    damage: list[tuple[int, int, BSMError]] = []
+    damage = _native.DamageLog()
     undecided: list[int] = []
 
     def run(data: str | bytes, f: BinaryIO) -> ReduceResult:
         kept, seen, err = _native.reduce(
             data, sel, f.write, recover=recover, damage=damage, undecided=undecided
         )
-        found = [Damage(o, n, e) for o, n, e in damage]
-        return ReduceResult(kept, seen, err, found, undecided)
+        return ReduceResult(kept, seen, err, DamageLog.of(damage), undecided)
 
     with contextlib.ExitStack() as stack:
         data: str | bytes

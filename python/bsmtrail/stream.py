@@ -17,9 +17,8 @@ from typing import IO, BinaryIO
 
 from . import _native
 from ._native import Record
-from .errors import BSMError
 from .sources import decompressing_stream
-from .trail import Damage
+from .tally import DamageLog
 
 __all__ = ["Stream", "follow", "stream"]
 
@@ -46,7 +45,7 @@ class Stream:
         idle_timeout: float | None = None,
         stop: Callable[[], bool] | None = None,
         chunk_size: int = DEFAULT_CHUNK,
-        max_record: int = 16 << 20,
+        max_record: int | None = None,
     ) -> None:
         self._path: str | None = None
         self._file: BinaryIO | None = None
@@ -59,13 +58,14 @@ class Stream:
         self.idle_timeout = idle_timeout
         self.stop = stop
         self.chunk_size = chunk_size
+        self.max_record = max_record
         self._decoder = _native.StreamDecoder(max_record=max_record)
-        self._damage: list[tuple[int, int, BSMError]] = []
+        self._damage = _native.DamageLog()
 
     @property
-    def damage(self) -> list[Damage]:
-        """Regions skipped so far, with stream offsets."""
-        return [Damage(o, n, e) for o, n, e in self._damage]
+    def damage(self) -> DamageLog:
+        """Regions skipped so far, with stream offsets (bounded: :mod:`bsmtrail.tally`)."""
+        return DamageLog.of(self._damage)
 
     @property
     def position(self) -> int:
@@ -118,7 +118,7 @@ class Stream:
                     f.close()
                     assert self._path is not None
                     f = open(self._path, "rb")
-                    self._decoder = _native.StreamDecoder()
+                    self._decoder = _native.StreamDecoder(max_record=self.max_record)
                     continue
                 if (
                     self.idle_timeout is not None
@@ -139,7 +139,7 @@ def stream(
     source: BinaryIO | str | os.PathLike[str],
     *,
     chunk_size: int = DEFAULT_CHUNK,
-    max_record: int = 16 << 20,
+    max_record: int | None = None,
 ) -> Stream:
     """Records of a stream read to its end (see :class:`Stream`)."""
     return Stream(source, chunk_size=chunk_size, max_record=max_record)
@@ -152,7 +152,7 @@ def follow(
     idle_timeout: float | None = None,
     stop: Callable[[], bool] | None = None,
     chunk_size: int = DEFAULT_CHUNK,
-    max_record: int = 16 << 20,
+    max_record: int | None = None,
 ) -> Stream:
     """Records of a trail that is still being written, as they are written."""
     return Stream(

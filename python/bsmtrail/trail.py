@@ -17,6 +17,7 @@ from . import _native
 from ._native import Record
 from .errors import BSMError
 from .sources import Materialized, decompressed_bytes, materialize
+from .tally import Bounded, Damage, DamageLog, bounded
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -50,19 +51,6 @@ Mode = Literal["strict", "recover"]
 
 
 @dataclass(frozen=True)
-class Damage:
-    """A skipped region: ``length`` bytes from ``offset``, and what was wrong there."""
-
-    offset: int
-    length: int
-    error: BSMError
-
-    @property
-    def reason(self) -> str:
-        return self.error.reason or "unknown"
-
-
-@dataclass(frozen=True)
 class FileToken:
     """A standalone file token (0x11) between records: auditd writes one when it opens a
     trail and one when it closes it, naming the trail's file. ``raw`` is its bytes as they
@@ -89,12 +77,14 @@ class VerifyReport:
     records: int
     file_tokens: int
     bytes: int
-    damage: list[Damage]
+    #: Damaged regions: the first ones in full, every one counted (:mod:`bsmtrail.tally`).
+    damage: DamageLog
     truncated_tail: bool
-    #: (offset of the sequence token, expected number, number found)
-    seq_gaps: list[tuple[int, int, int]]
-    #: (record offset, previous (seconds, msec), this record's (seconds, msec))
-    time_backwards: list[tuple[int, tuple[int, int], tuple[int, int]]]
+    #: (offset of the sequence token, expected number, number found); bounded as damage.
+    seq_gaps: Bounded[tuple[int, int, int]]
+    #: (record offset, previous (seconds, msec), this record's (seconds, msec)); seconds
+    #: are signed (64-bit headers), as :attr:`Record.time` reads them.
+    time_backwards: Bounded[tuple[int, tuple[int, int], tuple[int, int]]]
     #: event number -> how many valid records carry it
     events: dict[int, int]
     #: event numbers absent from the event database (filled by :meth:`Trail.verify`)
@@ -165,8 +155,8 @@ class Trail:
         if mode not in ("strict", "recover"):
             raise ValueError(f"mode must be 'strict' or 'recover', not {mode!r}")
         self.mode: Mode = mode
-        #: Regions skipped so far by iteration in ``"recover"`` mode, in input order.
-        self._damage: list[tuple[int, int, BSMError]] = []
+        #: Regions skipped so far by iteration in ``"recover"`` mode (bounded).
+        self._damage = _native.DamageLog()
         self._path: str | None = None
         #: For a selection: (offset in it, offset in the original) per record.
         self._origins: Any = None
@@ -195,9 +185,10 @@ class Trail:
             self._reader = _native.Reader(self._data)
 
     @property
-    def damage(self) -> list[Damage]:
-        """What the last ``"recover"`` iteration skipped (empty in strict mode)."""
-        return [Damage(o, n, e) for o, n, e in self._damage]
+    def damage(self) -> DamageLog:
+        """What the last ``"recover"`` iteration skipped (empty in strict mode): the first
+        regions in full and every one counted (see :mod:`bsmtrail.tally`)."""
+        return DamageLog.of(self._damage)
 
     @property
     def nbytes(self) -> int:
@@ -207,7 +198,7 @@ class Trail:
     def __iter__(self) -> Iterator[Record]:
         if self.mode == "strict":
             return iter(self._reader)
-        self._damage = []
+        self._damage = _native.DamageLog()
         return self._reader.records(recover=True, damage=self._damage)
 
     def items(self) -> Iterator[Record | FileToken]:
@@ -216,7 +207,7 @@ class Trail:
         yielded, so ``write_trail(out, trail.items())`` copies the trail byte for byte."""
         recover = self.mode == "recover"
         if recover:
-            self._damage = []
+            self._damage = _native.DamageLog()
         return self._reader.records(
             recover=recover,
             damage=self._damage if recover else None,
@@ -414,10 +405,10 @@ def _verify(trail: Trail, events: EventsArg, tolerance_ms: int) -> VerifyReport:
         records=d["records"],
         file_tokens=d["file_tokens"],
         bytes=d["bytes"],
-        damage=[Damage(o, n, e) for o, n, e in d["damage"]],
+        damage=DamageLog.of(d["damage"]),
         truncated_tail=d["truncated_tail"],
-        seq_gaps=list(d["seq_gaps"]),
-        time_backwards=list(d["time_backwards"]),
+        seq_gaps=bounded(d["seq_gaps"], d["seq_gaps_total"]),
+        time_backwards=bounded(d["time_backwards"], d["time_backwards_total"]),
         events=seen,
         unknown_events={e: n for e, n in seen.items() if e not in db},
         first_time=d["first_time"],

@@ -32,7 +32,7 @@ use arrow_array::ArrayRef;
 use std::sync::OnceLock;
 
 /// Every `ErrorKind` code, in key order (the `error` and `reason` dictionaries).
-const REASONS: [&str; 10] = [
+const REASONS: [&str; 11] = [
     "truncated",
     "record_too_small",
     "not_a_record",
@@ -43,6 +43,7 @@ const REASONS: [&str; 10] = [
     "bad_address_type",
     "bad_data_unit",
     "trailing_bytes",
+    "record_too_large",
 ];
 
 pub(crate) fn reason_key(kind: &ErrorKind) -> i32 {

@@ -55,10 +55,21 @@ pub struct FileReader {
 }
 
 impl FileReader {
+    /// Only a regular file has a length to trust: a pipe or a device says 0 and would
+    /// read as an empty trail, so it is refused (stream it, or pass its bytes).
     pub fn open(path: &std::path::Path) -> io::Result<Self> {
         let file = File::open(path)?;
-        let len = file.metadata()?.len();
-        Ok(FileReader { file, len })
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file: read it as a stream or pass its bytes",
+            ));
+        }
+        Ok(FileReader {
+            file,
+            len: meta.len(),
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //! attributes; this looks up the factory once.
 
 use crate::error::DecodeError;
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyException, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
@@ -21,7 +21,11 @@ fn factory(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         .map(|f| f.bind(py))
 }
 
-pub(crate) fn to_pyerr(py: Python<'_>, e: &DecodeError) -> PyErr {
+/// The Python exception for `e`, as a value to store (damage lists). Building it runs
+/// Python code, so a pending KeyboardInterrupt (or SystemExit, MemoryError) can surface
+/// here: that is returned as the error, to propagate, never stored in the exception's
+/// place. Only an ordinary failure of the error classes falls back to a RuntimeError.
+pub(crate) fn to_pyexc<'py>(py: Python<'py>, e: &DecodeError) -> PyResult<Bound<'py, PyAny>> {
     let made = factory(py).and_then(|f| {
         f.call1((
             e.to_string(),
@@ -32,7 +36,22 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: &DecodeError) -> PyErr {
         ))
     });
     match made {
+        Ok(exc) => Ok(exc),
+        Err(err) if !err.is_instance_of::<PyException>(py) => Err(err),
+        Err(err) => Ok(
+            PyRuntimeError::new_err(format!("{e} (and the error class failed: {err})"))
+                .into_value(py)
+                .into_bound(py)
+                .into_any(),
+        ),
+    }
+}
+
+/// The Python exception for `e`, to raise. An interrupt pending while it is built is
+/// what is raised instead.
+pub(crate) fn to_pyerr(py: Python<'_>, e: &DecodeError) -> PyErr {
+    match to_pyexc(py, e) {
         Ok(exc) => PyErr::from_value(exc),
-        Err(err) => PyRuntimeError::new_err(format!("{e} (and the error class failed: {err})")),
+        Err(err) => err,
     }
 }

@@ -8,6 +8,7 @@ mod errors;
 mod reader;
 mod render;
 mod select;
+mod tally;
 mod writer;
 
 use pyo3::prelude::*;
@@ -29,6 +30,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     reader::register(m)?;
     render::register(m)?;
     select::register(m)?;
+    tally::register(m)?;
     writer::register(m)?;
     Ok(())
 }

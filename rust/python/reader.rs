@@ -3,17 +3,14 @@
 //! offset and the decoded header, and decodes its tokens when asked.
 
 use super::convert::token_dict;
-use super::errors::to_pyerr;
+use super::errors::{to_pyerr, to_pyexc};
+use super::tally::{note, DamageLog};
 use crate::error::{DecodeError, ErrorKind};
 use crate::framing::{self, Check, Framer, Span, SpanKind};
 use crate::inet;
 use crate::recover::{Item, Recover};
 use crate::source::Source;
-use crate::stream::{StreamDecoder as StreamCore, StreamItem, DEFAULT_MAX_RECORD};
-
-// `StreamDecoder`'s signature spells the default out: pyo3 shows a literal in
-// `__text_signature__` (which stubtest checks against the stub), not a constant's name.
-const _: () = assert!(DEFAULT_MAX_RECORD == 16777216);
+use crate::stream::{StreamDecoder as StreamCore, StreamItem};
 use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Header, Token};
 use crate::verify;
 use pyo3::exceptions::PyTypeError;
@@ -256,15 +253,14 @@ impl Reader {
     }
 
     /// Iterate records. With `recover`, damaged regions and records that fail to decode are
-    /// skipped and appended to `damage` as `(offset, length, BSMError)` tuples instead of
-    /// raising; iteration resynchronises on the next record that frames strictly. With
+    /// skipped and added to `damage` (a bounded `DamageLog`) instead of raising; iteration resynchronises on the next record that frames strictly. With
     /// `files`, standalone file tokens are not skipped: each yields `files(token_dict,
     /// raw_bytes)` in its place in the trail.
     #[pyo3(signature = (recover = false, damage = None, files = None))]
     fn records(
         &self,
         recover: bool,
-        damage: Option<Py<PyList>>,
+        damage: Option<Py<DamageLog>>,
         files: Option<Py<PyAny>>,
     ) -> RecordIter {
         RecordIter {
@@ -279,39 +275,41 @@ impl Reader {
     }
 
     /// Integrity report over the whole trail (recovering; never raises for bad input).
-    #[pyo3(signature = (*, backwards_tolerance_ms = 1000))]
+    /// Its lists keep their first `keep` entries in full and count the rest.
+    #[pyo3(signature = (*, backwards_tolerance_ms = 1000, keep = 1000))]
     fn verify<'py>(
         &self,
         py: Python<'py>,
         backwards_tolerance_ms: u64,
+        keep: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
         let src = self.source.clone();
-        let r = py.detach(move || verify::verify(src.bytes(), backwards_tolerance_ms));
+        let r = py.detach(move || verify::verify(src.bytes(), backwards_tolerance_ms, keep));
         let d = PyDict::new(py);
         d.set_item("nbytes", r.nbytes)?;
         d.set_item("records", r.records)?;
         d.set_item("file_tokens", r.file_tokens)?;
         d.set_item("bytes", r.covered)?;
         d.set_item("truncated_tail", r.truncated_tail())?;
-        let damage = PyList::empty(py);
-        for x in &r.damage {
-            damage.append((x.offset, x.len, to_pyerr(py, &x.error).into_value(py)))?;
-        }
-        d.set_item("damage", damage)?;
+        d.set_item("damage", DamageLog { log: r.damage })?;
         d.set_item(
             "seq_gaps",
             r.seq_gaps
+                .items()
                 .iter()
                 .map(|g| (g.offset, g.expected, g.found))
                 .collect::<Vec<_>>(),
         )?;
+        d.set_item("seq_gaps_total", r.seq_gaps.total())?;
         d.set_item(
             "time_backwards",
             r.time_backwards
+                .items()
                 .iter()
                 .map(|t| (t.offset, t.previous, t.current))
                 .collect::<Vec<_>>(),
         )?;
+        d.set_item("time_backwards_total", r.time_backwards.total())?;
         d.set_item("events", r.events)?;
         d.set_item("first_time", r.first_time)?;
         d.set_item("last_time", r.last_time)?;
@@ -361,7 +359,7 @@ impl Reader {
         d.set_item(
             "error",
             match &s.error {
-                Some(e) => to_pyerr(py, e).into_value(py).into_any(),
+                Some(e) => to_pyexc(py, e)?.unbind(),
                 None => py.None(),
             },
         )?;
@@ -437,7 +435,7 @@ pub struct RecordIter {
     pos: usize,
     done: bool,
     recover: bool,
-    damage: Option<Py<PyList>>,
+    damage: Option<Py<DamageLog>>,
     origins: Option<Arc<Vec<(u64, u64)>>>,
     /// Called for each standalone file token (else they are skipped).
     files: Option<Py<PyAny>>,
@@ -470,11 +468,12 @@ impl RecordIter {
         len: usize,
         e: &DecodeError,
     ) -> PyResult<()> {
-        if let Some(list) = &self.damage {
-            list.bind(py)
-                .append((offset, len, to_pyerr(py, e).into_value(py)))?;
-        }
-        Ok(())
+        note(
+            self.damage.as_ref().map(|d| d.bind(py)),
+            offset as u64,
+            len as u64,
+            e,
+        )
     }
 
     fn next_recovering(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
@@ -550,37 +549,35 @@ pub struct StreamDecoder {
 #[pymethods]
 impl StreamDecoder {
     #[new]
-    #[pyo3(signature = (*, max_record = 16777216))]
-    fn new(max_record: usize) -> Self {
+    /// `max_record` defaults to the maximum record size in force
+    /// (`max_record_size`); a larger one is held to it, as every path is.
+    #[pyo3(signature = (*, max_record = None))]
+    fn new(max_record: Option<usize>) -> Self {
+        let limit = framing::max_record();
         StreamDecoder {
-            inner: StreamCore::new(max_record),
+            inner: StreamCore::new(max_record.unwrap_or(limit).min(limit)),
         }
     }
 
-    /// Add bytes. Returns the records they complete; damaged regions are appended to
-    /// `damage` as `(offset, length, BSMError)`.
+    /// Add bytes. Returns the records they complete; damaged regions are added to
+    /// `damage`.
     #[pyo3(signature = (data, damage = None))]
     fn feed(
         &mut self,
-        py: Python<'_>,
         data: &[u8],
-        damage: Option<&Bound<'_, PyList>>,
+        damage: Option<&Bound<'_, DamageLog>>,
     ) -> PyResult<Vec<Record>> {
         let mut out = Vec::new();
         self.inner.feed(data, &mut out);
-        stream_records(py, out, damage)
+        stream_records(out, damage)
     }
 
     /// End of input: a record still incomplete becomes a truncated-tail damage region.
     #[pyo3(signature = (damage = None))]
-    fn finish(
-        &mut self,
-        py: Python<'_>,
-        damage: Option<&Bound<'_, PyList>>,
-    ) -> PyResult<Vec<Record>> {
+    fn finish(&mut self, damage: Option<&Bound<'_, DamageLog>>) -> PyResult<Vec<Record>> {
         let mut out = Vec::new();
         self.inner.finish(&mut out);
-        stream_records(py, out, damage)
+        stream_records(out, damage)
     }
 
     /// Stream offset of the first byte not yet consumed.
@@ -597,17 +594,11 @@ impl StreamDecoder {
 }
 
 fn stream_records(
-    py: Python<'_>,
     items: Vec<StreamItem>,
-    damage: Option<&Bound<'_, PyList>>,
+    damage: Option<&Bound<'_, DamageLog>>,
 ) -> PyResult<Vec<Record>> {
     let mut recs = Vec::new();
-    let note = |offset: u64, len: u64, e: &DecodeError| -> PyResult<()> {
-        if let Some(list) = damage {
-            list.append((offset, len, to_pyerr(py, e).into_value(py)))?;
-        }
-        Ok(())
-    };
+    let note = |offset: u64, len: u64, e: &DecodeError| note(damage, offset, len, e);
     for it in items {
         match it {
             StreamItem::File { .. } => {}
@@ -671,7 +662,26 @@ pub fn parse_record(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Record>
     validated(&src, span).map_err(|e| to_pyerr(py, &e))
 }
 
+/// The maximum record size every reader path applies; with `size`, set it and return the
+/// previous one (as `csv.field_size_limit` does). A header claiming more is damage.
+#[pyfunction]
+#[pyo3(signature = (size = None))]
+fn max_record_size(size: Option<usize>) -> PyResult<usize> {
+    match size {
+        None => Ok(framing::max_record()),
+        Some(n) if n < framing::MIN_MAX_RECORD || n > u32::MAX as usize => {
+            Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "maximum record size must be {}..{} bytes, not {n}",
+                framing::MIN_MAX_RECORD,
+                u32::MAX
+            )))
+        }
+        Some(n) => Ok(framing::set_max_record(n)),
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(max_record_size, m)?)?;
     m.add_class::<Reader>()?;
     m.add_class::<Record>()?;
     m.add_class::<RecordIter>()?;

@@ -1,8 +1,9 @@
 //! `Selection` and `reduce`: auditreduce's record selection over a whole trail in Rust.
 //! Criteria arrive already resolved (numbers, masks, tables) from `bsmtrail/select.py`.
 
-use super::errors::to_pyerr;
+use super::errors::to_pyexc;
 use super::reader::source_from;
+use super::tally::{note, DamageLog};
 use crate::error::DecodeError;
 use crate::framing::{Check, Framer, SpanKind};
 use crate::recover::{Item, Recover};
@@ -112,8 +113,7 @@ struct Tally {
 /// are also written to `offsets.write` as little-endian u64 pairs, so callers can map rows
 /// built from the output back to file positions.
 /// Framing is auditreduce's (praudit's `au_read_rec`) unless `recover`, which frames
-/// strictly and resynchronises past damage, appending `(offset, length, BSMError)` to
-/// `damage`. Returns `(kept, seen, error)`: `error` is the framing error that ended a
+/// strictly and resynchronises past damage, adding it to `damage` (a `DamageLog`). Returns `(kept, seen, error)`: `error` is the framing error that ended a
 /// non-recovering read, or None. With `undecided`, the offsets of records the selection
 /// could not decide (a token it cannot decode hides what a criterion depends on; they are
 /// not written) are appended to it.
@@ -126,7 +126,7 @@ pub fn reduce<'py>(
     selection: &Selection,
     write: &Bound<'py, PyAny>,
     recover: bool,
-    damage: Option<&Bound<'py, PyList>>,
+    damage: Option<&Bound<'py, DamageLog>>,
     chunk_size: usize,
     offsets: Option<&Bound<'py, PyAny>>,
     undecided: Option<&Bound<'py, PyList>>,
@@ -199,11 +199,7 @@ pub fn reduce<'py>(
                     out.extend_from_slice(rec);
                 }
             }
-            Ok(Item::Damage(d)) => {
-                if let Some(list) = damage {
-                    list.append((d.offset, d.len, to_pyerr(py, &d.error).into_value(py)))?;
-                }
-            }
+            Ok(Item::Damage(d)) => note(damage, d.offset as u64, d.len as u64, &d.error)?,
             Err(e) => {
                 t.stopped = Some(e);
                 break;
@@ -213,7 +209,7 @@ pub fn reduce<'py>(
     }
     flush(&mut out, &mut pairs, true)?;
     let stopped = match &t.stopped {
-        Some(e) => to_pyerr(py, e).into_value(py).into_any(),
+        Some(e) => to_pyexc(py, e)?.unbind(),
         None => py.None(),
     };
     Ok((t.kept, t.seen, stopped))

@@ -12,7 +12,14 @@ from typing import IO, Any
 
 from ..arrow import EVENT_COLUMNS, RECORD_COLUMNS
 from ..outputs import atomic_directory, atomic_file, check_output
-from .inputs import Inputs, _mod, add_where_arguments, damage_summary, parse_where
+from .inputs import (
+    DamageReport,
+    Inputs,
+    _mod,
+    add_where_arguments,
+    damage_summary,
+    parse_where,
+)
 from .progress import Progress, progress_wanted
 from .usage import UsageError
 
@@ -386,7 +393,7 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 sink.close()
         rows = sink.rows
-        damage = []
+        damage = DamageReport()
         if args.mode == "recover" and args.view != "errors":
             damage = inputs.damage()
         empty = args.view == "records" and inputs.report_empty(PROG)

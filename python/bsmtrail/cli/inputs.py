@@ -27,7 +27,6 @@ from typing import Any
 
 from .. import _native
 from ..arrow import _stream
-from ..errors import BSMError
 from ..select import Selection, SelectionError, parse_auditreduce_args, selection
 from ..sources import (
     COMPRESSIONS,
@@ -37,11 +36,13 @@ from ..sources import (
     materialize,
     sniff,
 )
+from ..tally import DEFAULT_KEEP
 from .progress import Progress
 from .usage import UsageError, say_no_records
 
 __all__ = [
     "DamageEntry",
+    "DamageReport",
     "Input",
     "Inputs",
     "UsageError",
@@ -73,6 +74,45 @@ class DamageEntry:
 
 
 @dataclass
+class DamageReport:
+    """Damage of a command's inputs in bounded memory: the first ``keep`` entries in full,
+    exact counts of damaged regions (and their bytes) and of failing records. The full
+    list is ``convert --view errors``."""
+
+    entries: list[DamageEntry] = field(default_factory=list)
+    regions: int = 0
+    region_bytes: int = 0
+    records: int = 0
+    keep: int = DEFAULT_KEEP
+
+    def add(self, entry: DamageEntry) -> None:
+        """Count an entry and keep it if there is room."""
+        if entry.kind == "damage":
+            self.regions += 1
+            self.region_bytes += entry.length
+        else:
+            self.records += 1
+        self.keep_entry(entry)
+
+    def keep_entry(self, entry: DamageEntry) -> None:
+        if len(self.entries) < self.keep:
+            self.entries.append(entry)
+
+    def merge(self, other: DamageReport) -> None:
+        self.regions += other.regions
+        self.region_bytes += other.region_bytes
+        self.records += other.records
+        for e in other.entries:
+            self.keep_entry(e)
+
+    def __len__(self) -> int:
+        return self.regions + self.records
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+
+@dataclass
 class Input:
     """One trail: ``name`` as given (the ``source`` column), ``path`` the file read (the
     original, or a decompressed or selected copy), ``weight`` its share of the progress bar
@@ -85,7 +125,7 @@ class Input:
     selected: bool = False
     #: Records selection looked at (for a selected copy; rows count the others).
     seen: int = -1
-    damage: list[DamageEntry] = field(default_factory=list)
+    damage: DamageReport = field(default_factory=lambda: DamageReport())
     #: For a selected copy: (offset in it, offset in the original) per record (numpy).
     origins: Any = None
 
@@ -150,20 +190,38 @@ def _mod(name: str) -> Any:
     return importlib.import_module(name)
 
 
-def _damage_of(name: str, path: str) -> list[DamageEntry]:
-    """Every damaged region and failing record of a file (the errors view)."""
-    table = _stream([(name, path)], view="errors").read_all()
-    return [
-        DamageEntry(
-            source=name,
-            offset=r["offset"],
-            length=r["length"],
-            kind=r["kind"],
-            reason=r["reason"],
-            message=r["message"],
-        )
-        for r in table.to_pylist()
-    ]
+def _damage_of(name: str, path: str, *, records_only: bool = False) -> DamageReport:
+    """The damaged regions and failing records of a file (the errors view, read batch by
+    batch: counted whole, the first ones kept). ``records_only`` counts failing records
+    alone, with no offsets (for a selected copy, whose offsets mean nothing to the user
+    and whose framing damage selection already reported)."""
+    pc = _mod("pyarrow.compute")
+    report = DamageReport()
+    for batch in _stream([(name, path)], view="errors"):
+        kind = batch.column("kind").cast("string")
+        regions = pc.equal(kind, "damage")
+        n_regions = pc.sum(regions.cast("int64")).as_py() or 0
+        if not records_only:
+            report.regions += n_regions
+            report.region_bytes += pc.sum(batch.column("length").filter(regions)).as_py() or 0
+        report.records += batch.num_rows - n_regions
+        room = report.keep - len(report.entries)
+        if room <= 0:
+            continue
+        if records_only:
+            batch = batch.filter(pc.invert(regions))
+        for r in batch.slice(0, room).to_pylist():
+            report.keep_entry(
+                DamageEntry(
+                    source=name,
+                    offset=-1 if records_only else r["offset"],
+                    length=r["length"],
+                    kind=r["kind"],
+                    reason=r["reason"],
+                    message=r["message"],
+                )
+            )
+    return report
 
 
 class Inputs:
@@ -236,7 +294,7 @@ class Inputs:
     def _select(self, i: int, item: Input) -> None:
         assert self.where is not None
         out = self._tmpfile(i, "selected")
-        damage: list[tuple[int, int, BSMError]] = []
+        damage = _native.DamageLog()
         undecided: list[int] = []
         pairs = io.BytesIO()
         with open(out, "wb") as f:
@@ -253,20 +311,21 @@ class Inputs:
         item.origins = _mod("numpy").frombuffer(pairs.getvalue(), dtype="<u8").reshape(-1, 2)
         if err is not None and self.mode == "strict":
             raise err
-        item.damage = [
-            DamageEntry(item.name, o, n, "damage", e.reason or "damage", str(e))
-            for o, n, e in damage
-        ] + [
-            DamageEntry(
-                item.name,
-                o,
-                0,
-                "record",
-                "selection_undecided",
-                "left out: a token bsmtrail cannot decode hides what --where depends on",
+        report = DamageReport(regions=damage.count, region_bytes=damage.bytes)
+        for o, n, e in damage.regions():
+            report.keep_entry(DamageEntry(item.name, o, n, "damage", e.reason or "damage", str(e)))
+        for o in undecided:
+            report.add(
+                DamageEntry(
+                    item.name,
+                    o,
+                    0,
+                    "record",
+                    "selection_undecided",
+                    "left out: a token bsmtrail cannot decode hides what --where depends on",
+                )
             )
-            for o in undecided
-        ]
+        item.damage = report
         item.path, item.length, item.selected = out, os.path.getsize(out), True
 
     def stream(
@@ -307,7 +366,10 @@ class Inputs:
         for it in self.items:
             before.append(before[-1] + it.weight)
         self._tracked = view == "records"
+        # Gaps between records, per input: the first few (file tokens, to check), and
+        # whether there were more (then the errors view is read anyway).
         self._gaps: dict[int, list[tuple[int, int]]] = {}
+        self._many_gaps: set[int] = set()
         self._errors: set[int] = set()
         self._ends: dict[int, int] = {}
         self._rows: dict[int, int] = {}
@@ -339,7 +401,11 @@ class Inputs:
         prev_end = np.concatenate((np.array([last[1]], np.uint64), end[:-1]))
         prev_end[src != prev_src] = 0  # an input's first record follows its offset 0
         for i in np.nonzero(off != prev_end)[0]:
-            self._gaps.setdefault(int(src[i]), []).append((int(prev_end[i]), int(off[i])))
+            gaps = self._gaps.setdefault(int(src[i]), [])
+            if len(gaps) < _GAPS_CHECKED:
+                gaps.append((int(prev_end[i]), int(off[i])))
+            else:
+                self._many_gaps.add(int(src[i]))
         tails = np.nonzero(np.append(src[1:] != src[:-1], True))[0]
         for i in tails:
             self._ends[int(src[i])] = int(end[i])
@@ -369,34 +435,35 @@ class Inputs:
             say_no_records(prog, it.name, it.path)
         return bool(found)
 
-    def damage(self) -> list[DamageEntry]:
+    def damage(self) -> DamageReport:
         """Damage of every input in recover mode, after :meth:`batches` has run: what
-        selection skipped, plus (from the errors view) framing damage and failing records.
-        The errors view is read only for the inputs that need it: those with failing
-        records, or with a gap between records that is not file tokens."""
-        out: list[DamageEntry] = []
+        selection skipped, plus (from the errors view) framing damage and failing records,
+        in bounded memory. The errors view is read only for the inputs that need it: those
+        with failing records, or with a gap between records that is not file tokens."""
+        out = DamageReport()
         tracked = getattr(self, "_tracked", False)
         for i, it in enumerate(self.items):
-            out += it.damage
+            out.merge(it.damage)
             if tracked:
                 needed = i in self._errors or (
                     not it.selected
-                    and not all(_file_tokens_only(it.path, a, b) for a, b in self._gaps.get(i, []))
+                    and (
+                        i in self._many_gaps
+                        or not all(
+                            _file_tokens_only(it.path, a, b) for a, b in self._gaps.get(i, [])
+                        )
+                    )
                 )
             else:
                 needed = True
             if needed:
-                found = _damage_of(it.name, it.path)
-                if it.selected:
-                    # Offsets of the selected copy mean nothing to the user; keep the
-                    # failing records' reasons only (selection reported framing damage).
-                    found = [
-                        DamageEntry(d.source, -1, d.length, d.kind, d.reason, d.message)
-                        for d in found
-                        if d.kind == "record"
-                    ]
-                out += found
+                out.merge(_damage_of(it.name, it.path, records_only=it.selected))
         return out
+
+
+#: Gaps between records checked for file tokens per input; past this many, the errors
+#: view is read (a trail has a file token at each end, so more gaps mean damage).
+_GAPS_CHECKED = 64
 
 
 def _file_tokens_only(path: str, start: int, end: int) -> bool:
@@ -415,20 +482,19 @@ def _file_tokens_only(path: str, start: int, end: int) -> bool:
         return pos == end
 
 
-def damage_summary(prog: str, damage: Sequence[DamageEntry], limit: int = 10) -> str:
+def damage_summary(prog: str, damage: DamageReport, limit: int = 10) -> str:
     """The stderr lines for damage found in recover mode."""
     if not damage:
         return ""
-    regions = [d for d in damage if d.kind == "damage"]
-    records = [d for d in damage if d.kind == "record"]
     lines = [
-        f"{prog}: damaged input: {len(regions)} damaged region(s) "
-        f"({sum(d.length for d in regions)} bytes skipped), {len(records)} record(s) "
+        f"{prog}: damaged input: {damage.regions} damaged region(s) "
+        f"({damage.region_bytes} bytes skipped), {damage.records} record(s) "
         "failing validation"
     ]
-    for d in damage[:limit]:
+    shown = damage.entries[:limit]
+    for d in shown:
         at = f"@{d.offset} (0x{d.offset:x})" if d.offset >= 0 else "(selected copy)"
         lines.append(f"{prog}:   {d.source} {at} {d.kind} {d.length} bytes: {d.message}")
-    if len(damage) > limit:
-        lines.append(f"{prog}:   ... and {len(damage) - limit} more")
+    if len(damage) > len(shown):
+        lines.append(f"{prog}:   ... and {len(damage) - len(shown)} more")
     return "\n".join(lines) + "\n"

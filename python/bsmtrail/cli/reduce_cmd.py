@@ -140,7 +140,7 @@ def main(argv: Sequence[str]) -> int:
                 print(f"{PROG}: {src.name}: stopped: {res.error}", file=sys.stderr)
                 status = 1
             if res.damage:
-                skipped = sum(d.length for d in res.damage)
+                skipped = res.damage.bytes
                 print(
                     f"{PROG}: {src.name}: skipped {len(res.damage)} damaged regions "
                     f"({skipped} bytes); first at offset {res.damage[0].offset}: "

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..outputs import atomic_file, check_output
 from ..userdb import read_passwd
-from .inputs import DamageEntry, Inputs, _mod, add_where_arguments, parse_where
+from .inputs import DamageReport, Inputs, _mod, add_where_arguments, parse_where
 from .progress import Progress, progress_wanted
 from .usage import UsageError
 
@@ -131,7 +131,7 @@ class Stats:
     no_return: int = 0
     record_errors: int = 0
     counts: dict[str, GroupCounts] = field(default_factory=dict)
-    damage: list[DamageEntry] = field(default_factory=list)
+    damage: DamageReport = field(default_factory=DamageReport)
 
     def __post_init__(self) -> None:
         self.counts = {
@@ -278,7 +278,6 @@ def report(s: Stats, top: int, passwd: str | None, inputs: Inputs) -> dict[str, 
             strict=True,
         )
     ]
-    regions = [d for d in s.damage if d.kind == "damage"]
     return {
         "trails": [it.name for it in inputs.items],
         "input_bytes": inputs.total,
@@ -295,10 +294,10 @@ def report(s: Stats, top: int, passwd: str | None, inputs: Inputs) -> dict[str, 
         "paths": simple("paths", "path"),
         "processes": simple("processes", "process"),
         "damage": {
-            "regions": len(regions),
-            "bytes_skipped": sum(d.length for d in regions),
+            "regions": s.damage.regions,
+            "bytes_skipped": s.damage.region_bytes,
             "failing_records": s.record_errors,
-            "entries": [d.as_dict() for d in s.damage[:top]],
+            "entries": [d.as_dict() for d in s.damage.entries[:top]],
         },
     }
 

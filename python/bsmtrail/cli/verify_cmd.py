@@ -54,14 +54,25 @@ def as_json(r: VerifyReport) -> dict[str, Any]:
         "file_tokens": r.file_tokens,
         "bytes_covered": r.bytes,
         "truncated_tail": r.truncated_tail,
+        # Each list holds its first entries (bsmtrail.tally); the totals count them all.
         "damage": [
             {"offset": d.offset, "length": d.length, "reason": d.reason, "message": str(d.error)}
             for d in r.damage
         ],
+        "damage_total": {
+            "regions": r.damage.total,
+            "bytes": r.damage.bytes,
+            "by_reason": {
+                k: {"regions": n, "bytes": b} for k, (n, b) in r.damage.by_reason.items()
+            },
+            "listed": len(r.damage.kept),
+        },
         "seq_gaps": [{"offset": o, "expected": e, "found": f} for o, e, f in r.seq_gaps],
+        "seq_gaps_total": r.seq_gaps.total,
         "time_backwards": [
             {"offset": o, "previous": list(p), "time": list(t)} for o, p, t in r.time_backwards
         ],
+        "time_backwards_total": r.time_backwards.total,
         "empty": r.empty,
         "unknown_events": {str(k): v for k, v in sorted(r.unknown_events.items())},
         "notes": r.notes,
@@ -78,20 +89,26 @@ def show(r: VerifyReport, limit: int) -> str:
         f"bytes covered {r.bytes} of {r.nbytes}",
     ]
     if r.damage:
-        skipped = sum(d.length for d in r.damage)
-        lines.append(f"  damaged regions: {len(r.damage)} ({skipped} bytes)")
-        for d in r.damage[:limit]:
+        lines.append(f"  damaged regions: {r.damage.total} ({r.damage.bytes} bytes)")
+        shown = r.damage.kept[:limit]
+        for d in shown:
             lines.append(f"    @{d.offset} (0x{d.offset:x}) {d.length} bytes: {d.error}")
+        if r.damage.total > len(shown):
+            lines.append(f"    ... and {r.damage.total - len(shown)} more")
     if r.truncated_tail:
         lines.append("  truncated tail: the input ends inside a damaged region")
     if r.seq_gaps:
-        lines.append(f"  sequence gaps: {len(r.seq_gaps)}")
-        for o, e, f in r.seq_gaps[:limit]:
+        lines.append(f"  sequence gaps: {r.seq_gaps.total}")
+        for o, e, f in r.seq_gaps.kept[:limit]:
             lines.append(f"    @{o}: expected {e}, found {f}")
+        if r.seq_gaps.total > limit:
+            lines.append(f"    ... and {r.seq_gaps.total - limit} more")
     if r.time_backwards:
-        lines.append(f"  time running backwards: {len(r.time_backwards)}")
-        for o, p, t in r.time_backwards[:limit]:
+        lines.append(f"  time running backwards: {r.time_backwards.total}")
+        for o, p, t in r.time_backwards.kept[:limit]:
             lines.append(f"    @{o}: {p[0]}.{p[1]:03d} -> {t[0]}.{t[1]:03d}")
+        if r.time_backwards.total > limit:
+            lines.append(f"    ... and {r.time_backwards.total - limit} more")
     if r.empty:
         lines.append(f"  {no_records_reason(r.name)}")
     lines += [f"  note: {n}" for n in r.notes]
