@@ -7,6 +7,7 @@ pub mod arrow;
 pub mod chunks;
 pub(crate) mod cursor;
 pub mod error;
+pub mod fault;
 pub mod framing;
 pub mod inet;
 pub mod lookup;

@@ -34,12 +34,31 @@ pub enum Item {
 
 /// The next offset at or after `from` where a whole record frames strictly.
 pub fn resync(data: &[u8], from: usize) -> Option<usize> {
+    resync_watched(data, from, None)
+}
+
+/// Bytes scanned between calls of a watch during a long resynchronisation.
+const WATCH_STEP: usize = 16 << 20;
+
+/// [`resync`], telling `watch` how far the scan has gone every [`WATCH_STEP`] bytes (a
+/// mapped source releases the pages behind it: a damaged region can be gigabytes).
+pub fn resync_watched(data: &[u8], from: usize, watch: Option<&dyn Fn(usize)>) -> Option<usize> {
     let mut pos = from;
-    while let Some(rest) = data.get(pos..) {
+    while pos < data.len() {
+        let end = match watch {
+            Some(_) => pos.saturating_add(WATCH_STEP).min(data.len()),
+            None => data.len(),
+        };
         // One pass over the bytes for the four header ids. (Chaining a memchr3 with a
         // separate memchr for the fourth id would rescan the whole tail per candidate:
         // quadratic on input that repeats one id.)
-        let i = rest.iter().position(|&b| ids::is_header(b))?;
+        let Some(i) = data[pos..end].iter().position(|&b| ids::is_header(b)) else {
+            pos = end;
+            if let Some(w) = watch {
+                w(pos);
+            }
+            continue;
+        };
         let cand = pos + i;
         if frame(data, cand, Check::Strict).is_ok() {
             return Some(cand);
@@ -53,15 +72,30 @@ pub fn resync(data: &[u8], from: usize) -> Option<usize> {
 pub struct Recover<'a> {
     data: &'a [u8],
     pos: usize,
+    watch: Option<&'a dyn Fn(usize)>,
 }
 
 impl<'a> Recover<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Recover { data, pos: 0 }
+        Recover {
+            data,
+            pos: 0,
+            watch: None,
+        }
     }
 
     pub fn starting_at(data: &'a [u8], pos: usize) -> Self {
-        Recover { data, pos }
+        Recover {
+            data,
+            pos,
+            watch: None,
+        }
+    }
+
+    /// Tell `watch` the position as the pass moves on, inside long damaged regions too.
+    pub fn watched(mut self, watch: &'a dyn Fn(usize)) -> Self {
+        self.watch = Some(watch);
+        self
     }
 
     pub fn position(&self) -> usize {
@@ -86,7 +120,8 @@ impl Iterator for Recover<'_> {
             }
             Err(error) => {
                 let start = self.pos;
-                let end = resync(self.data, start + 1).unwrap_or(self.data.len());
+                let end =
+                    resync_watched(self.data, start + 1, self.watch).unwrap_or(self.data.len());
                 self.pos = end;
                 Some(Item::Damage(Damage {
                     offset: start,

@@ -65,6 +65,17 @@ impl Report {
 /// stamps a record with the time its event started but writes it when the event ends, so
 /// records from concurrent system calls routinely appear a few milliseconds out of order.
 pub fn verify(data: &[u8], backwards_tolerance_ms: u64, keep: usize) -> Report {
+    verify_with(data, backwards_tolerance_ms, keep, &|_| {})
+}
+
+/// [`verify`], telling `watch` the position as the pass moves on (a mapped source
+/// releases the pages behind it).
+pub fn verify_with(
+    data: &[u8],
+    backwards_tolerance_ms: u64,
+    keep: usize,
+    watch: &dyn Fn(usize),
+) -> Report {
     let mut r = Report {
         nbytes: data.len(),
         damage: DamageLog::new(keep),
@@ -77,7 +88,11 @@ pub fn verify(data: &[u8], backwards_tolerance_ms: u64, keep: usize) -> Report {
     // Sequence numbers count per machine: a trail merged from several hosts (header_ex
     // addresses) interleaves independent sequences. Plain headers share one key.
     let mut last_seq: HashMap<Option<Addr>, u32> = HashMap::new();
-    for item in Recover::new(data) {
+    for item in Recover::new(data).watched(watch) {
+        watch(match &item {
+            Item::Damage(d) => d.offset,
+            Item::File(s) | Item::Record(s) => s.offset,
+        });
         match item {
             Item::Damage(d) => r.damage.push(d.offset as u64, d.len as u64, &d.error),
             Item::File(span) => {

@@ -283,7 +283,12 @@ impl Framer {
                         }
                         Err(e) => {
                             *pos = data.len();
-                            return Some((src, 0, Step::Fatal(external(e))));
+                            // Zeros where a mapped file shrank are not the trail's error.
+                            let fatal = match source.check() {
+                                Ok(()) => external(e),
+                                Err(io) => ArrowError::IoError(io.to_string(), io),
+                            };
+                            return Some((src, 0, Step::Fatal(fatal)));
                         }
                     }
                 };
@@ -399,6 +404,20 @@ struct Ctx {
 }
 
 fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Result<RecordBatch, ArrowError> {
+    let batch = decode_segments(ctx, chunk);
+    // A mapped file that shrank while this chunk was read gave zeros, not its bytes:
+    // an error naming the file and offset (before any error those zeros caused), never
+    // a batch built from them.
+    for seg in &chunk.segments {
+        if let Buf::Source(s) = &seg.buf {
+            s.check()
+                .map_err(|e| ArrowError::IoError(e.to_string(), e))?;
+        }
+    }
+    batch
+}
+
+fn decode_segments(ctx: &Ctx, chunk: &Chunk) -> Result<RecordBatch, ArrowError> {
     let strict = ctx.mode == Mode::Strict;
     match &ctx.view {
         View::Records(cols) => {

@@ -52,6 +52,7 @@ pub trait Reader {
 pub struct FileReader {
     file: File,
     len: u64,
+    path: std::path::PathBuf,
 }
 
 impl FileReader {
@@ -69,6 +70,7 @@ impl FileReader {
         Ok(FileReader {
             file,
             len: meta.len(),
+            path: path.to_path_buf(),
         })
     }
 }
@@ -79,7 +81,22 @@ impl Reader for FileReader {
     }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         self.file.seek(SeekFrom::Start(offset))?;
-        self.file.read_exact(buf)
+        self.file.read_exact(buf).map_err(|e| {
+            let why = if e.kind() == io::ErrorKind::UnexpectedEof {
+                "the file changed while it was read: it is shorter than when it was opened"
+                    .to_string()
+            } else {
+                e.to_string()
+            };
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "{}: cannot read {} bytes at offset {offset}: {why}",
+                    self.path.display(),
+                    buf.len()
+                ),
+            )
+        })
     }
 }
 

@@ -11,19 +11,6 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-/// `file[start..end]` of a shared source, without copying.
-struct Slice {
-    src: Source,
-    start: usize,
-    end: usize,
-}
-
-impl AsRef<[u8]> for Slice {
-    fn as_ref(&self) -> &[u8] {
-        self.src.bytes().get(self.start..self.end).unwrap_or(&[])
-    }
-}
-
 /// `TrailSlice(source, start, end)`: bytes `[start, end)` of a trail (a path, memory
 /// mapped, or bytes), shared without copying. Offsets decoded from it are relative to
 /// `start`.
@@ -54,7 +41,7 @@ impl TrailSlice {
             )));
         }
         Ok(TrailSlice {
-            source: Source::from_owner(Slice { src, start, end }),
+            source: src.slice(start, end),
             start,
             end,
         })

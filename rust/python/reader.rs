@@ -41,7 +41,9 @@ pub(crate) fn source_from(obj: &Bound<'_, PyAny>) -> PyResult<Source> {
         return Ok(Source::from_owner(b));
     }
     match obj.extract::<PathBuf>() {
-        Ok(p) => Ok(Source::map_file(&p)?),
+        // Without the GIL: opening a FIFO waits for its writer, which may be a Python
+        // thread of this process.
+        Ok(p) => Ok(obj.py().detach(|| Source::map_file(&p))?),
         Err(_) => Err(PyTypeError::new_err(format!(
             "expected a path, bytes, bytearray or memoryview, not {}",
             obj.get_type().name()?
@@ -171,19 +173,29 @@ impl Record {
     }
     /// The record's bytes, header to trailer.
     #[getter]
-    fn raw<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.bytes())
+    fn raw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let b = PyBytes::new(py, self.bytes());
+        self.source.check()?;
+        Ok(b)
     }
     /// Every token, header and trailer included, as dicts (see `bsmtrail.tokens`).
     #[getter]
     fn tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
+        let mut decoded = Ok(());
         for t in tokens::TokenIter::new(self.bytes(), DecodeOptions::FULL) {
-            // Validated when the record was made, so this cannot fail; map it anyway.
-            let t = t.map_err(|f| to_pyerr(py, &f.at(self.reported)))?;
-            list.append(token_dict(py, &t, self.reported as usize)?)?;
+            // Validated when the record was made, so this fails only if the file changed
+            // under a mapping (reported first, below).
+            match t {
+                Ok(t) => list.append(token_dict(py, &t, self.reported as usize)?)?,
+                Err(f) => {
+                    decoded = Err(to_pyerr(py, &f.at(self.reported)));
+                    break;
+                }
+            }
         }
-        Ok(list)
+        self.source.check()?;
+        decoded.map(|()| list)
     }
     fn __len__(&self) -> usize {
         self.len
@@ -284,7 +296,12 @@ impl Reader {
         keep: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
         let src = self.source.clone();
-        let r = py.detach(move || verify::verify(src.bytes(), backwards_tolerance_ms, keep));
+        let r = py.detach(|| {
+            verify::verify_with(src.bytes(), backwards_tolerance_ms, keep, &|pos| {
+                src.release(pos)
+            })
+        });
+        src.check()?;
         let d = PyDict::new(py);
         d.set_item("nbytes", r.nbytes)?;
         d.set_item("records", r.records)?;
@@ -344,7 +361,8 @@ impl Reader {
     #[pyo3(signature = (*, decode = true))]
     fn scan<'py>(&self, py: Python<'py>, decode: bool) -> PyResult<Bound<'py, PyDict>> {
         let src = self.source.clone();
-        let s = py.detach(move || scan(src.bytes(), decode));
+        let s = py.detach(|| scan(&src, decode));
+        src.check()?;
         let d = PyDict::new(py);
         d.set_item("records", s.records)?;
         d.set_item("file_tokens", s.files)?;
@@ -378,7 +396,8 @@ struct Scan {
     error: Option<DecodeError>,
 }
 
-fn scan(data: &[u8], decode: bool) -> Scan {
+fn scan(src: &Source, decode: bool) -> Scan {
+    let data = src.bytes();
     let mut s = Scan::default();
     let mut counts = [0u64; 256];
     for span in Framer::new(data, Check::Strict) {
@@ -389,6 +408,7 @@ fn scan(data: &[u8], decode: bool) -> Scan {
                 break;
             }
         };
+        src.release(span.offset);
         s.covered += span.len as u64;
         if span.kind == SpanKind::File {
             s.files += 1;
@@ -478,7 +498,9 @@ impl RecordIter {
 
     fn next_recovering(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         loop {
-            let mut it = Recover::starting_at(self.source.bytes(), self.pos);
+            let src = &self.source;
+            let watch = |p: usize| src.release(p);
+            let mut it = Recover::starting_at(src.bytes(), self.pos).watched(&watch);
             let Some(item) = it.next() else {
                 return Ok(None);
             };
@@ -505,10 +527,21 @@ impl RecordIter {
         slf
     }
 
+    /// The next item; an error if the mapped file shrank while it was read.
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        if self.recover {
-            return self.next_recovering(py);
-        }
+        let item = if self.recover {
+            self.next_recovering(py)
+        } else {
+            self.next_strict(py)
+        };
+        self.source.release(self.pos);
+        self.source.check()?;
+        item
+    }
+}
+
+impl RecordIter {
+    fn next_strict(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         loop {
             if self.done || self.pos >= self.source.bytes().len() {
                 return Ok(None);

@@ -182,7 +182,8 @@ impl RenderChunks {
         slf
     }
 
-    fn __next__<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+    /// The next chunk; an error if the mapped file shrank while it was read.
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
         py.detach(|| {
@@ -192,12 +193,16 @@ impl RenderChunks {
                 st.pos = st
                     .renderer
                     .render_from(st.source.bytes(), pos, &mut st.out, st.chunk);
+                if let Some(p) = st.pos {
+                    st.source.release(p);
+                }
                 if !st.out.is_empty() {
                     break;
                 }
             }
         });
-        (!st.out.is_empty()).then(|| PyBytes::new(py, &st.out))
+        st.source.check()?;
+        Ok((!st.out.is_empty()).then(|| PyBytes::new(py, &st.out)))
     }
 }
 

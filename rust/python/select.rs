@@ -157,7 +157,8 @@ pub fn reduce<'py>(
     };
     // One loop for both reads: a strict read is the framer's spans as items, ending at
     // its first error.
-    let mut recovering = recover.then(|| Recover::new(data));
+    let watch = |p: usize| src.release(p);
+    let mut recovering = recover.then(|| Recover::new(data).watched(&watch));
     let mut framing = (!recover).then(|| Framer::new(data, Check::Praudit));
     let mut next = || -> Option<Result<Item, DecodeError>> {
         match (&mut recovering, &mut framing) {
@@ -172,6 +173,9 @@ pub fn reduce<'py>(
         }
     };
     while let Some(item) = next() {
+        if let Ok(Item::Record(s) | Item::File(s)) = &item {
+            src.release(s.offset);
+        }
         match item {
             Ok(Item::Record(s) | Item::File(s)) => {
                 let rec = &data[s.offset..s.offset + s.len];
@@ -208,6 +212,7 @@ pub fn reduce<'py>(
         flush(&mut out, &mut pairs, false)?;
     }
     flush(&mut out, &mut pairs, true)?;
+    src.check()?;
     let stopped = match &t.stopped {
         Some(e) => to_pyexc(py, e)?.unbind(),
         None => py.None(),

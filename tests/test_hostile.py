@@ -1,0 +1,324 @@
+"""Hostile input, round two: each finding of the red-team pass, from a minimal
+reproduction built here. Memory is asserted as the peak resident set of a child process
+(``os.wait4``'s rusage for that child alone), never by timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import bsmtrail
+from bsmtrail import _native
+from bsmtrail.errors import REASON_CLASSES, BSMError, RecordSizeError
+
+#: The acceptance bound on peak RSS for a command over hostile input.
+RSS_LIMIT_MB = 400
+
+
+def rec(text: bytes = b"", *, seconds: int = 1_700_000_000) -> bytes:
+    """A header32 record (event 1), with a text token when ``text`` is given."""
+    body = (b"\x28" + struct.pack(">H", len(text)) + text) if text else b""
+    n = 18 + len(body) + 7
+    head = b"\x14" + struct.pack(">IBHHII", n, 11, 1, 0, seconds, 5)
+    return head + body + b"\x13\xb1\x05" + struct.pack(">I", n)
+
+
+#: Runs a command and writes its peak RSS (KiB) and exit status to the file named first.
+#: The command is started from this small process, not from pytest: a forked child's peak
+#: includes the pages it shared with its parent before exec.
+_MEASURE = (
+    "import json, os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "with open(sys.argv[1], 'w') as f:\n"
+    "    json.dump([usage.ru_maxrss, os.waitstatus_to_exitcode(status)], f)\n"
+)
+
+
+def run_measured(args: list[str]) -> tuple[float, int, str, str]:
+    """Run ``args`` in a child and return (peak RSS in MB, exit status, stdout, stderr)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as result:
+        p = subprocess.run(
+            [sys.executable, "-c", _MEASURE, result.name, *args],
+            capture_output=True,
+            check=False,
+        )
+        assert p.returncode == 0, p.stderr
+        rss_kib, status = json.loads(Path(result.name).read_text())
+    return (
+        rss_kib / 1024,
+        status,
+        p.stdout.decode(errors="replace"),
+        p.stderr.decode(errors="replace"),
+    )
+
+
+CLI = [sys.executable, "-m", "bsmtrail"]
+
+
+@pytest.fixture(scope="module")
+def damage_everywhere(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """100 MB of 25-byte records, each followed by one junk byte: 3.8 million damaged
+    regions (the red-team pass's shape)."""
+    unit = rec() + b"\x00"
+    n = 100_000_000 // len(unit)
+    path = tmp_path_factory.mktemp("hostile") / "damage-everywhere.bsm"
+    path.write_bytes(unit * n)
+    return path, n
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["verify", "--json"],
+        ["stats", "--json"],
+        ["convert", "-o", "{out}"],
+    ],
+    ids=["verify", "stats", "convert"],
+)
+def test_damage_after_every_record_stays_within_bounded_memory(
+    damage_everywhere: tuple[Path, int], command: list[str], tmp_path: Path
+) -> None:
+    path, n = damage_everywhere
+    args = [a.format(out=tmp_path / "out.parquet") for a in command]
+    rss, status, out, err = run_measured([*CLI, args[0], str(path), *args[1:]])
+    assert status == 1, err
+    assert rss <= RSS_LIMIT_MB, f"{args[0]}: peak RSS {rss:.0f} MB"
+    if args[0] == "verify":
+        report = json.loads(out)
+        assert report["damage_total"]["regions"] == n
+        assert report["damage_total"]["bytes"] == n
+        assert report["records"] == n
+        assert len(report["damage"]) == bsmtrail.tally.DEFAULT_KEEP
+    elif args[0] == "stats":
+        report = json.loads(out)
+        assert report["records"] == n
+        assert report["damage"]["regions"] == n
+    else:
+        assert pq.read_metadata(tmp_path / "out.parquet").num_rows == n
+        assert f"damaged input: {n} damaged region(s) ({n} bytes skipped)" in err
+
+
+def test_recover_iteration_counts_every_region_in_bounded_memory(
+    damage_everywhere: tuple[Path, int],
+) -> None:
+    path, n = damage_everywhere
+    code = (
+        "import bsmtrail, json;"
+        f"t = bsmtrail.open({str(path)!r}, mode='recover');"
+        "k = sum(1 for _ in t); d = t.damage;"
+        "print(json.dumps([k, len(d), len(d.kept), d.bytes, d.omitted, d.by_reason]))"
+    )
+    rss, status, out, err = run_measured([sys.executable, "-c", code])
+    assert status == 0, err
+    assert rss <= RSS_LIMIT_MB
+    assert json.loads(out) == [n, n, 1000, n, n - 1000, {"not_a_record": [n, n]}]
+
+
+def test_damage_log_keeps_first_regions_and_exact_totals() -> None:
+    data = b"".join(rec(b"x") + b"\x00" * (i % 3 + 1) for i in range(30))
+    t = bsmtrail.open(data, mode="recover")
+    assert sum(1 for _ in t) == 30
+    d = t.damage
+    assert (len(d), d.bytes) == (30, sum(i % 3 + 1 for i in range(30)))
+    assert [x.offset for x in d][:2] == [len(rec(b"x")), 2 * len(rec(b"x")) + 1]
+    # A reader with a small log keeps only its first entries but counts all.
+    log = _native.DamageLog(keep=4)
+    assert sum(1 for _ in _native.Reader(data).records(recover=True, damage=log)) == 30
+    assert (log.count, len(log.regions()), log.bytes) == (30, 4, d.bytes)
+    assert log.last() is not None and log.last()[0] == d.last.offset  # type: ignore[union-attr]
+    full = bsmtrail.open(data, mode="recover").errors_table()
+    assert full.num_rows == 30  # the complete list is the errors view
+
+
+@pytest.fixture(scope="module")
+def sparse_claim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 records, a header claiming 1.5 GB whose trailer is really there (the bytes
+    between are a hole: 8 KB on disk), then 10 more records."""
+    claim = 1_500_000_000
+    path = tmp_path_factory.mktemp("sparse") / "claim.bsm"
+    with open(path, "wb") as f:
+        f.write(b"".join(rec(b"a%d" % i) for i in range(10)))
+        start = f.tell()
+        f.write(b"\x14" + struct.pack(">IBHHII", claim, 11, 1, 0, 1_700_000_000, 5))
+        f.seek(start + claim - 7)
+        f.write(b"\x13\xb1\x05" + struct.pack(">I", claim))
+        f.write(b"".join(rec(b"b%d" % i) for i in range(10)))
+    return path
+
+
+@pytest.mark.parametrize("how", ["verify", "iterate"])
+def test_a_sparse_file_claiming_a_huge_record_is_read_in_bounded_memory(
+    sparse_claim: Path, how: str
+) -> None:
+    # The claim is damage; scanning the 1.5 GB hole for the next record releases the
+    # mapped pages behind it, so the resident set stays small.
+    if how == "verify":
+        args = [*CLI, "verify", "--json", str(sparse_claim)]
+    else:
+        code = (
+            "import bsmtrail, json;"
+            f"t = bsmtrail.open({str(sparse_claim)!r}, mode='recover');"
+            "print(json.dumps({'records': sum(1 for _ in t),"
+            " 'damage_total': {'regions': len(t.damage), 'bytes': t.damage.bytes}}))"
+        )
+        args = [sys.executable, "-c", code]
+    rss, status, out, err = run_measured(args)
+    assert rss <= RSS_LIMIT_MB, f"peak RSS {rss:.0f} MB"
+    assert status == (1 if how == "verify" else 0), err
+    report = json.loads(out)
+    assert report["records"] == 20
+    assert report["damage_total"]["regions"] == 1
+    assert report["damage_total"]["bytes"] == 1_500_000_000
+
+
+@pytest.mark.parametrize("how", ["convert", "to_parquet"])
+def test_a_sparse_file_claiming_a_huge_record_keeps_every_intact_record(
+    sparse_claim: Path, tmp_path: Path, how: str
+) -> None:
+    out = tmp_path / "out.parquet"
+    if how == "convert":
+        args = [*CLI, "convert", str(sparse_claim), "-o", str(out)]
+    else:
+        code = (
+            "import bsmtrail;"
+            f"bsmtrail.open({str(sparse_claim)!r}, mode='recover').to_parquet({str(out)!r})"
+        )
+        args = [sys.executable, "-c", code]
+    rss, status, _, err = run_measured(args)
+    assert rss <= RSS_LIMIT_MB, f"peak RSS {rss:.0f} MB"
+    assert status == (1 if how == "convert" else 0), err
+    texts = pq.read_table(out, columns=["offset"]).num_rows
+    assert texts == 20
+    if how == "convert":
+        assert "1 damaged region(s)" in err
+
+
+def test_a_huge_claim_is_damage_with_its_reason(sparse_claim: Path) -> None:
+    t = bsmtrail.open(sparse_claim, mode="recover")
+    first = next(iter(t))
+    assert first.offset == 0
+    with open(sparse_claim, "rb") as f:
+        head = f.read(10 * len(rec(b"a0")) + 5)
+    with pytest.raises(RecordSizeError) as caught:
+        list(bsmtrail.open(head + b"\x00" * 40))
+    assert caught.value.reason == "record_too_large"
+    assert caught.value.record_offset == 10 * len(rec(b"a0"))
+
+
+def test_the_maximum_record_size_is_configurable() -> None:
+    big = rec(b"y" * 3000)
+    before = bsmtrail.max_record_size()
+    assert before == 16 << 20
+    try:
+        assert bsmtrail.max_record_size(1000) == before
+        t = bsmtrail.open(rec(b"x") + big + rec(b"z"), mode="recover")
+        assert [r.offset for r in t] == [0, len(rec(b"x")) + len(big)]
+        assert [d.reason for d in t.damage] == ["record_too_large"]
+        # Every path applies it: the Arrow pipeline too.
+        table = bsmtrail.open(rec(b"x") + big, mode="recover").errors_table()
+        assert table.column("reason").to_pylist() == ["record_too_large"]
+        with pytest.raises(ValueError):
+            bsmtrail.max_record_size(10)
+    finally:
+        bsmtrail.max_record_size(before)
+    assert len(list(bsmtrail.open(big))) == 1
+
+
+def test_a_fifo_given_as_a_path_is_read_not_taken_for_an_empty_trail(tmp_path: Path) -> None:
+    trail = b"".join(rec(b"f%d" % i) for i in range(5))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as f:
+            f.write(trail)
+
+    for args in (["verify"], ["summary"]):
+        writer = threading.Thread(target=feed)
+        writer.start()
+        _, status, out, err = run_measured([*CLI, *args, str(fifo)])
+        writer.join()
+        assert status == 0, err
+        assert "5" in out
+    writer = threading.Thread(target=feed)
+    writer.start()
+    assert _native.Reader(str(fifo)).nbytes == len(trail)
+    writer.join()
+
+
+def test_an_interrupt_while_an_error_is_built_propagates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Interrupting(BSMError):
+        def __init__(self, *args: object) -> None:
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(REASON_CLASSES, "not_a_record", Interrupting)
+    bad = rec(b"x") + b"\x00" + rec(b"y")
+    with pytest.raises(KeyboardInterrupt):
+        list(bsmtrail.open(bad))  # strict: the error raised
+    t = bsmtrail.open(bad, mode="recover")
+    assert len(list(t)) == 2
+    with pytest.raises(KeyboardInterrupt):
+        t.damage  # noqa: B018 -- the errors are built here
+    with pytest.raises(KeyboardInterrupt):
+        t.verify()
+    with pytest.raises(KeyboardInterrupt):
+        bsmtrail.open(bad).scan()
+
+
+SIGBUS_CASES = {
+    "iteration": "t = bsmtrail.open(p); it = iter(t); next(it); cut(); list(it)",
+    "recover": "t = bsmtrail.open(p, mode='recover'); it = iter(t); next(it); cut(); list(it)",
+    "verify": "t = bsmtrail.open(p); cut(); t.verify()",
+    "scan": "t = bsmtrail.open(p); cut(); t.scan()",
+    "raw": "rs = list(bsmtrail.open(p)); cut(); rs[-1].raw",
+    "tokens": "rs = list(bsmtrail.open(p)); cut(); rs[-1].tokens",
+    "to_arrow": (
+        "from bsmtrail.arrow import trail_stream;"
+        "s = trail_stream(bsmtrail.open(p), map_files=True, batch_size=100);"
+        "it = iter(s); next(it); cut(); list(it)"
+    ),
+    "windowed": (
+        "from bsmtrail.arrow import trail_stream;"
+        "s = trail_stream(bsmtrail.open(p), batch_size=100);"
+        "it = iter(s); next(it); cut(); list(it)"
+    ),
+    "print": (
+        "from bsmtrail.render import Renderer;r = Renderer(); c = r.chunks(p); cut(); b''.join(c)"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SIGBUS_CASES))
+def test_a_file_truncated_while_mapped_is_an_error_not_a_crash(tmp_path: Path, case: str) -> None:
+    """Reading a mapped page past the new end of a truncated file is SIGBUS: the process
+    survives and the reader raises an error naming the file and the offset."""
+    path = tmp_path / "shrinking.bsm"
+    path.write_bytes(b"".join(rec(b"t" * 200 + b"%d" % i) for i in range(20_000)))
+    code = (
+        "import os, bsmtrail\n"
+        f"p = {str(path)!r}\n"
+        "def cut():\n"
+        "    os.truncate(p, 4096)\n"
+        "try:\n"
+        f"    {SIGBUS_CASES[case]}\n"
+        "except OSError as e:\n"
+        "    print('OSError', e)\n"
+        "else:\n"
+        "    print('no error')\n"
+    )
+    _, status, out, err = run_measured([sys.executable, "-c", code])
+    assert status == 0, f"status {status}: {err}"
+    assert out.startswith("OSError"), out + err
+    assert "shrinking.bsm" in out and "changed while it was read" in out
