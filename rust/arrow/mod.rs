@@ -20,7 +20,7 @@ mod records;
 pub mod schema;
 mod tokens;
 mod walk;
-mod window;
+pub mod window;
 
 pub use builders::text;
 pub use parallel::{BatchReader, Input, Mode, Options, Prefetch, View};

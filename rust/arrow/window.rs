@@ -46,6 +46,9 @@ pub enum Found {
 /// Random access to the bytes of a file of known length.
 pub trait Reader {
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
 }
 
@@ -328,6 +331,9 @@ impl<R: Reader> WindowFramer<R> {
     }
 
     /// The next item, with spans relative to [`Self::window`].
+    // Not an Iterator: an I/O error is not an item, and spans point into the window of
+    // the moment, which `window` must be asked for before the next call.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> io::Result<Option<Found>> {
         if self.done || self.pos >= self.reader.len() {
             return Ok(None);
