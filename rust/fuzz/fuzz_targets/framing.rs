@@ -114,24 +114,34 @@ fn is_record(data: &[u8], q: usize) -> bool {
 }
 
 fn check_verify(data: &[u8], recovered: (u64, u64, u64)) {
-    let mut backwards = usize::MAX;
+    let mut backwards = u64::MAX;
     for tolerance in [0, 1000, u64::MAX] {
-        let r = verify(data, tolerance);
+        // Keep every entry, and check the bounded log's totals against them; with a keep
+        // of 2, the totals are the same and only two are listed.
+        let r = verify(data, tolerance, usize::MAX);
+        let short = verify(data, tolerance, 2);
+        assert_eq!(short.damage.count(), r.damage.count());
+        assert_eq!(short.damage.bytes(), r.damage.bytes());
+        assert_eq!(short.damage.last(), r.damage.last());
+        assert!(short.damage.regions().items().len() <= 2);
+        assert_eq!(short.seq_gaps.total(), r.seq_gaps.total());
+        assert_eq!(short.time_backwards.total(), r.time_backwards.total());
         assert_eq!(r.nbytes, data.len());
-        let mut pos = 0usize;
+        let mut pos = 0u64;
         let mut damaged = 0u64;
-        for d in &r.damage {
+        for d in r.damage.regions().items() {
             assert!(d.offset >= pos, "damage out of order or overlapping");
-            assert!(d.len > 0 && d.offset + d.len <= data.len());
-            assert_eq!(d.error.record_offset, d.offset as u64);
+            assert!(d.len > 0 && d.offset + d.len <= data.len() as u64);
+            assert_eq!(d.error.record_offset, d.offset);
             assert!(d.error.offset >= d.error.record_offset);
             // Not `<= d.offset + d.len`: a record whose count lands on a bad trailer is
             // reported at that trailer, which may lie past the resync point ending the
             // damaged region (the next record starts inside the claimed span).
             assert!(d.error.offset <= data.len() as u64);
             pos = d.offset + d.len;
-            damaged += d.len as u64;
+            damaged += d.len;
         }
+        assert_eq!(r.damage.bytes(), damaged);
         assert_eq!(
             r.covered + damaged,
             data.len() as u64,
@@ -140,24 +150,24 @@ fn check_verify(data: &[u8], recovered: (u64, u64, u64)) {
         let (records, files, regions) = recovered;
         assert_eq!(r.file_tokens, files);
         assert!(r.records <= records);
-        assert_eq!(r.damage.len() as u64, regions + (records - r.records));
+        assert_eq!(r.damage.count(), regions + (records - r.records));
         assert_eq!(r.events.iter().map(|e| e.1).sum::<u64>(), r.records);
         assert_eq!(
             r.truncated_tail(),
             r.damage
                 .last()
-                .is_some_and(|d| d.offset + d.len == data.len())
+                .is_some_and(|d| d.offset + d.len == data.len() as u64)
         );
-        for g in &r.seq_gaps {
+        for g in r.seq_gaps.items() {
             assert!(g.offset < data.len());
             assert_ne!(g.found, g.expected);
         }
-        for t in &r.time_backwards {
+        for t in r.time_backwards.items() {
             assert!(t.offset < data.len());
         }
         // A larger tolerance never reports more.
-        assert!(r.time_backwards.len() <= backwards);
-        backwards = r.time_backwards.len();
+        assert!(r.time_backwards.total() <= backwards);
+        backwards = r.time_backwards.total();
     }
 }
 
