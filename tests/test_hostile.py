@@ -322,3 +322,47 @@ def test_a_file_truncated_while_mapped_is_an_error_not_a_crash(tmp_path: Path, c
     assert status == 0, f"status {status}: {err}"
     assert out.startswith("OSError"), out + err
     assert "shrinking.bsm" in out and "changed while it was read" in out
+
+
+def rec64(seconds: int) -> bytes:
+    """A header64 record (event 1) at ``seconds`` (signed)."""
+    n = 26 + 7
+    head = b"\x74" + struct.pack(">IBHH", n, 11, 1, 0) + struct.pack(">qQ", seconds, 0)
+    return head + b"\x13\xb1\x05" + struct.pack(">I", n)
+
+
+YEAR_1, YEAR_9999 = -62_135_596_800, 253_402_300_799
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        [YEAR_1, YEAR_9999],  # the red-team trail: 66 bytes, nothing plausible
+        [YEAR_1, *(1_700_000_000 + 60 * i for i in range(500)), YEAR_9999],
+        [0, 220_000_000_000],  # 1970 and year 8941: drawable, capped at MAX_BINS bins
+    ],
+    ids=["only-extremes", "outliers", "wide"],
+)
+def test_stats_plot_survives_extreme_times(tmp_path: Path, times: list[int]) -> None:
+    trail = tmp_path / "times.bsm"
+    trail.write_bytes(b"".join(rec64(t) for t in times))
+    png = tmp_path / "chart.png"
+    rss, status, out, err = run_measured([*CLI, "stats", str(trail), "--plot", str(png)])
+    assert status == 0, err
+    assert rss <= RSS_LIMIT_MB
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"records: {len(times)}" in out
+
+
+def test_the_plotted_span_leaves_outliers_out() -> None:
+    import numpy as np
+
+    from bsmtrail.cli.stats_cmd import DRAWABLE, _plausible_span
+
+    secs = np.array([YEAR_1, *range(1_700_000_000, 1_700_086_400, 60), YEAR_9999])
+    counts = np.ones(len(secs), dtype=np.int64)
+    lo, hi = _plausible_span(secs, counts)
+    assert (lo, hi) == (1_700_000_000, 1_700_086_340)
+    # Nothing drawable: an empty span, so every record is counted as an outlier.
+    lo, hi = _plausible_span(np.array([YEAR_1, YEAR_9999]), np.ones(2, dtype=np.int64))
+    assert lo > hi and (lo, hi) == (DRAWABLE[1], DRAWABLE[0])

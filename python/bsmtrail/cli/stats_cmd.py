@@ -412,7 +412,39 @@ _STEPS = [
     ("day", 86400),
     ("week", 604800),
     ("30 days", 2592000),
+    ("year", 31_536_000),
 ]
+#: Most bins a chart has, whatever the times span.
+MAX_BINS = 150
+#: Times a chart can draw (1970 to 9000, in seconds): the date axis needs room for its
+#: margins inside datetime's years 1-9999, and audit records older than the epoch are
+#: broken or hostile anyway. Records outside are counted in a note instead.
+DRAWABLE = (0, 221_845_392_000)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _plausible_span(secs: Any, counts: Any) -> tuple[int, int]:
+    """The times the chart covers: those of the middle 99.8% of records, widened by their
+    own span (at least a day) on each side, so that a few records with hostile or broken
+    times (year 1, year 9999) do not stretch the chart over millennia."""
+    import numpy as np
+
+    inside = (secs >= DRAWABLE[0]) & (secs <= DRAWABLE[1])
+    if not inside.any():
+        return DRAWABLE[1], DRAWABLE[0]  # nothing drawable: an empty span
+    secs, counts = secs[inside], counts[inside]
+    order = np.argsort(secs, kind="stable")
+    s, c = secs[order], np.cumsum(counts[order])
+    total = int(c[-1])
+    lo = int(s[min(len(s) - 1, np.searchsorted(c, max(1, total * 0.001)))])
+    hi = int(s[min(len(s) - 1, np.searchsorted(c, max(1, total * 0.999)))])
+    pad = max(hi - lo, 86400)
+    return max(int(s[0]), lo - pad), min(int(s[-1]), hi + pad)
+
+
+def _when(secs: int) -> dt.datetime:
+    """A UTC datetime for any second datetime can hold (year 1 to 9999)."""
+    return _EPOCH + dt.timedelta(seconds=secs)
 
 
 def plot(s: Stats, path: str, max_classes: int = 8) -> None:
@@ -429,27 +461,38 @@ def plot(s: Stats, path: str, max_classes: int = 8) -> None:
     t = s.counts["minutes"].result()
     fig, ax = plt.subplots(figsize=(PLOT_SIZE[0] / 100, PLOT_SIZE[1] / 100), dpi=100)
     try:
-        if t.num_rows == 0:
-            ax.text(0.5, 0.5, "no records with a time", ha="center", va="center")
-            ax.set_axis_off()
-        else:
+        early = late = 0
+        secs = np.zeros(0, dtype=np.int64)
+        if t.num_rows:
             secs = pc.cast(t.column("minute"), pa.timestamp("s")).cast(pa.int64())
             secs = secs.to_numpy(zero_copy_only=False)
-            lo, hi = int(secs.min()), int(secs.max())
-            label, step = next(((lb, st) for lb, st in _STEPS if (hi - lo) / st <= 150), _STEPS[-1])
-            bins = (secs - lo) // step
-            nbins = int(bins.max()) + 1
             counts = np.asarray(t.column("count").to_numpy(zero_copy_only=False), dtype=np.int64)
             classes = np.asarray(t.column("class").to_pylist(), dtype=object)
             failed = np.asarray(t.column("failed").to_numpy(zero_copy_only=False), dtype=bool)
+            lo, hi = _plausible_span(secs, counts)
+            # Records outside the plausible span are counted in a note, not drawn.
+            early, late = counts[secs < lo].sum(), counts[secs > hi].sum()
+            keep = (secs >= lo) & (secs <= hi)
+            secs, counts, classes, failed = secs[keep], counts[keep], classes[keep], failed[keep]
+        if t.num_rows == 0 or not len(secs):
+            what = "no records with a time" if t.num_rows == 0 else "no plausible times"
+            ax.text(0.5, 0.5, what, ha="center", va="center")
+            ax.set_axis_off()
+        else:
+            label, step = next(
+                ((lb, st) for lb, st in _STEPS if (hi - lo) / st <= MAX_BINS),
+                ("bin", max(1, -(-(hi - lo) // MAX_BINS))),
+            )
+            if label == "bin":
+                label = f"{step / 31_536_000:,.0f} years"
+            bins = (secs - lo) // step
+            nbins = min(int(bins.max()) + 1, MAX_BINS + 1)
             totals: dict[str, int] = {}
             for cls, n in zip(classes, counts, strict=True):
                 totals[cls or "(none)"] = totals.get(cls or "(none)", 0) + int(n)
             ranked = sorted(totals, key=lambda k: (-totals[k], k))
             shown = ranked[:max_classes]
-            x = np.array(
-                [dt.datetime.fromtimestamp(lo + i * step, dt.timezone.utc) for i in range(nbins)]
-            )
+            x = np.array([_when(lo + i * step) for i in range(nbins)])
             width: Any = dt.timedelta(seconds=step * 0.9)
             bottom = np.zeros(nbins, dtype=np.int64)
             groups = [*shown, "other"] if len(ranked) > max_classes else shown
@@ -474,8 +517,17 @@ def plot(s: Stats, path: str, max_classes: int = 8) -> None:
                 bbox_to_anchor=(1.01, 1.0),
             )
             fig.subplots_adjust(left=0.07, right=0.86, bottom=0.15)
+
             ax.grid(axis="y", alpha=0.3)
             fig.autofmt_xdate()
+        if early or late:
+            fig.text(
+                0.01,
+                0.01,
+                f"not drawn, times far from the rest: {int(early):,} record(s) earlier, "
+                f"{int(late):,} later",
+                fontsize="small",
+            )
         ax.set_title(f"audit events over time: {s.records:,} records")
         fig.savefig(path, dpi=100, format="png")
     finally:
