@@ -366,3 +366,75 @@ def test_the_plotted_span_leaves_outliers_out() -> None:
     # Nothing drawable: an empty span, so every record is counted as an outlier.
     lo, hi = _plausible_span(np.array([YEAR_1, YEAR_9999]), np.ones(2, dtype=np.int64))
     assert lo > hi and (lo, hi) == (DRAWABLE[1], DRAWABLE[0])
+
+
+ESC_TITLE = b"\x1b]0;owned\x07"
+FORGED = b"\nforged: line\n"
+
+
+@pytest.fixture
+def injecting_trail(tmp_path: Path) -> Path:
+    """Records whose strings hold terminal escapes, a forged line, a bidi override and
+    spreadsheet formulas (an exec of ``=HYPERLINK``), in a file whose name holds an
+    escape too."""
+    recs = [
+        bsmtrail.RecordBuilder(23, time=1_700_000_000)  # AUE_EXECVE
+        .subject(auid=1001, euid=0, egid=0, ruid=1001, rgid=1001, pid=42, sid=1)
+        .exec_args([b'=HYPERLINK("http://x")', b"-rf", b"@sum"])
+        .path(b"/tmp/" + ESC_TITLE + b"evil" + FORGED + b"\xe2\x80\xaetxt.exe")
+        .zone(b"=cmd|' /C calc'!A0" if i < 2 else b"global")
+        .return_(0, 0)
+        .build()
+        for i in range(3)
+    ]
+    path = tmp_path / "trail\x1b[2J.bsm"
+    path.write_bytes(b"".join(recs))
+    return path
+
+
+@pytest.mark.parametrize("command", ["stats", "summary", "verify"])
+def test_evidence_strings_cannot_act_on_the_terminal(injecting_trail: Path, command: str) -> None:
+    p = subprocess.run([*CLI, command, str(injecting_trail)], capture_output=True, check=False)
+    text = p.stdout + p.stderr
+    assert p.returncode in (0, 1), p.stderr
+    assert b"\x1b" not in text and b"\x07" not in text
+    assert b"\xe2\x80\xae" not in text  # no right-to-left override
+    assert b"\nforged: line" not in text  # no forged line
+    if command != "verify":
+        assert b"\\x1b]0;owned\\x07evil\\x0aforged: line\\x0a\\u202etxt.exe" in text
+    if command != "stats":  # stats names no trail in its text report
+        assert b"trail\\x1b[2J.bsm" in text
+
+
+def test_a_forged_damage_line_is_escaped_in_damage_reports(tmp_path: Path) -> None:
+    good = rec(b"x")
+    path = tmp_path / "x\ndamage: none\x1b[1A.bsm"
+    path.write_bytes(good + b"\x00" + good)
+    p = subprocess.run(
+        [*CLI, "convert", str(path), "-o", str(tmp_path / "o.parquet")],
+        capture_output=True,
+        check=False,
+    )
+    assert p.returncode == 1
+    assert b"\x1b" not in p.stderr and b"\ndamage: none" not in p.stderr
+    assert b"x\\x0adamage: none\\x1b[1A.bsm @29" in p.stderr
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_csv_cells_that_look_like_formulas(
+    injecting_trail: Path, tmp_path: Path, raw: bool
+) -> None:
+    import csv
+
+    out = tmp_path / "out.csv"
+    args = [*CLI, "convert", str(injecting_trail), "--columns", "event,zone,exec_args"]
+    args += ["-o", str(out), *(["--csv-raw"] if raw else [])]
+    p = subprocess.run(args, capture_output=True, check=False)
+    assert p.returncode == 0, p.stderr
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    formula = "=cmd|' /C calc'!A0"
+    assert [r["zone"] for r in rows] == [formula if raw else "'" + formula] * 2 + ["global"]
+    # List cells are JSON text (they begin with "["), never formulas; their values stay.
+    assert json.loads(rows[0]["exec_args"]) == ['=HYPERLINK("http://x")', "-rf", "@sum"]
+    assert rows[0]["event"] == "23"

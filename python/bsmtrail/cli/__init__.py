@@ -16,6 +16,7 @@ from typing import Any
 from .. import __version__
 from ..errors import BSMError, BSMWarning
 from ..outputs import OutputError
+from .printable import printable
 from .usage import UsageError
 
 #: Subcommand modules, in the order ``--help`` lists them.
@@ -83,17 +84,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, OutputError) as e:
         if args.debug:
             raise
-        print(f"{prog}: {e}", file=sys.stderr)
+        print(f"{prog}: {printable(e)}", file=sys.stderr)
         return 2
     except BSMError as e:
         if args.debug:
             raise
-        print(f"{prog}: {e}", file=sys.stderr)
+        print(f"{prog}: {printable(e)}", file=sys.stderr)
         return 1
     except OSError as e:
         if args.debug:
             raise
-        print(f"{prog}: {describe_os_error(e)}", file=sys.stderr)
+        print(f"{prog}: {printable(describe_os_error(e))}", file=sys.stderr)
         return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -106,7 +107,7 @@ def _notes_for(prog: str, fallback: Any) -> Any:
 
     def show(message: Any, category: type[Warning], *rest: Any, **kw: Any) -> None:
         if issubclass(category, BSMWarning):
-            print(f"{prog}: note: {message}", file=sys.stderr)
+            print(f"{prog}: note: {printable(message)}", file=sys.stderr)
         else:
             fallback(message, category, *rest, **kw)
 

@@ -42,7 +42,9 @@ _JSONL_SLICE = 4096
 
 EPILOG = """\
 formats: parquet (zstd), feather (Arrow IPC file, zstd), csv (list and struct columns as
-JSON text), jsonl (one JSON object per line). The format is --format, else the output's
+JSON text; a text cell beginning with = + - @ tab or CR gets a ' in front so that a
+spreadsheet shows it instead of running it as a formula; --csv-raw writes cells exactly as
+decoded), jsonl (one JSON object per line). The format is --format, else the output's
 extension (.parquet .pq .feather .arrow .ipc .csv .jsonl .ndjson .json); an output with
 another extension needs --format, one without an extension is parquet (and says so).
 Compressed trails (gzip, bzip2, xz, zstd) are decompressed on the fly. The output is
@@ -97,6 +99,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     add_where_arguments(p)
     p.add_argument("--batch-size", type=int, default=65_536, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--csv-raw",
+        action="store_true",
+        help="CSV cells exactly as decoded; by default a text cell beginning with = + - @ "
+        "tab or CR gets a ' in front, so a spreadsheet does not run it as a formula",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -153,8 +161,25 @@ def _is_nested(t: Any) -> bool:
     )
 
 
-def _flatten_for_csv(batch: Any) -> Any:
-    """Dictionary columns as text, binary as hex, lists and structs as JSON text."""
+#: A cell a spreadsheet would run as a formula begins with one of these (OWASP's list).
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def _neutralised(col: Any) -> Any:
+    """String cells that a spreadsheet would take for a formula, with a ``'`` in front
+    (the evidence's strings are the attacker's: ``=HYPERLINK(...)`` in a path)."""
+    pa = _mod("pyarrow")
+    pc = _mod("pyarrow.compute")
+    formula = pc.fill_null(pc.match_substring_regex(col, _FORMULA_START), False)
+    if not pc.any(formula).as_py():
+        return col
+    quoted = pc.binary_join_element_wise(pa.scalar("'"), col, "")
+    return pc.if_else(formula, quoted, col)
+
+
+def _flatten_for_csv(batch: Any, raw: bool = False) -> Any:
+    """Dictionary columns as text, binary as hex, lists and structs as JSON text; unless
+    ``raw``, string cells beginning like a formula get a ``'`` in front."""
     pa = _mod("pyarrow")
     pc = _mod("pyarrow.compute")
 
@@ -167,6 +192,8 @@ def _flatten_for_csv(batch: Any) -> Any:
             col = pa.array([None if v is None else v.hex() for v in col.to_pylist()], pa.string())
         elif _is_nested(t):
             col = pa.array([None if v is None else _dumps(v) for v in col.to_pylist()], pa.string())
+        if not raw and pa.types.is_string(col.type):
+            col = _neutralised(col)
         arrays.append(col)
         names.append(name)
     return pa.RecordBatch.from_arrays(arrays, names=names)
@@ -178,7 +205,7 @@ def _flatten_for_csv(batch: Any) -> Any:
 class Sink:
     """Writes batches of one schema to one file (or stdout)."""
 
-    def __init__(self, fmt: str, path: str, schema: Any) -> None:
+    def __init__(self, fmt: str, path: str, schema: Any, *, csv_raw: bool = False) -> None:
         pa = _mod("pyarrow")
 
         self.fmt = fmt
@@ -207,7 +234,7 @@ class Sink:
             self._csv: Any = None
 
             def write_csv(batch: Any) -> None:
-                flat = _flatten_for_csv(batch)
+                flat = _flatten_for_csv(batch, raw=csv_raw)
                 if self._csv is None:
                     self._csv = pcsv.CSVWriter(out, flat.schema)
                 self._csv.write_batch(flat)
@@ -380,7 +407,9 @@ def run(args: argparse.Namespace) -> int:
         atomic = atomic_directory if args.partition_by else atomic_file
         with atomic(args.output) as target:
             sink: Sink | DaySinks = (
-                DaySinks(target, schema, fmt) if args.partition_by else Sink(fmt, target, schema)
+                DaySinks(target, schema, fmt)
+                if args.partition_by
+                else Sink(fmt, target, schema, csv_raw=args.csv_raw)
             )
             try:
                 with bar:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable
 
 from ..events import AuditClass, AuditEvent, AuditFlagsError, EventDatabase, load_events
+from .printable import printable
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +62,7 @@ def _event_json(e: AuditEvent) -> dict[str, object]:
 
 
 def _table(rows: Iterable[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    rows = [header, *rows]
+    rows = [header, *(tuple(printable(c) for c in r) for r in rows)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines) + "\n"

@@ -37,6 +37,7 @@ from ..sources import (
     sniff,
 )
 from ..tally import DEFAULT_KEEP
+from .printable import printable
 from .progress import Progress
 from .usage import UsageError, say_no_records
 
@@ -136,7 +137,7 @@ def expand_paths(args: Sequence[str], prog: str) -> list[str]:
     how many trails each directory or glob gave."""
     found: Expansion = expand(list(args))
     for note in found.notes() + found.summaries():
-        print(f"{prog}: note: {note}", file=sys.stderr)
+        print(f"{prog}: note: {printable(note)}", file=sys.stderr)
     return found.files
 
 
@@ -494,7 +495,10 @@ def damage_summary(prog: str, damage: DamageReport, limit: int = 10) -> str:
     shown = damage.entries[:limit]
     for d in shown:
         at = f"@{d.offset} (0x{d.offset:x})" if d.offset >= 0 else "(selected copy)"
-        lines.append(f"{prog}:   {d.source} {at} {d.kind} {d.length} bytes: {d.message}")
+        lines.append(
+            f"{prog}:   {printable(d.source)} {at} {d.kind} {d.length} bytes: "
+            f"{printable(d.message)}"
+        )
     if len(damage) > len(shown):
         lines.append(f"{prog}:   ... and {len(damage) - len(shown)} more")
     return "\n".join(lines) + "\n"

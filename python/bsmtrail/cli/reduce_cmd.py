@@ -13,6 +13,7 @@ from ..outputs import atomic_file, check_output
 from ..select import SelectionError, parse_auditreduce_args, reduce, selection
 from ..sources import materialize
 from .inputs import expand_paths
+from .printable import printable
 from .usage import say_no_records
 
 PROG = "bsmtrail reduce"
@@ -137,12 +138,12 @@ def main(argv: Sequence[str]) -> int:
             src = stack.enter_context(materialize(name))
             res = reduce(src.path, sel, sink, recover=bool(ours.get("recover")))
             if res.error is not None:
-                print(f"{PROG}: {src.name}: stopped: {res.error}", file=sys.stderr)
+                print(f"{PROG}: {printable(src.name)}: stopped: {res.error}", file=sys.stderr)
                 status = 1
             if res.damage:
                 skipped = res.damage.bytes
                 print(
-                    f"{PROG}: {src.name}: skipped {len(res.damage)} damaged regions "
+                    f"{PROG}: {printable(src.name)}: skipped {len(res.damage)} damaged regions "
                     f"({skipped} bytes); first at offset {res.damage[0].offset}: "
                     f"{res.damage[0].error}",
                     file=sys.stderr,
@@ -150,8 +151,8 @@ def main(argv: Sequence[str]) -> int:
                 status = 1
             if res.undecided:
                 print(
-                    f"{PROG}: {src.name}: {len(res.undecided)} record(s) left out: a token "
-                    "bsmtrail cannot decode hides what the criteria depend on; first at "
+                    f"{PROG}: {printable(src.name)}: {len(res.undecided)} record(s) left out: "
+                    "a token bsmtrail cannot decode hides what the criteria depend on; first at "
                     f"offset {res.undecided[0]}",
                     file=sys.stderr,
                 )

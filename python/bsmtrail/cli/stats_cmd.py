@@ -20,6 +20,7 @@ from typing import Any
 from ..outputs import atomic_file, check_output
 from ..userdb import read_passwd
 from .inputs import DamageReport, Inputs, _mod, add_where_arguments, parse_where
+from .printable import printable
 from .progress import Progress, progress_wanted
 from .usage import UsageError
 
@@ -306,7 +307,7 @@ def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) ->
     """An aligned text table (numbers right-aligned)."""
     if not rows:
         return f"{title}: none\n"
-    cells = [[("" if v is None else str(v)) for v in r] for r in rows]
+    cells = [[("" if v is None else printable(v)) for v in r] for r in rows]
     numeric = [
         all(isinstance(r[i], int) or str(r[i]).endswith("%") for r in rows)
         for i in range(len(headers))

@@ -10,6 +10,7 @@ from typing import TextIO
 from ..render import Renderer
 from ..trail import Trail
 from ..trail import open as open_trail
+from .printable import printable
 from .usage import say_no_records
 
 
@@ -39,7 +40,7 @@ def summarise(trail: Trail, shown: int, out: TextIO) -> int:
     scan = trail.scan()
     status = "all framed and decoded" if scan.ok else "DAMAGED"
     out.write(
-        f"{trail.name}: {scan.records} records, {scan.file_tokens} file tokens, "
+        f"{printable(trail.name)}: {scan.records} records, {scan.file_tokens} file tokens, "
         f"{scan.bytes} of {scan.nbytes} bytes ({status})\n"
     )
     out.write(f"time span: {_fmt_time(scan.first_seconds)} .. {_fmt_time(scan.last_seconds)}\n")
@@ -59,7 +60,8 @@ def summarise(trail: Trail, shown: int, out: TextIO) -> int:
         if i >= shown:
             break
         line = renderer.render_record(rec.raw).decode("utf-8", "backslashreplace")
-        out.write(f"  @{rec.offset:<7} {line}")
+        # The record's strings are the evidence's: escaped, with praudit's newline kept.
+        out.write(f"  @{rec.offset:<7} {printable(line.rstrip(chr(10)))}\n")
     return 0 if scan.ok else 1
 
 

@@ -7,6 +7,7 @@ import os
 import sys
 
 from ..sources import no_records_reason
+from .printable import printable
 
 __all__ = ["UsageError", "say_no_records"]
 
@@ -14,7 +15,8 @@ __all__ = ["UsageError", "say_no_records"]
 def say_no_records(prog: str, name: str, path: str | os.PathLike[str] | None = None) -> None:
     """``PROG: NAME: no records: ...`` on stderr; ``path`` is the file read for ``name``
     (a decompressed copy), when it is another."""
-    print(f"{prog}: {name}: {no_records_reason(path or name)}", file=sys.stderr)
+    reason = no_records_reason(path or name)
+    print(f"{prog}: {printable(name)}: {printable(reason)}", file=sys.stderr)
 
 
 class UsageError(ValueError):

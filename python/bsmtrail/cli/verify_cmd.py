@@ -12,6 +12,7 @@ from ..sources import no_records_reason
 from ..trail import VerifyReport
 from ..trail import open as open_trail
 from .inputs import expand_paths
+from .printable import printable
 from .progress import Progress, progress_wanted
 from .usage import say_no_records
 
@@ -84,7 +85,7 @@ def as_json(r: VerifyReport) -> dict[str, Any]:
 
 def show(r: VerifyReport, limit: int) -> str:
     lines = [
-        f"{r.name}: {'OK' if r.ok else 'PROBLEMS FOUND'}",
+        f"{printable(r.name)}: {'OK' if r.ok else 'PROBLEMS FOUND'}",
         f"  records {r.records}, file tokens {r.file_tokens}, "
         f"bytes covered {r.bytes} of {r.nbytes}",
     ]
@@ -110,8 +111,8 @@ def show(r: VerifyReport, limit: int) -> str:
         if r.time_backwards.total > limit:
             lines.append(f"    ... and {r.time_backwards.total - limit} more")
     if r.empty:
-        lines.append(f"  {no_records_reason(r.name)}")
-    lines += [f"  note: {n}" for n in r.notes]
+        lines.append(f"  {printable(no_records_reason(r.name))}")
+    lines += [f"  note: {printable(n)}" for n in r.notes]
     return "\n".join(lines) + "\n"
 
 
