@@ -438,3 +438,65 @@ def test_csv_cells_that_look_like_formulas(
     # List cells are JSON text (they begin with "["), never formulas; their values stay.
     assert json.loads(rows[0]["exec_args"]) == ['=HYPERLINK("http://x")', "-rf", "@sum"]
     assert rows[0]["event"] == "23"
+
+
+def test_a_decompression_bomb_stops_at_the_limit(tmp_path: Path) -> None:
+    import bz2
+
+    bomb = tmp_path / "bomb.bsm.bz2"
+    bomb.write_bytes(bz2.compress(bytes(256 << 20)))  # 256 MiB of zeros in ~200 bytes
+    assert bomb.stat().st_size < 1000
+    before = set(os.listdir(tempfile.gettempdir()))
+    rss, status, _, err = run_measured([*CLI, "verify", str(bomb)])
+    assert status == 2, err
+    assert "decompression limit" in err and "bomb.bsm.bz2" in err
+    assert rss <= RSS_LIMIT_MB
+    left = {f for f in set(os.listdir(tempfile.gettempdir())) - before if "bsmtrail" in f}
+    assert not left, left
+    # In memory too, and the limit is adjustable.
+    with pytest.raises(OSError, match="decompression limit"):
+        bsmtrail.open(bomb.read_bytes())
+    old = bsmtrail.sources.LIMITS.floor
+    bsmtrail.sources.LIMITS.floor = 512 << 20
+    try:
+        assert bsmtrail.open(bomb.read_bytes()).nbytes == 256 << 20
+    finally:
+        bsmtrail.sources.LIMITS.floor = old
+
+
+def test_real_compressed_trails_are_well_within_the_limit(tmp_path: Path) -> None:
+    import gzip
+
+    trail = b"".join(rec(b"r%d" % i) for i in range(50_000))
+    packed = tmp_path / "t.bsm.gz"
+    packed.write_bytes(gzip.compress(trail))
+    assert len(trail) / packed.stat().st_size < 1000
+    assert bsmtrail.open(packed).nbytes == len(trail)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_signal_while_decompressing_leaves_no_copy(tmp_path: Path, sig: str) -> None:
+    import gzip
+    import signal as signals
+    import time
+
+    trail = b"".join(rec(b"r%d" % i) for i in range(20_000))
+    packed = tmp_path / "t.bsm.gz"
+    packed.write_bytes(gzip.compress(trail * 40))  # ~24 MB decompressed
+    fifo = tmp_path / "slow"
+    os.mkfifo(fifo)
+    env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
+    os.mkdir(tmp_path / "tmp")
+    p = subprocess.Popen([*CLI, "verify", str(fifo)], env=env, stderr=subprocess.PIPE)
+    with open(fifo, "wb") as f:
+        data = packed.read_bytes()
+        f.write(data[: len(data) // 2])
+        f.flush()
+        deadline = time.monotonic() + 20
+        while not os.listdir(tmp_path / "tmp") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.listdir(tmp_path / "tmp"), "no temporary copy was made"
+        p.send_signal(getattr(signals, sig))
+        _, err = p.communicate(timeout=30)
+    assert p.returncode == 128 + getattr(signals, sig), err
+    assert os.listdir(tmp_path / "tmp") == []

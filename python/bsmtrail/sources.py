@@ -24,6 +24,7 @@ Missing inputs raise ``FileNotFoundError`` (and a directory where a trail file i
 from __future__ import annotations
 
 import bz2
+import errno
 import glob as _glob
 import gzip
 import importlib
@@ -41,6 +42,8 @@ from typing import IO, Literal, Union
 
 __all__ = [
     "COMPRESSIONS",
+    "LIMITS",
+    "DecompressionLimits",
     "Expansion",
     "Kind",
     "Materialized",
@@ -87,6 +90,53 @@ _TRAIL_FIRST = frozenset({0x11, 0x14, 0x15, 0x74, 0x79})
 
 #: Bytes copied at a time while decompressing.
 _COPY = 1 << 20
+
+
+@dataclass
+class DecompressionLimits:
+    """How far a compressed input may expand: a few hundred bytes of bzip2 can hold a
+    gigabyte of zeros. Decompression stops with an error once the output passes both
+    ``ratio`` times the compressed bytes read so far and ``floor`` bytes, or passes
+    ``size`` (None: no absolute cap). Real trails compress 5-50 times."""
+
+    ratio: int = 1000
+    floor: int = 64 << 20
+    size: int | None = None
+
+    def check(self, name: str, kind: str, out: int, consumed: int) -> None:
+        if (out > self.floor and out > self.ratio * max(consumed, 1)) or (
+            self.size is not None and out > self.size
+        ):
+            raise OSError(
+                errno.EFBIG,
+                f"{kind} input expands past the decompression limit ({out:,} bytes from "
+                f"{consumed:,}; ratio {self.ratio}:1 beyond {self.floor:,} bytes"
+                + (f", at most {self.size:,} bytes" if self.size is not None else "")
+                + "): a decompression bomb? bsmtrail.sources.LIMITS sets the limits",
+                name,
+            )
+
+
+#: The limits every decompression applies (change its fields to change them).
+LIMITS = DecompressionLimits()
+
+
+class _Counting:
+    """A reader counting the bytes read through it (the compressed side of a pipe)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw, self.count = raw, 0
+
+    def read(self, n: int = -1) -> bytes:
+        b = self.raw.read(n)
+        self.count += len(b)
+        return b
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
 
 
 def sniff_bytes(head: bytes) -> Kind:
@@ -328,11 +378,18 @@ def decompressed_bytes(data: object) -> bytes | None:
         return None
     import io
 
+    raw = io.BytesIO(data)
+    out = bytearray()
     try:
-        with decompressing_reader(io.BytesIO(data), kind) as src:
-            return src.read()
+        with decompressing_reader(raw, kind) as src:
+            while chunk := src.read(_COPY):
+                out += chunk
+                LIMITS.check("<bytes>", kind, len(out), raw.tell())
     except _DECOMPRESS_ERRORS as e:
+        if isinstance(e, OSError) and e.errno == errno.EFBIG:
+            raise
         raise OSError(5, f"cannot decompress ({kind}): {e}") from None
+    return bytes(out)
 
 
 def _decompress_errors() -> tuple[type[BaseException], ...]:
@@ -415,14 +472,20 @@ def _decompressed(
 ) -> Materialized:
     fd, tmp = tempfile.mkstemp(prefix="bsmtrail-", suffix=".bsm", dir=tmpdir)
     done = Materialized(name, tmp, kind, temporary=True)
+    counted = _Counting(raw)
+    written = 0
     try:
-        with os.fdopen(fd, "wb") as dst, decompressing_reader(raw, kind) as src:
+        with os.fdopen(fd, "wb") as dst, decompressing_reader(counted, kind) as src:  # type: ignore[arg-type]
             while chunk := src.read(_COPY):
                 dst.write(chunk)
+                written += len(chunk)
+                LIMITS.check(name, kind, written, counted.count)
                 if progress is not None:
-                    progress(raw.tell())
+                    progress(counted.count)
     except _DECOMPRESS_ERRORS as e:
         done.close()
+        if isinstance(e, OSError) and e.errno == errno.EFBIG:
+            raise
         raise OSError(5, f"cannot decompress ({kind}): {e}", name) from None
     except BaseException:
         done.close()

@@ -47,25 +47,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so every ``finally`` and atomic output cleans up."""
+    """SIGTERM or SIGHUP (the terminal went away), raised like Ctrl-C so every
+    ``finally``, atomic output and temporary copy cleans up."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated
+def _on_signal(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+#: The signals that end a command as Ctrl-C does, cleaning up first.
+_ENDING = (signal.SIGTERM, signal.SIGHUP)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and map what ended it to the exit status (README, "Exit status"):
     0 ok; 1 the input is damaged or holds no records; 2 usage, bad criteria, an input that
     cannot be read (missing, unreadable, a directory where a file is needed) or an output
-    refused; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+    refused; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
     prog = f"bsmtrail {args.command}"
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in _ENDING}
     shown = warnings.showwarning
     warnings.showwarning = _notes_for(prog, shown)
     try:
@@ -74,9 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         _flush_quietly()
-        terminated = isinstance(e, Terminated)
-        print(f"{prog}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
-        return 143 if terminated else 130
+        if not isinstance(e, Terminated):
+            print(f"{prog}: interrupted", file=sys.stderr)
+            return 130
+        hup = e.signum == signal.SIGHUP
+        print(f"{prog}: {'hung up' if hup else 'terminated'}", file=sys.stderr)
+        return 128 + e.signum
     except BrokenPipeError:
         # `bsmtrail ... | head`: the reader went away; end quietly like a Unix tool.
         _silence_stdout()
@@ -97,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: {printable(describe_os_error(e))}", file=sys.stderr)
         return 2
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         warnings.showwarning = shown
 
 
