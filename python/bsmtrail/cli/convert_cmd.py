@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import sys
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -37,6 +38,8 @@ _EXTENSIONS = {
     ".json": "jsonl",
 }
 
+#: Day partitions with a writer open at once (--partition-by day).
+MAX_OPEN_DAYS = 64
 #: Rows turned into Python objects at a time for JSON Lines.
 _JSONL_SLICE = 4096
 
@@ -95,7 +98,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--partition-by",
         choices=("day",),
-        help="write OUT/day=YYYY-MM-DD/part-0.parquet (UTC days of the record time)",
+        help="write OUT/day=YYYY-MM-DD/part-N.parquet (UTC days of the record time)",
     )
     add_where_arguments(p)
     p.add_argument("--batch-size", type=int, default=65_536, help=argparse.SUPPRESS)
@@ -290,36 +293,55 @@ def _flat_schema(schema: Any) -> Any:
 
 
 class DaySinks:
-    """``OUT/day=YYYY-MM-DD/part-0.parquet``, one writer per UTC day of ``time``; records
-    without a time go to ``day=unknown``."""
+    """``OUT/day=YYYY-MM-DD/part-N.parquet``, by UTC day of ``time``; records without a
+    time go to ``day=unknown``.
+
+    At most :data:`MAX_OPEN_DAYS` writers are open at once (a hostile trail can span
+    thousands of days, and each writer holds a file descriptor and buffers): the least
+    recently written day is closed to make room, and a day that comes back later gets its
+    next ``part-N`` file. Each batch is sorted by day (stably, so rows keep their order
+    within a day) and written a run of days at a time."""
 
     def __init__(self, root: str, schema: Any, fmt: str) -> None:
         os.makedirs(root, exist_ok=True)
         self.root, self.schema, self.fmt = root, schema, fmt
-        self.sinks: dict[str, Sink] = {}
+        self.open: OrderedDict[str, Sink] = OrderedDict()
+        #: Files written per day so far (the next part number).
+        self.parts: dict[str, int] = {}
         self.rows = 0
 
+    def _sink(self, day: str) -> Sink:
+        sink = self.open.get(day)
+        if sink is not None:
+            self.open.move_to_end(day)
+            return sink
+        if len(self.open) >= MAX_OPEN_DAYS:
+            _, oldest = self.open.popitem(last=False)
+            oldest.close()
+        n = self.parts.get(day, 0)
+        self.parts[day] = n + 1
+        d = os.path.join(self.root, f"day={day}")
+        os.makedirs(d, exist_ok=True)
+        ext = "parquet" if self.fmt == "parquet" else "arrow"
+        sink = self.open[day] = Sink(self.fmt, os.path.join(d, f"part-{n}.{ext}"), self.schema)
+        return sink
+
     def write(self, batch: Any, time: Any) -> None:
-        pa = _mod("pyarrow")
         pc = _mod("pyarrow.compute")
 
         days = pc.fill_null(pc.strftime(time, format="%Y-%m-%d"), "unknown")
-        for day in pc.unique(days).to_pylist():
-            part = batch.filter(pc.equal(days, pa.scalar(day)))
-            sink = self.sinks.get(day)
-            if sink is None:
-                d = os.path.join(self.root, f"day={day}")
-                os.makedirs(d, exist_ok=True)
-                ext = "parquet" if self.fmt == "parquet" else "arrow"
-                sink = self.sinks[day] = Sink(
-                    self.fmt, os.path.join(d, f"part-0.{ext}"), self.schema
-                )
-            sink.write(part)
+        order = pc.sort_indices(days)  # a stable sort
+        batch, days = batch.take(order), days.take(order)
+        runs = pc.run_end_encode(days)
+        start = 0
+        for end, day in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
+            self._sink(day).write(batch.slice(start, end - start))
+            start = end
         self.rows += batch.num_rows
 
     def close(self) -> None:
-        for s in self.sinks.values():
-            s.close()
+        while self.open:
+            self.open.popitem(last=False)[1].close()
 
 
 # -- the command ------------------------------------------------------------------------------
