@@ -84,6 +84,11 @@ impl StreamDecoder {
         (self.scanned, self.moved)
     }
 
+    /// The longest record waited for.
+    pub fn max_record(&self) -> usize {
+        self.max_record
+    }
+
     /// Bytes held back, waiting for the rest of a record.
     pub fn buffered(&self) -> usize {
         self.data().len()
@@ -250,6 +255,37 @@ impl StreamDecoder {
                 false
             }
         }
+    }
+
+    /// The input has gone quiet (follow mode: a poll found no new bytes). A record still
+    /// waiting at the first unconsumed byte is given up when a whole record frames after
+    /// it in what has arrived: the writer has written past it (auditd writes each record
+    /// whole), so its claimed length is a lie, and waiting for it would hold every later
+    /// record back until that many more bytes came (five planted bytes claiming 16 MiB
+    /// silence a followed trail). It becomes damage up to that record, as `Recover` would
+    /// report it were the file to end there, and framing goes on. True when it gave up.
+    pub fn settle(&mut self, out: &mut Vec<StreamItem>) -> bool {
+        if self.skipping || self.buffered() == 0 {
+            return false;
+        }
+        let Some(q) = resync(self.data(), 1) else {
+            return false;
+        };
+        if self.pending.is_none() {
+            let mut e = match frame(self.data(), 0, Check::Strict) {
+                Err(e) => e,
+                // Cannot happen (a record that frames is never left waiting); never lose it.
+                Ok(_) => return false,
+            };
+            e.offset += self.base;
+            e.record_offset += self.base;
+            self.pending = Some((self.base, e));
+        }
+        self.scanned += q as u64;
+        self.flush_pending(self.base + q as u64, out);
+        self.consume(q);
+        self.drain(out);
+        true
     }
 
     /// The input has ended: nothing will complete a record still waiting for bytes, so it
@@ -580,5 +616,36 @@ mod tests {
             })
             .sum();
         assert_eq!(total, 1_000_000);
+    }
+
+    #[test]
+    fn settle_gives_up_a_lying_candidate_that_later_records_overtook() {
+        // Five planted bytes claiming 16 MiB, then two whole records.
+        let r = rec(1);
+        let mut t = vec![0x14];
+        t.extend_from_slice(&(16u32 << 20).to_be_bytes());
+        t.extend_from_slice(&r);
+        t.extend_from_slice(&r);
+        let mut d = StreamDecoder::new(DEFAULT_MAX_RECORD);
+        let mut out = Vec::new();
+        d.feed(&t, &mut out);
+        assert!(out.is_empty(), "the candidate may still complete: {out:?}");
+        assert!(d.settle(&mut out));
+        let kinds: Vec<(u64, &str)> = out
+            .iter()
+            .map(|i| match i {
+                StreamItem::Record { offset, .. } => (*offset, "R"),
+                StreamItem::File { offset, .. } => (*offset, "F"),
+                StreamItem::Damage { offset, .. } => (*offset, "D"),
+            })
+            .collect();
+        assert_eq!(kinds, [(0, "D"), (5, "R"), (5 + r.len() as u64, "R")]);
+        // Nothing left to give up: a record cut at the end with nothing after it waits.
+        let mut d = StreamDecoder::new(DEFAULT_MAX_RECORD);
+        let mut out = Vec::new();
+        d.feed(&r[..10], &mut out);
+        assert!(!d.settle(&mut out) && out.is_empty());
+        d.feed(&r[10..], &mut out);
+        assert_eq!(out.len(), 1);
     }
 }

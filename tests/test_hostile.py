@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -524,3 +525,113 @@ def test_partition_by_day_keeps_few_files_open(tmp_path: Path) -> None:
     # A day's rows are its records, whichever part file they went to.
     first = table.filter(ds.field("day") == "2001-09-09")
     assert sorted(first.column("offset").to_pylist()) == [0, n * len(rec(b"d"))]
+
+
+# -- follow mode ---------------------------------------------------------------------------
+
+
+def _follow_in_thread(path: Path, **kw: object) -> tuple[list[int], threading.Thread, Any]:
+    """Follow ``path`` on a thread; the offsets of records seen, the thread, the stream."""
+    seen: list[int] = []
+    s = bsmtrail.follow(path, poll_interval=0.02, **kw)  # type: ignore[arg-type]
+
+    def run() -> None:
+        for r in s:
+            seen.append(r.offset)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return seen, t, s
+
+
+def _wait_for(cond: Any, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cond()
+
+
+def test_follow_after_copytruncate_reads_the_new_content(tmp_path: Path) -> None:
+    r = rec(b"one")
+    path = tmp_path / "current"
+    path.write_bytes(r * 3)
+    seen, t, _ = _follow_in_thread(path, idle_timeout=1.5)
+    _wait_for(lambda: len(seen) == 3)
+    # logrotate's copytruncate: same inode, shorter file, then new records.
+    with open(path, "r+b") as f:
+        f.truncate(0)
+    import time
+
+    time.sleep(0.1)
+    with open(path, "ab") as f:
+        f.write(r * 2)
+    t.join()
+    assert seen == [0, len(r), 2 * len(r), 0, len(r)]
+
+
+def test_follow_is_not_held_back_by_planted_bytes(tmp_path: Path) -> None:
+    """Five bytes claiming a 16 MiB record, then whole records: after a quiet poll the
+    claim is given up as damage and the records come (they used to wait for 16 MB more)."""
+    r = rec(b"x")
+    liar = b"\x14" + struct.pack(">I", 16 << 20)
+    path = tmp_path / "current"
+    path.write_bytes(r + liar + r + r)
+    seen, t, s = _follow_in_thread(path, idle_timeout=1.0)
+    t.join()
+    assert seen == [0, len(r) + 5, 2 * len(r) + 5]
+    assert [(d.offset, d.length) for d in s.damage] == [(len(r), 5)]
+
+
+def test_follow_keeps_its_max_record_across_rotation(tmp_path: Path) -> None:
+    small = rec(b"z")
+    path = tmp_path / "current"
+    path.write_bytes(small)
+    seen, t, s = _follow_in_thread(path, idle_timeout=1.5, max_record=256)
+    _wait_for(lambda: len(seen) == 1)
+    path.rename(tmp_path / "old")
+    path.write_bytes(small)
+    _wait_for(lambda: len(seen) == 2)
+    # The decoder made for the new file waits for records of 256 bytes at most, as the
+    # caller asked (it used to get the default, 16 MiB).
+    assert s._decoder.max_record == 256
+    t.join()
+    assert seen == [0, 0]
+
+
+PRINT_F = [*CLI, "print", "-f", "-n", "--utc", "--poll", "0.02"]
+
+
+def test_print_follow_reads_on_past_a_junk_byte(tmp_path: Path) -> None:
+    r = rec(b"hello")
+    path = tmp_path / "current"
+    path.write_bytes(r + b"\x00" + r)
+    p = subprocess.run(
+        [*PRINT_F, "--idle-timeout", "0.5", str(path)], capture_output=True, check=False
+    )
+    assert p.stdout.count(b"hello") == 2, p.stdout
+    assert p.returncode == 1
+    assert b"skipped 1 damaged region(s) (1 bytes)" in p.stderr
+
+
+def test_print_follow_drains_the_old_file_on_rotation(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "current"
+    path.write_bytes(rec(b"first"))
+    proc = subprocess.Popen(
+        [*PRINT_F, "--idle-timeout", "1.5", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(0.5)
+    # The last record goes into the old file just before it is rotated away.
+    with open(path, "ab") as f:
+        f.write(rec(b"last-of-old"))
+    path.rename(tmp_path / "old")
+    path.write_bytes(rec(b"first-of-new"))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    texts = [line for line in out.split(b"\n") if line.startswith(b"text,")]
+    assert texts == [b"text,first", b"text,last-of-old", b"text,first-of-new"], out

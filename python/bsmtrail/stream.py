@@ -32,8 +32,11 @@ class Stream:
     an open file) or a path. With ``follow=True`` the end of input is not the end: the
     stream waits ``poll_interval`` seconds and reads again (``tail -f``), until
     ``idle_timeout`` seconds pass with no new bytes (``None``: forever) or ``stop()`` returns
-    true. Following a path also notices rotation (the path now names another file) and
-    continues with the new file.
+    true. Following a path also notices rotation (the path now names another file: the
+    old one is drained first) and truncation in place (copytruncate: reading starts over
+    from the file's start), and after a poll with no new bytes gives up a record still
+    waiting if whole records have arrived after it (auditd writes records whole, so a
+    header claiming more than was written before later records is damage).
     """
 
     def __init__(
@@ -85,6 +88,15 @@ class Stream:
         except (OSError, io.UnsupportedOperation):
             return False
 
+    @staticmethod
+    def _truncated(f: BinaryIO | IO[bytes]) -> bool:
+        """The file is shorter than what was read of it: truncated in place (logrotate's
+        copytruncate), so what comes next is written from its start."""
+        try:
+            return os.fstat(f.fileno()).st_size < f.tell()
+        except (OSError, io.UnsupportedOperation, ValueError):
+            return False
+
     def __iter__(self) -> Iterator[Record]:
         f: BinaryIO | IO[bytes] | None = self._file
         if f is None:
@@ -110,6 +122,16 @@ class Stream:
                     continue
                 if not self.follow or (self.stop is not None and self.stop()):
                     break
+                # Quiet for a poll: a record still waiting is given up if whole records
+                # arrived after it (planted bytes claiming megabytes would hold them back).
+                yield from self._decoder.settle(self._damage)
+                if self._truncated(f):
+                    # Truncated in place: what was waiting will never complete; the new
+                    # content starts at offset 0.
+                    yield from self._decoder.finish(self._damage)
+                    f.seek(0)
+                    self._decoder = _native.StreamDecoder(max_record=self.max_record)
+                    continue
                 if self._rotated(f):
                     # Drain what the old file still holds, then switch to the new one.
                     while rest := self._read(f):

@@ -605,6 +605,15 @@ impl StreamDecoder {
         stream_records(out, damage)
     }
 
+    /// The input has gone quiet: give up a record still waiting if whole records have
+    /// arrived after it (see `crate::stream`); returns the records that frees.
+    #[pyo3(signature = (damage = None))]
+    fn settle(&mut self, damage: Option<&Bound<'_, DamageLog>>) -> PyResult<Vec<Record>> {
+        let mut out = Vec::new();
+        self.inner.settle(&mut out);
+        stream_records(out, damage)
+    }
+
     /// End of input: a record still incomplete becomes a truncated-tail damage region.
     #[pyo3(signature = (damage = None))]
     fn finish(&mut self, damage: Option<&Bound<'_, DamageLog>>) -> PyResult<Vec<Record>> {
@@ -623,6 +632,12 @@ impl StreamDecoder {
     #[getter]
     fn buffered(&self) -> usize {
         self.inner.buffered()
+    }
+
+    /// The longest record this decoder waits for.
+    #[getter]
+    fn max_record(&self) -> usize {
+        self.inner.max_record()
     }
 }
 

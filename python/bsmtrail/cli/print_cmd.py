@@ -20,11 +20,12 @@ import argparse
 import os
 import stat
 import sys
-import time
 from typing import BinaryIO
 
 from ..render import XML_FOOTER, XML_HEADER, Renderer
 from ..sources import materialize
+from ..stream import follow
+from .printable import printable
 from .usage import say_no_records
 
 PROG = "bsmtrail print"
@@ -108,14 +109,13 @@ def run(args: argparse.Namespace) -> int:
         if args.xml:
             out.write(XML_HEADER)
         try:
-            _follow(renderer, args.files[0], out, args)
+            return _follow(renderer, args.files[0], out, args)
         finally:
             # Ctrl-C is how a follow ends: the document is still closed, then the
             # interrupt is reported like every command's (status 130).
             if args.xml and args.xml_strict:
                 out.write(XML_FOOTER)
             out.flush()
-        return 0
     if not (args.numeric or args.raw):
         note = _names_note(args.passwd, args.group)
         if note:
@@ -186,34 +186,27 @@ def _render_stream(renderer: Renderer, inp: BinaryIO, out: BinaryIO, resync: boo
             out.flush()
 
 
-def _follow(renderer: Renderer, name: str, out: BinaryIO, args: argparse.Namespace) -> None:
-    """``-f``: render a trail that is still being written. A record cut at the current end
-    of the file is held until the rest arrives; when the path starts naming another file
-    (auditd rotation), the old one is drained and the new one followed from its start."""
-    f = open(name, "rb")
-    stream = renderer.stream(resync=args.resync)
-    idle_since = time.monotonic()
+def _follow(renderer: Renderer, name: str, out: BinaryIO, args: argparse.Namespace) -> int:
+    """``-f``: render a trail that is still being written, through the library's follow
+    (``bsmtrail.stream.follow``): a record cut at the current end of the file is held
+    until the rest arrives; damage is skipped and the trail read on (a junk byte must not
+    end a follow); a header claiming more than was written before later records is given
+    up after a quiet poll; rotation drains the old file first; truncation in place
+    (copytruncate) starts over from the file's start. Skipped damage is reported when the
+    follow ends; returns the exit status."""
+    stream = follow(name, poll_interval=args.poll, idle_timeout=args.idle_timeout)
     try:
-        while True:
-            data = f.read(_READ)
-            if data:
-                idle_since = time.monotonic()
-                rendered = stream.feed(data)
-                if rendered:
-                    out.write(rendered)
-                    out.flush()
-                continue
-            try:
-                rotated = os.stat(name).st_ino != os.fstat(f.fileno()).st_ino
-            except OSError:
-                rotated = False
-            if rotated:
-                f.close()
-                f = open(name, "rb")
-                stream = renderer.stream(resync=args.resync)
-                continue
-            if args.idle_timeout is not None and time.monotonic() - idle_since >= args.idle_timeout:
-                return
-            time.sleep(args.poll)
+        for rec in stream:
+            out.write(renderer.render_record(rec.raw))
+            out.flush()
     finally:
-        f.close()
+        damage = stream.damage
+        if damage:
+            first = damage.kept[0] if damage.kept else None
+            print(
+                f"{PROG}: {printable(name)}: skipped {damage.total} damaged region(s) "
+                f"({damage.bytes} bytes)"
+                + (f"; first at offset {first.offset}: {first.error}" if first else ""),
+                file=sys.stderr,
+            )
+    return 1 if damage else 0
