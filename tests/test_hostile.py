@@ -4,6 +4,7 @@ reproduction built here. Memory is asserted as the peak resident set of a child 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import struct
@@ -635,3 +636,55 @@ def test_print_follow_drains_the_old_file_on_rotation(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     texts = [line for line in out.split(b"\n") if line.startswith(b"text,")]
     assert texts == [b"text,first", b"text,last-of-old", b"text,first-of-new"], out
+
+
+# -- what else grows with the input ---------------------------------------------------------
+
+
+def test_undecided_records_are_counted_in_bounded_memory() -> None:
+    """Every record hides its subject behind a token nobody can decode: the selection
+    reports all of them, keeping the first offsets only."""
+    from bsmtrail.select import reduce, selection
+
+    unknown = rec(b"x")
+    body = unknown[:18] + b"\x99\x00\x01\x02" + unknown[18:]
+    n = len(body)
+    hidden = body[:1] + struct.pack(">I", n) + body[5:-4] + struct.pack(">I", n)
+    res = reduce(hidden * 5000, selection(auid=0), io.BytesIO())
+    assert (res.kept, res.seen) == (0, 5000)
+    assert len(res.undecided) == 5000 and len(res.undecided.kept) == 1000
+    assert res.undecided.kept[:2] == (0, n)
+
+
+def test_stream_readers_hold_at_most_the_maximum_record(tmp_path: Path) -> None:
+    """print from a pipe buffered whatever a header claimed (``print -p /dev/urandom``
+    grew to 2.1 GB); reduce read all of stdin into memory."""
+    noise = tmp_path / "noise"
+    noise.write_bytes(os.urandom(64 << 20))
+    trail = tmp_path / "t.bsm"
+    trail.write_bytes(rec(b"keep") * 400_000)  # 12 MB
+    for cmd, src in (
+        ([*CLI, "print", "-p"], noise),
+        ([*CLI, "reduce", "-m", "1"], trail),
+    ):
+        line = " ".join(cmd) + f" < {src} > /dev/null"
+        rss, status, _, err = run_measured(["sh", "-c", f"exec {line}"])
+        assert rss <= RSS_LIMIT_MB, f"{cmd[3]}: {rss:.0f} MB"
+        assert status in (0, 1), err
+
+
+def test_a_record_of_the_maximum_size_converts(tmp_path: Path) -> None:
+    """Text that is not UTF-8, as much as the 16 MiB maximum allows (256 text tokens of
+    64 KiB of 0xff): one row, no Arrow offset overflow, bounded memory."""
+    body = (b"\x28" + struct.pack(">H", 0xFFFF) + b"\xff" * 0xFFFF) * 255
+    n = 18 + len(body) + 7
+    big = b"\x14" + struct.pack(">IBHHII", n, 11, 1, 0, 1_700_000_000, 5) + body
+    big += b"\x13\xb1\x05" + struct.pack(">I", n)
+    assert n <= bsmtrail.max_record_size()
+    trail = tmp_path / "big.bsm"
+    trail.write_bytes(rec(b"a") + big + rec(b"b"))
+    out = tmp_path / "out.parquet"
+    rss, status, _, err = run_measured([*CLI, "convert", str(trail), "-o", str(out)])
+    assert status == 0, err
+    assert rss <= RSS_LIMIT_MB
+    assert pq.read_metadata(out).num_rows == 3

@@ -255,7 +255,8 @@ def reduce(
     chunk_size: int = 1048576,
     offsets: Any = None,
     undecided: list[int] | None = None,
-) -> tuple[int, int, Any]: ...
+    keep: int = 1000,
+) -> tuple[int, int, Any, int]: ...
 
 # -- byte-range chunks (rust/python/chunks.rs) ------------------------------------------
 

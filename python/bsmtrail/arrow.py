@@ -290,7 +290,7 @@ def _selected(obj: object, where: Selection, mode: Mode) -> tuple[bytes, Any]:
 
     buf, pairs = io.BytesIO(), io.BytesIO()
     undecided: list[int] = []
-    _kept, _seen, error = _native.reduce(
+    _kept, _seen, error, n_undecided = _native.reduce(
         obj,  # type: ignore[arg-type]  # a path or bytes, as the Arrow inputs are
         where,
         buf.write,
@@ -300,9 +300,9 @@ def _selected(obj: object, where: Selection, mode: Mode) -> tuple[bytes, Any]:
     )
     if error is not None and mode == "strict":
         raise error
-    if undecided:
+    if n_undecided:
         warnings.warn(
-            f"{len(undecided)} record(s) left out of the selection: a token bsmtrail cannot "
+            f"{n_undecided} record(s) left out of the selection: a token bsmtrail cannot "
             f"decode hides what the criteria depend on (first at offset {undecided[0]})",
             BSMWarning,
             stacklevel=4,

@@ -30,7 +30,7 @@ from ._native import Selection
 from .errors import BSMError
 from .outputs import atomic_file, check_output
 from .sources import materialize
-from .tally import DamageLog
+from .tally import Bounded, DamageLog
 from .userdb import IdNames, read_group, read_passwd
 
 if TYPE_CHECKING:
@@ -303,16 +303,16 @@ def parse_auditreduce_args(argv: Sequence[str]) -> Criteria:
 @dataclass(frozen=True)
 class ReduceResult:
     """What :func:`reduce` kept: records ``kept`` of ``seen``; ``error`` ended a strict
-    read early; ``damage`` counts regions skipped in recover mode (bounded:
-    :mod:`bsmtrail.tally`); ``undecided`` the
+    read early; ``damage`` counts regions skipped in recover mode; ``undecided`` the
     offsets of records left out because a token bsmtrail cannot decode hides what a
-    criterion depends on (reported, never guessed)."""
+    criterion depends on (reported, never guessed). Both are bounded
+    (:mod:`bsmtrail.tally`): the first entries kept, every one counted."""
 
     kept: int
     seen: int
     error: BSMError | None
     damage: DamageLog
-    undecided: list[int] = field(default_factory=list)
+    undecided: Bounded[int] = field(default_factory=Bounded)
 
 
 def reduce(
@@ -331,10 +331,12 @@ def reduce(
     undecided: list[int] = []
 
     def run(data: str | bytes, f: BinaryIO) -> ReduceResult:
-        kept, seen, err = _native.reduce(
+        kept, seen, err, n_undecided = _native.reduce(
             data, sel, f.write, recover=recover, damage=damage, undecided=undecided
         )
-        return ReduceResult(kept, seen, err, DamageLog.of(damage), undecided)
+        return ReduceResult(
+            kept, seen, err, DamageLog.of(damage), Bounded(tuple(undecided), n_undecided)
+        )
 
     with contextlib.ExitStack() as stack:
         data: str | bytes

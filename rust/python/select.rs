@@ -105,6 +105,7 @@ impl Selection {
 struct Tally {
     kept: u64,
     seen: u64,
+    undecided: u64,
     stopped: Option<DecodeError>,
 }
 
@@ -113,12 +114,14 @@ struct Tally {
 /// are also written to `offsets.write` as little-endian u64 pairs, so callers can map rows
 /// built from the output back to file positions.
 /// Framing is auditreduce's (praudit's `au_read_rec`) unless `recover`, which frames
-/// strictly and resynchronises past damage, adding it to `damage` (a `DamageLog`). Returns `(kept, seen, error)`: `error` is the framing error that ended a
-/// non-recovering read, or None. With `undecided`, the offsets of records the selection
-/// could not decide (a token it cannot decode hides what a criterion depends on; they are
-/// not written) are appended to it.
+/// strictly and resynchronises past damage, adding it to `damage` (a `DamageLog`).
+/// Returns `(kept, seen, error, undecided)`: `error` is the framing error that ended a
+/// non-recovering read, or None; `undecided` how many records the selection could not
+/// decide (a token it cannot decode hides what a criterion depends on; they are not
+/// written). With `undecided`, the offsets of the first `keep` of those are appended to it
+/// (a hostile trail can make every record one).
 #[pyfunction]
-#[pyo3(signature = (source, selection, write, *, recover = false, damage = None, chunk_size = 1048576, offsets = None, undecided = None))]
+#[pyo3(signature = (source, selection, write, *, recover = false, damage = None, chunk_size = 1048576, offsets = None, undecided = None, keep = 1000))]
 #[allow(clippy::too_many_arguments)]
 pub fn reduce<'py>(
     py: Python<'py>,
@@ -130,7 +133,8 @@ pub fn reduce<'py>(
     chunk_size: usize,
     offsets: Option<&Bound<'py, PyAny>>,
     undecided: Option<&Bound<'py, PyList>>,
-) -> PyResult<(u64, u64, Py<PyAny>)> {
+    keep: usize,
+) -> PyResult<(u64, u64, Py<PyAny>, u64)> {
     let src = source_from(source)?;
     let data = src.bytes();
     let sel = &selection.core;
@@ -142,6 +146,7 @@ pub fn reduce<'py>(
     let mut t = Tally {
         kept: 0,
         seen: 0,
+        undecided: 0,
         stopped: None,
     };
     let flush = |out: &mut Vec<u8>, pairs: &mut Vec<u8>, force: bool| -> PyResult<()> {
@@ -187,7 +192,8 @@ pub fn reduce<'py>(
                 // so a record rejected on event, time or class costs one header decode.
                 let verdict = sel.verdict(rec, &mut state);
                 if verdict == Verdict::Undecided {
-                    if let Some(list) = undecided {
+                    t.undecided += 1;
+                    if let Some(list) = undecided.filter(|l| l.len() < keep) {
                         list.append(s.offset)?;
                     }
                 }
@@ -217,7 +223,7 @@ pub fn reduce<'py>(
         Some(e) => to_pyexc(py, e)?.unbind(),
         None => py.None(),
     };
-    Ok((t.kept, t.seen, stopped))
+    Ok((t.kept, t.seen, stopped, t.undecided))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

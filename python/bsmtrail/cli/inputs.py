@@ -299,7 +299,7 @@ class Inputs:
         undecided: list[int] = []
         pairs = io.BytesIO()
         with open(out, "wb") as f:
-            _kept, item.seen, err = _native.reduce(
+            _kept, item.seen, err, n_undecided = _native.reduce(
                 item.path,
                 self.where,
                 f.write,
@@ -312,11 +312,11 @@ class Inputs:
         item.origins = _mod("numpy").frombuffer(pairs.getvalue(), dtype="<u8").reshape(-1, 2)
         if err is not None and self.mode == "strict":
             raise err
-        report = DamageReport(regions=damage.count, region_bytes=damage.bytes)
+        report = DamageReport(regions=damage.count, region_bytes=damage.bytes, records=n_undecided)
         for o, n, e in damage.regions():
             report.keep_entry(DamageEntry(item.name, o, n, "damage", e.reason or "damage", str(e)))
         for o in undecided:
-            report.add(
+            report.keep_entry(
                 DamageEntry(
                     item.name,
                     o,

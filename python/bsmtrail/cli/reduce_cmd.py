@@ -151,7 +151,7 @@ def main(argv: Sequence[str]) -> int:
                 status = 1
             if res.undecided:
                 print(
-                    f"{PROG}: {printable(src.name)}: {len(res.undecided)} record(s) left out: "
+                    f"{PROG}: {printable(src.name)}: {res.undecided.total} record(s) left out: "
                     "a token bsmtrail cannot decode hides what the criteria depend on; first at "
                     f"offset {res.undecided[0]}",
                     file=sys.stderr,
