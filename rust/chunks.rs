@@ -120,11 +120,23 @@ pub struct Need {
 
 /// The boundary of split point `split` (see the module doc).
 pub fn boundary(w: &Window<'_>, split: usize, p: Params) -> Result<usize, Need> {
+    boundary_clear(w, split, p).map(|(b, _)| b)
+}
+
+/// [`boundary`], and when known an offset `c` such that no offset in `[c, boundary)`
+/// frames strictly (the walk reached the boundary by resynchronising from before `c`).
+/// Every later split point `s` with `c <= s - lookback` and `s <= boundary` then has the
+/// same boundary without a walk: its anchor, `resync(s - lookback)`, is the boundary
+/// itself. That keeps `chunk_start` linear over a damaged region spanning many split
+/// points, which otherwise walked to the region's end once per split point.
+fn boundary_clear(w: &Window<'_>, split: usize, p: Params) -> Result<(usize, Option<usize>), Need> {
+    #[cfg(test)]
+    tests::EVALS.with(|n| n.set(n.get() + 1));
     if split == 0 {
-        return Ok(0);
+        return Ok((0, None));
     }
     if split >= w.total {
-        return Ok(w.total);
+        return Ok((w.total, None));
     }
     let lo = split.saturating_sub(p.lookback);
     let mut hi = split.saturating_add(p.ahead.max(1)).min(w.total);
@@ -135,9 +147,9 @@ pub fn boundary(w: &Window<'_>, split: usize, p: Params) -> Result<usize, Need> 
         let win = &w.bytes[lo - w.base..hi - w.base];
         let more = w.total - hi;
         let grow_to = match walk(win, more, lo == 0, split - lo) {
-            Walk::Found(at) => return Ok(lo + at),
+            Walk::Found(at, clear) => return Ok((lo + at, clear.map(|c| lo + c))),
             Walk::Grow(end) => lo + end,
-            Walk::End if hi == w.total => return Ok(w.total),
+            Walk::End if hi == w.total => return Ok((w.total, None)),
             Walk::End => hi,
         };
         // At least double the part after the split point: O(log) rounds.
@@ -147,8 +159,10 @@ pub fn boundary(w: &Window<'_>, split: usize, p: Params) -> Result<usize, Need> 
 }
 
 enum Walk {
-    /// The first record at or after the split point (window-relative).
-    Found(usize),
+    /// The first record at or after the split point (window-relative), and where the
+    /// stretch without strictly framing offsets that the walk crossed to reach it
+    /// started, when it got there by resynchronising.
+    Found(usize, Option<usize>),
     /// An item cut by the window's end: the window must reach this (relative) end.
     Grow(usize),
     /// No record at or after the split point in the window.
@@ -194,11 +208,17 @@ fn resync_in(win: &[u8], from: usize, more: usize) -> Result<Option<usize>, usiz
 /// first record at or after `at`. An item the window's end cuts asks for a bigger window
 /// instead of being called damage.
 fn walk(win: &[u8], more: usize, from_start: bool, at: usize) -> Walk {
+    // Where the offsets up to `pos` stopped framing strictly, when `pos` was reached by a
+    // resync (none frames in `[clear, pos)`); None after a framed item.
+    let mut clear = None;
     let mut pos = if from_start {
         0
     } else {
         match resync_in(win, 0, more) {
-            Ok(Some(p)) => p,
+            Ok(Some(p)) => {
+                clear = Some(0);
+                p
+            }
             Ok(None) => return Walk::End,
             Err(end) => return Walk::Grow(end),
         }
@@ -207,16 +227,20 @@ fn walk(win: &[u8], more: usize, from_start: bool, at: usize) -> Walk {
         match frame(win, pos, Check::Strict) {
             Ok(span) => {
                 if span.kind == SpanKind::Record && pos >= at {
-                    return Walk::Found(pos);
+                    return Walk::Found(pos, clear);
                 }
                 pos += span.len;
+                clear = None;
             }
             Err(e) => {
                 if let Some(end) = cut_by_window(&e, pos, win.len(), more) {
                     return Walk::Grow(end);
                 }
                 pos = match resync_in(win, pos + 1, more) {
-                    Ok(Some(p)) => p,
+                    Ok(Some(p)) => {
+                        clear = Some(pos + 1);
+                        p
+                    }
                     Ok(None) => return Walk::End,
                     Err(end) => return Walk::Grow(end),
                 };
@@ -251,12 +275,27 @@ pub fn chunk_start(w: &Window<'_>, i: usize, chunk_bytes: usize, p: Params) -> R
     if i >= n {
         return Ok(w.total);
     }
-    let mut best = boundary(w, split_point(i, chunk_bytes, w.total), p)?;
+    let (mut best, mut clear) = boundary_clear(w, split_point(i, chunk_bytes, w.total), p)?;
     let mut j = i + 1;
     // B_i = min(boundary(s_j), j >= i); boundary(s_j) >= s_j, so later split points
-    // matter only while s_j <= the best so far (non-adversarial input: never).
+    // matter only while s_j <= the best so far (non-adversarial input: never). Inside a
+    // stretch without strictly framing offsets that ends at the best, they all have the
+    // best as their boundary (see `boundary_clear`): no walk needed.
     while j < n && split_point(j, chunk_bytes, w.total) <= best {
-        best = best.min(boundary(w, split_point(j, chunk_bytes, w.total), p)?);
+        let s = split_point(j, chunk_bytes, w.total);
+        if s > p.lookback && clear.is_some_and(|c| s - p.lookback >= c) {
+            break;
+        }
+        let (b, c) = boundary_clear(w, s, p)?;
+        if b < best {
+            (best, clear) = (b, c);
+        } else if b == best {
+            // Both stretches end at the best: together they reach back to the earlier.
+            clear = match (clear, c) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            };
+        }
         j += 1;
     }
     Ok(best)
@@ -306,6 +345,39 @@ pub fn boundaries_at(data: &[u8], splits: &[usize], p: Params) -> Vec<usize> {
 mod tests {
     use super::*;
     use crate::recover::{Item, Recover};
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Boundary walks made on this thread (`boundary_clear` calls).
+        pub(super) static EVALS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    #[test]
+    fn chunk_starts_stay_linear_across_a_long_damaged_region() {
+        // A record, 1 MiB of junk, a record: 1,025 split points inside the damage. Each
+        // chunk_start walked to the region's end for every later split point inside it
+        // (quadratic walks, each over the region); now the walks stop once a split
+        // point's anchor is known to be the boundary.
+        let mut t = rec(1, b"before");
+        t.extend(std::iter::repeat(0u8).take(1 << 20));
+        let after = t.len();
+        t.extend(rec(2, b"after"));
+        let w = Window::whole(&t);
+        let p = Params {
+            lookback: 4096,
+            ahead: 4096,
+        };
+        let chunk = 1024;
+        let n = chunk_count(t.len(), chunk);
+        EVALS.with(|e| e.set(0));
+        let starts: Vec<usize> = (0..=n)
+            .map(|i| chunk_start(&w, i, chunk, p).unwrap())
+            .collect();
+        let evals = EVALS.with(|e| e.get());
+        assert!(evals <= 8 * n, "{evals} walks for {n} chunks");
+        assert_eq!(starts, boundaries(&t, chunk, p));
+        assert!(starts[1..n].iter().all(|&b| b == after));
+    }
 
     fn rec(event: u8, text: &[u8]) -> Vec<u8> {
         let len = 18 + 3 + text.len() + 7;

@@ -240,6 +240,12 @@ impl<R: Reader> WindowFramer<R> {
             if p < self.base || p >= self.end() {
                 self.refill(p, 0)?;
             }
+            if self.end() - p < HEAD && !self.at_eof() {
+                // Framing reads header fields past the count (an `_ex` header's address
+                // type decides its length, so the minimum count): they must be the file's,
+                // not cut off by the window's end.
+                self.refill(p, HEAD as usize)?;
+            }
             let rel = (p - self.base) as usize;
             let e = match frame(&self.buf, rel, Check::Strict) {
                 Ok(span) => return Ok(Verdict::Ok(span)),
@@ -497,5 +503,25 @@ mod tests {
         assert_eq!(items, [(0, data.len() as u64)]);
         assert!(w.reads() <= 30, "{} reads", w.reads());
         assert_eq!(whole(&data, true).len(), 1);
+    }
+
+    #[test]
+    fn header_fields_past_a_window_end_are_the_files() {
+        // Found by the `window` fuzz target: a header32_ex whose count (0) is too small,
+        // 9 bytes before a 64-byte window's end. Its minimum count depends on its address
+        // type, 9 bytes further on: read past the window's end, the error said 29 where
+        // the whole file says 33.
+        let mut t = rec(1, &[b'a'; 27]);
+        assert_eq!(t.len(), 55);
+        t.extend_from_slice(&[0x15, 0, 0, 0, 0, 11, 0, 1, 0, 0, 0, 0, 0, 4, 10, 0, 0, 1]);
+        t.extend_from_slice(&[0u8; 20]);
+        t.extend(rec(2, b"next"));
+        assert_eq!(windowed(&t, 64, true), whole(&t, true));
+        assert_eq!(windowed(&t, 64, false), whole(&t, false));
+        assert!(
+            whole(&t, true)[1].contains("minimum: 33"),
+            "{:?}",
+            whole(&t, true)
+        );
     }
 }
