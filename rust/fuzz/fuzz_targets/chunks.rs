@@ -27,7 +27,7 @@ fn records(data: &[u8], base: usize) -> Vec<(usize, usize)> {
 
 fuzz_target!(|data: &[u8]| {
     let mut p = Picker::new(data);
-    let chunk = 1 + usize::from(p.byte()) * 4;
+    let chunk = 16 + usize::from(p.byte()) * 8;
     let params = Params {
         lookback: 16 + usize::from(p.byte()) * 8,
         ahead: 1 + usize::from(p.byte()) * 8,
@@ -56,8 +56,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(chunked, records(trail, 0), "boundaries {b:?}");
     }
     // A worker holding only the bytes `chunk_start` asks for (growing on `Need`) finds
-    // the boundary the whole input gives.
-    for (i, &expected) in b.iter().enumerate() {
+    // the boundary the whole input gives (the first chunks and every seventh: a worker
+    // per chunk would make each input quadratic to check).
+    for (i, &expected) in b.iter().enumerate().filter(|(i, _)| *i < 8 || i % 7 == 0) {
         let (mut lo, mut hi) = (0usize, 0usize);
         let got = loop {
             let w = Window {
