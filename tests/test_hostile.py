@@ -688,3 +688,25 @@ def test_a_record_of_the_maximum_size_converts(tmp_path: Path) -> None:
     assert status == 0, err
     assert rss <= RSS_LIMIT_MB
     assert pq.read_metadata(out).num_rows == 3
+
+
+def test_stats_counts_keep_a_bounded_number_of_distinct_values() -> None:
+    """A distinct path per record made stats hold every one (589 MB for 100 MB): counts
+    keep the most frequent values up to a cap and say when they are approximate."""
+    import pyarrow as pa
+
+    from bsmtrail.cli.stats_cmd import GroupCounts
+
+    c = GroupCounts(["path"], merge_every=2, cap=10)
+    heavy = ["/etc/passwd"] * 50 + ["/bin/sh"] * 30
+    for i in range(20):
+        c.add(pa.table({"path": [*heavy[i * 4 : i * 4 + 4], *(f"/u/{i}/{k}" for k in range(9))]}))
+    t = c.result()
+    assert t.num_rows <= 10
+    assert c.approximate and c.dropped_records > 0
+    top = dict(zip(t.column("path").to_pylist(), t.column("count").to_pylist(), strict=True))
+    # The heavy hitters stay, and their counts are never more than the truth.
+    assert 0 < top["/etc/passwd"] <= 50 and 0 < top["/bin/sh"] <= 30
+    exact = GroupCounts(["path"], merge_every=2, cap=1000)
+    exact.add(pa.table({"path": heavy}))
+    assert not exact.approximate

@@ -86,12 +86,26 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 class GroupCounts:
-    """Counts of key tuples, merged from per-batch ``group_by`` results."""
+    """Counts of key tuples, merged from per-batch ``group_by`` results.
 
-    def __init__(self, keys: list[str], merge_every: int = 16) -> None:
+    At most ``cap`` distinct keys are kept (a trail can hold a distinct path per record:
+    100 MB of them held 589 MB): past that, each merge keeps the ``cap`` most frequent and
+    counts what it drops. The counts are then approximate -- a key dropped and seen again
+    starts from zero, so a top count may be low by up to :attr:`dropped_records` -- and
+    say so (:attr:`approximate`)."""
+
+    def __init__(self, keys: list[str], merge_every: int = 16, cap: int = 100_000) -> None:
         self.keys = keys
         self.parts: list[Any] = []
         self.merge_every = merge_every
+        self.cap = cap
+        #: Distinct keys dropped (a key dropped twice counts twice) and their records.
+        self.dropped_keys = 0
+        self.dropped_records = 0
+
+    @property
+    def approximate(self) -> bool:
+        return self.dropped_keys > 0
 
     def add(self, table: Any) -> None:
         if table.num_rows == 0:
@@ -104,9 +118,17 @@ class GroupCounts:
 
     def _merged(self) -> Any:
         pa = _mod("pyarrow")
+        pc = _mod("pyarrow.compute")
         t = pa.concat_tables(self.parts)
         t = t.group_by(self.keys, use_threads=False).aggregate([("count_all", "sum")])
-        return t.rename_columns([*self.keys, "count_all"][-t.num_columns :])
+        t = t.rename_columns([*self.keys, "count_all"][-t.num_columns :])
+        if t.num_rows > self.cap:
+            t = t.sort_by([("count_all", "descending")])
+            dropped = t.slice(self.cap)
+            self.dropped_keys += dropped.num_rows
+            self.dropped_records += pc.sum(dropped.column("count_all")).as_py() or 0
+            t = t.slice(0, self.cap)
+        return t
 
     def result(self) -> Any:
         """A table of the keys and ``count``, most frequent first (ties by key)."""
@@ -269,6 +291,13 @@ def report(s: Stats, top: int, passwd: str | None, inputs: Inputs) -> dict[str, 
             for v, n in zip(t.column(col).to_pylist(), t.column("count").to_pylist(), strict=True)
         ]
 
+    def approximations() -> dict[str, Any]:
+        return {
+            key: {"dropped_keys": c.dropped_keys, "dropped_records": c.dropped_records}
+            for key, c in s.counts.items()
+            if c.approximate
+        }
+
     ev = s.counts["events"].result()
     events = [
         {"event": e, "name": nm, "records": n}
@@ -294,6 +323,8 @@ def report(s: Stats, top: int, passwd: str | None, inputs: Inputs) -> dict[str, 
         "users": {"auid": user_rows("auid"), "euid": user_rows("euid")},
         "paths": simple("paths", "path"),
         "processes": simple("processes", "process"),
+        # Tables past GroupCounts' cap of distinct keys: their counts are approximate.
+        "approximate": approximations(),
         "damage": {
             "regions": s.damage.regions,
             "bytes_skipped": s.damage.region_bytes,
@@ -301,6 +332,17 @@ def report(s: Stats, top: int, passwd: str | None, inputs: Inputs) -> dict[str, 
             "entries": [d.as_dict() for d in s.damage.entries[:top]],
         },
     }
+
+
+def _approx(r: dict[str, Any], key: str) -> str:
+    """A title's note when a table's counts are approximate."""
+    a = r["approximate"].get(key)
+    if not a:
+        return ""
+    return (
+        f" (approximate: too many distinct values; {a['dropped_records']:,} records "
+        "under values counted then dropped, so a count may be that much low)"
+    )
 
 
 def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -377,10 +419,12 @@ def render(r: dict[str, Any]) -> str:
         ]
         text += "\n" + _table(f"top users by {label}", ["id", "name", "records"], rows)
     text += "\n" + _table(
-        "top paths", ["records", "path"], [[p["records"], p["path"]] for p in r["paths"]]
+        "top paths" + _approx(r, "paths"),
+        ["records", "path"],
+        [[p["records"], p["path"]] for p in r["paths"]],
     )
     text += "\n" + _table(
-        "top processes",
+        "top processes" + _approx(r, "processes"),
         ["records", "process"],
         [[p["records"], p["process"]] for p in r["processes"]],
     )
