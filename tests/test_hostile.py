@@ -710,3 +710,20 @@ def test_stats_counts_keep_a_bounded_number_of_distinct_values() -> None:
     exact = GroupCounts(["path"], merge_every=2, cap=1000)
     exact.add(pa.table({"path": heavy}))
     assert not exact.approximate
+
+
+def test_the_command_line_sets_the_maximum_record_size(tmp_path: Path) -> None:
+    trail = tmp_path / "t.bsm"
+    big = rec(b"b" * 500)
+    trail.write_bytes(rec(b"a") + big + rec(b"c"))
+    p = subprocess.run(
+        [*CLI, "--max-record", "200", "verify", "--json", str(trail)],
+        capture_output=True,
+        check=False,
+    )
+    report = json.loads(p.stdout)
+    assert p.returncode == 1
+    assert (report["records"], report["damage"][0]["reason"]) == (2, "record_too_large")
+    assert subprocess.run([*CLI, "verify", str(trail)], capture_output=True).returncode == 0
+    p = subprocess.run([*CLI, "--max-record", "10", "verify", str(trail)], capture_output=True)
+    assert p.returncode == 2 and b"--max-record" in p.stderr

@@ -13,11 +13,11 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from .. import __version__
+from .. import __version__, max_record_size
 from ..errors import BSMError, BSMWarning
 from ..outputs import OutputError
 from .printable import printable
-from .usage import UsageError
+from .usage import UsageError, parse_size
 
 #: Subcommand modules, in the order ``--help`` lists them.
 SUBCOMMANDS = (
@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bsmtrail {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "--max-record",
+        type=parse_size,
+        metavar="SIZE",
+        help="largest record read as one (16MiB): a header claiming more is damage",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
@@ -74,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     prog = f"bsmtrail {args.command}"
+    if args.max_record is not None:
+        try:
+            max_record_size(args.max_record)
+        except ValueError as e:
+            print(f"bsmtrail: --max-record: {e}", file=sys.stderr)
+            return 2
     previous = {sig: signal.signal(sig, _on_signal) for sig in _ENDING}
     shown = warnings.showwarning
     warnings.showwarning = _notes_for(prog, shown)

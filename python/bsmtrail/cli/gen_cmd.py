@@ -3,37 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 
 from ..writer import generate_trail
-
-_UNITS = {
-    "": 1,
-    "B": 1,
-    "K": 1000,
-    "KB": 1000,
-    "M": 1000**2,
-    "MB": 1000**2,
-    "G": 1000**3,
-    "GB": 1000**3,
-    "KIB": 1024,
-    "MIB": 1024**2,
-    "GIB": 1024**3,
-}
-
-
-def parse_size(text: str) -> int:
-    """``"1GB"`` -> 10**9; ``"512MiB"``, ``"100M"``, ``"1.5GB"``, ``"4096"`` (bytes).
-    Decimal units (KB, MB, GB) are powers of 1000; KiB, MiB, GiB powers of 1024."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([A-Za-z]*)\s*", text)
-    unit = m.group(2).upper() if m else None
-    if m is None or unit not in _UNITS:
-        raise argparse.ArgumentTypeError(
-            f"invalid size {text!r} (examples: 1GB, 100MB, 512MiB, 4096)"
-        )
-    return int(float(m.group(1)) * _UNITS[unit])
+from .usage import parse_size
 
 
 def _seed(text: str) -> int:

@@ -3,7 +3,9 @@ line naming an input that held no record (exit status 1)."""
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import sys
 
 from ..sources import no_records_reason
@@ -21,3 +23,30 @@ def say_no_records(prog: str, name: str, path: str | os.PathLike[str] | None = N
 
 class UsageError(ValueError):
     """Bad arguments: exit status 2."""
+
+
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1000,
+    "KB": 1000,
+    "M": 1000**2,
+    "MB": 1000**2,
+    "G": 1000**3,
+    "GB": 1000**3,
+    "KIB": 1024,
+    "MIB": 1024**2,
+    "GIB": 1024**3,
+}
+
+
+def parse_size(text: str) -> int:
+    """``"1GB"`` -> 10**9; ``"512MiB"``, ``"100M"``, ``"1.5GB"``, ``"4096"`` (bytes).
+    Decimal units (KB, MB, GB) are powers of 1000; KiB, MiB, GiB powers of 1024."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([A-Za-z]*)\s*", text)
+    unit = m.group(2).upper() if m else None
+    if m is None or unit not in _UNITS:
+        raise argparse.ArgumentTypeError(
+            f"invalid size {text!r} (examples: 1GB, 100MB, 512MiB, 4096)"
+        )
+    return int(float(m.group(1)) * _UNITS[unit])
