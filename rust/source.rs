@@ -34,6 +34,9 @@ impl AsRef<[u8]> for Mapped {
 pub struct Source {
     bytes: Arc<dyn AsRef<[u8]> + Send + Sync>,
     mapped: Option<Arc<Mapped>>,
+    /// Positions in `bytes` are positions in the mapping (not a slice of it), so a pass
+    /// over them may release the pages behind it.
+    whole: bool,
 }
 
 /// `src[start..end]`, shared.
@@ -57,6 +60,7 @@ impl Source {
         Source {
             bytes: Arc::new(owner),
             mapped: None,
+            whole: false,
         }
     }
 
@@ -99,6 +103,7 @@ impl Source {
         Ok(Source {
             bytes: m.clone(),
             mapped: Some(m),
+            whole: true,
         })
     }
 
@@ -107,7 +112,8 @@ impl Source {
     }
 
     /// Bytes `[start, end)` (clamped) as a source of their own, sharing this one's buffer
-    /// and its fault watch: nothing is copied.
+    /// and its fault watch: nothing is copied. A slice releases no pages (its passes
+    /// cover part of the mapping, beside other slices').
     pub fn slice(&self, start: usize, end: usize) -> Source {
         Source {
             bytes: Arc::new(Slice {
@@ -116,6 +122,7 @@ impl Source {
                 end,
             }),
             mapped: self.mapped.clone(),
+            whole: false,
         }
     }
 
@@ -139,12 +146,16 @@ impl Source {
     /// on every [`RELEASE_STEP`]). Their pages leave the resident set and are read again
     /// from the page cache if touched, so one pass over a large mapped file costs little
     /// memory. Passes over the same source at other positions only re-read pages. A
-    /// no-op for owned bytes.
+    /// no-op for owned bytes and slices; called per record, so the common case is one
+    /// relaxed load.
     pub fn release(&self, pos: usize) {
-        let Some(m) = &self.mapped else {
+        let Some(m) = self.mapped.as_ref().filter(|_| self.whole) else {
             return;
         };
         let end = (pos - pos % RELEASE_STEP).min(m.map.len());
+        if end <= m.released.load(Ordering::Relaxed) {
+            return;
+        }
         let from = m.released.fetch_max(end, Ordering::Relaxed);
         if from >= end {
             return;
@@ -223,7 +234,11 @@ mod tests {
         std::fs::write(&p, &data).unwrap();
         let s = Source::map_file(&p).unwrap();
         let sum: u64 = s.bytes().iter().step_by(4096).map(|&b| u64::from(b)).sum();
+        let released = |s: &Source| s.mapped.as_ref().unwrap().released.load(Ordering::Relaxed);
+        s.slice(1 << 20, 130 << 20).release(129 << 20); // a slice's positions are its own
+        assert_eq!(released(&s), 0);
         s.release(129 << 20);
+        assert_eq!(released(&s), 128 << 20);
         assert_eq!(s.bytes(), &data[..]);
         let again: u64 = s.bytes().iter().step_by(4096).map(|&b| u64::from(b)).sum();
         assert_eq!(sum, again);

@@ -265,7 +265,8 @@ impl Reader {
     }
 
     /// Iterate records. With `recover`, damaged regions and records that fail to decode are
-    /// skipped and added to `damage` (a bounded `DamageLog`) instead of raising; iteration resynchronises on the next record that frames strictly. With
+    /// skipped and added to `damage` (a bounded `DamageLog`) instead of raising; iteration
+    /// resynchronises on the next record that frames strictly. With
     /// `files`, standalone file tokens are not skipped: each yields `files(token_dict,
     /// raw_bytes)` in its place in the trail.
     #[pyo3(signature = (recover = false, damage = None, files = None))]

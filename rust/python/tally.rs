@@ -13,12 +13,6 @@ pub struct DamageLog {
     pub(crate) log: Log,
 }
 
-impl DamageLog {
-    pub(crate) fn push(&mut self, offset: u64, len: u64, error: &DecodeError) {
-        self.log.push(offset, len, error);
-    }
-}
-
 /// Add a region to `log`, if there is one.
 pub(crate) fn note(
     log: Option<&Bound<'_, DamageLog>>,
@@ -27,12 +21,12 @@ pub(crate) fn note(
     error: &DecodeError,
 ) -> PyResult<()> {
     if let Some(l) = log {
-        l.try_borrow_mut()?.push(offset, len, error);
+        l.try_borrow_mut()?.log.push(offset, len, error);
     }
     Ok(())
 }
 
-pub(crate) fn region<'py>(py: Python<'py>, r: &Region) -> PyResult<Bound<'py, PyTuple>> {
+fn region<'py>(py: Python<'py>, r: &Region) -> PyResult<Bound<'py, PyTuple>> {
     (r.offset, r.len, to_pyexc(py, &r.error)?).into_pyobject(py)
 }
 
