@@ -43,6 +43,7 @@ from typing import IO, Literal, Union
 __all__ = [
     "COMPRESSIONS",
     "LIMITS",
+    "DecompressionLimitError",
     "DecompressionLimits",
     "Expansion",
     "Kind",
@@ -92,6 +93,10 @@ _TRAIL_FIRST = frozenset({0x11, 0x14, 0x15, 0x74, 0x79})
 _COPY = 1 << 20
 
 
+class DecompressionLimitError(OSError):
+    """A compressed input expanding past :data:`LIMITS` (a decompression bomb?)."""
+
+
 @dataclass
 class DecompressionLimits:
     """How far a compressed input may expand: a few hundred bytes of bzip2 can hold a
@@ -103,11 +108,11 @@ class DecompressionLimits:
     floor: int = 64 << 20
     size: int | None = None
 
-    def check(self, name: str, kind: str, out: int, consumed: int) -> None:
+    def check(self, name: str | None, kind: str, out: int, consumed: int) -> None:
         if (out > self.floor and out > self.ratio * max(consumed, 1)) or (
             self.size is not None and out > self.size
         ):
-            raise OSError(
+            raise DecompressionLimitError(
                 errno.EFBIG,
                 f"{kind} input expands past the decompression limit ({out:,} bytes from "
                 f"{consumed:,}; ratio {self.ratio}:1 beyond {self.floor:,} bytes"
@@ -378,17 +383,8 @@ def decompressed_bytes(data: object) -> bytes | None:
         return None
     import io
 
-    raw = io.BytesIO(data)
     out = bytearray()
-    try:
-        with decompressing_reader(raw, kind) as src:
-            while chunk := src.read(_COPY):
-                out += chunk
-                LIMITS.check("<bytes>", kind, len(out), raw.tell())
-    except _DECOMPRESS_ERRORS as e:
-        if isinstance(e, OSError) and e.errno == errno.EFBIG:
-            raise
-        raise OSError(5, f"cannot decompress ({kind}): {e}") from None
+    _expand(io.BytesIO(data), kind, None, out.extend)
     return bytes(out)
 
 
@@ -472,25 +468,39 @@ def _decompressed(
 ) -> Materialized:
     fd, tmp = tempfile.mkstemp(prefix="bsmtrail-", suffix=".bsm", dir=tmpdir)
     done = Materialized(name, tmp, kind, temporary=True)
-    counted = _Counting(raw)
-    written = 0
     try:
-        with os.fdopen(fd, "wb") as dst, decompressing_reader(counted, kind) as src:  # type: ignore[arg-type]
-            while chunk := src.read(_COPY):
-                dst.write(chunk)
-                written += len(chunk)
-                LIMITS.check(name, kind, written, counted.count)
-                if progress is not None:
-                    progress(counted.count)
-    except _DECOMPRESS_ERRORS as e:
-        done.close()
-        if isinstance(e, OSError) and e.errno == errno.EFBIG:
-            raise
-        raise OSError(5, f"cannot decompress ({kind}): {e}", name) from None
+        with os.fdopen(fd, "wb") as dst:
+            _expand(raw, kind, name, dst.write, progress)
     except BaseException:
         done.close()
         raise
     return done
+
+
+def _expand(
+    raw: IO[bytes],
+    kind: str,
+    name: str | None,
+    write: Callable[[bytes], object],
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Decompress ``raw`` into ``write`` a chunk at a time, within :data:`LIMITS`;
+    ``progress`` gets the compressed bytes read so far. A corrupt or cut stream raises
+    ``OSError`` naming ``name``."""
+    counted = _Counting(raw)
+    written = 0
+    try:
+        with decompressing_reader(counted, kind) as src:  # type: ignore[arg-type]
+            while chunk := src.read(_COPY):
+                write(chunk)
+                written += len(chunk)
+                LIMITS.check(name, kind, written, counted.count)
+                if progress is not None:
+                    progress(counted.count)
+    except DecompressionLimitError:
+        raise
+    except _DECOMPRESS_ERRORS as e:
+        raise OSError(5, f"cannot decompress ({kind}): {e}", name) from None
 
 
 def _copied(name: str, raw: IO[bytes], tmpdir: str | None) -> Materialized:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from . import _native
 from .errors import BSMError
@@ -106,27 +106,3 @@ class DamageLog(Bounded[Damage]):
             by_reason=dict(log.by_reason()),
             last=None if last is None else Damage(*last),
         )
-
-    @classmethod
-    def of_all(cls, logs: list[DamageLog], keep: int = DEFAULT_KEEP) -> DamageLog:
-        """Several logs as one (the kept entries in order, up to ``keep``)."""
-        kept: list[Damage] = []
-        by_reason: dict[str, tuple[int, int]] = {}
-        for log in logs:
-            kept += log.kept[: keep - len(kept)]
-            for k, (n, b) in log.by_reason.items():
-                n0, b0 = by_reason.get(k, (0, 0))
-                by_reason[k] = (n0 + n, b0 + b)
-        lasts = [log.last for log in logs if log.last is not None]
-        return cls(
-            kept=tuple(kept),
-            total=sum(log.total for log in logs),
-            bytes=sum(log.bytes for log in logs),
-            by_reason=by_reason,
-            last=lasts[-1] if lasts else None,
-        )
-
-
-def bounded(entries: Any, total: int) -> Bounded[Any]:
-    """A :class:`Bounded` of native entries (tuples) and their total."""
-    return Bounded(tuple(entries), total)

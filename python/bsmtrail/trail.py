@@ -17,7 +17,7 @@ from . import _native
 from ._native import Record
 from .errors import BSMError
 from .sources import Materialized, decompressed_bytes, materialize
-from .tally import Bounded, Damage, DamageLog, bounded
+from .tally import Bounded, Damage, DamageLog
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -407,8 +407,8 @@ def _verify(trail: Trail, events: EventsArg, tolerance_ms: int) -> VerifyReport:
         bytes=d["bytes"],
         damage=DamageLog.of(d["damage"]),
         truncated_tail=d["truncated_tail"],
-        seq_gaps=bounded(d["seq_gaps"], d["seq_gaps_total"]),
-        time_backwards=bounded(d["time_backwards"], d["time_backwards_total"]),
+        seq_gaps=Bounded(tuple(d["seq_gaps"]), d["seq_gaps_total"]),
+        time_backwards=Bounded(tuple(d["time_backwards"]), d["time_backwards_total"]),
         events=seen,
         unknown_events={e: n for e, n in seen.items() if e not in db},
         first_time=d["first_time"],

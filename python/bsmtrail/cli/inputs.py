@@ -86,16 +86,8 @@ class DamageReport:
     records: int = 0
     keep: int = DEFAULT_KEEP
 
-    def add(self, entry: DamageEntry) -> None:
-        """Count an entry and keep it if there is room."""
-        if entry.kind == "damage":
-            self.regions += 1
-            self.region_bytes += entry.length
-        else:
-            self.records += 1
-        self.keep_entry(entry)
-
     def keep_entry(self, entry: DamageEntry) -> None:
+        """Keep an entry if there is room (the counts are set by whoever counted it)."""
         if len(self.entries) < self.keep:
             self.entries.append(entry)
 
