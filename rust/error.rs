@@ -99,6 +99,16 @@ pub struct DecodeError {
     pub kind: ErrorKind,
 }
 
+impl DecodeError {
+    /// The same error with its offsets moved by `by` (found in a slice that starts `by`
+    /// bytes into its trail).
+    pub fn shifted(mut self, by: u64) -> Self {
+        self.offset += by;
+        self.record_offset += by;
+        self
+    }
+}
+
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -13,7 +13,8 @@
 //! resync points: they carry no trailer, so a stray 0x11 byte would be indistinguishable.
 
 use crate::error::DecodeError;
-use crate::framing::{frame, Check, Span, SpanKind};
+use crate::framing::{frame, Check, Framer, Span, SpanKind};
+use crate::mode::Mode;
 use crate::tokens::ids;
 
 /// A skipped region of the input.
@@ -129,6 +130,62 @@ impl Iterator for Recover<'_> {
                     error,
                 }))
             }
+        }
+    }
+}
+
+/// Records, file tokens and damaged regions in order, whatever the mode: the one item loop
+/// of every reader. A strict read is the framer's spans (framed with its own `check`)
+/// and ends at its first error; a recovering read never stops.
+pub struct Items<'a> {
+    inner: Inner<'a>,
+}
+
+enum Inner<'a> {
+    Strict(Framer<'a>),
+    Recover(Recover<'a>),
+}
+
+impl<'a> Items<'a> {
+    /// Items from `pos`. `strict_check` is how a strict read frames (auditreduce and
+    /// praudit frame on the header's count alone); recovering always checks trailers.
+    pub fn new(data: &'a [u8], pos: usize, mode: Mode, strict_check: Check) -> Self {
+        let inner = match mode {
+            Mode::Strict => Inner::Strict(Framer::starting_at(data, pos, strict_check)),
+            Mode::Recover => Inner::Recover(Recover::starting_at(data, pos)),
+        };
+        Items { inner }
+    }
+
+    /// Tell `watch` the position inside long damaged regions too (see [`Recover::watched`]).
+    pub fn watched(mut self, watch: &'a dyn Fn(usize)) -> Self {
+        if let Inner::Recover(r) = self.inner {
+            self.inner = Inner::Recover(r.watched(watch));
+        }
+        self
+    }
+
+    /// Offset of the next item.
+    pub fn position(&self) -> usize {
+        match &self.inner {
+            Inner::Strict(f) => f.position(),
+            Inner::Recover(r) => r.position(),
+        }
+    }
+}
+
+impl Iterator for Items<'_> {
+    type Item = Result<Item, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.inner {
+            Inner::Recover(r) => r.next().map(Ok),
+            Inner::Strict(f) => f.next().map(|r| {
+                r.map(|s| match s.kind {
+                    SpanKind::Record => Item::Record(s),
+                    SpanKind::File => Item::File(s),
+                })
+            }),
         }
     }
 }

@@ -13,8 +13,7 @@
 //!
 //! Cheap criteria come first: the header is the first token, and [`Selection::matches`]
 //! stops at the first token that fails, so a record rejected on event, time or class costs
-//! one header decode. [`Selection::prefilter`] gives the same header-only verdict to callers
-//! that have nothing but the header.
+//! one header decode. The Arrow pipeline and [`crate::reduce`] call it on framed spans.
 
 use crate::tokens::{ids, Addr, DecodeOptions, Header, Subject, Token, TokenIter};
 use regex::bytes::{Regex, RegexBuilder};
@@ -372,29 +371,6 @@ impl Selection {
         want.map_or(true, |w| w == id)
     }
 
-    /// Header-only check: `false` means the record cannot be selected whatever its other
-    /// tokens hold (so it need not be decoded). Always `true` under `-v`.
-    pub fn prefilter(&self, rec: &[u8]) -> bool {
-        if self.invert {
-            return true;
-        }
-        let id = rec.first().copied().unwrap_or(0);
-        let header_checked = match self.variants {
-            Variants::All => ids::is_header(id),
-            Variants::Auditreduce => id == ids::HEADER32,
-        };
-        if !header_checked {
-            return true;
-        }
-        match crate::tokens::decode(rec, 0, DecodeOptions::PRAUDIT) {
-            Ok(crate::tokens::Tok {
-                token: Token::Header(h),
-                ..
-            }) => self.header_ok(&h, id),
-            _ => true,
-        }
-    }
-
     /// auditreduce's verdict for one record (or standalone file token).
     pub fn matches(&self, rec: &[u8], state: &mut SelectState) -> bool {
         self.verdict(rec, state) == Verdict::Selected
@@ -496,6 +472,63 @@ impl Selection {
         } else {
             Verdict::Rejected
         }
+    }
+}
+
+/// Selections that must all keep a record: a selection made from a selection
+/// (`Trail.select(...).select(...)`). An empty list keeps everything.
+#[derive(Clone, Debug, Default)]
+pub struct AllOf {
+    parts: Vec<Selection>,
+}
+
+/// What [`AllOf`] carries from one record to the next (see [`SelectState`]).
+#[derive(Clone, Debug, Default)]
+pub struct AllOfState {
+    states: Vec<SelectState>,
+}
+
+impl AllOf {
+    pub fn new(parts: Vec<Selection>) -> Self {
+        AllOf { parts }
+    }
+
+    pub fn parts(&self) -> &[Selection] {
+        &self.parts
+    }
+
+    /// Both lists, in order: `self` then `other`.
+    pub fn and(&self, other: &AllOf) -> AllOf {
+        AllOf {
+            parts: self.parts.iter().chain(&other.parts).cloned().collect(),
+        }
+    }
+
+    /// Whether a verdict depends on records before it: under [`Variants::Auditreduce`] a
+    /// return token whose record has no header32 is judged by the last header32 event seen,
+    /// so such a selection must see records in order, on one thread. Under
+    /// [`Variants::All`] every verdict depends on its record alone.
+    pub fn sequential(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| p.variants == Variants::Auditreduce)
+    }
+
+    /// Rejected if any part rejects; else undecided if any part is; else selected.
+    pub fn verdict(&self, rec: &[u8], state: &mut AllOfState) -> Verdict {
+        state
+            .states
+            .resize(self.parts.len(), SelectState::default());
+        // Every part sees every record, so each one's state is what it would be alone.
+        let mut out = Verdict::Selected;
+        for (p, s) in self.parts.iter().zip(state.states.iter_mut()) {
+            match (p.verdict(rec, s), out) {
+                (Verdict::Rejected, _) => out = Verdict::Rejected,
+                (Verdict::Undecided, Verdict::Selected) => out = Verdict::Undecided,
+                _ => {}
+            }
+        }
+        out
     }
 }
 
@@ -637,7 +670,6 @@ mod tests {
             ..sel()
         };
         assert!(m(&a, &r));
-        assert!(!after(101).prefilter(&r) && after(100).prefilter(&r));
     }
 
     #[test]

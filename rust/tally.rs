@@ -59,6 +59,14 @@ impl<T> Kept<T> {
     pub fn keep(&self) -> usize {
         self.keep
     }
+
+    /// Append `other`, which came after everything in `self`: the first entries overall
+    /// stay the kept ones, and the total is exact.
+    pub fn absorb(&mut self, other: Kept<T>) {
+        let room = self.keep.saturating_sub(self.items.len());
+        self.items.extend(other.items.into_iter().take(room));
+        self.total += other.total;
+    }
 }
 
 /// A skipped region of the input, or a record that framed but failed to decode.
@@ -131,6 +139,21 @@ impl DamageLog {
     pub fn first(&self) -> Option<&Region> {
         self.regions.items().first()
     }
+
+    /// Append `other`, whose regions come after every region in `self` (a stream merges
+    /// each chunk's log in input order).
+    pub fn absorb(&mut self, other: DamageLog) {
+        self.regions.absorb(other.regions);
+        self.bytes += other.bytes;
+        for (k, (n, b)) in other.by_reason {
+            let r = self.by_reason.entry(k).or_default();
+            r.0 += n;
+            r.1 += b;
+        }
+        if other.last.is_some() {
+            self.last = other.last;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +188,34 @@ mod tests {
         assert_eq!(log.last().map(|r| r.offset), Some(90));
         assert_eq!(log.by_reason()["not_a_record"], (5, 1 + 3 + 5 + 7 + 9));
         assert_eq!(log.by_reason()["missing_trailer"], (5, 2 + 4 + 6 + 8 + 10));
+    }
+
+    #[test]
+    fn absorbing_in_order_equals_pushing_in_order() {
+        let region = |i: u64| (i * 7, i % 3 + 1, e(i * 7, ErrorKind::MissingTrailer));
+        for split in [0u64, 1, 2, 3, 5, 9] {
+            let mut whole = DamageLog::new(3);
+            let (mut a, mut b) = (DamageLog::new(3), DamageLog::new(3));
+            for i in 0..9u64 {
+                let (o, n, err) = region(i);
+                whole.push(o, n, &err);
+                if i < split {
+                    a.push(o, n, &err)
+                } else {
+                    b.push(o, n, &err)
+                }
+            }
+            a.absorb(b);
+            assert_eq!(a, whole, "split at {split}");
+        }
+        let mut k = Kept::new(3);
+        k.push(1);
+        let mut more = Kept::new(3);
+        for i in 2..10 {
+            more.push(i);
+        }
+        k.absorb(more);
+        assert_eq!((k.items(), k.total()), (&[1, 2, 3][..], 9));
     }
 
     #[test]

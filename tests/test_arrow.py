@@ -517,7 +517,7 @@ def test_parquet_writing_decodes_on_a_thread_of_its_own(tmp_path: Path) -> None:
     """``to_parquet`` hands decoding to a prefetch thread (named ``bsmtrail-ahead``) so
     that writing overlaps decoding."""
     trail = bsmtrail.open(bsmtrail.demo_path())
-    stream = bsa.trail_stream(trail, batch_size=2, threads=1, prefetch=1)
+    stream = trail.arrow_stream(batch_size=2, threads=1, prefetch=1)
     it = iter(stream)
     next(it)
     assert "bsmtrail-ahead" in _thread_names()

@@ -135,7 +135,7 @@ def test_damage_log_keeps_first_regions_and_exact_totals() -> None:
     assert [x.offset for x in d][:2] == [len(rec(b"x")), 2 * len(rec(b"x")) + 1]
     # A reader with a small log keeps only its first entries but counts all.
     log = _native.DamageLog(keep=4)
-    assert sum(1 for _ in _native.Reader(data).records(recover=True, damage=log)) == 30
+    assert sum(1 for _ in _native.Reader(data).records("recover", damage=log)) == 30
     assert (log.count, len(log.regions()), log.bytes) == (30, 4, d.bytes)
     assert log.last() is not None and log.last()[0] == d.last.offset  # type: ignore[union-attr]
     full = bsmtrail.open(data, mode="recover").errors_table()
@@ -287,14 +287,11 @@ SIGBUS_CASES = {
     "raw": "rs = list(bsmtrail.open(p)); cut(); rs[-1].raw",
     "tokens": "rs = list(bsmtrail.open(p)); cut(); rs[-1].tokens",
     "to_arrow": (
-        "from bsmtrail.arrow import trail_stream;"
-        "s = trail_stream(bsmtrail.open(p), map_files=True, batch_size=100);"
+        "s = bsmtrail.open(p).arrow_stream(map_files=True, batch_size=100);"
         "it = iter(s); next(it); cut(); list(it)"
     ),
     "windowed": (
-        "from bsmtrail.arrow import trail_stream;"
-        "s = trail_stream(bsmtrail.open(p), batch_size=100);"
-        "it = iter(s); next(it); cut(); list(it)"
+        "s = bsmtrail.open(p).arrow_stream(batch_size=100);it = iter(s); next(it); cut(); list(it)"
     ),
     "print": (
         "from bsmtrail.render import Renderer;r = Renderer(); c = r.chunks(p); cut(); b''.join(c)"

@@ -1,9 +1,9 @@
 """Type stubs for the native module ``bsmtrail._native`` (Rust, pyo3)."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from os import PathLike
-from typing import Any, final
+from typing import Any, Literal, final
 
 from typing_extensions import Self
 
@@ -35,14 +35,19 @@ class TrailSlice:
     """Bytes ``[start, end)`` of a trail, shared without copying; accepted wherever a
     trail's bytes are."""
 
-    def __new__(cls, source: _Input, start: int, end: int) -> Self: ...
+    def __new__(
+        cls, source: _Input, start: int, end: int, *, offset: int | None = None
+    ) -> Self: ...
     @property
     def start(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
     @property
     def end(self) -> int: ...
     def __len__(self) -> int: ...
 
 _Input = str | PathLike[str] | bytes | bytearray | memoryview | TrailSlice
+_Mode = Literal["strict", "recover"]
 
 @final
 class Record:
@@ -78,18 +83,24 @@ class Record:
 class RecordIter:
     def __iter__(self) -> RecordIter: ...
     def __next__(self) -> Record: ...
+    @property
+    def undecided_total(self) -> int: ...
 
 @final
 class Reader:
-    def __new__(cls, source: _Input, *, origins: bytes | None = None) -> Self: ...
+    def __new__(cls, source: _Input) -> Self: ...
     @property
     def nbytes(self) -> int: ...
-    def __iter__(self) -> Iterator[Record]: ...
+    def __iter__(self) -> RecordIter: ...
     def records(
         self,
-        recover: bool = False,
+        mode: _Mode,
+        *,
         damage: DamageLog | None = None,
         files: Callable[[dict[str, Any], bytes], Any] | None = None,
+        selection: Selection | None = None,
+        undecided: list[int] | None = None,
+        keep: int = 1000,
     ) -> RecordIter: ...
     def verify(self, *, backwards_tolerance_ms: int = 1000, keep: int = 1000) -> dict[str, Any]: ...
     def file_tokens(self) -> list[dict[str, Any]]: ...
@@ -179,8 +190,6 @@ GENERATOR_VERSION: int
 # ---- arrow (Arrow export; rust/python/arrow.rs) --------------------------------------------
 # The public, documented API is bsmtrail.arrow and the Trail methods (docs/arrow-schema.md).
 
-from typing import Literal  # noqa: E402
-
 ARROW_SCHEMA_VERSION: str
 ARROW_COLUMNS: list[str]
 
@@ -197,13 +206,37 @@ class ArrowStream:
     def __iter__(self) -> ArrowStream: ...
     def __next__(self) -> Any: ...
     def read_all(self) -> Any: ...
+    def report(self) -> list[InputReport]: ...
+    @property
+    def report_finished(self) -> bool: ...
+
+@final
+class InputReport:
+    """What a stream found in one input."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def records(self) -> int: ...
+    @property
+    def record_bytes(self) -> int: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def damage(self) -> DamageLog: ...
+    @property
+    def failing(self) -> DamageLog: ...
+    @property
+    def undecided(self) -> list[int]: ...
+    @property
+    def undecided_total(self) -> int: ...
 
 def arrow_stream(
     inputs: list[tuple[str, object]],
     *,
     view: Literal["records", "tokens", "errors"] = "records",
     columns: list[str] | None = None,
-    mode: Literal["strict", "recover"] = "recover",
+    mode: _Mode,
     batch_size: int = 65536,
     threads: int = 0,
     validate: bool = True,
@@ -211,6 +244,7 @@ def arrow_stream(
     window: int = 4194304,
     prefetch: int = 0,
     map_files: bool = False,
+    selection: Selection | None = None,
 ) -> ArrowStream: ...
 
 # --- selection (bsmtrail.select) -------------------------------------------------------
@@ -244,19 +278,19 @@ class Selection:
         invert: bool = False,
     ) -> Self: ...
     def matches(self, record: bytes) -> bool: ...
+    def __and__(self, other: Selection, /) -> Selection: ...
+    def __reduce__(self) -> tuple[Any, tuple[list[dict[str, Any]]]]: ...
 
+def _selection_of(specs: list[dict[str, Any]]) -> Selection: ...
 def reduce(
     source: _Input,
     selection: Selection,
-    write: Any,
+    out: str | PathLike[str] | Any,
     *,
-    recover: bool = False,
+    mode: _Mode,
     damage: DamageLog | None = None,
-    chunk_size: int = 1048576,
-    offsets: Any = None,
-    undecided: list[int] | None = None,
     keep: int = 1000,
-) -> tuple[int, int, Any, int]: ...
+) -> tuple[int, int, Any, list[int], int]: ...
 
 # -- byte-range chunks (rust/python/chunks.rs) ------------------------------------------
 
@@ -272,7 +306,6 @@ def chunk_boundaries(
     lookback: int = ...,
     ahead: int = ...,
 ) -> list[int]: ...
-def selection_kwargs(selection: Selection) -> dict[str, Any]: ...
 def chunk_span(
     source: _Input,
     index: int,

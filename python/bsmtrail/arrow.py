@@ -22,21 +22,18 @@ polars, DuckDB and pandas read it directly; it can be consumed once.
 from __future__ import annotations
 
 import importlib
-import io
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Union
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import _native
 from .errors import BSMWarning
-from .outputs import atomic_file, check_output
 from .sources import Materialized, expand, materialize_all, no_records_reason
+from .types import EventsOption, Mode, PathsArg
 
 if TYPE_CHECKING:
-    from ._native import Selection
-    from .events import EventDatabase
-    from .trail import Mode, Trail
+    from ._native import InputReport, Selection
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -48,7 +45,7 @@ __all__ = [
     "iter_trails",
     "read_trails",
     "records_schema",
-    "write_parquet",
+    "stream",
 ]
 
 #: ``bsmtrail.schema_version`` in every schema's metadata.
@@ -66,11 +63,6 @@ _EVENT_LOOKUP = {
 DEFAULT_BATCH_SIZE = 65_536
 
 View = Literal["records", "tokens", "errors"]
-#: An event database, an audit_event path, None for the default database, or False for no
-#: event columns.
-EventsOption = Union["EventDatabase", str, "os.PathLike[str]", None, Literal[False]]
-#: Paths: one path, a directory (its files, sorted), a glob pattern, or an iterable of paths.
-PathsArg = Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
 
 
 def _pa() -> Any:
@@ -160,7 +152,7 @@ class BatchStream:
     def __init__(
         self,
         native: _native.ArrowStream,
-        enricher: _Enricher | _Remap | None = None,
+        enricher: _Enricher | None = None,
         keep: object = None,
     ) -> None:
         self._native = native
@@ -189,6 +181,18 @@ class BatchStream:
         table = self._native.read_all()
         return table if self._enricher is None else self._enricher.table(table)
 
+    def report(self) -> list[InputReport]:
+        """What the stream found in each input, in input order: records framed and rows
+        made, damaged regions skipped, records failing validation, records a selection
+        could not decide (each list bounded, every entry counted). Complete once the
+        stream has been read to its end (:attr:`report_finished`), however it was read
+        (iteration, :meth:`read_all`, or a consumer of ``__arrow_c_stream__``)."""
+        return self._native.report()
+
+    @property
+    def report_finished(self) -> bool:
+        return self._native.report_finished
+
     def to_reader(self) -> Any:
         """A ``pyarrow.RecordBatchReader`` over this stream (consumes it)."""
         pa = _pa()
@@ -213,8 +217,8 @@ class BatchStream:
         return f"<bsmtrail.arrow.BatchStream {len(self.schema)} columns, closed={self.closed}>"
 
 
-def _stream(
-    inputs: list[tuple[str, object]],
+def stream(
+    inputs: Sequence[tuple[str, object]],
     *,
     view: View = "records",
     columns: Sequence[str] | None = None,
@@ -225,164 +229,59 @@ def _stream(
     events: EventsOption = None,
     where: Selection | None = None,
     prefetch: int = 0,
-    origins: dict[str, Any] | None = None,
     map_files: bool = False,
     keep: object = None,
 ) -> BatchStream:
-    if mode not in ("strict", "recover"):
-        raise ValueError(f"mode must be 'strict' or 'recover', not {mode!r}")
-    maps: dict[str, Any] | None = origins
-    if where is not None:
-        maps = {}
-        selected: list[tuple[str, object]] = []
-        for name, obj in inputs:
-            data, pairs = _selected(obj, where, mode)
-            maps[name] = _compose((origins or {}).get(name), pairs)
-            selected.append((name, data))
-        inputs = selected
+    """The one stream behind every Arrow export: ``inputs`` are ``(name, path or bytes)``
+    pairs (paths read through a bounded window, or memory-mapped with ``map_files``).
+    ``where`` is tested on each framed record in Rust, on the worker threads, before any
+    column is built; rows keep their offsets in their input. ``keep`` is held as long as
+    the stream (temporary copies it reads)."""
     if threads is not None and threads < 0:
         raise ValueError("threads must be None (all cores) or at least 1")
+    common: dict[str, Any] = {
+        "mode": mode,
+        "batch_size": batch_size,
+        "threads": threads or 0,
+        "prefetch": prefetch,
+        "map_files": map_files,
+        "selection": where,
+    }
     if view != "records":
         if columns is not None:
             raise ValueError("columns apply to the records view only")
-        native = _native.arrow_stream(
-            inputs,
-            view=view,
-            mode=mode,
-            batch_size=batch_size,
-            threads=threads or 0,
-            prefetch=prefetch,
-            map_files=map_files,
-        )
-        return BatchStream(native, keep=keep)
+        return BatchStream(_native.arrow_stream(list(inputs), view=view, **common), keep=keep)
     out, build = _columns(columns, events)
-    if maps is not None:
-        # The offset column must be mapped back to the input: build it (and the source it
-        # belongs to) even when not asked for.
-        build = build + [c for c in ("source", "offset") if c not in build]
     native = _native.arrow_stream(
-        inputs,
-        view="records",
-        columns=build,
-        mode=mode,
-        batch_size=batch_size,
-        threads=threads or 0,
-        validate=validate,
-        prefetch=prefetch,
-        map_files=map_files,
+        list(inputs), view="records", columns=build, validate=validate, **common
     )
-    if maps is not None:
-        wants_events = any(c in EVENT_COLUMNS for c in out)
-        enricher = _Enricher(native.schema, out, events) if wants_events else None
-        return BatchStream(native, _Remap(native.schema, out, maps, enricher), keep)
     if out == build:
         return BatchStream(native, keep=keep)
     return BatchStream(native, _Enricher(native.schema, out, events), keep)
 
 
-def _selected(obj: object, where: Selection, mode: Mode) -> tuple[bytes, Any]:
-    """The records of one input that ``where`` selects, whole (Rust: framing, a header-only
-    prefilter, then auditreduce's token checks; nothing is decoded into columns yet), and
-    for each kept record its (position in those bytes, offset in the input) as a numpy
-    ``uint64`` array of shape (n, 2). In strict mode a framing error raises; in recover mode
-    damaged regions are skipped."""
-    import numpy as np
-
-    buf, pairs = io.BytesIO(), io.BytesIO()
-    undecided: list[int] = []
-    _kept, _seen, error, n_undecided = _native.reduce(
-        obj,  # type: ignore[arg-type]  # a path or bytes, as the Arrow inputs are
-        where,
-        buf.write,
-        recover=mode == "recover",
-        offsets=pairs,
-        undecided=undecided,
-    )
-    if error is not None and mode == "strict":
-        raise error
-    if n_undecided:
+def warn_undecided(reports: Sequence[InputReport], stacklevel: int = 2) -> None:
+    """A :class:`~bsmtrail.BSMWarning` for records a selection left out because a token
+    bsmtrail cannot decode hides what its criteria depend on (never guessed)."""
+    total = sum(r.undecided_total for r in reports)
+    if total:
+        first = next(r for r in reports if r.undecided)
         warnings.warn(
-            f"{n_undecided} record(s) left out of the selection: a token bsmtrail cannot "
-            f"decode hides what the criteria depend on (first at offset {undecided[0]})",
+            f"{total} record(s) left out of the selection: a token bsmtrail cannot decode "
+            f"hides what the criteria depend on (first in {first.name} at offset "
+            f"{first.undecided[0]})",
             BSMWarning,
-            stacklevel=4,
-        )
-    return buf.getvalue(), np.frombuffer(pairs.getvalue(), dtype="<u8").reshape(-1, 2)
-
-
-def _compose(base: Any, pairs: Any) -> Any:
-    """Offsets of a selection made from a selection: map through both."""
-    if base is None or not len(base) or not len(pairs):
-        return pairs
-    idx = base[:, 0].searchsorted(pairs[:, 1]).clip(0, len(base) - 1)
-    out = pairs.copy()
-    out[:, 1] = base[idx, 1]
-    return out
-
-
-class _Remap:
-    """Maps the ``offset`` column of rows built from selected records (positions in the
-    selection) back to offsets in the original input, per ``source``; then hands the batch
-    to the event enricher, or projects it to the requested columns."""
-
-    def __init__(
-        self, native_schema: Any, out: list[str], maps: dict[str, Any], then: _Enricher | None
-    ) -> None:
-        pa = _pa()
-        self.maps = maps
-        self.out = out
-        self.then = then
-        self.schema = (
-            then.schema
-            if then is not None
-            else pa.schema([native_schema.field(n) for n in out], metadata=native_schema.metadata)
+            stacklevel=stacklevel + 1,
         )
 
-    def _fixed(self, data: Any) -> Any:
-        import numpy as np
 
-        pa = _pa()
-        pc = importlib.import_module("pyarrow.compute")
-        offset = data.column("offset")
-        source = data.column("source")
-        new = np.asarray(pc.cast(offset, pa.uint64()).to_numpy(zero_copy_only=False))
-        result = new.copy()
-        for name in pc.unique(pc.cast(source, pa.string())).to_pylist():
-            pairs = self.maps.get(name)
-            if pairs is None or len(pairs) == 0:
-                continue
-            mask = np.asarray(
-                pc.equal(pc.cast(source, pa.string()), name).to_numpy(zero_copy_only=False)
-            )
-            idx = np.searchsorted(pairs[:, 0], new[mask])
-            idx = np.minimum(idx, len(pairs) - 1)
-            result[mask] = pairs[idx, 1]
-        i = data.schema.get_field_index("offset")
-        return data.set_column(i, data.schema.field(i), pa.array(result, pa.uint64()))
-
-    def _project(self, data: Any) -> Any:
-        return data.select(self.out)
-
-    def batch(self, batch: Any) -> Any:
-        pa = _pa()
-        fixed = self._fixed(pa.Table.from_batches([batch])).combine_chunks()
-        fixed_batch = fixed.to_batches()[0] if fixed.num_rows else batch
-        if self.then is not None:
-            return self.then.batch(fixed_batch)
-        return self._project(fixed_batch)
-
-    def table(self, table: Any) -> Any:
-        fixed = self._fixed(table)
-        return self.then.table(fixed) if self.then is not None else self._project(fixed)
-
-
-def _materialized(paths: PathsArg) -> list[Materialized]:
-    """Every trail ``paths`` name (``bsmtrail.sources``: directories and globs skip what
-    is not a trail, with a :class:`~bsmtrail.BSMWarning` naming it), compressed ones
-    decompressed to private temporary files that live as long as the stream reading them."""
+def open_inputs(paths: PathsArg, *, stacklevel: int = 2) -> list[Materialized]:
+    """Every trail ``paths`` name (``bsmtrail.sources.expand``: directories and globs skip
+    what is not a trail, with a :class:`~bsmtrail.BSMWarning` naming it), compressed ones
+    decompressed to private temporary files (close each when done)."""
     found = expand(paths)
     for note in found.notes():
-        warnings.warn(note, BSMWarning, stacklevel=3)
+        warnings.warn(note, BSMWarning, stacklevel=stacklevel + 1)
     return materialize_all(found.files)
 
 
@@ -410,10 +309,11 @@ def iter_trails(
     consumer's work (writing Parquet, say) overlaps decoding.
 
     ``where`` (a :class:`bsmtrail.select.Selection`) keeps only the records auditreduce's
-    criteria select, before any column is built: rejected records cost little more than
-    framing. The selected records of each file are held in memory while it is converted."""
-    copies = _materialized(paths)
-    return _stream(
+    criteria select, tested in Rust on each framed record before any column is built:
+    rejected records cost little more than framing. What the stream skipped or could not
+    decide is in :meth:`BatchStream.report`."""
+    copies = open_inputs(paths)
+    return stream(
         _named(copies),
         view=view,
         columns=columns,
@@ -447,27 +347,22 @@ def read_trails(
     (the default) keeps every intact record of damaged files, turns records that fail
     validation into rows with ``error`` set, and skips damaged regions (see
     ``view="errors"``); ``"strict"`` raises :class:`~bsmtrail.BSMError` at the first
-    problem. ``where`` selects records first (see :func:`iter_trails`). Each file is
-    memory-mapped while it is decoded (the table holds all of it anyway); stream with
-    :func:`iter_trails` to keep memory flat.
+    problem. ``where`` selects records first (see :func:`iter_trails`); records it cannot
+    decide raise a :class:`~bsmtrail.BSMWarning`. Each file is memory-mapped while it is
+    decoded (the table holds all of it anyway); stream with :func:`iter_trails` to keep
+    memory flat.
 
     Compressed trails (gzip, bzip2, xz, zstd) are read by their content. In recover mode,
     an input that yields no record, or whose records cover less than half of its bytes,
     raises a :class:`~bsmtrail.BSMWarning` naming it (its damage is in
     ``view="errors"``), so nothing comes back empty without a word.
     """
-    copies = _materialized(paths)
+    copies = open_inputs(paths)
     try:
-        inputs = _named(copies)
-        check = mode == "recover" and view == "records" and where is None
-        user = None if columns is None else list(columns)
-        build = user
-        if check and user is not None:
-            build = user + [c for c in ("source", "size") if c not in user]
-        table = _stream(
-            inputs,
+        s = stream(
+            _named(copies),
             view=view,
-            columns=build,
+            columns=columns,
             mode=mode,
             batch_size=batch_size,
             threads=threads,
@@ -475,96 +370,33 @@ def read_trails(
             events=events,
             where=where,
             map_files=True,
-        ).read_all()
-        if check:
-            _warn_thin_inputs(table, copies)
-            if user is not None and build != user:
-                table = table.select(user)
+        )
+        table = s.read_all()
+        reports = s.report()
+        warn_undecided(reports)
+        if mode == "recover" and view == "records" and where is None:
+            _warn_thin_inputs(reports, copies)
         return table
     finally:
         for m in copies:
             m.close()
 
 
-def _warn_thin_inputs(table: Any, copies: list[Materialized]) -> None:
+def _warn_thin_inputs(reports: Sequence[InputReport], copies: list[Materialized]) -> None:
     """A :class:`~bsmtrail.BSMWarning` for each input without records or mostly damage."""
-    pc = importlib.import_module("pyarrow.compute")
-    counts = table.group_by("source").aggregate([("size", "sum"), ("size", "count")])
-    covered = {
-        str(s): (int(n), int(b))
-        for s, n, b in zip(
-            pc.cast(counts.column("source"), _pa().string()).to_pylist(),
-            counts.column("size_count").to_pylist(),
-            counts.column("size_sum").to_pylist(),
-            strict=True,
-        )
-    }
-    for m in copies:
-        n, nbytes = covered.get(m.name, (0, 0))
+    for m, r in zip(copies, reports, strict=True):
         size = os.path.getsize(m.path)
-        if n == 0:
+        if r.records == 0:
             warnings.warn(f"{m.name}: {no_records_reason(m.path)}", BSMWarning, stacklevel=3)
-        elif nbytes * 2 < size:
+        elif r.record_bytes * 2 < size:
             warnings.warn(
-                f"{m.name}: mostly damage: records cover {nbytes} of {size} bytes "
+                f"{m.name}: mostly damage: records cover {r.record_bytes} of {size} bytes "
                 "(see view='errors')",
                 BSMWarning,
                 stacklevel=3,
             )
 
 
-def write_parquet(stream: BatchStream, path: str | os.PathLike[str], **options: Any) -> int:
-    """Write a stream to a Parquet file batch by batch (one row group per batch), so
-    memory stays bounded whatever the trail's size. ``options`` go to
-    ``pyarrow.parquet.ParquetWriter`` (default ``compression="zstd"``). Returns the
-    number of rows written. The file is written under a temporary name and renamed into
-    place when complete (``bsmtrail.outputs``)."""
-    pq = importlib.import_module("pyarrow.parquet")
-    options.setdefault("compression", "zstd")
-    rows = 0
-    check_output(path, [])
-    with atomic_file(path) as tmp, pq.ParquetWriter(tmp, stream.schema, **options) as writer:
-        for batch in stream:
-            writer.write_batch(batch)
-            rows += batch.num_rows
-    return rows
-
-
 def records_schema(columns: Sequence[str] | None = None, *, events: EventsOption = None) -> Any:
     """The records view's ``pyarrow.Schema`` (for ``columns``, default all)."""
-    return _stream([("<schema>", b"")], columns=columns, events=events).schema
-
-
-# -- Trail methods (thin wrappers in trail.py delegate here) ----------------------------
-
-
-def _trail_input(trail: Trail) -> list[tuple[str, object]]:
-    return [(trail.name, trail._arrow_input())]
-
-
-def trail_stream(
-    trail: Trail,
-    *,
-    view: View = "records",
-    columns: Sequence[str] | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    threads: int | None = None,
-    validate: bool = True,
-    events: EventsOption = None,
-    mode: Mode | None = None,
-    prefetch: int = 0,
-    map_files: bool = False,
-) -> BatchStream:
-    return _stream(
-        _trail_input(trail),
-        view=view,
-        columns=columns,
-        mode=trail.mode if mode is None else mode,
-        batch_size=batch_size,
-        threads=threads,
-        validate=validate,
-        events=events,
-        prefetch=prefetch,
-        origins=None if trail._origins is None else {trail.name: trail._origins},
-        map_files=map_files,
-    )
+    return stream([("<schema>", b"")], columns=columns, events=events).schema

@@ -25,12 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Union
 
 from . import _native
-from .arrow import DEFAULT_BATCH_SIZE, EventsOption, _stream
+from .arrow import DEFAULT_BATCH_SIZE, stream
 from .sources import materialize
+from .types import EventsOption, Mode
 
 if TYPE_CHECKING:
     from ._native import Selection
-    from .trail import Mode
 
 __all__ = [
     "DEFAULT_AHEAD",
@@ -47,7 +47,7 @@ DEFAULT_LOOKBACK: int = _native.CHUNK_LOOKBACK
 DEFAULT_AHEAD: int = _native.CHUNK_AHEAD
 
 #: A local trail: a path (memory-mapped) or its bytes.
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "_native.TrailSlice"]
+LocalSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "_native.TrailSlice"]
 #: ``read(lo, hi)`` returns the file's bytes ``[lo, hi)``.
 RangeReader = Callable[[int, int], bytes]
 
@@ -57,7 +57,7 @@ def _pa() -> Any:
 
 
 def chunk_boundaries(
-    source: Source,
+    source: LocalSource,
     n_chunks: int | None = None,
     *,
     chunk_bytes: int | None = None,
@@ -118,37 +118,8 @@ def chunk_span(
             raise OSError(f"short read: wanted bytes [{lo}, {hi}), got {len(buf)}")
 
 
-def _rebase(table: Any, base: int) -> Any:
-    """Add ``base`` to every offset column of a records table decoded from a slice."""
-    if base == 0 or table.num_rows == 0:
-        return table
-    pa = _pa()
-    pc = importlib.import_module("pyarrow.compute")
-    shift = pa.scalar(base, pa.uint64())
-    names = table.schema.names
-    for name in ("offset", "error_offset"):
-        if name in names:
-            i = names.index(name)
-            table = table.set_column(i, table.schema.field(i), pc.add(table.column(i), shift))
-    if "other_tokens" in names:
-        i = names.index("other_tokens")
-        chunks = []
-        for arr in table.column(i).chunks:
-            values = arr.flatten()
-            fields = [values.field(j) for j in range(values.type.num_fields)]
-            k = values.type.get_field_index("offset")
-            fields[k] = pc.add(fields[k], shift)
-            values = pa.StructArray.from_arrays(fields, fields=list(values.type))
-            offsets = pc.subtract(arr.offsets, arr.offsets[0])
-            mask = arr.is_null() if arr.null_count else None
-            chunks.append(pa.ListArray.from_arrays(offsets, values, type=arr.type, mask=mask))
-        col = pa.chunked_array(chunks, type=table.schema.field(i).type)
-        table = table.set_column(i, table.schema.field(i), col)
-    return table
-
-
 def read_chunk(
-    source: Source,
+    source: LocalSource,
     start: int,
     end: int,
     *,
@@ -165,13 +136,13 @@ def read_chunk(
     """The records of ``source[start:end]`` (chunk boundaries from :func:`chunk_boundaries`
     or :func:`chunk_span`) as a ``pyarrow.Table``, the bytes shared without copying.
     ``source`` holds the file's bytes from offset ``base``; ``start``/``end`` are file
-    offsets. Offsets in the table are the file's (except with ``where``, which, as in
-    :func:`bsmtrail.arrow.read_trails`, numbers them within the selected records)."""
+    offsets, and so are the offsets in the table (with ``where`` too: selection keeps
+    rows, it never moves them)."""
     if isinstance(source, (str, os.PathLike)):
         source = os.fspath(source)
     label = name if name is not None else (source if isinstance(source, str) else "<bytes>")
-    piece = _native.TrailSlice(source, start - base, end - base)
-    table = _stream(
+    piece = _native.TrailSlice(source, start - base, end - base, offset=start)
+    return stream(
         [(label, piece)],
         columns=columns,
         mode=mode,
@@ -181,7 +152,6 @@ def read_chunk(
         threads=threads,
         validate=validate,
     ).read_all()
-    return table if where is not None else _rebase(table, start)
 
 
 def read_trail(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
 from . import _native
-from .arrow import EventsOption, records_schema
+from .arrow import records_schema
 from .chunks import DEFAULT_AHEAD, DEFAULT_LOOKBACK, chunk_span, read_chunk
 from .errors import BSMWarning
 from .sources import (
@@ -44,10 +44,11 @@ from .sources import (
     sniff,
     sniff_bytes,
 )
+from .types import EventsOption, Mode
 
 if TYPE_CHECKING:
     from ._native import Selection
-    from .trail import Mode
+
 
 __all__ = ["DEFAULT_CHUNK_BYTES", "read_trails"]
 
@@ -83,7 +84,7 @@ class _ReadPart:
     def __init__(
         self,
         columns: list[str] | None,
-        where: dict[str, Any] | None,
+        where: Selection | None,
         mode: Mode,
         events: EventsOption,
         storage_options: dict[str, Any],
@@ -92,26 +93,14 @@ class _ReadPart:
         validate: bool,
     ) -> None:
         self.columns = columns
-        # A Selection is native and does not pickle: it travels as its keyword arguments.
-        self.where_kwargs = where
-        self._where: Selection | None = None
+        # A Selection pickles as its constructor's arguments (Selection.__reduce__).
+        self.where = where
         self.mode: Mode = mode
         self.events = events
         self.storage_options = storage_options
         self.lookback = lookback
         self.ahead = ahead
         self.validate = validate
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_where"] = None
-        return state
-
-    @property
-    def where(self) -> Selection | None:
-        if self._where is None and self.where_kwargs is not None:
-            self._where = _native.Selection(**self.where_kwargs)
-        return self._where
 
     def table(self, part: _Part) -> Any:
         opts: dict[str, Any] = {
@@ -261,6 +250,5 @@ def read_trails(
     ]
     if not parts:
         raise FileNotFoundError(f"no trail in {paths_or_glob!r}")
-    where_kwargs = None if where is None else _native.selection_kwargs(where)
-    func = _ReadPart(cols, where_kwargs, mode, events, so, lookback, ahead, validate)
+    func = _ReadPart(cols, where, mode, events, so, lookback, ahead, validate)
     return dd.from_map(func, parts, meta=meta, label="read-bsm-trails", enforce_metadata=False)

@@ -35,7 +35,7 @@ from .userdb import IdNames, read_group, read_passwd
 
 if TYPE_CHECKING:
     from .events import EventDatabase
-    from .trail import EventsArg
+    from .types import EventsArg, Mode
 
 __all__ = [
     "ReduceResult",
@@ -328,11 +328,12 @@ def reduce(
     written under a temporary name and renamed into place when complete, so an error or
     interrupt leaves any previous file there untouched."""
     damage = _native.DamageLog()
-    undecided: list[int] = []
+    mode: Mode = "recover" if recover else "strict"
 
-    def run(data: str | bytes, f: BinaryIO) -> ReduceResult:
-        kept, seen, err, n_undecided = _native.reduce(
-            data, sel, f.write, recover=recover, damage=damage, undecided=undecided
+    def run(data: str | bytes, f: str | BinaryIO) -> ReduceResult:
+        # Rust writes the selected spans itself: to a path, or in 1 MiB pieces to `f`.
+        kept, seen, err, undecided, n_undecided = _native.reduce(
+            data, sel, f, mode=mode, damage=damage
         )
         return ReduceResult(
             kept, seen, err, DamageLog.of(damage), Bounded(tuple(undecided), n_undecided)
@@ -351,7 +352,7 @@ def reduce(
         if isinstance(out, (str, os.PathLike)):
             inputs = [source] if isinstance(source, (str, os.PathLike)) else []
             check_output(out, inputs)
-            with atomic_file(out) as tmp, open(tmp, "wb") as f:
-                return run(data, f)
+            with atomic_file(out) as tmp:
+                return run(data, tmp)
         return run(data, out)
     raise AssertionError("unreachable")  # pragma: no cover

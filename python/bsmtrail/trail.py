@@ -8,29 +8,25 @@ until a record's ``tokens`` are asked for.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Union
+from typing import TYPE_CHECKING, Any
 
 from . import _native
 from ._native import Record
 from .errors import BSMError
 from .sources import Materialized, decompressed_bytes, materialize
 from .tally import Bounded, Damage, DamageLog
+from .types import EventsArg, EventsOption, Mode, Source
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ._native import Selection
-    from .arrow import BatchStream, EventsOption
-    from .events import EventDatabase
+    from .arrow import BatchStream, View
     from .stream import Stream
-
-#: An event database, an audit_event path, or None for the default lookup order.
-EventsArg = Union["EventDatabase", str, "os.PathLike[str]", None]
-
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
 
 __all__ = [
     "Damage",
@@ -44,10 +40,6 @@ __all__ = [
     "open",
     "parse_record",
 ]
-
-#: ``"strict"`` raises at the first problem; ``"recover"`` skips damage, resynchronises on
-#: the next record whose header count lands on a valid trailer, and reports what it skipped.
-Mode = Literal["strict", "recover"]
 
 
 @dataclass(frozen=True)
@@ -157,9 +149,12 @@ class Trail:
         self.mode: Mode = mode
         #: Regions skipped so far by iteration in ``"recover"`` mode (bounded).
         self._damage = _native.DamageLog()
+        #: Offsets of records the selection could not decide in the last iteration.
+        self._undecided: list[int] = []
+        self._undecided_total = 0
         self._path: str | None = None
-        #: For a selection: (offset in it, offset in the original) per record.
-        self._origins: Any = None
+        #: What :meth:`select` keeps (None: every record).
+        self._where: Selection | None = None
         #: The input bytes when not opened from a path (for the Arrow export).
         self._data: bytes | bytearray | memoryview | None = None
         #: A decompressed (or drained) copy of a path input, removed with the trail.
@@ -195,24 +190,39 @@ class Trail:
         """Size of the input in bytes."""
         return self._reader.nbytes
 
-    def __iter__(self) -> Iterator[Record]:
-        if self.mode == "strict":
-            return iter(self._reader)
+    @property
+    def undecided(self) -> Bounded[int]:
+        """Offsets of the records the last iteration of a :meth:`select` view left out
+        because a token bsmtrail cannot decode hides what the criteria depend on (never
+        guessed): the first ones, every one counted."""
+        return Bounded(tuple(self._undecided), self._undecided_total)
+
+    def _records(self, files: Callable[[dict[str, Any], bytes], Any] | None) -> Iterator[Any]:
+        recover = self.mode == "recover"
         self._damage = _native.DamageLog()
-        return self._reader.records(recover=True, damage=self._damage)
+        self._undecided = []
+        it = self._reader.records(
+            self.mode,
+            damage=self._damage if recover else None,
+            files=files,
+            selection=self._where,
+            undecided=self._undecided,
+        )
+        try:
+            yield from it
+        finally:
+            self._undecided_total = it.undecided_total
+
+    def __iter__(self) -> Iterator[Record]:
+        if self._where is None and self.mode == "strict":
+            return iter(self._reader)
+        return self._records(None)
 
     def items(self) -> Iterator[Record | FileToken]:
         """Records and standalone file tokens, in trail order (in ``"recover"`` mode,
         damage is skipped and listed in :attr:`damage`). Everything that framed is
         yielded, so ``write_trail(out, trail.items())`` copies the trail byte for byte."""
-        recover = self.mode == "recover"
-        if recover:
-            self._damage = _native.DamageLog()
-        return self._reader.records(
-            recover=recover,
-            damage=self._damage if recover else None,
-            files=FileToken._from_native,
-        )
+        return self._records(FileToken._from_native)
 
     def __repr__(self) -> str:
         return f"<Trail {self.name!r} {self.nbytes} bytes>"
@@ -238,25 +248,30 @@ class Trail:
         return follow(self._path, poll_interval=poll_interval, idle_timeout=idle_timeout, stop=stop)
 
     def select(self, where: Selection | None = None, **criteria: Any) -> Trail:
-        """The records auditreduce's criteria select, as a new in-memory :class:`Trail`
-        (iterate it, or ``to_arrow()``/``to_parquet()`` it). Pass a compiled
+        """A view of this trail holding only the records auditreduce's criteria select
+        (iterate it, or ``to_arrow()``/``to_parquet()`` it): nothing is copied, and records
+        and rows keep their offsets in this trail. Pass a compiled
         :class:`bsmtrail.select.Selection`, or the keyword criteria of
-        :func:`bsmtrail.select.selection` (``auid="alice"``, ``classes="lo"``, ...).
-        Selection runs in Rust before anything is decoded; in ``"strict"`` mode a framing
-        error raises, in ``"recover"`` mode damage is skipped."""
-        from .arrow import _compose, _selected
+        :func:`bsmtrail.select.selection` (``auid="alice"``, ``classes="lo"``, ...); a
+        view's ``select`` keeps what both select. Each record is judged in Rust before
+        anything else is decoded. In ``"strict"`` mode the trail is framed here, so a
+        framing error raises now; in ``"recover"`` mode damage is skipped (and listed in
+        :attr:`damage` after iteration)."""
         from .select import selection
 
         if where is None:
             where = selection(**criteria)
         elif criteria:
             raise TypeError("give a Selection or keyword criteria, not both")
-        data, pairs = _selected(self._arrow_input(), where, self.mode)
-        pairs = _compose(self._origins, pairs)
-        picked = Trail(data, name=f"{self.name} (selected)", mode=self.mode)
-        # Records and table rows report their offsets in this trail, not in the selection.
-        picked._reader = _native.Reader(data, origins=pairs.tobytes())
-        picked._origins = pairs
+        if self.mode == "strict":
+            framed = self._reader.scan(decode=False)
+            if framed["error"] is not None:
+                raise framed["error"]
+        picked = copy.copy(self)  # shares the reader, its bytes and any temporary copy
+        picked.name = f"{self.name} (selected)"
+        picked._where = where if self._where is None else self._where & where
+        picked._damage = _native.DamageLog()
+        picked._undecided, picked._undecided_total = [], 0
         return picked
 
     def verify(
@@ -305,10 +320,7 @@ class Trail:
         mode the first problem raises :class:`BSMError`. A trail opened from a path is
         memory-mapped while the table is built (use :meth:`iter_batches` for flat
         memory)."""
-        from .arrow import trail_stream
-
-        return trail_stream(
-            self,
+        return self.arrow_stream(
             columns=columns,
             events=events,
             batch_size=batch_size,
@@ -329,10 +341,7 @@ class Trail:
         """The records view as a one-shot stream of ``pyarrow.RecordBatch`` of
         ``batch_size`` records; it implements ``__arrow_c_stream__`` for pyarrow, polars
         and DuckDB. A trail opened from a path is read through a bounded window."""
-        from .arrow import trail_stream
-
-        return trail_stream(
-            self,
+        return self.arrow_stream(
             columns=columns,
             events=events,
             batch_size=batch_size,
@@ -356,13 +365,12 @@ class Trail:
         to ``pyarrow.parquet.ParquetWriter``. Returns the rows written. The file is written
         under a temporary name and renamed into place when complete; a path that is this
         trail's own file is refused (:class:`~bsmtrail.outputs.OutputError`)."""
-        from .arrow import trail_stream, write_parquet
+        from .export import write_parquet
         from .outputs import check_output
 
         if self._copy is not None:
             check_output(path, [self._copy.name])  # never over the trail it reads
-        stream = trail_stream(
-            self,
+        stream = self.arrow_stream(
             columns=columns,
             events=events,
             batch_size=batch_size,
@@ -374,23 +382,50 @@ class Trail:
     def tokens_table(self, *, batch_size: int = 65_536, threads: int | None = None) -> Any:
         """The tokens view as a ``pyarrow.Table``: one row per token, with its bytes
         (``raw``) and its fields as JSON (``fields``)."""
-        from .arrow import trail_stream
-
-        return trail_stream(
-            self, view="tokens", batch_size=batch_size, threads=threads, map_files=True
+        return self.arrow_stream(
+            view="tokens", batch_size=batch_size, threads=threads, map_files=True
         ).read_all()
 
     def errors_table(self, *, threads: int | None = None) -> Any:
         """Damaged regions and records that fail validation, as a ``pyarrow.Table``
         (whatever the trail's mode: this is a report, it never raises for bad input)."""
-        from .arrow import trail_stream
-
-        return trail_stream(
-            self, view="errors", threads=threads, mode="recover", map_files=True
+        return self.arrow_stream(
+            view="errors", threads=threads, mode="recover", map_files=True
         ).read_all()
 
-    def _arrow_input(self) -> object:
-        return self._path if self._path is not None else self._data
+    def arrow_stream(
+        self,
+        *,
+        view: View = "records",
+        columns: Sequence[str] | None = None,
+        batch_size: int = 65_536,
+        threads: int | None = None,
+        validate: bool = True,
+        events: EventsOption = None,
+        mode: Mode | None = None,
+        prefetch: int = 0,
+        map_files: bool = False,
+    ) -> BatchStream:
+        """The stream behind this trail's Arrow methods (:func:`bsmtrail.arrow.stream`):
+        any view, in this trail's mode unless ``mode`` is given, holding only the
+        records of a :meth:`select` view. A trail opened from a path is read through a
+        bounded window, or memory-mapped with ``map_files``."""
+        from .arrow import stream
+
+        source = self._path if self._path is not None else self._data
+        return stream(
+            [(self.name, source)],
+            view=view,
+            columns=columns,
+            mode=self.mode if mode is None else mode,
+            batch_size=batch_size,
+            threads=threads,
+            validate=validate,
+            events=events,
+            where=self._where,
+            prefetch=prefetch,
+            map_files=map_files,
+        )
 
 
 def _verify(trail: Trail, events: EventsArg, tolerance_ms: int) -> VerifyReport:

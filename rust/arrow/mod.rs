@@ -17,14 +17,16 @@ pub mod errno;
 mod errors;
 pub mod parallel;
 mod records;
+pub mod report;
 pub mod schema;
 mod tokens;
 mod walk;
 pub mod window;
 
 pub use builders::text;
-pub use parallel::{BatchReader, Input, Mode, Options, Prefetch, View};
+pub use parallel::{BatchReader, Input, Options, Prefetch, View};
 pub use records::time_ms;
+pub use report::{InputReport, Report, SharedReport};
 pub use schema::{Col, SCHEMA_VERSION};
 
 use crate::error::ErrorKind;

@@ -13,13 +13,16 @@
 
 use super::errors::{errors_schema, ErrorsBuilder, DAMAGE, RECORD};
 use super::records::RecordsBuilder;
+use super::report::{self, Notes, SharedReport};
 use super::schema::{self, Col};
 use super::tokens::{tokens_schema, TokensBuilder};
 use super::walk::walk;
 use super::window::{FileReader, Found, WindowFramer, DEFAULT_WINDOW};
 use crate::error::DecodeError;
-use crate::framing::{frame, Check, SpanKind};
-use crate::recover::{Item, Recover};
+use crate::framing::{Check, SpanKind};
+use crate::mode::Mode;
+use crate::recover::{Item, Items};
+use crate::select::{AllOf, AllOfState, Verdict};
 use crate::source::Source;
 use crate::tokens::{decode, DecodeOptions};
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, StringArray};
@@ -27,14 +30,6 @@ use arrow_schema::{ArrowError, SchemaRef};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
-
-/// `strict` stops at the first problem (the stream ends with an error); `recover` skips
-/// damage (errors view) and keeps failing records as rows with `error` set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Strict,
-    Recover,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum View {
@@ -58,6 +53,10 @@ pub struct Options {
     pub validate: bool,
     /// Window size for file inputs.
     pub window: usize,
+    /// Only the records (and file tokens) this selection keeps become rows; the others
+    /// are framed and judged, never decoded into columns. Rows keep their offsets in the
+    /// input. Batches of kept rows are joined up to `batch_size` rows.
+    pub selection: Option<Arc<AllOf>>,
 }
 
 impl Default for Options {
@@ -70,6 +69,7 @@ impl Default for Options {
             threads: 0,
             validate: true,
             window: DEFAULT_WINDOW,
+            selection: None,
         }
     }
 }
@@ -79,19 +79,15 @@ pub enum Input {
     Bytes {
         name: String,
         source: Source,
+        /// Where `source` starts in its trail (a slice of a file): added to every offset.
+        base: u64,
     },
     /// Read through a bounded window: the resident set stays flat whatever the file's
     /// size (streaming, Parquet).
-    File {
-        name: String,
-        path: PathBuf,
-    },
+    File { name: String, path: PathBuf },
     /// Memory-mapped when its turn comes, unmapped when it is done: no copy into a window
     /// (about 10% faster), for callers that keep the whole result anyway.
-    Mapped {
-        name: String,
-        path: PathBuf,
-    },
+    Mapped { name: String, path: PathBuf },
 }
 
 impl Input {
@@ -123,7 +119,12 @@ impl Buf {
 enum JobKind {
     Record {
         index: u64,
+        /// The selection already kept it (a sequential selection judges on the framer's
+        /// thread).
+        kept: bool,
     },
+    /// A record a sequential selection could not decide: reported, no row.
+    Undecided,
     File,
     /// Boxed: damage is rare, and a small `Job` keeps framing's vector small.
     Damage {
@@ -152,11 +153,17 @@ struct Segment {
 struct Chunk {
     segments: Vec<Segment>,
     records: usize,
+    /// (input, records framed, their bytes), for the report.
+    framed: Vec<(i32, u64, u64)>,
 }
 
 /// Framing state of the input being read.
 enum Cursor {
-    Mem { source: Source, pos: usize },
+    Mem {
+        source: Source,
+        pos: usize,
+        base: u64,
+    },
     Win(Box<WindowFramer<FileReader>>),
 }
 
@@ -176,6 +183,8 @@ struct Framer {
     window: usize,
     fatal: Option<ArrowError>,
     done: bool,
+    /// A selection that must judge records in order (`AllOf::sequential`) does it here.
+    sequential: Option<(Arc<AllOf>, AllOfState)>,
 }
 
 pub(crate) fn external(e: DecodeError) -> ArrowError {
@@ -192,14 +201,16 @@ impl Framer {
             self.next_input += 1;
             self.record_index = 0;
             let c = match input {
-                Input::Bytes { source, .. } => Cursor::Mem {
+                Input::Bytes { source, base, .. } => Cursor::Mem {
                     source: source.clone(),
                     pos: 0,
+                    base: *base,
                 },
                 Input::Mapped { path, .. } => Cursor::Mem {
                     source: Source::map_file(path)
                         .map_err(|e| ArrowError::IoError(format!("{}: {e}", path.display()), e))?,
                     pos: 0,
+                    base: 0,
                 },
                 Input::File { path, .. } => {
                     let r = FileReader::open(path)
@@ -230,66 +241,52 @@ impl Framer {
     /// The next item of the current input (None at its end), with the generation of the
     /// buffer it points into.
     fn step(&mut self) -> Option<(i32, u64, Step)> {
-        let recover = self.mode == Mode::Recover;
         let (src, cursor) = self.cursor.as_mut()?;
         let src = *src;
         match cursor {
-            Cursor::Mem { source, pos } => {
+            Cursor::Mem { source, pos, base } => {
+                let base = *base;
                 let data = source.bytes();
                 if *pos >= data.len() {
                     return None;
                 }
-                let start = *pos;
-                let job = if recover {
-                    let mut r = Recover::starting_at(data, start);
-                    let item = r.next()?;
-                    *pos = r.position();
-                    match item {
-                        Item::Record(s) => Job {
-                            rel: s.offset,
-                            len: s.len,
-                            offset: s.offset as u64,
-                            kind: JobKind::Record { index: 0 },
+                let mut items = Items::new(data, *pos, self.mode, Check::Strict);
+                let item = items.next()?;
+                *pos = items.position();
+                let record = JobKind::Record {
+                    index: 0,
+                    kept: false,
+                };
+                let job = match item {
+                    Ok(Item::Record(s)) => Job {
+                        rel: s.offset,
+                        len: s.len,
+                        offset: base + s.offset as u64,
+                        kind: record,
+                    },
+                    Ok(Item::File(s)) => Job {
+                        rel: s.offset,
+                        len: s.len,
+                        offset: base + s.offset as u64,
+                        kind: JobKind::File,
+                    },
+                    Ok(Item::Damage(d)) => Job {
+                        rel: d.offset,
+                        len: 0,
+                        offset: base + d.offset as u64,
+                        kind: JobKind::Damage {
+                            len: d.len as u64,
+                            error: Box::new(d.error.shifted(base)),
                         },
-                        Item::File(s) => Job {
-                            rel: s.offset,
-                            len: s.len,
-                            offset: s.offset as u64,
-                            kind: JobKind::File,
-                        },
-                        Item::Damage(d) => Job {
-                            rel: d.offset,
-                            len: 0,
-                            offset: d.offset as u64,
-                            kind: JobKind::Damage {
-                                len: d.len as u64,
-                                error: Box::new(d.error),
-                            },
-                        },
-                    }
-                } else {
-                    match frame(data, start, Check::Strict) {
-                        Ok(s) => {
-                            *pos += s.len;
-                            Job {
-                                rel: s.offset,
-                                len: s.len,
-                                offset: s.offset as u64,
-                                kind: match s.kind {
-                                    SpanKind::Record => JobKind::Record { index: 0 },
-                                    SpanKind::File => JobKind::File,
-                                },
-                            }
-                        }
-                        Err(e) => {
-                            *pos = data.len();
-                            // Zeros where a mapped file shrank are not the trail's error.
-                            let fatal = match source.check() {
-                                Ok(()) => external(e),
-                                Err(io) => ArrowError::IoError(io.to_string(), io),
-                            };
-                            return Some((src, 0, Step::Fatal(fatal)));
-                        }
+                    },
+                    Err(e) => {
+                        *pos = data.len();
+                        // Zeros where a mapped file shrank are not the trail's error.
+                        let fatal = match source.check() {
+                            Ok(()) => external(e.shifted(base)),
+                            Err(io) => ArrowError::IoError(io.to_string(), io),
+                        };
+                        return Some((src, 0, Step::Fatal(fatal)));
                     }
                 };
                 Some((src, 0, Step::Job(job)))
@@ -309,7 +306,10 @@ impl Framer {
                         len: s.len,
                         offset: base + s.offset as u64,
                         kind: if s.kind == SpanKind::Record {
-                            JobKind::Record { index: 0 }
+                            JobKind::Record {
+                                index: 0,
+                                kept: false,
+                            }
                         } else {
                             JobKind::File
                         },
@@ -328,6 +328,44 @@ impl Framer {
                 Some((src, generation, Step::Job(job)))
             }
         }
+    }
+
+    /// The bytes a job of the current input covers.
+    fn bytes_of(&self, job: &Job) -> &[u8] {
+        let buf: &[u8] = match self.cursor.as_ref().map(|c| &c.1) {
+            Some(Cursor::Mem { source, .. }) => source.bytes(),
+            Some(Cursor::Win(w)) => &w.window().0[..],
+            None => &[],
+        };
+        buf.get(job.rel..job.rel + job.len).unwrap_or(&[])
+    }
+
+    /// A sequential selection's verdict on a record or file token, here in input order:
+    /// false drops the job; an undecided record stays as a job for the report.
+    fn judge(&mut self, job: &mut Job) -> bool {
+        let Some((sel, mut state)) = self.sequential.take() else {
+            return true;
+        };
+        let keep = match job.kind {
+            JobKind::Record { .. } | JobKind::File => {
+                let verdict = sel.verdict(self.bytes_of(job), &mut state);
+                match (&mut job.kind, verdict) {
+                    (JobKind::Record { kept, .. }, Verdict::Selected) => {
+                        *kept = true;
+                        true
+                    }
+                    (JobKind::Record { .. }, Verdict::Undecided) => {
+                        job.kind = JobKind::Undecided;
+                        true
+                    }
+                    (JobKind::File, Verdict::Selected) => true,
+                    _ => false,
+                }
+            }
+            _ => true,
+        };
+        self.sequential = Some((sel, state));
+        keep
     }
 
     /// Frame the next chunk; None when the inputs are exhausted (or a fatal error stops
@@ -360,13 +398,23 @@ impl Framer {
                     break;
                 }
             };
-            if let JobKind::Record { index } = &mut job.kind {
+            if let JobKind::Record { index, .. } = &mut job.kind {
                 *index = self.record_index;
                 self.record_index += 1;
                 records += 1;
+                match chunk.framed.last_mut() {
+                    Some((s, n, b)) if *s == src => {
+                        *n += 1;
+                        *b += job.len as u64;
+                    }
+                    _ => chunk.framed.push((src, 1, job.len as u64)),
+                }
             }
             bytes += job.len;
             items += 1;
+            if !self.judge(&mut job) {
+                continue;
+            }
             let same = chunk
                 .segments
                 .last()
@@ -401,10 +449,20 @@ struct Ctx {
     validate: bool,
     schema: SchemaRef,
     sources: ArrayRef,
+    selection: Option<Arc<AllOf>>,
 }
 
-fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Result<RecordBatch, ArrowError> {
-    let batch = decode_segments(ctx, chunk);
+/// A chunk's batch and what was found in it.
+type Decoded = Result<(RecordBatch, Notes), ArrowError>;
+
+fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Decoded {
+    let mut notes = Notes::default();
+    for &(source, records, bytes) in &chunk.framed {
+        let n = notes.of(source);
+        n.records += records;
+        n.record_bytes += bytes;
+    }
+    let batch = decode_segments(ctx, chunk, &mut notes);
     // A mapped file that shrank while this chunk was read gave zeros, not its bytes:
     // an error naming the file and offset (before any error those zeros caused), never
     // a batch built from them.
@@ -414,30 +472,73 @@ fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Result<RecordBatch, ArrowError> {
                 .map_err(|e| ArrowError::IoError(e.to_string(), e))?;
         }
     }
-    batch
+    Ok((batch?, notes))
 }
 
-fn decode_segments(ctx: &Ctx, chunk: &Chunk) -> Result<RecordBatch, ArrowError> {
+/// The selection's verdict on a job's bytes, on this worker (`kept`: already judged).
+struct Judge<'a> {
+    selection: Option<&'a AllOf>,
+    state: AllOfState,
+}
+
+impl Judge<'_> {
+    fn verdict(&mut self, bytes: &[u8], kept: bool) -> Verdict {
+        match self.selection {
+            Some(sel) if !kept => sel.verdict(bytes, &mut self.state),
+            _ => Verdict::Selected,
+        }
+    }
+}
+
+fn decode_segments(ctx: &Ctx, chunk: &Chunk, notes: &mut Notes) -> Result<RecordBatch, ArrowError> {
     let strict = ctx.mode == Mode::Strict;
+    let mut judge = Judge {
+        selection: ctx.selection.as_deref(),
+        state: AllOfState::default(),
+    };
+    // Damage and undecided records are noted whatever the view.
+    let note = |notes: &mut Notes, source: i32, job: &Job| match &job.kind {
+        JobKind::Damage { len, error } => notes.damage(source, job.offset, *len, error),
+        JobKind::Undecided => notes.undecided(source, job.offset),
+        _ => {}
+    };
     match &ctx.view {
         View::Records(cols) => {
+            // A selective query keeps few records: grow the builders as rows come.
+            let expected = if judge.selection.is_some() {
+                chunk.records / 16 + 16
+            } else {
+                chunk.records
+            };
             let mut b = RecordsBuilder::new(
                 cols,
                 ctx.sources.clone(),
                 ctx.schema.clone(),
                 ctx.validate,
-                chunk.records,
+                expected,
             );
             for seg in &chunk.segments {
                 let data = seg.buf.bytes();
                 for job in &seg.jobs {
-                    if let JobKind::Record { .. } = job.kind {
-                        let rec = data.get(job.rel..job.rel + job.len).unwrap_or(&[]);
-                        if let Some(e) = b.append(rec, job.offset, seg.source) {
-                            if strict {
-                                return Err(external(e));
-                            }
+                    let JobKind::Record { kept, .. } = job.kind else {
+                        note(notes, seg.source, job);
+                        continue;
+                    };
+                    let rec = data.get(job.rel..job.rel + job.len).unwrap_or(&[]);
+                    match judge.verdict(rec, kept) {
+                        Verdict::Rejected => continue,
+                        Verdict::Undecided => {
+                            notes.undecided(seg.source, job.offset);
+                            continue;
                         }
+                        Verdict::Selected => {}
+                    }
+                    notes.of(seg.source).rows += 1;
+                    if let Some(e) = b.append(rec, job.offset, seg.source) {
+                        if strict {
+                            return Err(external(e));
+                        }
+                        notes.failing(seg.source, job.offset, job.len as u64, &e);
                     }
                 }
             }
@@ -450,18 +551,30 @@ fn decode_segments(ctx: &Ctx, chunk: &Chunk) -> Result<RecordBatch, ArrowError> 
                 for job in &seg.jobs {
                     let bytes = data.get(job.rel..job.rel + job.len).unwrap_or(&[]);
                     match job.kind {
-                        JobKind::Record { index } => {
+                        JobKind::Record { index, kept } => {
+                            match judge.verdict(bytes, kept) {
+                                Verdict::Rejected => continue,
+                                Verdict::Undecided => {
+                                    notes.undecided(seg.source, job.offset);
+                                    continue;
+                                }
+                                Verdict::Selected => {}
+                            }
+                            notes.of(seg.source).rows += 1;
                             if let Some(e) = b.append_record(bytes, job.offset, seg.source, index) {
                                 if strict {
                                     return Err(external(e));
                                 }
+                                notes.failing(seg.source, job.offset, job.len as u64, &e);
                             }
                         }
                         JobKind::File => {
-                            let t = decode(bytes, 0, DecodeOptions::FULL).ok();
-                            b.append_file(t, bytes, job.offset, seg.source);
+                            if judge.verdict(bytes, false) == Verdict::Selected {
+                                let t = decode(bytes, 0, DecodeOptions::FULL).ok();
+                                b.append_file(t, bytes, job.offset, seg.source);
+                            }
                         }
-                        JobKind::Damage { .. } => {}
+                        _ => note(notes, seg.source, job),
                     }
                 }
             }
@@ -474,16 +587,27 @@ fn decode_segments(ctx: &Ctx, chunk: &Chunk) -> Result<RecordBatch, ArrowError> 
                 for job in &seg.jobs {
                     match &job.kind {
                         JobKind::Damage { len, error } => {
-                            b.push(seg.source, job.offset, *len, DAMAGE, error)
+                            b.push(seg.source, job.offset, *len, DAMAGE, error);
+                            note(notes, seg.source, job);
                         }
-                        JobKind::Record { .. } => {
+                        JobKind::Record { kept, .. } => {
                             let rec = data.get(job.rel..job.rel + job.len).unwrap_or(&[]);
+                            match judge.verdict(rec, *kept) {
+                                Verdict::Rejected => continue,
+                                Verdict::Undecided => {
+                                    notes.undecided(seg.source, job.offset);
+                                    continue;
+                                }
+                                Verdict::Selected => {}
+                            }
+                            notes.of(seg.source).rows += 1;
                             if let Some(f) = walk(rec, |_| {}).error {
                                 let e = f.at(job.offset);
                                 b.push(seg.source, job.offset, job.len as u64, RECORD, &e);
+                                notes.failing(seg.source, job.offset, job.len as u64, &e);
                             }
                         }
-                        JobKind::File => {}
+                        _ => note(notes, seg.source, job),
                     }
                 }
             }
@@ -500,12 +624,12 @@ enum Pool {
 
 /// A chunk handed to a worker: its batch arrives on `rx` (or is already there).
 enum Pending {
-    Ready(Result<RecordBatch, ArrowError>),
-    Decoding(mpsc::Receiver<Result<RecordBatch, ArrowError>>),
+    Ready(Decoded),
+    Decoding(mpsc::Receiver<Decoded>),
 }
 
 impl Pending {
-    fn wait(self) -> Result<RecordBatch, ArrowError> {
+    fn wait(self) -> Decoded {
         match self {
             Pending::Ready(r) => r,
             Pending::Decoding(rx) => rx.recv().unwrap_or_else(|_| {
@@ -519,7 +643,7 @@ impl Pending {
 
 /// `decode_chunk` on a worker thread: a panic (a bug) becomes an error for the consumer
 /// instead of aborting the process from inside the thread pool.
-fn decode_caught(ctx: &Ctx, chunk: &Chunk) -> Result<RecordBatch, ArrowError> {
+fn decode_caught(ctx: &Ctx, chunk: &Chunk) -> Decoded {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_chunk(ctx, chunk)))
         .unwrap_or_else(|_| {
             Err(ArrowError::ComputeError(
@@ -545,6 +669,7 @@ pub struct BatchReader {
     max_batch_bytes: usize,
     pending: VecDeque<Pending>,
     finished: bool,
+    report: SharedReport,
 }
 
 impl BatchReader {
@@ -581,6 +706,7 @@ impl BatchReader {
                 validate: opts.validate,
                 schema,
                 sources,
+                selection: opts.selection.clone(),
             }),
             framer: Framer {
                 inputs,
@@ -591,6 +717,10 @@ impl BatchReader {
                 window: opts.window,
                 fatal: None,
                 done: false,
+                sequential: opts
+                    .selection
+                    .filter(|s| s.sequential())
+                    .map(|s| (s, AllOfState::default())),
             },
             pool,
             depth,
@@ -598,7 +728,36 @@ impl BatchReader {
             max_batch_bytes: opts.max_batch_bytes.max(1),
             pending: VecDeque::new(),
             finished: false,
+            report: report::shared(&names),
         })
+    }
+
+    /// What the stream has found in each input so far (complete once it is finished):
+    /// shared, so it can be read after the reader is handed to a consumer.
+    pub fn report(&self) -> SharedReport {
+        Arc::clone(&self.report)
+    }
+
+    /// The next decoded chunk's batch, its notes merged into the report.
+    fn next_chunk(&mut self) -> Option<Result<RecordBatch, ArrowError>> {
+        self.top_up();
+        let Some(front) = self.pending.pop_front() else {
+            self.finished = true;
+            return None;
+        };
+        match front.wait() {
+            Ok((batch, notes)) => {
+                notes.merge_into(&self.report);
+                Some(Ok(batch))
+            }
+            Err(e) => {
+                // Strict mode: nothing after the first error (workers still decoding
+                // finish into channels nobody reads).
+                self.finished = true;
+                self.pending.clear();
+                Some(Err(e))
+            }
+        }
     }
 
     /// Frame chunks and start decoding them until `depth` are under way or the input is
@@ -638,22 +797,56 @@ impl Iterator for BatchReader {
     type Item = Result<RecordBatch, ArrowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let item = self.next_batch();
+        if item.is_none() {
+            if let Ok(mut r) = self.report.lock() {
+                r.finished = true;
+            }
+        }
+        item
+    }
+}
+
+impl BatchReader {
+    fn next_batch(&mut self) -> Option<Result<RecordBatch, ArrowError>> {
         if self.finished {
             return None;
         }
-        self.top_up();
-        let Some(front) = self.pending.pop_front() else {
-            self.finished = true;
-            return None;
-        };
-        let batch = front.wait();
-        if batch.is_err() {
-            // Strict mode: nothing after the first error (workers still decoding finish
-            // into channels nobody reads).
-            self.finished = true;
-            self.pending.clear();
+        if self.ctx.selection.is_none() {
+            return self.next_chunk();
         }
-        Some(batch)
+        // A selection leaves few rows per chunk: join chunks' batches up to `batch_size`
+        // rows (fewer, larger row groups in Parquet), and never hand out an empty one.
+        let mut parts: Vec<RecordBatch> = Vec::new();
+        let mut rows = 0;
+        while rows < self.batch_size {
+            match self.next_chunk() {
+                Some(Ok(b)) => {
+                    rows += b.num_rows();
+                    if b.num_rows() > 0 {
+                        parts.push(b);
+                    }
+                }
+                Some(Err(e)) => {
+                    if parts.is_empty() {
+                        return Some(Err(e));
+                    }
+                    // The rows before the error first; the error on the next call.
+                    self.finished = false;
+                    self.pending.push_front(Pending::Ready(Err(e)));
+                    break;
+                }
+                None => break,
+            }
+        }
+        match parts.len() {
+            0 => None,
+            1 => parts.pop().map(Ok),
+            _ => Some(arrow_select::concat::concat_batches(
+                &self.ctx.schema,
+                &parts,
+            )),
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! Pipeline tests: every token of the demo trail is accounted for, threads and batch
 //! sizes do not change the rows, damage becomes error rows, windows equal memory maps.
 
-use super::parallel::{BatchReader, Input, Mode, Options, View};
+use super::parallel::{BatchReader, Input, Options, View};
 use super::schema::Col;
+use crate::mode::Mode;
 use crate::source::Source;
 use crate::tokens::{ids, walk_valid, DecodeOptions};
 use crate::writer::demo_trail;
@@ -14,6 +15,7 @@ fn read(data: &[u8], opts: Options) -> Vec<RecordBatch> {
     let input = Input::Bytes {
         name: "t".into(),
         source: Source::from_owner(data.to_vec()),
+        base: 0,
     };
     BatchReader::new(vec![input], opts)
         .unwrap()
@@ -193,6 +195,7 @@ fn damaged_record_is_a_row_with_its_error() {
     let input = Input::Bytes {
         name: "t".into(),
         source: Source::from_owner(t.clone()),
+        base: 0,
     };
     let r: Vec<_> = BatchReader::new(
         vec![input],
@@ -298,6 +301,7 @@ mod robustness {
         let input = Input::Bytes {
             name: "x".into(),
             source: Source::from_owner(data.to_vec()),
+            base: 0,
         };
         let opts = Options {
             view,

@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Input::Bytes {
                     name: "t".into(),
                     source: Source::map_file(std::path::Path::new(&path))?,
+                    base: 0,
                 }
             } else {
                 Input::File {

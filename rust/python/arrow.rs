@@ -8,9 +8,12 @@
 //! frames and decodes.
 
 use super::errors::to_pyerr;
-use super::reader::source_from;
+use super::mode::PyMode;
+use super::report::InputReport;
+use super::select::Selection;
+use super::source::{source_from, TrailSlice};
 use crate::arrow::schema::Col;
-use crate::arrow::{BatchReader, Input, Mode, Options, Prefetch, View, SCHEMA_VERSION};
+use crate::arrow::{BatchReader, Input, Options, Prefetch, SharedReport, View, SCHEMA_VERSION};
 use crate::error::DecodeError;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, StructArray};
 use arrow_schema::{ArrowError, Field, SchemaRef};
@@ -35,6 +38,7 @@ enum State {
 pub struct ArrowStream {
     state: Mutex<State>,
     schema: SchemaRef,
+    report: SharedReport,
 }
 
 fn arrow_err(py: Python<'_>, e: ArrowError) -> PyErr {
@@ -49,10 +53,11 @@ fn arrow_err(py: Python<'_>, e: ArrowError) -> PyErr {
 }
 
 impl ArrowStream {
-    fn new(reader: Box<dyn RecordBatchReader + Send>) -> Self {
+    fn new(reader: Box<dyn RecordBatchReader + Send>, report: SharedReport) -> Self {
         ArrowStream {
             schema: reader.schema(),
             state: Mutex::new(State::Ready(reader)),
+            report,
         }
     }
 
@@ -155,6 +160,22 @@ impl ArrowStream {
         PyTable::try_new(batches, self.schema.clone())?.into_pyarrow(py)
     }
 
+    /// What the stream has found in each input so far, in input order: complete once the
+    /// stream has been read to its end (`report_finished`), however it was read.
+    fn report(&self) -> PyResult<Vec<InputReport>> {
+        let r = self
+            .report
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("bsmtrail: stream report lock poisoned"))?;
+        Ok(r.inputs.iter().cloned().map(InputReport::new).collect())
+    }
+
+    /// True once the report covers every input (the stream was read to its end).
+    #[getter]
+    fn report_finished(&self) -> bool {
+        self.report.lock().map(|r| r.finished).unwrap_or(false)
+    }
+
     fn __repr__(&self) -> String {
         let state = match self.state.lock().as_deref() {
             Ok(State::Ready(_)) => "ready",
@@ -175,14 +196,22 @@ impl ArrowStream {
 }
 
 fn input(name: String, obj: &Bound<'_, PyAny>, map_files: bool) -> PyResult<Input> {
+    if let Ok(slice) = obj.cast::<TrailSlice>() {
+        let slice = slice.get();
+        return Ok(Input::Bytes {
+            name,
+            source: slice.source(),
+            base: slice.offset,
+        });
+    }
     if obj.is_instance_of::<PyBytes>()
         || obj.is_instance_of::<PyByteArray>()
         || obj.is_instance_of::<PyMemoryView>()
-        || obj.is_instance_of::<super::chunks::TrailSlice>()
     {
         return Ok(Input::Bytes {
             name,
             source: source_from(obj)?,
+            base: 0,
         });
     }
     let path: PathBuf = obj.extract()?;
@@ -229,16 +258,16 @@ fn columns(names: Option<Vec<String>>) -> PyResult<Vec<Col>> {
 /// `prefetch` > 0 a thread decodes up to that many batches ahead of the consumer.
 #[pyfunction]
 #[pyo3(signature = (
-    inputs, *, view = "records", columns = None, mode = "recover", batch_size = 65536,
+    inputs, *, view = "records", columns = None, mode, batch_size = 65536,
     threads = 0, validate = true, max_batch_bytes = 33554432, window = 4194304, prefetch = 0,
-    map_files = false
+    map_files = false, selection = None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn arrow_stream(
     inputs: Vec<(String, Bound<'_, PyAny>)>,
     view: &str,
     columns: Option<Vec<String>>,
-    mode: &str,
+    mode: PyMode,
     batch_size: usize,
     threads: usize,
     validate: bool,
@@ -246,6 +275,7 @@ fn arrow_stream(
     window: usize,
     prefetch: usize,
     map_files: bool,
+    selection: Option<PyRef<'_, Selection>>,
 ) -> PyResult<ArrowStream> {
     let view = match view {
         "records" => View::Records(self::columns(columns)?),
@@ -254,15 +284,6 @@ fn arrow_stream(
         v => {
             return Err(PyValueError::new_err(format!(
                 "view must be 'records', 'tokens' or 'errors', not {v:?}"
-            )))
-        }
-    };
-    let mode = match mode {
-        "strict" => Mode::Strict,
-        "recover" => Mode::Recover,
-        m => {
-            return Err(PyValueError::new_err(format!(
-                "mode must be 'strict' or 'recover', not {m:?}"
             )))
         }
     };
@@ -275,20 +296,23 @@ fn arrow_stream(
         .collect::<PyResult<Vec<_>>>()?;
     let opts = Options {
         view,
-        mode,
+        mode: mode.0,
         batch_size,
         max_batch_bytes,
         threads,
         validate,
         window,
+        selection: selection.map(|s| Arc::clone(&s.core)),
     };
     let err = |e: ArrowError| PyRuntimeError::new_err(e.to_string());
     let reader = BatchReader::new(inputs, opts).map_err(err)?;
-    Ok(ArrowStream::new(if prefetch > 0 {
+    let report = reader.report();
+    let reader: Box<dyn RecordBatchReader + Send> = if prefetch > 0 {
         Box::new(Prefetch::new(reader, prefetch).map_err(err)?)
     } else {
         Box::new(reader)
-    }))
+    };
+    Ok(ArrowStream::new(reader, report))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

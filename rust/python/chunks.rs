@@ -1,60 +1,10 @@
-//! Byte-range chunks to Python (`crate::chunks`): `chunk_boundaries`, `chunk_span`, and
-//! `TrailSlice`, a zero-copy view of a byte range of a trail that every function taking a
-//! trail's bytes accepts (`arrow_stream`, `reduce`, `Reader`, ...).
+//! Byte-range chunks to Python (`crate::chunks`): `chunk_boundaries` and `chunk_span`
+//! (the byte ranges are read as `TrailSlice`s, `super::source`).
 
-use super::reader::source_from;
-use super::select::Selection;
+use super::source::source_from;
 use crate::chunks::{self, Params, Window, DEFAULT_AHEAD, DEFAULT_LOOKBACK};
-use crate::select::Variants;
-use crate::source::Source;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
-
-/// `TrailSlice(source, start, end)`: bytes `[start, end)` of a trail (a path, memory
-/// mapped, or bytes), shared without copying. Offsets decoded from it are relative to
-/// `start`.
-#[pyclass(module = "bsmtrail._native", name = "TrailSlice", frozen)]
-pub struct TrailSlice {
-    source: Source,
-    #[pyo3(get)]
-    start: usize,
-    #[pyo3(get)]
-    end: usize,
-}
-
-impl TrailSlice {
-    pub(crate) fn source(&self) -> Source {
-        self.source.clone()
-    }
-}
-
-#[pymethods]
-impl TrailSlice {
-    #[new]
-    fn new(source: &Bound<'_, PyAny>, start: usize, end: usize) -> PyResult<Self> {
-        let src = source_from(source)?;
-        let len = src.bytes().len();
-        if start > end || end > len {
-            return Err(PyValueError::new_err(format!(
-                "slice [{start}, {end}) is outside the {len}-byte input"
-            )));
-        }
-        Ok(TrailSlice {
-            source: src.slice(start, end),
-            start,
-            end,
-        })
-    }
-
-    fn __len__(&self) -> usize {
-        self.end - self.start
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<bsmtrail TrailSlice [{}, {})>", self.start, self.end)
-    }
-}
 
 /// `(start, end, None)`, or `(0, 0, Some((lo, hi)))` when more bytes are needed.
 type SpanOrNeed = (usize, usize, Option<(usize, usize)>);
@@ -148,68 +98,9 @@ fn chunk_span(
     })
 }
 
-/// The keyword arguments that rebuild `selection` (`Selection(**kwargs)`): how a
-/// selection travels to Dask workers (`bsmtrail.dask`).
-#[pyfunction]
-fn selection_kwargs<'py>(py: Python<'py>, selection: &Selection) -> PyResult<Bound<'py, PyDict>> {
-    let c = &selection.core;
-    let d = PyDict::new(py);
-    let variants = match c.variants {
-        Variants::All => "all",
-        Variants::Auditreduce => "auditreduce",
-    };
-    d.set_item("variants", variants)?;
-    d.set_item("all", c.all)?;
-    d.set_item("after", c.after)?;
-    d.set_item("before", c.before)?;
-    d.set_item("class_mask", c.class)?;
-    let table: Vec<(u16, u32)> = c
-        .event_classes
-        .iter()
-        .enumerate()
-        .filter_map(|(e, m)| Some((u16::try_from(e).ok()?, (*m)?)))
-        .collect();
-    d.set_item("event_classes", (!table.is_empty()).then_some(table))?;
-    d.set_item("events", c.events.clone())?;
-    for (k, v) in [
-        ("euid", c.euid),
-        ("egid", c.egid),
-        ("rgid", c.rgid),
-        ("ruid", c.ruid),
-        ("auid", c.auid),
-        ("subject_pid", c.subject_pid),
-        ("object_pid", c.object_pid),
-        ("msgqid", c.msgqid),
-        ("semid", c.semid),
-        ("shmid", c.shmid),
-    ] {
-        d.set_item(k, v)?;
-    }
-    // `file_patterns` splits on unescaped commas and strips a leading `~`.
-    let files = c.files.as_ref().map(|pats| {
-        pats.iter()
-            .map(|p| {
-                let re = p.regex.as_str().replace(',', "\\,");
-                if p.negate {
-                    format!("~{re}")
-                } else {
-                    re
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(",")
-    });
-    d.set_item("files", files)?;
-    d.set_item("zone", c.zone.as_deref().map(|z| PyBytes::new(py, z)))?;
-    d.set_item("invert", c.invert)?;
-    Ok(d)
-}
-
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<TrailSlice>()?;
     m.add_function(wrap_pyfunction!(chunk_boundaries, m)?)?;
     m.add_function(wrap_pyfunction!(chunk_span, m)?)?;
-    m.add_function(wrap_pyfunction!(selection_kwargs, m)?)?;
     m.add("CHUNK_LOOKBACK", DEFAULT_LOOKBACK)?;
     m.add("CHUNK_AHEAD", DEFAULT_AHEAD)?;
     Ok(())

@@ -5,9 +5,12 @@ mod arrow;
 mod chunks;
 mod convert;
 mod errors;
+mod mode;
 mod reader;
 mod render;
+mod report;
 mod select;
+mod source;
 mod tally;
 mod writer;
 
@@ -29,7 +32,9 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     chunks::register(m)?;
     reader::register(m)?;
     render::register(m)?;
+    report::register(m)?;
     select::register(m)?;
+    source::register(m)?;
     tally::register(m)?;
     writer::register(m)?;
     Ok(())

@@ -4,52 +4,24 @@
 
 use super::convert::token_dict;
 use super::errors::{to_pyerr, to_pyexc};
+use super::mode::PyMode;
+use super::select::Selection;
+use super::source::source_from;
 use super::tally::{note, DamageLog};
 use crate::error::{DecodeError, ErrorKind};
 use crate::framing::{self, Check, Framer, Span, SpanKind};
 use crate::inet;
-use crate::recover::{Item, Recover};
+use crate::mode::Mode;
+use crate::recover::{Item, Items};
+use crate::select::{AllOf, AllOfState, Verdict};
 use crate::source::Source;
 use crate::stream::{StreamDecoder as StreamCore, StreamItem};
 use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Header, Token};
 use crate::verify;
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView};
+use pyo3::types::{PyBytes, PyDict, PyList};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
-
-/// Bytes from `bytes` (shared, no copy), `bytearray`/`memoryview` (copied: they can change
-/// under us), or a path (memory-mapped).
-pub(crate) fn source_from(obj: &Bound<'_, PyAny>) -> PyResult<Source> {
-    if let Ok(slice) = obj.cast::<super::chunks::TrailSlice>() {
-        return Ok(slice.get().source());
-    }
-    if obj.is_instance_of::<PyBytes>() {
-        let b: PyBackedBytes = obj.extract()?;
-        return Ok(Source::from_owner(b));
-    }
-    if obj.is_instance_of::<PyByteArray>() || obj.is_instance_of::<PyMemoryView>() {
-        let copy = obj
-            .py()
-            .import("builtins")?
-            .getattr("bytes")?
-            .call1((obj,))?;
-        let b: PyBackedBytes = copy.extract()?;
-        return Ok(Source::from_owner(b));
-    }
-    match obj.extract::<PathBuf>() {
-        // Without the GIL: opening a FIFO waits for its writer, which may be a Python
-        // thread of this process.
-        Ok(p) => Ok(obj.py().detach(|| Source::map_file(&p))?),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "expected a path, bytes, bytearray or memoryview, not {}",
-            obj.get_type().name()?
-        ))),
-    }
-}
 
 /// Frame, check the trailer, and decode every token of the record at `span`.
 fn validated(src: &Source, span: Span) -> Result<Record, DecodeError> {
@@ -212,45 +184,14 @@ impl Record {
 #[pyclass(module = "bsmtrail._native", frozen)]
 pub struct Reader {
     source: Source,
-    /// For bytes selected out of a bigger trail: (offset here, offset in the original)
-    /// of each record, sorted, so records report where they are in the original.
-    origins: Option<Arc<Vec<(u64, u64)>>>,
-}
-
-/// Where the record at `offset` came from, given `origins`.
-fn origin(origins: &Option<Arc<Vec<(u64, u64)>>>, offset: u64) -> u64 {
-    match origins {
-        Some(o) => match o.binary_search_by_key(&offset, |p| p.0) {
-            Ok(i) => o[i].1,
-            Err(_) => offset,
-        },
-        None => offset,
-    }
 }
 
 #[pymethods]
 impl Reader {
-    /// `origins`: little-endian u64 pairs (offset here, offset in the original trail), as
-    /// `reduce(..., offsets=)` writes them.
     #[new]
-    #[pyo3(signature = (source, *, origins = None))]
-    fn new(source: &Bound<'_, PyAny>, origins: Option<&[u8]>) -> PyResult<Self> {
-        let origins = origins.map(|b| {
-            Arc::new(
-                b.chunks_exact(16)
-                    .map(|c| {
-                        let (a, o) = c.split_at(8);
-                        (
-                            u64::from_le_bytes(a.try_into().unwrap_or([0; 8])),
-                            u64::from_le_bytes(o.try_into().unwrap_or([0; 8])),
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        });
+    fn new(source: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Reader {
             source: source_from(source)?,
-            origins,
         })
     }
 
@@ -261,29 +202,36 @@ impl Reader {
     }
 
     fn __iter__(&self) -> RecordIter {
-        self.records(false, None, None)
+        RecordIter::new(self.source.clone(), Mode::Strict)
     }
 
-    /// Iterate records. With `recover`, damaged regions and records that fail to decode are
-    /// skipped and added to `damage` (a bounded `DamageLog`) instead of raising; iteration
-    /// resynchronises on the next record that frames strictly. With
-    /// `files`, standalone file tokens are not skipped: each yields `files(token_dict,
-    /// raw_bytes)` in its place in the trail.
-    #[pyo3(signature = (recover = false, damage = None, files = None))]
+    /// Iterate records. In `"recover"` mode damaged regions and records that fail to
+    /// decode are skipped and added to `damage` (a bounded `DamageLog`) instead of raising;
+    /// iteration resynchronises on the next record that frames strictly. With `files`,
+    /// standalone file tokens are not skipped: each yields `files(token_dict, raw_bytes)`
+    /// in its place in the trail. With `selection`, only the records (and file tokens) it
+    /// keeps are yielded; those it cannot decide go to `undecided` (offsets, the first
+    /// `keep`) and are counted in the iterator's `undecided_total`.
+    #[pyo3(signature = (
+        mode, *, damage = None, files = None, selection = None, undecided = None, keep = 1000
+    ))]
     fn records(
         &self,
-        recover: bool,
+        mode: PyMode,
         damage: Option<Py<DamageLog>>,
         files: Option<Py<PyAny>>,
+        selection: Option<PyRef<'_, Selection>>,
+        undecided: Option<Py<PyList>>,
+        keep: usize,
     ) -> RecordIter {
         RecordIter {
-            source: self.source.clone(),
-            pos: 0,
-            done: false,
-            recover,
             damage,
-            origins: self.origins.clone(),
             files,
+            selection: selection.map(|s| (Arc::clone(&s.core), AllOfState::default())),
+            undecided,
+            undecided_total: 0,
+            keep,
+            ..RecordIter::new(self.source.clone(), mode.0)
         }
     }
 
@@ -453,16 +401,35 @@ fn scan(src: &Source, decode: bool) -> Scan {
 #[pyclass(module = "bsmtrail._native")]
 pub struct RecordIter {
     source: Source,
+    mode: Mode,
     pos: usize,
     done: bool,
-    recover: bool,
     damage: Option<Py<DamageLog>>,
-    origins: Option<Arc<Vec<(u64, u64)>>>,
     /// Called for each standalone file token (else they are skipped).
     files: Option<Py<PyAny>>,
+    selection: Option<(Arc<AllOf>, AllOfState)>,
+    undecided: Option<Py<PyList>>,
+    #[pyo3(get)]
+    undecided_total: u64,
+    keep: usize,
 }
 
 impl RecordIter {
+    fn new(source: Source, mode: Mode) -> Self {
+        RecordIter {
+            source,
+            mode,
+            pos: 0,
+            done: false,
+            damage: None,
+            files: None,
+            selection: None,
+            undecided: None,
+            undecided_total: 0,
+            keep: 0,
+        }
+    }
+
     /// A standalone file token as `files(token_dict, raw)`, or None to skip it.
     fn file_item(&self, py: Python<'_>, span: Span) -> PyResult<Option<Py<PyAny>>> {
         let Some(f) = &self.files else {
@@ -471,15 +438,33 @@ impl RecordIter {
         let raw = &self.source.bytes()[span.offset..span.offset + span.len];
         let t = tokens::decode(raw, 0, DecodeOptions::FULL)
             .map_err(|e| to_pyerr(py, &e.at(span.offset as u64)))?;
-        let dict = token_dict(py, &t, origin(&self.origins, span.offset as u64) as usize)?;
+        let dict = token_dict(py, &t, span.offset)?;
         Ok(Some(
             f.bind(py).call1((dict, PyBytes::new(py, raw)))?.unbind(),
         ))
     }
 
-    fn placed(&self, mut r: Record) -> Record {
-        r.reported = origin(&self.origins, r.reported);
-        r
+    /// The selection's verdict on a span (everything is kept without one); undecided
+    /// records are noted.
+    fn kept(&mut self, py: Python<'_>, span: Span) -> PyResult<bool> {
+        let Some((sel, state)) = &mut self.selection else {
+            return Ok(true);
+        };
+        let bytes = &self.source.bytes()[span.offset..span.offset + span.len];
+        match sel.verdict(bytes, state) {
+            Verdict::Selected => Ok(true),
+            Verdict::Rejected => Ok(false),
+            Verdict::Undecided => {
+                self.undecided_total += 1;
+                if let Some(list) = &self.undecided {
+                    let list = list.bind(py);
+                    if list.len() < self.keep {
+                        list.append(span.offset)?;
+                    }
+                }
+                Ok(false)
+            }
+        }
     }
 
     fn note_damage(
@@ -497,28 +482,47 @@ impl RecordIter {
         )
     }
 
-    fn next_recovering(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        loop {
-            let src = &self.source;
+    /// The next record or file token: one loop for both modes (`crate::recover::Items`).
+    fn next_item(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        while !self.done {
+            let src = self.source.clone();
             let watch = |p: usize| src.release(p);
-            let mut it = Recover::starting_at(src.bytes(), self.pos).watched(&watch);
-            let Some(item) = it.next() else {
-                return Ok(None);
-            };
-            self.pos = it.position();
+            let mut items =
+                Items::new(src.bytes(), self.pos, self.mode, Check::Strict).watched(&watch);
+            let item = items.next();
+            self.pos = items.position();
             match item {
-                Item::File(span) => {
-                    if let Some(f) = self.file_item(py, span)? {
-                        return Ok(Some(f));
+                None => self.done = true,
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(to_pyerr(py, &e));
+                }
+                Some(Ok(Item::Damage(d))) => self.note_damage(py, d.offset, d.len, &d.error)?,
+                Some(Ok(Item::File(span))) => {
+                    if self.kept(py, span)? {
+                        if let Some(f) = self.file_item(py, span)? {
+                            return Ok(Some(f));
+                        }
                     }
                 }
-                Item::Damage(d) => self.note_damage(py, d.offset, d.len, &d.error)?,
-                Item::Record(span) => match validated(&self.source, span) {
-                    Ok(r) => return Ok(Some(Py::new(py, self.placed(r))?.into_any())),
-                    Err(e) => self.note_damage(py, span.offset, span.len, &e)?,
-                },
+                Some(Ok(Item::Record(span))) => {
+                    if !self.kept(py, span)? {
+                        continue;
+                    }
+                    match validated(&self.source, span) {
+                        Ok(r) => return Ok(Some(Py::new(py, r)?.into_any())),
+                        Err(e) if self.mode.recovers() => {
+                            self.note_damage(py, span.offset, span.len, &e)?
+                        }
+                        Err(e) => {
+                            self.done = true;
+                            return Err(to_pyerr(py, &e));
+                        }
+                    }
+                }
             }
         }
+        Ok(None)
     }
 }
 
@@ -530,46 +534,10 @@ impl RecordIter {
 
     /// The next item; an error if the mapped file shrank while it was read.
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let item = if self.recover {
-            self.next_recovering(py)
-        } else {
-            self.next_strict(py)
-        };
+        let item = self.next_item(py);
         self.source.release(self.pos);
         self.source.check()?;
         item
-    }
-}
-
-impl RecordIter {
-    fn next_strict(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        loop {
-            if self.done || self.pos >= self.source.bytes().len() {
-                return Ok(None);
-            }
-            let span = framing::frame(self.source.bytes(), self.pos, Check::Strict);
-            let span = match span {
-                Ok(s) => s,
-                Err(e) => {
-                    self.done = true;
-                    return Err(to_pyerr(py, &e));
-                }
-            };
-            self.pos += span.len;
-            if span.kind == SpanKind::File {
-                match self.file_item(py, span)? {
-                    Some(f) => return Ok(Some(f)),
-                    None => continue,
-                }
-            }
-            return match validated(&self.source, span) {
-                Ok(r) => Ok(Some(Py::new(py, self.placed(r))?.into_any())),
-                Err(e) => {
-                    self.done = true;
-                    Err(to_pyerr(py, &e))
-                }
-            };
-        }
     }
 }
 

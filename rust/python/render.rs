@@ -3,7 +3,7 @@
 //! once, when the renderer is made; rendering itself runs with the GIL released and makes
 //! no Python object per record.
 
-use super::reader::source_from;
+use super::source::source_from;
 use crate::lookup::Lookup;
 use crate::render::{self, Options, Stream, XML_FOOTER, XML_HEADER};
 use crate::source::Source;

@@ -1,21 +1,26 @@
-//! `Selection` and `reduce`: auditreduce's record selection over a whole trail in Rust.
-//! Criteria arrive already resolved (numbers, masks, tables) from `bsmtrail/select.py`.
+//! `Selection` and `reduce`: auditreduce's record selection (`crate::select`) and its output
+//! (`crate::reduce`) to Python. Criteria arrive already resolved (numbers, masks, tables)
+//! from `bsmtrail/select.py`.
 
 use super::errors::to_pyexc;
-use super::reader::source_from;
-use super::tally::{note, DamageLog};
-use crate::error::DecodeError;
-use crate::framing::{Check, Framer, SpanKind};
-use crate::recover::{Item, Recover};
-use crate::select::{file_patterns, SelectState, Selection as Core, Variants, Verdict};
+use super::mode::PyMode;
+use super::source::source_from;
+use super::tally::DamageLog;
+use crate::reduce::{reduce as reduce_core, Reduced};
+use crate::select::{file_patterns, AllOf, AllOfState, Selection as Core, Variants, Verdict};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-/// Compiled selection criteria (see `bsmtrail.select`).
+/// Compiled selection criteria (see `bsmtrail.select`). `a & b` keeps what both keep.
 #[pyclass(module = "bsmtrail._native", frozen)]
 pub struct Selection {
-    pub(crate) core: Core,
+    pub(crate) core: Arc<AllOf>,
+    /// The keyword arguments of each part, as given: what pickling sends.
+    specs: Vec<Py<PyDict>>,
 }
 
 #[pymethods]
@@ -29,6 +34,7 @@ impl Selection {
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         variants: &str,
         all: bool,
         after: Option<i64>,
@@ -50,6 +56,33 @@ impl Selection {
         zone: Option<&[u8]>,
         invert: bool,
     ) -> PyResult<Self> {
+        // The arguments as given, beside the compiled form, so a pickled selection is
+        // rebuilt by this same constructor.
+        let spec = PyDict::new(py);
+        spec.set_item("variants", variants)?;
+        spec.set_item("all", all)?;
+        spec.set_item("after", after)?;
+        spec.set_item("before", before)?;
+        spec.set_item("class_mask", class_mask)?;
+        spec.set_item("event_classes", event_classes.clone())?;
+        spec.set_item("events", events.clone())?;
+        for (k, v) in [
+            ("euid", euid),
+            ("egid", egid),
+            ("rgid", rgid),
+            ("ruid", ruid),
+            ("auid", auid),
+            ("subject_pid", subject_pid),
+            ("object_pid", object_pid),
+            ("msgqid", msgqid),
+            ("semid", semid),
+            ("shmid", shmid),
+        ] {
+            spec.set_item(k, v)?;
+        }
+        spec.set_item("files", files)?;
+        spec.set_item("zone", zone.map(|z| PyBytes::new(py, z)))?;
+        spec.set_item("invert", invert)?;
         let variants = match variants {
             "all" => Variants::All,
             "auditreduce" => Variants::Auditreduce,
@@ -69,165 +102,186 @@ impl Selection {
             }
             None => None,
         };
+        let core = Core {
+            variants,
+            all,
+            after,
+            before,
+            class: class_mask,
+            event_classes: table,
+            events,
+            euid,
+            egid,
+            rgid,
+            ruid,
+            auid,
+            subject_pid,
+            object_pid,
+            msgqid,
+            semid,
+            shmid,
+            files,
+            zone: zone.map(<[u8]>::to_vec),
+            invert,
+        };
         Ok(Selection {
-            core: Core {
-                variants,
-                all,
-                after,
-                before,
-                class: class_mask,
-                event_classes: table,
-                events,
-                euid,
-                egid,
-                rgid,
-                ruid,
-                auid,
-                subject_pid,
-                object_pid,
-                msgqid,
-                semid,
-                shmid,
-                files,
-                zone: zone.map(<[u8]>::to_vec),
-                invert,
-            },
+            core: Arc::new(AllOf::new(vec![core])),
+            specs: vec![spec.unbind()],
         })
     }
 
     /// auditreduce's verdict for one record's bytes.
     fn matches(&self, record: &[u8]) -> bool {
-        self.core.matches(record, &mut SelectState::default())
+        self.core.verdict(record, &mut AllOfState::default()) == Verdict::Selected
+    }
+
+    /// Keeps what both keep (a selection made from a selection).
+    fn __and__(&self, py: Python<'_>, other: PyRef<'_, Selection>) -> Selection {
+        Selection {
+            core: Arc::new(self.core.and(&other.core)),
+            specs: self
+                .specs
+                .iter()
+                .chain(&other.specs)
+                .map(|s| s.clone_ref(py))
+                .collect(),
+        }
+    }
+
+    /// Pickled as its constructor's arguments (Dask sends selections to its workers).
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let rebuild = py.import("bsmtrail._native")?.getattr("_selection_of")?;
+        let specs: Vec<&Py<PyDict>> = self.specs.iter().collect();
+        (rebuild, (specs,)).into_pyobject(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<bsmtrail Selection of {} part(s)>", self.specs.len())
     }
 }
 
-/// Records kept and seen by [`reduce`], plus where reading stopped.
-struct Tally {
-    kept: u64,
-    seen: u64,
-    undecided: u64,
-    stopped: Option<DecodeError>,
+/// The selection of every part's constructor arguments, all of them kept (`__reduce__`).
+#[pyfunction]
+fn _selection_of(py: Python<'_>, specs: Vec<Bound<'_, PyDict>>) -> PyResult<Selection> {
+    let cls = py.get_type::<Selection>();
+    let mut parts = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let one: PyRef<'_, Selection> = cls.call((), Some(&spec))?.extract()?;
+        parts.push(Selection {
+            core: Arc::clone(&one.core),
+            specs: one.specs.iter().map(|s| s.clone_ref(py)).collect(),
+        });
+    }
+    let mut out = parts.into_iter();
+    let first = out
+        .next()
+        .ok_or_else(|| PyValueError::new_err("a selection has at least one part"))?;
+    Ok(out.fold(first, |acc, p| Selection {
+        core: Arc::new(acc.core.and(&p.core)),
+        specs: acc.specs.into_iter().chain(p.specs).collect(),
+    }))
 }
 
-/// Copy the selected records of `source` to `write` (called with ~1 MiB `bytes` chunks).
-/// With `offsets`, every kept record's position in the output and its offset in `source`
-/// are also written to `offsets.write` as little-endian u64 pairs, so callers can map rows
-/// built from the output back to file positions.
-/// Framing is auditreduce's (praudit's `au_read_rec`) unless `recover`, which frames
-/// strictly and resynchronises past damage, adding it to `damage` (a `DamageLog`).
-/// Returns `(kept, seen, error, undecided)`: `error` is the framing error that ended a
-/// non-recovering read, or None; `undecided` how many records the selection could not
-/// decide (a token it cannot decode hides what a criterion depends on; they are not
-/// written). With `undecided`, the offsets of the first `keep` of those are appended to it
-/// (a hostile trail can make every record one).
+/// A Python binary file object as a `Write`: the GIL is taken for each call, and the
+/// Python error of a failed call is kept to be raised as itself (a KeyboardInterrupt
+/// stays one).
+struct PyWriter {
+    file: Py<PyAny>,
+    error: Option<PyErr>,
+}
+
+impl Write for PyWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Python::attach(|py| {
+            self.file
+                .bind(py)
+                .call_method1("write", (PyBytes::new(py, buf),))
+                .map(|_| buf.len())
+                .map_err(|e| {
+                    let msg = e.to_string();
+                    self.error = Some(e);
+                    io::Error::other(msg)
+                })
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `reduce`'s answer: (kept, seen, error, undecided offsets, undecided total).
+type Reduction = (u64, u64, Py<PyAny>, Vec<u64>, u64);
+
+/// Write the selected records of `source` (whole, byte for byte, like auditreduce) to
+/// `out`: a path (created or truncated) or a binary file object (written in 1 MiB
+/// pieces). `mode="strict"` frames as auditreduce does and stops at its first framing
+/// error; `"recover"` resynchronises past damage, adding each region to `damage`.
+/// Returns `(kept, seen, error, undecided, undecided_total)`: `error` ended a strict read,
+/// `undecided` the offsets of the first `keep` records the selection could not decide (a
+/// token bsmtrail cannot decode hides what a criterion depends on; they are not written).
 #[pyfunction]
-#[pyo3(signature = (source, selection, write, *, recover = false, damage = None, chunk_size = 1048576, offsets = None, undecided = None, keep = 1000))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (source, selection, out, *, mode, damage = None, keep = 1000))]
 pub fn reduce<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
     selection: &Selection,
-    write: &Bound<'py, PyAny>,
-    recover: bool,
+    out: &Bound<'py, PyAny>,
+    mode: PyMode,
     damage: Option<&Bound<'py, DamageLog>>,
-    chunk_size: usize,
-    offsets: Option<&Bound<'py, PyAny>>,
-    undecided: Option<&Bound<'py, PyList>>,
     keep: usize,
-) -> PyResult<(u64, u64, Py<PyAny>, u64)> {
+) -> PyResult<Reduction> {
     let src = source_from(source)?;
-    let data = src.bytes();
-    let sel = &selection.core;
-    let mut out: Vec<u8> = Vec::with_capacity(chunk_size.min(1 << 24) + 1024);
-    // (position in the output, offset in the source) of each kept record, LE u64 pairs.
-    let mut pairs: Vec<u8> = Vec::new();
-    let mut written: u64 = 0;
-    let mut state = SelectState::default();
-    let mut t = Tally {
-        kept: 0,
-        seen: 0,
-        undecided: 0,
-        stopped: None,
+    let sel = Arc::clone(&selection.core);
+    let run = |w: &mut dyn Write| {
+        let watch = |p: usize| src.release(p);
+        let r = reduce_core(src.bytes(), &sel, mode.0, keep, w, &watch)?;
+        w.flush()?;
+        Ok::<Reduced, io::Error>(r)
     };
-    let flush = |out: &mut Vec<u8>, pairs: &mut Vec<u8>, force: bool| -> PyResult<()> {
-        if !out.is_empty() && (force || out.len() >= chunk_size) {
-            write.call1((PyBytes::new(py, out),))?;
-            out.clear();
-            if let Some(o) = offsets {
-                o.call_method1("write", (PyBytes::new(py, pairs),))?;
-            }
-            pairs.clear();
+    let r = if let Ok(path) = out.extract::<PathBuf>() {
+        py.detach(|| {
+            let file = std::fs::File::create(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            run(&mut BufWriter::with_capacity(1 << 20, file))
+        })?
+    } else {
+        let mut w = PyWriter {
+            file: out.clone().unbind(),
+            error: None,
+        };
+        let r = py.detach(|| {
+            let mut buf = BufWriter::with_capacity(1 << 20, &mut w);
+            let r = run(&mut buf);
+            // Flushed before the writer is looked at; a failure is in `w.error`.
+            drop(buf);
+            r
+        });
+        if let Some(e) = w.error.take() {
+            return Err(e);
         }
-        Ok(())
+        r?
     };
-    // One loop for both reads: a strict read is the framer's spans as items, ending at
-    // its first error.
-    let watch = |p: usize| src.release(p);
-    let mut recovering = recover.then(|| Recover::new(data).watched(&watch));
-    let mut framing = (!recover).then(|| Framer::new(data, Check::Praudit));
-    let mut next = || -> Option<Result<Item, DecodeError>> {
-        match (&mut recovering, &mut framing) {
-            (Some(r), _) => r.next().map(Ok),
-            (_, Some(f)) => f.next().map(|r| {
-                r.map(|s| match s.kind {
-                    SpanKind::Record => Item::Record(s),
-                    SpanKind::File => Item::File(s),
-                })
-            }),
-            _ => None,
-        }
-    };
-    while let Some(item) = next() {
-        if let Ok(Item::Record(s) | Item::File(s)) = &item {
-            src.release(s.offset);
-        }
-        match item {
-            Ok(Item::Record(s) | Item::File(s)) => {
-                let rec = &data[s.offset..s.offset + s.len];
-                let is_record = s.kind == SpanKind::Record;
-                if is_record {
-                    t.seen += 1;
-                }
-                // `matches` checks the header first and stops at the first failing token,
-                // so a record rejected on event, time or class costs one header decode.
-                let verdict = sel.verdict(rec, &mut state);
-                if verdict == Verdict::Undecided {
-                    t.undecided += 1;
-                    if let Some(list) = undecided.filter(|l| l.len() < keep) {
-                        list.append(s.offset)?;
-                    }
-                }
-                if verdict == Verdict::Selected {
-                    if is_record {
-                        t.kept += 1;
-                        if offsets.is_some() {
-                            pairs.extend_from_slice(&written.to_le_bytes());
-                            pairs.extend_from_slice(&(s.offset as u64).to_le_bytes());
-                        }
-                    }
-                    written += rec.len() as u64;
-                    out.extend_from_slice(rec);
-                }
-            }
-            Ok(Item::Damage(d)) => note(damage, d.offset as u64, d.len as u64, &d.error)?,
-            Err(e) => {
-                t.stopped = Some(e);
-                break;
-            }
-        }
-        flush(&mut out, &mut pairs, false)?;
-    }
-    flush(&mut out, &mut pairs, true)?;
     src.check()?;
-    let stopped = match &t.stopped {
+    if let Some(d) = damage {
+        d.try_borrow_mut()?.log.absorb(r.damage);
+    }
+    let stopped = match &r.stopped {
         Some(e) => to_pyexc(py, e)?.unbind(),
         None => py.None(),
     };
-    Ok((t.kept, t.seen, stopped, t.undecided))
+    Ok((
+        r.kept,
+        r.seen,
+        stopped,
+        r.undecided.items().to_vec(),
+        r.undecided.total(),
+    ))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Selection>()?;
     m.add_function(wrap_pyfunction!(reduce, m)?)?;
+    m.add_function(wrap_pyfunction!(_selection_of, m)?)?;
     Ok(())
 }

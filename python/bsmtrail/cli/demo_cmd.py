@@ -11,11 +11,12 @@ import textwrap
 from typing import Any, TextIO
 
 from .. import demo_path
-from ..arrow import iter_trails, write_parquet
+from ..arrow import iter_trails
+from ..export import write_parquet
+from ..lazy import module as _mod
 from ..outputs import atomic_file, check_output
 from ..trail import open as open_trail
-from .inputs import _mod
-from .stats_cmd import _table
+from .printable import text_table
 from .summary_cmd import summarise
 
 #: Columns of the rows the demo shows from the Parquet table.
@@ -73,7 +74,7 @@ def parquet_demo(out: TextIO, shown: int, path: str) -> int:
         head = table.select(SHOWN).slice(0, shown).to_pylist()
         out.write("\n")
         out.write(
-            _table(
+            text_table(
                 f"first {min(shown, rows)} rows ({', '.join(SHOWN[:3])}, ...)",
                 SHOWN,
                 [[_cell(r[c]) for c in SHOWN] for r in head],

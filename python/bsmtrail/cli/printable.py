@@ -14,8 +14,10 @@ becomes ``\\\\`` so that an escape is never ambiguous with the same text in a na
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["printable"]
+__all__ = ["printable", "text_table"]
 
 _UNSAFE = re.compile(
     "[\\x00-\\x1f\\x7f-\\x9f\\\\\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e"
@@ -36,3 +38,26 @@ def _escape(m: re.Match[str]) -> str:
 def printable(text: object) -> str:
     """``str(text)`` with every character that could act on a terminal escaped."""
     return _UNSAFE.sub(_escape, str(text))
+
+
+def text_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """An aligned text table (numbers right-aligned)."""
+    if not rows:
+        return f"{title}: none\n"
+    cells = [[("" if v is None else printable(v)) for v in r] for r in rows]
+    numeric = [
+        all(isinstance(r[i], int) or str(r[i]).endswith("%") for r in rows)
+        for i in range(len(headers))
+    ]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+
+    def fmt(row: Sequence[str]) -> str:
+        parts = [
+            (v.rjust(w) if num else v.ljust(w))
+            for v, w, num in zip(row, widths, numeric, strict=True)
+        ]
+        return "  " + "  ".join(parts).rstrip()
+
+    lines = [f"{title}:", fmt(headers), fmt(["-" * w for w in widths])]
+    lines += [fmt(r) for r in cells]
+    return "\n".join(lines) + "\n"

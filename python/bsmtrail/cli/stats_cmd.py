@@ -13,14 +13,14 @@ import argparse
 import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..lazy import module as _mod
 from ..outputs import atomic_file, check_output
 from ..userdb import read_passwd
-from .inputs import DamageReport, Inputs, _mod, add_where_arguments, parse_where
-from .printable import printable
+from .inputs import DamageReport, Inputs, add_where_arguments, parse_where
+from .printable import text_table
 from .progress import Progress, progress_wanted
 from .usage import UsageError
 
@@ -345,29 +345,6 @@ def _approx(r: dict[str, Any], key: str) -> str:
     )
 
 
-def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """An aligned text table (numbers right-aligned)."""
-    if not rows:
-        return f"{title}: none\n"
-    cells = [[("" if v is None else printable(v)) for v in r] for r in rows]
-    numeric = [
-        all(isinstance(r[i], int) or str(r[i]).endswith("%") for r in rows)
-        for i in range(len(headers))
-    ]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-
-    def fmt(row: Sequence[str]) -> str:
-        parts = [
-            (v.rjust(w) if num else v.ljust(w))
-            for v, w, num in zip(row, widths, numeric, strict=True)
-        ]
-        return "  " + "  ".join(parts).rstrip()
-
-    lines = [f"{title}:", fmt(headers), fmt(["-" * w for w in widths])]
-    lines += [fmt(r) for r in cells]
-    return "\n".join(lines) + "\n"
-
-
 def _pct(n: int, total: int) -> str:
     return f"{100 * n / total:.1f}%" if total else "-"
 
@@ -395,7 +372,7 @@ def render(r: dict[str, Any]) -> str:
         else "damage: none"
     )
     text = "\n".join(out) + "\n\n"
-    text += _table(
+    text += text_table(
         f"events by name ({r['distinct_events']} distinct)",
         ["event", "name", "records", "share"],
         [
@@ -403,7 +380,7 @@ def render(r: dict[str, Any]) -> str:
             for e in r["events"]
         ],
     )
-    text += "\n" + _table(
+    text += "\n" + text_table(
         "events by class",
         ["class", "records", "failures"],
         [[c["class"], c["records"], c["failures"]] for c in r["classes"]],
@@ -417,19 +394,19 @@ def render(r: dict[str, Any]) -> str:
             ]
             for u in r["users"][key]
         ]
-        text += "\n" + _table(f"top users by {label}", ["id", "name", "records"], rows)
-    text += "\n" + _table(
+        text += "\n" + text_table(f"top users by {label}", ["id", "name", "records"], rows)
+    text += "\n" + text_table(
         "top paths" + _approx(r, "paths"),
         ["records", "path"],
         [[p["records"], p["path"]] for p in r["paths"]],
     )
-    text += "\n" + _table(
+    text += "\n" + text_table(
         "top processes" + _approx(r, "processes"),
         ["records", "process"],
         [[p["records"], p["process"]] for p in r["processes"]],
     )
     if d["entries"]:
-        text += "\n" + _table(
+        text += "\n" + text_table(
             "damaged regions and failing records",
             ["trail", "offset", "kind", "bytes", "reason"],
             [

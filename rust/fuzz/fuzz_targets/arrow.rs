@@ -11,7 +11,8 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
-use bsmtrail::arrow::{BatchReader, Col, Input, Mode, Options, View};
+use bsmtrail::arrow::{BatchReader, Col, Input, Options, View};
+use bsmtrail::mode::Mode;
 use bsmtrail::recover::{Item, Recover};
 use bsmtrail::source::Source;
 use bsmtrail::tokens::{walk_valid, DecodeOptions};
@@ -22,6 +23,7 @@ fn batches(trail: &[u8], view: View, batch_size: usize, threads: usize) -> Vec<R
     let input = Input::Bytes {
         name: "t".into(),
         source: Source::from_owner(trail.to_vec()),
+        base: 0,
     };
     let opts = Options {
         view,

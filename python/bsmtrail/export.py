@@ -1,0 +1,374 @@
+"""Export: record batches to Parquet, Arrow IPC (Feather), CSV, JSON Lines, or a dataset
+partitioned by day.
+
+Every output format ``bsmtrail convert`` offers lives here, so a notebook writes exactly
+what the command writes: :func:`export` takes any stream of record batches (a
+:class:`~bsmtrail.arrow.BatchStream`, or batches already filtered) and writes it whole,
+under a temporary name renamed into place when complete (``bsmtrail.outputs``), or to
+standard output for the text formats.
+
+* **parquet**: zstd, one row group per batch. **feather**: the Arrow IPC file format, zstd.
+* **csv**: dictionary columns as text, binary as hex, lists and structs as JSON text. A
+  text cell beginning with ``= + - @``, tab or CR gets a ``'`` in front, so a spreadsheet
+  shows it instead of running it as a formula (the trail's strings are the attacker's);
+  ``csv_raw=True`` writes cells exactly as decoded.
+* **jsonl**: one JSON object per row; times as ISO 8601 UTC text, bytes as hex.
+* ``partition_by="day"``: ``OUT/day=YYYY-MM-DD/part-N.parquet`` (or ``.arrow``) by the UTC
+  day of the ``time`` column, ``day=unknown`` for records without one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+from .lazy import module as _mod
+from .outputs import atomic_directory, atomic_file, check_output
+
+if TYPE_CHECKING:
+    from .arrow import BatchStream
+
+__all__ = [
+    "EXTENSIONS",
+    "FORMATS",
+    "MAX_OPEN_DAYS",
+    "Format",
+    "export",
+    "format_for",
+    "write_parquet",
+]
+
+Format = Literal["parquet", "feather", "csv", "jsonl"]
+FORMATS: tuple[Format, ...] = ("parquet", "feather", "csv", "jsonl")
+#: Output file extensions and the format each means.
+EXTENSIONS: dict[str, Format] = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".feather": "feather",
+    ".arrow": "feather",
+    ".ipc": "feather",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+#: Day partitions with a writer open at once (``partition_by="day"``).
+MAX_OPEN_DAYS = 64
+#: Rows turned into Python objects at a time for JSON Lines.
+_JSONL_SLICE = 4096
+
+
+def format_for(path: str | os.PathLike[str]) -> Format | None:
+    """The format an output's extension names, or None when it names none."""
+    return EXTENSIONS.get(os.path.splitext(os.fspath(path))[1].lower())
+
+
+# -- value conversion for the text formats ---------------------------------------------------
+
+
+def _json_default(v: object) -> object:
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v).hex()
+    if isinstance(v, dt.datetime):
+        return _iso(v)
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+
+
+def _iso(v: dt.datetime) -> str:
+    if v.tzinfo is not None:
+        v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return v.isoformat(timespec="milliseconds") + "Z"
+
+
+#: One encoder for every value (``json.dumps`` with options builds one per call).
+_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def _dumps(v: object) -> str:
+    if v == []:  # most list cells (no path, no text, ...)
+        return "[]"
+    return _ENCODER.encode(v)
+
+
+def _times_as_text(batch: Any) -> Any:
+    """Top-level timestamps as ISO 8601 UTC text, in Arrow (no ``datetime`` per row)."""
+    pa = _mod("pyarrow")
+    pc = _mod("pyarrow.compute")
+    if not any(pa.types.is_timestamp(f.type) for f in batch.schema):
+        return batch
+    cols = [
+        pc.strftime(c, format="%Y-%m-%dT%H:%M:%SZ") if pa.types.is_timestamp(c.type) else c
+        for c in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+
+
+def _is_nested(t: Any) -> bool:
+    pa = _mod("pyarrow")
+
+    return bool(
+        pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_struct(t)
+        or pa.types.is_map(t)
+        or pa.types.is_fixed_size_list(t)
+    )
+
+
+#: A cell a spreadsheet would run as a formula begins with one of these (OWASP's list).
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def _neutralised(col: Any) -> Any:
+    """String cells that a spreadsheet would take for a formula, with a ``'`` in front
+    (the evidence's strings are the attacker's: ``=HYPERLINK(...)`` in a path)."""
+    pa = _mod("pyarrow")
+    pc = _mod("pyarrow.compute")
+    formula = pc.fill_null(pc.match_substring_regex(col, _FORMULA_START), False)
+    if not pc.any(formula).as_py():
+        return col
+    quoted = pc.binary_join_element_wise(pa.scalar("'"), col, "")
+    return pc.if_else(formula, quoted, col)
+
+
+def _flatten_for_csv(batch: Any, raw: bool = False) -> Any:
+    """Dictionary columns as text, binary as hex, lists and structs as JSON text; unless
+    ``raw``, string cells beginning like a formula get a ``'`` in front."""
+    pa = _mod("pyarrow")
+    pc = _mod("pyarrow.compute")
+
+    arrays, names = [], []
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        t = col.type
+        if pa.types.is_dictionary(t):
+            col = pc.cast(col, pa.string())
+        elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            col = pa.array([None if v is None else v.hex() for v in col.to_pylist()], pa.string())
+        elif _is_nested(t):
+            col = pa.array([None if v is None else _dumps(v) for v in col.to_pylist()], pa.string())
+        if not raw and pa.types.is_string(col.type):
+            col = _neutralised(col)
+        arrays.append(col)
+        names.append(name)
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+# -- sinks ------------------------------------------------------------------------------------
+
+
+class Sink:
+    """Writes batches of one schema to one file (or stdout)."""
+
+    def __init__(self, fmt: str, path: str, schema: Any, *, csv_raw: bool = False) -> None:
+        pa = _mod("pyarrow")
+
+        self.fmt = fmt
+        self.path = path
+        self.rows = 0
+        self._close: Callable[[], None]
+        self._file: IO[bytes] | None = None
+        if path == "-":
+            out: IO[bytes] = sys.stdout.buffer
+        else:
+            out = self._file = open(path, "wb")  # closed in close()
+        if fmt == "parquet":
+            pq = _mod("pyarrow.parquet")
+
+            w = pq.ParquetWriter(out, schema, compression="zstd")
+            self._write: Callable[[Any], None] = w.write_batch
+            self._close = w.close
+        elif fmt == "feather":
+            opts = pa.ipc.IpcWriteOptions(compression="zstd")
+            iw = pa.ipc.new_file(out, schema, options=opts)
+            self._write = iw.write_batch
+            self._close = iw.close
+        elif fmt == "csv":
+            pcsv = _mod("pyarrow.csv")
+
+            self._csv: Any = None
+
+            def write_csv(batch: Any) -> None:
+                flat = _flatten_for_csv(batch, raw=csv_raw)
+                if self._csv is None:
+                    self._csv = pcsv.CSVWriter(out, flat.schema)
+                self._csv.write_batch(flat)
+
+            def close_csv() -> None:
+                if self._csv is None:  # no rows: still write the header line
+                    self._csv = pcsv.CSVWriter(out, _flat_schema(schema))
+                self._csv.close()
+
+            self._write, self._close = write_csv, close_csv
+        else:
+
+            def write_jsonl(batch: Any) -> None:
+                # Python rows a slice at a time: memory bounded by the slice, not the batch.
+                batch = _times_as_text(batch)
+                for start in range(0, batch.num_rows, _JSONL_SLICE):
+                    rows = batch.slice(start, _JSONL_SLICE).to_pylist()
+                    text = "".join(_dumps(row) + "\n" for row in rows)
+                    out.write(text.encode("utf-8", "surrogateescape"))
+
+            self._write, self._close = write_jsonl, out.flush
+        self._out = out
+
+    def write(self, batch: Any) -> None:
+        self._write(batch)
+        self.rows += batch.num_rows
+
+    def close(self) -> None:
+        try:
+            self._close()
+        finally:
+            if self._file is not None:
+                self._file.close()
+            else:
+                self._out.flush()
+
+
+def _flat_schema(schema: Any) -> Any:
+    """The schema of :func:`_flatten_for_csv`'s batches."""
+    pa = _mod("pyarrow")
+
+    fields = []
+    for f in schema:
+        t = f.type
+        flat = (
+            pa.types.is_dictionary(t)
+            or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t)
+            or _is_nested(t)
+        )
+        fields.append(pa.field(f.name, pa.string()) if flat else f)
+    return pa.schema(fields)
+
+
+class DaySinks:
+    """``OUT/day=YYYY-MM-DD/part-N.parquet``, by UTC day of ``time``; records without a
+    time go to ``day=unknown``.
+
+    At most :data:`MAX_OPEN_DAYS` writers are open at once (a hostile trail can span
+    thousands of days, and each writer holds a file descriptor and buffers): the least
+    recently written day is closed to make room, and a day that comes back later gets its
+    next ``part-N`` file. Each batch is sorted by day (stably, so rows keep their order
+    within a day) and written a run of days at a time."""
+
+    def __init__(self, root: str, schema: Any, fmt: str) -> None:
+        os.makedirs(root, exist_ok=True)
+        self.root, self.schema, self.fmt = root, schema, fmt
+        self.open: OrderedDict[str, Sink] = OrderedDict()
+        #: Files written per day so far (the next part number).
+        self.parts: dict[str, int] = {}
+        self.rows = 0
+
+    def _sink(self, day: str) -> Sink:
+        sink = self.open.get(day)
+        if sink is not None:
+            self.open.move_to_end(day)
+            return sink
+        if len(self.open) >= MAX_OPEN_DAYS:
+            _, oldest = self.open.popitem(last=False)
+            oldest.close()
+        n = self.parts.get(day, 0)
+        self.parts[day] = n + 1
+        d = os.path.join(self.root, f"day={day}")
+        os.makedirs(d, exist_ok=True)
+        ext = "parquet" if self.fmt == "parquet" else "arrow"
+        sink = self.open[day] = Sink(self.fmt, os.path.join(d, f"part-{n}.{ext}"), self.schema)
+        return sink
+
+    def write(self, batch: Any, time: Any) -> None:
+        pc = _mod("pyarrow.compute")
+
+        days = pc.fill_null(pc.strftime(time, format="%Y-%m-%d"), "unknown")
+        order = pc.sort_indices(days)  # a stable sort
+        batch, days = batch.take(order), days.take(order)
+        runs = pc.run_end_encode(days)
+        start = 0
+        for end, day in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
+            self._sink(day).write(batch.slice(start, end - start))
+            start = end
+        self.rows += batch.num_rows
+
+    def close(self) -> None:
+        while self.open:
+            self.open.popitem(last=False)[1].close()
+
+
+# -- whole exports ---------------------------------------------------------------------------
+
+
+def export(
+    batches: Iterable[Any],
+    schema: Any,
+    output: str | os.PathLike[str],
+    *,
+    format: Format,
+    columns: Sequence[str] | None = None,
+    partition_by: Literal["day"] | None = None,
+    csv_raw: bool = False,
+) -> int:
+    """Write ``batches`` (of ``schema``) to ``output`` in ``format`` and return the rows
+    written. ``columns`` keeps those columns, in that order (a day partition still reads
+    ``time`` from each batch). ``output`` ``"-"`` is standard output (csv and jsonl only).
+    A file is written under a temporary name and renamed into place when complete; a
+    dataset directory likewise, replacing a previous dataset whole."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    out_schema = schema
+    if columns is not None:
+        pa = _mod("pyarrow")
+        out_schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+    if partition_by is not None:
+        if partition_by != "day":
+            raise ValueError(f"partition_by must be 'day' or None, not {partition_by!r}")
+        if format not in ("parquet", "feather"):
+            raise ValueError("a day partition is written as parquet or feather files")
+        if "time" not in schema.names:
+            raise ValueError("a day partition needs the time column in the batches")
+    if os.fspath(output) == "-":
+        if format in ("parquet", "feather") or partition_by is not None:
+            raise ValueError(f"{format} cannot go to standard output; use csv or jsonl")
+        return _write_all(batches, Sink(format, "-", out_schema, csv_raw=csv_raw), columns)
+    check_output(output, [], directory=partition_by is not None)
+    if partition_by is not None:
+        with atomic_directory(output) as target:
+            return _write_all(batches, DaySinks(target, out_schema, format), columns)
+    with atomic_file(output) as target:
+        return _write_all(batches, Sink(format, target, out_schema, csv_raw=csv_raw), columns)
+
+
+def _write_all(batches: Iterable[Any], sink: Sink | DaySinks, columns: Sequence[str] | None) -> int:
+    try:
+        for batch in batches:
+            out = batch.select(list(columns)) if columns is not None else batch
+            if isinstance(sink, DaySinks):
+                sink.write(out, batch.column("time"))
+            else:
+                sink.write(out)
+    finally:
+        sink.close()
+    return sink.rows
+
+
+def write_parquet(stream: BatchStream, path: str | os.PathLike[str], **options: Any) -> int:
+    """Write a stream to a Parquet file batch by batch (one row group per batch), so
+    memory stays bounded whatever the trail's size. ``options`` go to
+    ``pyarrow.parquet.ParquetWriter`` (default ``compression="zstd"``). Returns the
+    number of rows written. The file is written under a temporary name and renamed into
+    place when complete (``bsmtrail.outputs``)."""
+    pq = _mod("pyarrow.parquet")
+    options.setdefault("compression", "zstd")
+    rows = 0
+    check_output(path, [])
+    with atomic_file(path) as tmp, pq.ParquetWriter(tmp, stream.schema, **options) as writer:
+        for batch in stream:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
