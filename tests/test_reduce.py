@@ -300,6 +300,53 @@ def test_trail_select_and_arrow_where_keep_the_golden_records(
     assert table.column("offset").to_pylist() == [r.offset for r in picked]
 
 
+@pytest.mark.parametrize(("trail", "case", "args", "n", "expected"), CASES)
+@pytest.mark.conformance
+def test_every_selection_path_keeps_what_reduce_keeps(
+    trail: str, case: str, args: str, n: int, expected: str, tmp_path: Path
+) -> None:
+    """``bsmtrail reduce``'s records for each shared case, through every other path that
+    selects: a Trail view, read_trails, convert --where, bsmtrail.chunks, bsmtrail.dask."""
+    import dask
+    import pyarrow.parquet as pq
+
+    import bsmtrail.dask as bdask
+    from bsmtrail.arrow import read_trails
+    from bsmtrail.chunks import read_trail
+    from bsmtrail.cli import main
+
+    crit = parse_auditreduce_args(shlex.split(args))
+    sel = selection(
+        **crit.options,  # type: ignore[arg-type]
+        event_db=ETC / "audit_event",
+        passwd=ETC / "passwd",
+        group=ETC / "group",
+    )
+    path = TRAILS / trail
+    data = path.read_bytes()
+    reduced = list(bsmtrail.open(_run(trail, args, "all")))
+    picked = list(bsmtrail.open(path).select(sel))
+    assert [r.raw for r in picked] == [r.raw for r in reduced]
+    offsets = [r.offset for r in picked]
+    assert [data[o : o + r.size] for o, r in zip(offsets, reduced, strict=True)] == [
+        r.raw for r in reduced
+    ]
+    cols = ["offset", "event"]
+    assert read_trails(path, cols, where=sel, events=False).column("offset").to_pylist() == offsets
+    assert read_trail(path, 3, columns=cols, where=sel).column("offset").to_pylist() == offsets
+    with dask.config.set(scheduler="synchronous"):
+        frame = bdask.read_trails(path, cols, where=sel, chunk_bytes=4096).compute()
+    assert [int(o) for o in frame["offset"]] == offsets
+    out = tmp_path / "sel.parquet"
+    where = f"--where={args}"
+    files = ["--events", str(ETC / "audit_event"), "--passwd", str(ETC / "passwd")]
+    status = main(
+        ["convert", str(path), "-o", str(out), where, *files, "--group", str(ETC / "group"), "-q"]
+    )
+    assert status in (0, 1)
+    assert pq.read_table(out).column("offset").to_pylist() == offsets
+
+
 @pytest.mark.conformance
 def test_select_keywords_and_strict_errors() -> None:
     t = bsmtrail.open(TRAILS / "apple.bsm")

@@ -670,6 +670,8 @@ pub struct BatchReader {
     pending: VecDeque<Pending>,
     finished: bool,
     report: SharedReport,
+    /// Rows of a selective query past the last batch handed out.
+    carry: Option<RecordBatch>,
 }
 
 impl BatchReader {
@@ -729,6 +731,7 @@ impl BatchReader {
             pending: VecDeque::new(),
             finished: false,
             report: report::shared(&names),
+            carry: None,
         })
     }
 
@@ -809,16 +812,17 @@ impl Iterator for BatchReader {
 
 impl BatchReader {
     fn next_batch(&mut self) -> Option<Result<RecordBatch, ArrowError>> {
-        if self.finished {
+        if self.finished && self.carry.is_none() {
             return None;
         }
         if self.ctx.selection.is_none() {
             return self.next_chunk();
         }
-        // A selection leaves few rows per chunk: join chunks' batches up to `batch_size`
-        // rows (fewer, larger row groups in Parquet), and never hand out an empty one.
-        let mut parts: Vec<RecordBatch> = Vec::new();
-        let mut rows = 0;
+        // A selection leaves few rows per chunk: join chunks' batches into batches of
+        // `batch_size` rows (fewer, larger row groups in Parquet; the last one shorter),
+        // and never hand out an empty one.
+        let mut parts: Vec<RecordBatch> = self.carry.take().into_iter().collect();
+        let mut rows: usize = parts.iter().map(RecordBatch::num_rows).sum();
         while rows < self.batch_size {
             match self.next_chunk() {
                 Some(Ok(b)) => {
@@ -839,14 +843,20 @@ impl BatchReader {
                 None => break,
             }
         }
-        match parts.len() {
-            0 => None,
-            1 => parts.pop().map(Ok),
-            _ => Some(arrow_select::concat::concat_batches(
-                &self.ctx.schema,
-                &parts,
-            )),
+        let joined = match parts.len() {
+            0 => return None,
+            1 => parts.swap_remove(0),
+            _ => match arrow_select::concat::concat_batches(&self.ctx.schema, &parts) {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        if joined.num_rows() > self.batch_size {
+            let rest = joined.num_rows() - self.batch_size;
+            self.carry = Some(joined.slice(self.batch_size, rest));
+            return Some(Ok(joined.slice(0, self.batch_size)));
         }
+        Some(Ok(joined))
     }
 }
 

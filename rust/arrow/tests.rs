@@ -360,3 +360,197 @@ mod robustness {
         }
     }
 }
+
+mod selection {
+    //! A selection in the pipeline keeps exactly the records its verdict keeps, at their
+    //! offsets, whatever the threads, batch size or variants; the report counts what the
+    //! stream framed, kept and skipped, as recovering iteration does.
+    use super::*;
+    use crate::recover::{Item, Recover};
+    use crate::select::{AllOf, AllOfState, Selection, Variants, Verdict};
+    use crate::writer::generate::generate;
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    fn offsets(data: &[u8], sel: &AllOf, threads: usize, batch_size: usize) -> Vec<u64> {
+        let opts = Options {
+            view: View::Records(vec![Col::Offset]),
+            mode: Mode::Recover,
+            threads,
+            batch_size,
+            selection: Some(Arc::new(sel.clone())),
+            ..Options::default()
+        };
+        let batches = read(data, opts);
+        // Batches are joined to `batch_size` rows, the last one shorter.
+        let n = batches.len();
+        for (i, b) in batches.iter().enumerate() {
+            assert!(b.num_rows() > 0);
+            assert!(b.num_rows() == batch_size || (i == n - 1 && b.num_rows() < batch_size));
+        }
+        batches
+            .iter()
+            .flat_map(|b| {
+                let o = b.column(0).as_primitive::<UInt64Type>();
+                o.values().to_vec()
+            })
+            .collect()
+    }
+
+    /// The offsets recovering iteration yields for records the selection keeps.
+    fn expected(data: &[u8], sel: &AllOf) -> Vec<u64> {
+        let mut state = AllOfState::default();
+        Recover::new(data)
+            .filter_map(|i| match i {
+                Item::Record(s) => {
+                    let rec = &data[s.offset..s.offset + s.len];
+                    (sel.verdict(rec, &mut state) == Verdict::Selected).then_some(s.offset as u64)
+                }
+                Item::File(s) => {
+                    // File tokens are judged too (they carry state for no criterion).
+                    sel.verdict(&data[s.offset..s.offset + s.len], &mut state);
+                    None
+                }
+                Item::Damage(_) => None,
+            })
+            .collect()
+    }
+
+    fn events(evs: Vec<u16>, variants: Variants, invert: bool) -> AllOf {
+        AllOf::new(vec![Selection {
+            events: Some(evs),
+            variants,
+            invert,
+            ..Selection::default()
+        }])
+    }
+
+    fn trail(seed: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        generate(&mut out, 200_000, seed).unwrap();
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn kept_rows_are_the_verdicts_for_1_2_4_threads(
+            seed in 0u64..4,
+            evs in proptest::collection::vec(prop::sample::select(vec![1u16, 2, 23, 72, 112, 45025]), 1..3),
+            auditreduce in any::<bool>(),
+            invert in any::<bool>(),
+            junk in proptest::collection::vec((0usize..200_000, any::<u8>()), 0..4),
+            batch in prop::sample::select(vec![1usize, 5, 64, 65_536]),
+        ) {
+            let mut data = trail(seed);
+            for (at, b) in junk {
+                let at = at % data.len();
+                data.insert(at, b);
+            }
+            let variants = if auditreduce { Variants::Auditreduce } else { Variants::All };
+            let sel = events(evs, variants, invert);
+            let want = expected(&data, &sel);
+            for threads in [1, 2, 4] {
+                prop_assert_eq!(&offsets(&data, &sel, threads, batch), &want);
+            }
+        }
+    }
+
+    #[test]
+    fn a_selection_of_a_selection_keeps_what_both_keep() {
+        let data = trail(1);
+        let a = events(vec![23, 72, 112], Variants::All, false);
+        let b = events(vec![72, 1], Variants::All, false);
+        let both = a.and(&b);
+        let want = expected(&data, &events(vec![72], Variants::All, false));
+        assert!(!want.is_empty());
+        assert_eq!(offsets(&data, &both, 2, 100), want);
+    }
+
+    #[test]
+    fn the_report_counts_framed_kept_and_skipped() {
+        let mut data = trail(2);
+        data.splice(5000..5000, *b"\0junk");
+        let sel = events(vec![72], Variants::All, false);
+        let input = Input::Bytes {
+            name: "t".into(),
+            source: Source::from_owner(data.clone()),
+            base: 0,
+        };
+        let opts = Options {
+            view: View::Records(vec![Col::Offset]),
+            threads: 2,
+            batch_size: 50,
+            selection: Some(Arc::new(sel.clone())),
+            ..Options::default()
+        };
+        let reader = BatchReader::new(vec![input], opts).unwrap();
+        let report = reader.report();
+        let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+        let r = report.lock().unwrap();
+        assert!(r.finished);
+        let input = &r.inputs[0];
+        let items: Vec<Item> = Recover::new(&data).collect();
+        let records = items
+            .iter()
+            .filter(|i| matches!(i, Item::Record(_)))
+            .count();
+        let damage: Vec<(u64, u64)> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Damage(d) => Some((d.offset as u64, d.len as u64)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(input.records, records as u64);
+        assert_eq!(input.rows, rows as u64);
+        assert_eq!(rows, expected(&data, &sel).len());
+        let got: Vec<(u64, u64)> = input
+            .damage
+            .regions()
+            .items()
+            .iter()
+            .map(|r| (r.offset, r.len))
+            .collect();
+        assert_eq!(got, damage);
+        assert_eq!(damage.len(), 1);
+    }
+
+    #[test]
+    fn a_slice_reports_offsets_in_its_trail() {
+        let data = trail(3);
+        let all = read(
+            &data,
+            Options {
+                view: View::Records(vec![Col::Offset]),
+                ..Options::default()
+            },
+        );
+        let offs: Vec<u64> = all
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<UInt64Type>().values().to_vec())
+            .collect();
+        let (start, end) = (offs[10] as usize, offs[20] as usize);
+        let input = Input::Bytes {
+            name: "t".into(),
+            source: Source::from_owner(data[start..end].to_vec()),
+            base: start as u64,
+        };
+        let opts = Options {
+            view: View::Records(vec![Col::Offset]),
+            ..Options::default()
+        };
+        let got: Vec<u64> = BatchReader::new(vec![input], opts)
+            .unwrap()
+            .flat_map(|b| {
+                b.unwrap()
+                    .column(0)
+                    .as_primitive::<UInt64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(got, offs[10..20].to_vec());
+    }
+}
