@@ -371,6 +371,31 @@ impl Selection {
         want.map_or(true, |w| w == id)
     }
 
+    /// Header-only check: `false` means the record cannot be selected whatever its other
+    /// tokens hold, so nothing past its header need be looked at (the Arrow pipeline
+    /// drops such records while framing, before they are handed to a worker). Always
+    /// `true` under `-v`, and for a record whose first token is not a header it checks.
+    pub fn prefilter(&self, rec: &[u8]) -> bool {
+        if self.invert {
+            return true;
+        }
+        let id = rec.first().copied().unwrap_or(0);
+        let header_checked = match self.variants {
+            Variants::All => ids::is_header(id),
+            Variants::Auditreduce => id == ids::HEADER32,
+        };
+        if !header_checked {
+            return true;
+        }
+        match crate::tokens::decode(rec, 0, DecodeOptions::PRAUDIT) {
+            Ok(crate::tokens::Tok {
+                token: Token::Header(h),
+                ..
+            }) => self.header_ok(&h, id),
+            _ => true,
+        }
+    }
+
     /// auditreduce's verdict for one record (or standalone file token).
     pub fn matches(&self, rec: &[u8], state: &mut SelectState) -> bool {
         self.verdict(rec, state) == Verdict::Selected
@@ -502,6 +527,12 @@ impl AllOf {
         AllOf {
             parts: self.parts.iter().chain(&other.parts).cloned().collect(),
         }
+    }
+
+    /// False when some part's header check rejects the record: its verdict is
+    /// [`Verdict::Rejected`] whatever follows the header ([`Selection::prefilter`]).
+    pub fn prefilter(&self, rec: &[u8]) -> bool {
+        self.parts.iter().all(|p| p.prefilter(rec))
     }
 
     /// Whether a verdict depends on records before it: under [`Variants::Auditreduce`] a
@@ -670,6 +701,7 @@ mod tests {
             ..sel()
         };
         assert!(m(&a, &r));
+        assert!(!after(101).prefilter(&r) && after(100).prefilter(&r));
     }
 
     #[test]

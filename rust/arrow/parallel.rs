@@ -18,6 +18,7 @@ use super::schema::{self, Col};
 use super::tokens::{tokens_schema, TokensBuilder};
 use super::walk::walk;
 use super::window::{FileReader, Found, WindowFramer, DEFAULT_WINDOW};
+use crate::chunks::{self, Params, Window};
 use crate::error::DecodeError;
 use crate::framing::{Check, SpanKind};
 use crate::mode::Mode;
@@ -155,6 +156,10 @@ struct Chunk {
     records: usize,
     /// (input, records framed, their bytes), for the report.
     framed: Vec<(i32, u64, u64)>,
+    /// A range for the worker to frame itself (then `segments` is empty).
+    range: Option<Range>,
+    /// The mapped input framing had reached when the chunk closed, and where.
+    end: Option<(Source, usize)>,
 }
 
 /// Framing state of the input being read.
@@ -163,6 +168,8 @@ enum Cursor {
         source: Source,
         pos: usize,
         base: u64,
+        /// Frame here, one record at a time (after a range did not land on its end).
+        serial: bool,
     },
     Win(Box<WindowFramer<FileReader>>),
 }
@@ -185,6 +192,48 @@ struct Framer {
     done: bool,
     /// A selection that must judge records in order (`AllOf::sequential`) does it here.
     sequential: Option<(Arc<AllOf>, AllOfState)>,
+    /// Any other selection, whose header check runs here.
+    prefilter: Option<Arc<AllOf>>,
+    /// Hand memory inputs to the workers as byte ranges to frame themselves (`Range`).
+    ranges: bool,
+}
+
+/// Bytes of a memory input framed by one worker (`Range`).
+const RANGE_BYTES: usize = 4 << 20;
+
+/// How a range's end is found near its split point (`crate::chunks::boundary`). The
+/// workers check each range's walk lands on its end, so these only decide how often a
+/// hostile trail sends framing back to one thread.
+const RANGE_PARAMS: Params = Params {
+    lookback: 64 << 10,
+    ahead: 64 << 10,
+};
+
+/// `[start, end)` of a memory input, framed on a worker: a selective query's framing and
+/// header checks are most of its work, and they run on every core this way. `start` is a
+/// position of the sequential walk; the worker walks from it and reports where the walk
+/// lands at or after `end`. When it lands on `end`, `end` is a position of the
+/// sequential walk too, so the ranges give exactly the sequential items; when it does
+/// not (a record crafted across the split point), the reader goes back to framing
+/// serially from where that walk landed (see `Miss`).
+struct Range {
+    input: i32,
+    source: Source,
+    base: u64,
+    start: usize,
+    end: usize,
+}
+
+/// Ranges that did not land on their end, for the tests.
+#[cfg(test)]
+pub(crate) static MISSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A range whose walk did not land on its end: framing resumes serially at `landing`.
+struct Miss {
+    input: i32,
+    source: Source,
+    base: u64,
+    landing: usize,
 }
 
 pub(crate) fn external(e: DecodeError) -> ArrowError {
@@ -205,12 +254,14 @@ impl Framer {
                     source: source.clone(),
                     pos: 0,
                     base: *base,
+                    serial: false,
                 },
                 Input::Mapped { path, .. } => Cursor::Mem {
                     source: Source::map_file(path)
                         .map_err(|e| ArrowError::IoError(format!("{}: {e}", path.display()), e))?,
                     pos: 0,
                     base: 0,
+                    serial: false,
                 },
                 Input::File { path, .. } => {
                     let r = FileReader::open(path)
@@ -244,7 +295,9 @@ impl Framer {
         let (src, cursor) = self.cursor.as_mut()?;
         let src = *src;
         match cursor {
-            Cursor::Mem { source, pos, base } => {
+            Cursor::Mem {
+                source, pos, base, ..
+            } => {
                 let base = *base;
                 let data = source.bytes();
                 if *pos >= data.len() {
@@ -340,11 +393,17 @@ impl Framer {
         buf.get(job.rel..job.rel + job.len).unwrap_or(&[])
     }
 
-    /// A sequential selection's verdict on a record or file token, here in input order:
-    /// false drops the job; an undecided record stays as a job for the report.
+    /// A selection's first look at a record or file token, here in input order: false
+    /// drops the job. A sequential selection gives its whole verdict here (an undecided
+    /// record stays as a job, for the report); any other drops only records its header
+    /// check rejects (the header is in cache: framing just read its count), and the
+    /// workers judge the rest.
     fn judge(&mut self, job: &mut Job) -> bool {
         let Some((sel, mut state)) = self.sequential.take() else {
-            return true;
+            return match (&self.prefilter, &job.kind) {
+                (Some(sel), JobKind::Record { .. }) => sel.prefilter(self.bytes_of(job)),
+                _ => true,
+            };
         };
         let keep = match job.kind {
             JobKind::Record { .. } | JobKind::File => {
@@ -368,6 +427,64 @@ impl Framer {
         keep
     }
 
+    /// The next range of a memory input (see `Range`), when ranges are on.
+    fn range_chunk(&mut self) -> Option<Chunk> {
+        if !self.ranges {
+            return None;
+        }
+        let Some((
+            input,
+            Cursor::Mem {
+                source,
+                pos,
+                base,
+                serial: false,
+            },
+        )) = &mut self.cursor
+        else {
+            return None;
+        };
+        let data = source.bytes();
+        let start = *pos;
+        if start >= data.len() {
+            return None;
+        }
+        let split = start.saturating_add(RANGE_BYTES);
+        let end = if split >= data.len() {
+            data.len()
+        } else {
+            chunks::boundary(&Window::whole(data), split, RANGE_PARAMS).unwrap_or(data.len())
+        };
+        *pos = end;
+        Some(Chunk {
+            end: Some((source.clone(), end)),
+            range: Some(Range {
+                input: *input,
+                source: source.clone(),
+                base: *base,
+                start,
+                end,
+            }),
+            ..Chunk::default()
+        })
+    }
+
+    /// Go back to `miss.landing` of its input and frame serially from there on.
+    fn rewind(&mut self, miss: Miss) {
+        self.cursor = Some((
+            miss.input,
+            Cursor::Mem {
+                source: miss.source,
+                pos: miss.landing,
+                base: miss.base,
+                serial: true,
+            },
+        ));
+        self.next_input = usize::try_from(miss.input).map_or(0, |i| i + 1);
+        self.fatal = None;
+        self.done = false;
+    }
+
     /// Frame the next chunk; None when the inputs are exhausted (or a fatal error stops
     /// them, kept in `fatal`).
     fn chunk(&mut self, max_records: usize, max_bytes: usize) -> Option<Chunk> {
@@ -384,6 +501,11 @@ impl Framer {
                     self.fatal = Some(e);
                     self.done = true;
                     break;
+                }
+            }
+            if items == 0 {
+                if let Some(range) = self.range_chunk() {
+                    return Some(range);
                 }
             }
             let Some((src, generation, step)) = self.step() else {
@@ -421,11 +543,18 @@ impl Framer {
                 .is_some_and(|s| s.source == src && s.generation == generation);
             if !same {
                 if let Some((buf, _)) = self.buf() {
+                    // A selective query keeps few jobs: let its vectors grow.
+                    let selective = self.prefilter.is_some() || self.sequential.is_some();
+                    let expected = if selective {
+                        64
+                    } else {
+                        max_records.min(1 << 16)
+                    };
                     chunk.segments.push(Segment {
                         source: src,
                         generation,
                         buf,
-                        jobs: Vec::with_capacity(max_records.min(1 << 16)),
+                        jobs: Vec::with_capacity(expected),
                     });
                 }
             }
@@ -438,6 +567,9 @@ impl Framer {
             }
         }
         chunk.records = records;
+        if let Some((_, Cursor::Mem { source, pos, .. })) = &self.cursor {
+            chunk.end = Some((source.clone(), *pos));
+        }
         (items > 0).then_some(chunk)
     }
 }
@@ -452,8 +584,69 @@ struct Ctx {
     selection: Option<Arc<AllOf>>,
 }
 
-/// A chunk's batch and what was found in it.
-type Decoded = Result<(RecordBatch, Notes), ArrowError>;
+/// A chunk's batch, what was found in it, and for a range whose walk did not land on
+/// its end, where it landed.
+type Decoded = Result<(RecordBatch, Notes, Option<Miss>), ArrowError>;
+
+/// Frame a range (see `Range`) into the jobs of one segment: records the selection's
+/// header check rejects get none. Returns the segment and where the walk landed.
+fn frame_range(ctx: &Ctx, r: &Range, notes: &mut Notes) -> (Segment, usize) {
+    let data = r.source.bytes();
+    let n = notes.of(r.input);
+    let mut items = Items::new(data, r.start, Mode::Recover, Check::Strict);
+    let mut jobs = Vec::new();
+    while items.position() < r.end {
+        let Some(Ok(item)) = items.next() else {
+            break;
+        };
+        let job = match item {
+            Item::Record(s) => {
+                n.records += 1;
+                n.record_bytes += s.len as u64;
+                let rec = &data[s.offset..s.offset + s.len];
+                if !ctx
+                    .selection
+                    .as_ref()
+                    .map_or(true, |sel| sel.prefilter(rec))
+                {
+                    continue;
+                }
+                Job {
+                    rel: s.offset,
+                    len: s.len,
+                    offset: r.base + s.offset as u64,
+                    kind: JobKind::Record {
+                        index: 0,
+                        kept: false,
+                    },
+                }
+            }
+            Item::File(s) => Job {
+                rel: s.offset,
+                len: s.len,
+                offset: r.base + s.offset as u64,
+                kind: JobKind::File,
+            },
+            Item::Damage(d) => Job {
+                rel: d.offset,
+                len: 0,
+                offset: r.base + d.offset as u64,
+                kind: JobKind::Damage {
+                    len: d.len as u64,
+                    error: Box::new(d.error.shifted(r.base)),
+                },
+            },
+        };
+        jobs.push(job);
+    }
+    let segment = Segment {
+        source: r.input,
+        generation: 0,
+        buf: Buf::Source(r.source.clone()),
+        jobs,
+    };
+    (segment, items.position())
+}
 
 fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Decoded {
     let mut notes = Notes::default();
@@ -462,6 +655,28 @@ fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Decoded {
         n.records += records;
         n.record_bytes += bytes;
     }
+    let mut miss = None;
+    let framed;
+    let chunk = match &chunk.range {
+        Some(r) => {
+            let (segment, landing) = frame_range(ctx, r, &mut notes);
+            if landing != r.end {
+                miss = Some(Miss {
+                    input: r.input,
+                    source: r.source.clone(),
+                    base: r.base,
+                    landing,
+                });
+            }
+            framed = Chunk {
+                records: segment.jobs.len(),
+                segments: vec![segment],
+                ..Chunk::default()
+            };
+            &framed
+        }
+        None => chunk,
+    };
     let batch = decode_segments(ctx, chunk, &mut notes);
     // A mapped file that shrank while this chunk was read gave zeros, not its bytes:
     // an error naming the file and offset (before any error those zeros caused), never
@@ -472,7 +687,7 @@ fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Decoded {
                 .map_err(|e| ArrowError::IoError(e.to_string(), e))?;
         }
     }
-    Ok((batch?, notes))
+    Ok((batch?, notes, miss))
 }
 
 /// The selection's verdict on a job's bytes, on this worker (`kept`: already judged).
@@ -628,6 +843,14 @@ enum Pending {
     Decoding(mpsc::Receiver<Decoded>),
 }
 
+/// A decoding chunk and the mapped bytes it ends in: once its batch (and so every batch
+/// before it) is built, the pages before that end are released (`Source::release`), so a
+/// whole-table read of a mapped trail does not keep the whole file resident.
+struct InFlight {
+    pending: Pending,
+    end: Option<(Source, usize)>,
+}
+
 impl Pending {
     fn wait(self) -> Decoded {
         match self {
@@ -667,7 +890,7 @@ pub struct BatchReader {
     depth: usize,
     batch_size: usize,
     max_batch_bytes: usize,
-    pending: VecDeque<Pending>,
+    pending: VecDeque<InFlight>,
     finished: bool,
     report: SharedReport,
     /// Rows of a selective query past the last batch handed out.
@@ -701,6 +924,11 @@ impl BatchReader {
                 2 * n,
             ),
         };
+        // Ranges need no record numbers (the tokens view has them) and no strict stop (the
+        // rows before a fatal error come first).
+        let ranges = opts.selection.as_ref().is_some_and(|s| !s.sequential())
+            && opts.mode == Mode::Recover
+            && !matches!(opts.view, View::Tokens);
         Ok(BatchReader {
             ctx: Arc::new(Ctx {
                 view: opts.view,
@@ -721,8 +949,11 @@ impl BatchReader {
                 done: false,
                 sequential: opts
                     .selection
+                    .clone()
                     .filter(|s| s.sequential())
                     .map(|s| (s, AllOfState::default())),
+                prefilter: opts.selection.clone().filter(|s| !s.sequential()),
+                ranges,
             },
             pool,
             depth,
@@ -748,9 +979,19 @@ impl BatchReader {
             self.finished = true;
             return None;
         };
-        match front.wait() {
-            Ok((batch, notes)) => {
+        match front.pending.wait() {
+            Ok((batch, notes, miss)) => {
                 notes.merge_into(&self.report);
+                if let Some(miss) = miss {
+                    #[cfg(test)]
+                    MISSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // Everything framed after this range started from a guess that did
+                    // not hold: drop it and frame serially from where the walk landed.
+                    self.pending.clear();
+                    self.framer.rewind(miss);
+                } else if let Some((src, end)) = front.end {
+                    src.release(end);
+                }
                 Some(Ok(batch))
             }
             Err(e) => {
@@ -770,6 +1011,7 @@ impl BatchReader {
             let Some(chunk) = self.framer.chunk(self.batch_size, self.max_batch_bytes) else {
                 break;
             };
+            let end = chunk.end.clone();
             let pending = match &self.pool {
                 Pool::Single => Pending::Ready(decode_chunk(&self.ctx, &chunk)),
                 pool => {
@@ -786,11 +1028,14 @@ impl BatchReader {
                     Pending::Decoding(rx)
                 }
             };
-            self.pending.push_back(pending);
+            self.pending.push_back(InFlight { pending, end });
         }
         if self.framer.done {
             if let Some(e) = self.framer.fatal.take() {
-                self.pending.push_back(Pending::Ready(Err(e)));
+                self.pending.push_back(InFlight {
+                    pending: Pending::Ready(Err(e)),
+                    end: None,
+                });
             }
         }
     }
@@ -837,7 +1082,10 @@ impl BatchReader {
                     }
                     // The rows before the error first; the error on the next call.
                     self.finished = false;
-                    self.pending.push_front(Pending::Ready(Err(e)));
+                    self.pending.push_front(InFlight {
+                        pending: Pending::Ready(Err(e)),
+                        end: None,
+                    });
                     break;
                 }
                 None => break,

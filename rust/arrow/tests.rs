@@ -554,3 +554,99 @@ mod selection {
         assert_eq!(got, offs[10..20].to_vec());
     }
 }
+
+mod ranges {
+    //! Memory inputs of a selective query are framed in ranges on the workers; a range
+    //! whose walk does not land on its end (a record holding records across the split
+    //! point) sends framing back to one thread, and the rows stay the sequential ones.
+    use super::*;
+    use crate::recover::{Item, Recover};
+    use crate::select::{AllOf, Selection};
+    use std::sync::Arc;
+
+    /// A header32 record of `event` holding `body` tokens, with its trailer.
+    fn record(event: u16, body: &[u8]) -> Vec<u8> {
+        let count = (18 + body.len() + 7) as u32;
+        let mut r = vec![0x14];
+        r.extend_from_slice(&count.to_be_bytes());
+        r.push(11);
+        r.extend_from_slice(&event.to_be_bytes());
+        r.extend_from_slice(&[0; 10]);
+        r.extend_from_slice(body);
+        r.extend_from_slice(&[0x13, 0xb1, 0x05]);
+        r.extend_from_slice(&count.to_be_bytes());
+        r
+    }
+
+    /// Opaque tokens (0x29) carrying `inner` whole, 60,000 bytes per token at most.
+    fn opaque(inner: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for piece in inner.chunks(60_000) {
+            out.push(0x29);
+            out.extend_from_slice(&(piece.len() as u16).to_be_bytes());
+            out.extend_from_slice(piece);
+        }
+        out
+    }
+
+    fn rows(data: &[u8], threads: usize) -> Vec<u64> {
+        let sel = AllOf::new(vec![Selection {
+            events: Some(vec![1, 2, 3]),
+            ..Selection::default()
+        }]);
+        let opts = Options {
+            view: View::Records(vec![Col::Offset]),
+            threads,
+            batch_size: 1000,
+            selection: Some(Arc::new(sel)),
+            ..Options::default()
+        };
+        read(data, opts)
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<UInt64Type>().values().to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn a_record_holding_records_across_a_split_point_is_read_once() {
+        let filler = record(1, &[]);
+        let embedded = record(2, &[]);
+        let mut data = Vec::new();
+        while data.len() < (4 << 20) - 150_000 {
+            data.extend_from_slice(&filler);
+        }
+        // 300 KB of embedded records in one record, across the 4 MiB split point.
+        let inner: Vec<u8> = embedded.repeat(300_000 / embedded.len());
+        let holder_at = data.len();
+        data.extend_from_slice(&record(3, &opaque(&inner)));
+        while data.len() < (9 << 20) {
+            data.extend_from_slice(&filler);
+        }
+        let want: Vec<u64> = Recover::new(&data)
+            .filter_map(|i| match i {
+                Item::Record(s) => Some(s.offset as u64),
+                _ => None,
+            })
+            .collect();
+        assert!(want.contains(&(holder_at as u64)));
+        // The embedded records are not records of the trail.
+        assert!(!want.contains(&(holder_at as u64 + 18 + 3)));
+        let misses = || super::super::parallel::MISSES.load(std::sync::atomic::Ordering::Relaxed);
+        for threads in [1, 2, 4] {
+            let before = misses();
+            let got = rows(&data, threads);
+            assert!(
+                misses() > before,
+                "the holder should have sent framing back"
+            );
+            let first = got.iter().zip(&want).position(|(a, b)| a != b);
+            assert_eq!(
+                (got.len(), first),
+                (want.len(), None),
+                "{threads} threads: first difference {:?} / {:?}",
+                first.map(|i| &got[i.saturating_sub(2)..(i + 3).min(got.len())]),
+                first.map(|i| &want[i.saturating_sub(2)..(i + 3).min(want.len())]),
+            );
+        }
+    }
+}

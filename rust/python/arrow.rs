@@ -18,10 +18,11 @@ use crate::error::DecodeError;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, StructArray};
 use arrow_schema::{ArrowError, Field, SchemaRef};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyCapsule, PyMemoryView};
 use pyo3_arrow::ffi::{to_schema_pycapsule, to_stream_pycapsule, ArrayIterator};
-use pyo3_arrow::{PyRecordBatch, PySchema, PyTable};
+use pyo3_arrow::{PySchema, PyTable};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -39,6 +40,22 @@ pub struct ArrowStream {
     state: Mutex<State>,
     schema: SchemaRef,
     report: SharedReport,
+}
+
+/// `pyarrow.RecordBatchReader.from_stream(table).<method>()`: a pyarrow table or batch
+/// through the C stream interface. (pyo3-arrow's `into_pyarrow` calls `pyarrow.table()`,
+/// whose check for a pandas DataFrame imports pandas: a quarter of a second on a
+/// command's first batch.)
+fn read_into_pyarrow<'py>(
+    py: Python<'py>,
+    table: PyTable,
+    method: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let reader = py
+        .import(intern!(py, "pyarrow"))?
+        .getattr(intern!(py, "RecordBatchReader"))?
+        .call_method1(intern!(py, "from_stream"), (table.into_pyobject(py)?,))?;
+    reader.call_method0(method)
 }
 
 fn arrow_err(py: Python<'_>, e: ArrowError) -> PyErr {
@@ -143,7 +160,8 @@ impl ArrowStream {
             }
             Some(Ok(batch)) => {
                 self.put(State::Ready(reader));
-                PyRecordBatch::new(batch).into_pyarrow(py).map(Some)
+                let table = PyTable::try_new(vec![batch], self.schema.clone())?;
+                read_into_pyarrow(py, table, "read_next_batch").map(Some)
             }
             Some(Err(e)) => {
                 self.put(State::Done("stopped by an error"));
@@ -157,7 +175,11 @@ impl ArrowStream {
         let reader = self.take("read with read_all()")?;
         let batches: Result<Vec<RecordBatch>, ArrowError> = py.detach(move || reader.collect());
         let batches = batches.map_err(|e| arrow_err(py, e))?;
-        PyTable::try_new(batches, self.schema.clone())?.into_pyarrow(py)
+        read_into_pyarrow(
+            py,
+            PyTable::try_new(batches, self.schema.clone())?,
+            "read_all",
+        )
     }
 
     /// What the stream has found in each input so far, in input order: complete once the

@@ -225,6 +225,9 @@ class Inputs:
             batch_size=batch_size,
             events=events,
             where=self.where,
+            # A selective read is mostly framing: mapped, the workers frame byte ranges
+            # of the file in parallel (pages behind the reader are released as it goes).
+            map_files=self.where is not None,
         )
         return self._stream
 

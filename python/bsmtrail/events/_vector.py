@@ -131,13 +131,9 @@ class VectorLookup:
             pa, _ = _pyarrow()
             values = self.values[column]
             try:
-                cached = pa.array([v.encode("utf-8") for v in values], pa.binary()).cast(
-                    pa.string()
-                )
+                cached = _binary_array(pa, [v.encode("utf-8") for v in values]).cast(pa.string())
             except UnicodeEncodeError:
-                cached = pa.array(
-                    [v.encode("utf-8", "surrogateescape") for v in values], pa.binary()
-                )
+                cached = _binary_array(pa, [v.encode("utf-8", "surrogateescape") for v in values])
             self._dictionaries[column] = cached
         return cached
 
@@ -173,9 +169,9 @@ class VectorLookup:
         nulls: npt.NDArray[np.bool_] | None = None
         if isinstance(numbers, pa.Array):
             if numbers.null_count:
-                nulls = numbers.is_null().to_numpy(zero_copy_only=False)
+                nulls = ~_bits(xp, numbers.buffers()[0], numbers.offset, len(numbers))
                 numbers = pc.fill_null(numbers, 0)
-            numbers = numbers.to_numpy(zero_copy_only=False)
+            numbers = _values(xp, numbers)
         idx16, bad = self.index(numbers)
         # numpy converts take() indices to intp on every call: convert once, take many.
         idx = idx16.astype(xp.intp)
@@ -204,3 +200,32 @@ class VectorLookup:
                 indices, self.dictionary(column), safe=False
             )
         return out
+
+
+def _binary_array(pa: Any, values: Sequence[bytes]) -> Any:
+    """A ``binary`` array of ``values`` from its two buffers (``pyarrow.array`` on a Python
+    list imports pandas to check for its types: a quarter of a second per process)."""
+    xp = _numpy()
+    offsets = xp.zeros(len(values) + 1, dtype=xp.int32)
+    xp.cumsum([len(v) for v in values], out=offsets[1:])
+    data = b"".join(values)
+    return pa.Array.from_buffers(
+        pa.binary(), len(values), [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)]
+    )
+
+
+# Arrow arrays to numpy through their buffers: ``Array.to_numpy`` imports pandas (a quarter
+# of a second per process) on the way.
+
+
+def _values(xp: Any, arr: Any) -> Any:
+    """The values of a primitive, null-free Arrow array as a numpy view (no copy)."""
+    dtype = xp.dtype(arr.type.to_pandas_dtype())
+    data = xp.frombuffer(arr.buffers()[1], dtype=dtype)
+    return data[arr.offset : arr.offset + len(arr)]
+
+
+def _bits(xp: Any, buf: Any, offset: int, length: int) -> Any:
+    """Bits ``offset .. offset + length`` of an Arrow bitmap as a numpy bool array."""
+    bits = xp.unpackbits(xp.frombuffer(buf, dtype=xp.uint8), bitorder="little")
+    return bits[offset : offset + length].astype(bool)
