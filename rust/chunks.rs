@@ -190,7 +190,7 @@ fn resync_in(win: &[u8], from: usize, more: usize) -> Result<Option<usize>, usiz
             return Ok(None);
         };
         let cand = pos + i;
-        match frame(win, cand, Check::Strict) {
+        match frame(win, cand, Check::Trailer) {
             Ok(_) => return Ok(Some(cand)),
             Err(e) => {
                 if let Some(end) = cut_by_window(&e, cand, win.len(), more) {
@@ -224,7 +224,7 @@ fn walk(win: &[u8], more: usize, from_start: bool, at: usize) -> Walk {
         }
     };
     while pos < win.len() {
-        match frame(win, pos, Check::Strict) {
+        match frame(win, pos, Check::Trailer) {
             Ok(span) => {
                 if span.kind == SpanKind::Record && pos >= at {
                     return Walk::Found(pos, clear);

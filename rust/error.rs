@@ -32,21 +32,43 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every reason code, in a fixed order: the Arrow errors view's `reason` dictionary
+    /// (new codes are appended, so stored dictionaries keep their meaning), `_native.REASONS`
+    /// in Python.
+    pub const REASONS: [&'static str; 11] = [
+        "truncated",
+        "record_too_small",
+        "not_a_record",
+        "missing_trailer",
+        "bad_trailer_magic",
+        "trailer_mismatch",
+        "unknown_token",
+        "bad_address_type",
+        "bad_data_unit",
+        "trailing_bytes",
+        "record_too_large",
+    ];
+
+    /// This kind's position in [`ErrorKind::REASONS`].
+    pub fn reason_index(&self) -> usize {
+        match self {
+            ErrorKind::Truncated { .. } => 0,
+            ErrorKind::RecordTooSmall { .. } => 1,
+            ErrorKind::NotARecord(_) => 2,
+            ErrorKind::MissingTrailer => 3,
+            ErrorKind::BadTrailerMagic(_) => 4,
+            ErrorKind::TrailerMismatch { .. } => 5,
+            ErrorKind::UnknownToken(_) => 6,
+            ErrorKind::BadAddressType(_) => 7,
+            ErrorKind::BadDataUnit(_) => 8,
+            ErrorKind::TrailingBytes { .. } => 9,
+            ErrorKind::RecordTooLarge { .. } => 10,
+        }
+    }
+
     /// A stable snake_case identifier for the kind (used by the Python `reason` attribute).
     pub fn code(&self) -> &'static str {
-        match self {
-            ErrorKind::Truncated { .. } => "truncated",
-            ErrorKind::RecordTooSmall { .. } => "record_too_small",
-            ErrorKind::RecordTooLarge { .. } => "record_too_large",
-            ErrorKind::NotARecord(_) => "not_a_record",
-            ErrorKind::MissingTrailer => "missing_trailer",
-            ErrorKind::BadTrailerMagic(_) => "bad_trailer_magic",
-            ErrorKind::TrailerMismatch { .. } => "trailer_mismatch",
-            ErrorKind::UnknownToken(_) => "unknown_token",
-            ErrorKind::BadAddressType(_) => "bad_address_type",
-            ErrorKind::BadDataUnit(_) => "bad_data_unit",
-            ErrorKind::TrailingBytes { .. } => "trailing_bytes",
-        }
+        Self::REASONS[self.reason_index()]
     }
 }
 

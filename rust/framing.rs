@@ -7,9 +7,9 @@
 //! - Framing never trusts a count before checking the bytes are there, and never allocates:
 //!   a span is an offset and a length into the input.
 //!
-//! Two checks are offered. [`Check::Praudit`] frames exactly as OpenBSM's `au_read_rec`
+//! Two checks are offered. [`Check::Count`] frames exactly as OpenBSM's `au_read_rec`
 //! does (§1.6): the count must be at least 5 and the bytes present, nothing else.
-//! [`Check::Strict`] also requires room for the header and a trailer, and a trailer token
+//! [`Check::Trailer`] also requires room for the header and a trailer, and a trailer token
 //! with magic 0xb105 and the header's count as the record's last seven bytes.
 
 use crate::error::{DecodeError, ErrorKind, Fault};
@@ -55,10 +55,14 @@ pub struct Span {
     pub kind: SpanKind,
 }
 
+/// How much framing checks: what a record must be to be framed. (Whether a reader stops
+/// at the first problem or recovers is its [`crate::mode::Mode`], a separate choice.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Check {
-    Praudit,
-    Strict,
+    /// The header's byte count alone, as praudit's and auditreduce's `au_read_rec`.
+    Count,
+    /// The count, room for the header and a trailer, and a trailer repeating the count.
+    Trailer,
 }
 
 fn err(offset: usize, record_offset: usize, token_id: Option<u8>, kind: ErrorKind) -> DecodeError {
@@ -131,9 +135,9 @@ pub fn frame(data: &[u8], off: usize, check: Check) -> Result<Span, DecodeError>
         return Err(truncated(off, id, len, rest.len()));
     }
     let minimum = match check {
-        Check::Praudit => 5,
+        Check::Count => 5,
         // The header (its length fixed by its own bytes) and a trailer must fit.
-        Check::Strict => header_len(rest).unwrap_or(fixed_header_len(id)) + TRAILER_LEN,
+        Check::Trailer => header_len(rest).unwrap_or(fixed_header_len(id)) + TRAILER_LEN,
     };
     if len < minimum {
         return Err(err(
@@ -146,7 +150,7 @@ pub fn frame(data: &[u8], off: usize, check: Check) -> Result<Span, DecodeError>
             },
         ));
     }
-    if check == Check::Strict {
+    if check == Check::Trailer {
         check_trailer(&rest[..len], count).map_err(|f| f.at(off as u64))?;
     }
     Ok(Span {
@@ -310,7 +314,7 @@ mod tests {
         t.extend(rec());
         t.extend(rec());
         t.extend(file_token());
-        let spans: Vec<Span> = Framer::new(&t, Check::Strict)
+        let spans: Vec<Span> = Framer::new(&t, Check::Trailer)
             .collect::<Result<_, _>>()
             .unwrap();
         let kinds: Vec<(usize, usize, SpanKind)> =
@@ -330,7 +334,7 @@ mod tests {
     fn truncated_record() {
         let mut t = rec();
         t.extend(&rec()[..20]);
-        let r: Vec<_> = Framer::new(&t, Check::Strict).collect();
+        let r: Vec<_> = Framer::new(&t, Check::Trailer).collect();
         assert_eq!(r.len(), 2);
         let e = r[1].clone().unwrap_err();
         assert_eq!(e.offset, 31);
@@ -343,7 +347,7 @@ mod tests {
             }
         );
         // Only three bytes of the count.
-        let e = frame(&[0x14, 0, 0, 0], 0, Check::Strict).unwrap_err();
+        let e = frame(&[0x14, 0, 0, 0], 0, Check::Trailer).unwrap_err();
         assert_eq!(
             e.kind,
             ErrorKind::Truncated {
@@ -357,7 +361,7 @@ mod tests {
     fn trailer_disagreeing_with_header() {
         let mut r = rec();
         r[30] = 32;
-        let e = frame(&r, 0, Check::Strict).unwrap_err();
+        let e = frame(&r, 0, Check::Trailer).unwrap_err();
         assert_eq!(e.offset, 27);
         assert_eq!(
             e.kind,
@@ -367,18 +371,18 @@ mod tests {
             }
         );
         // praudit framing does not look at the trailer.
-        assert!(frame(&r, 0, Check::Praudit).is_ok());
+        assert!(frame(&r, 0, Check::Count).is_ok());
     }
 
     #[test]
     fn bad_magic_and_missing_trailer() {
         let mut r = rec();
         r[25] = 0xb2;
-        let e = frame(&r, 0, Check::Strict).unwrap_err();
+        let e = frame(&r, 0, Check::Trailer).unwrap_err();
         assert_eq!((e.offset, e.kind), (25, ErrorKind::BadTrailerMagic(0xb205)));
         let mut r = rec();
         r[24] = 0x14;
-        let e = frame(&r, 0, Check::Strict).unwrap_err();
+        let e = frame(&r, 0, Check::Trailer).unwrap_err();
         assert_eq!((e.offset, e.kind), (24, ErrorKind::MissingTrailer));
     }
 
@@ -386,7 +390,7 @@ mod tests {
     fn count_smaller_than_header_and_trailer() {
         let mut r = rec();
         r[4] = 20;
-        let e = frame(&r, 0, Check::Strict).unwrap_err();
+        let e = frame(&r, 0, Check::Trailer).unwrap_err();
         assert_eq!(e.offset, 1);
         assert_eq!(
             e.kind,
@@ -396,7 +400,7 @@ mod tests {
             }
         );
         r[4] = 4;
-        let e = frame(&r, 0, Check::Praudit).unwrap_err();
+        let e = frame(&r, 0, Check::Count).unwrap_err();
         assert_eq!(
             e.kind,
             ErrorKind::RecordTooSmall {
@@ -405,7 +409,7 @@ mod tests {
             }
         );
         r[4] = 10;
-        assert_eq!(frame(&r, 0, Check::Praudit).unwrap().len, 10);
+        assert_eq!(frame(&r, 0, Check::Count).unwrap().len, 10);
     }
 
     #[test]
@@ -413,7 +417,7 @@ mod tests {
         // Above the maximum record size, under either check, whatever the input holds.
         let mut r = rec();
         r[1..5].copy_from_slice(&u32::MAX.to_be_bytes());
-        for check in [Check::Strict, Check::Praudit] {
+        for check in [Check::Trailer, Check::Count] {
             let e = frame(&r, 0, check).unwrap_err();
             assert_eq!(
                 e.kind,
@@ -426,7 +430,7 @@ mod tests {
         }
         // At the maximum, a count the input cannot hold is a truncation.
         r[1..5].copy_from_slice(&(DEFAULT_MAX_RECORD as u32).to_be_bytes());
-        let e = frame(&r, 0, Check::Strict).unwrap_err();
+        let e = frame(&r, 0, Check::Trailer).unwrap_err();
         assert_eq!(
             e.kind,
             ErrorKind::Truncated {
@@ -441,7 +445,7 @@ mod tests {
         let mut t = rec();
         t.push(0x00);
         t.extend(rec());
-        let r: Vec<_> = Framer::new(&t, Check::Praudit).collect();
+        let r: Vec<_> = Framer::new(&t, Check::Count).collect();
         assert_eq!(r.len(), 2);
         let e = r[1].clone().unwrap_err();
         assert_eq!((e.offset, e.kind), (31, ErrorKind::NotARecord(0)));
@@ -457,7 +461,7 @@ mod robustness {
     use proptest::prelude::*;
 
     fn check_all(data: &[u8]) {
-        for check in [Check::Praudit, Check::Strict] {
+        for check in [Check::Count, Check::Trailer] {
             let mut last = None;
             for item in Framer::new(data, check) {
                 match item {

@@ -2,7 +2,7 @@
 //! skipped.
 //!
 //! After a framing error at offset `p`, the reader resynchronises on the next offset `q > p`
-//! where a record frames under [`Check::Strict`]: a header id, and a byte count that lands
+//! where a record frames under [`Check::Trailer`]: a header id, and a byte count that lands
 //! on a trailer with magic 0xb105 and the same count. Checking a candidate costs O(1) (three
 //! fixed-position reads), and candidates are only offsets holding a header id byte, so the
 //! scan is linear in the input even when an attacker plants header ids everywhere. The
@@ -61,7 +61,7 @@ pub fn resync_watched(data: &[u8], from: usize, watch: Option<&dyn Fn(usize)>) -
             continue;
         };
         let cand = pos + i;
-        if frame(data, cand, Check::Strict).is_ok() {
+        if frame(data, cand, Check::Trailer).is_ok() {
             return Some(cand);
         }
         pos = cand + 1;
@@ -111,7 +111,7 @@ impl Iterator for Recover<'_> {
         if self.pos >= self.data.len() {
             return None;
         }
-        match frame(self.data, self.pos, Check::Strict) {
+        match frame(self.data, self.pos, Check::Trailer) {
             Ok(span) => {
                 self.pos += span.len;
                 Some(match span.kind {

@@ -81,7 +81,7 @@ pub fn reduce(
         }
         Ok(())
     };
-    for item in Items::new(data, 0, mode, Check::Praudit).watched(watch) {
+    for item in Items::new(data, 0, mode, Check::Count).watched(watch) {
         match item {
             Ok(Item::Record(s) | Item::File(s)) => on_span(s, &mut r, out)?,
             Ok(Item::Damage(d)) => r.damage.push(d.offset as u64, d.len as u64, &d.error),

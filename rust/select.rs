@@ -313,13 +313,8 @@ impl Selection {
 
     fn header_ok(&self, h: &Header, id: u8) -> bool {
         if !self.all {
-            // Seconds as auditreduce compares them: header32 times are unsigned 32-bit,
-            // 64-bit headers signed (as praudit prints them).
-            let secs = if matches!(id, ids::HEADER64 | ids::HEADER64_EX) {
-                h.seconds as i64
-            } else {
-                h.seconds as i64 & 0xffff_ffff
-            };
+            // Seconds as auditreduce compares them (header32 unsigned, 64-bit signed).
+            let secs = crate::tokens::header_seconds(id, h.seconds);
             if self.after.is_some_and(|a| secs < a) || self.before.is_some_and(|b| secs > b) {
                 return false;
             }

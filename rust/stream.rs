@@ -153,7 +153,7 @@ impl StreamDecoder {
             };
             let cand = pos + i;
             pos = cand + 1;
-            match frame(data, cand, Check::Strict) {
+            match frame(data, cand, Check::Trailer) {
                 Ok(_) => {
                     found = Resync::At(cand);
                     break;
@@ -198,7 +198,7 @@ impl StreamDecoder {
             }
             // Offsets in errors from `frame` are relative to the unconsumed bytes; rebase.
             let at = self.base + pos as u64;
-            match frame(self.data(), pos, Check::Strict) {
+            match frame(self.data(), pos, Check::Trailer) {
                 Ok(span) => {
                     self.flush_pending(at, out);
                     let bytes = self.data()[span.offset..span.offset + span.len].to_vec();
@@ -272,7 +272,7 @@ impl StreamDecoder {
             return false;
         };
         if self.pending.is_none() {
-            let mut e = match frame(self.data(), 0, Check::Strict) {
+            let mut e = match frame(self.data(), 0, Check::Trailer) {
                 Err(e) => e,
                 // Cannot happen (a record that frames is never left waiting); never lose it.
                 Ok(_) => return false,
@@ -295,7 +295,7 @@ impl StreamDecoder {
     pub fn finish(&mut self, out: &mut Vec<StreamItem>) {
         while self.buffered() > 0 {
             if self.pending.is_none() {
-                let e = match frame(self.data(), 0, Check::Strict) {
+                let e = match frame(self.data(), 0, Check::Trailer) {
                     Err(mut e) => {
                         e.offset += self.base;
                         e.record_offset += self.base;

@@ -125,8 +125,8 @@ pub fn verify_with(
                 r.covered += span.len as u64;
                 if let Some(h) = header {
                     events[usize::from(h.event)] += 1;
-                    // A 32-bit header's seconds fit in an i64 as they are.
-                    let now = (h.seconds as i64, h.msec);
+                    let id = rec.first().copied().unwrap_or(0);
+                    let now = (tokens::header_seconds(id, h.seconds), h.msec);
                     if let Some(prev) = r.last_time {
                         if as_ms(now) + i128::from(backwards_tolerance_ms) < as_ms(prev) {
                             r.time_backwards.push(TimeBackwards {

@@ -11,6 +11,7 @@ __version__: str
 build_profile: str
 DECODED_TOKEN_IDS: list[tuple[int, str]]
 DEFAULT_KEEP: int
+REASONS: list[str]
 
 def max_record_size(size: int | None = None) -> int: ...
 

@@ -81,7 +81,8 @@ class BSMWarning(UserWarning):
     no record or is mostly damage, records a selection could not decide."""
 
 
-#: Maps the native ``reason`` codes to classes (used by the native module).
+#: Maps the native ``reason`` codes (``bsmtrail._native.REASONS``, from Rust's
+#: ``ErrorKind``: the one list) to classes (used by the native module).
 REASON_CLASSES: dict[str, type[BSMError]] = {
     "truncated": TruncatedError,
     "record_too_small": RecordSizeError,

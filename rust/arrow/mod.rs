@@ -34,28 +34,14 @@ use arrow_array::ArrayRef;
 use std::sync::OnceLock;
 
 /// Every `ErrorKind` code, in key order (the `error` and `reason` dictionaries).
-const REASONS: [&str; 11] = [
-    "truncated",
-    "record_too_small",
-    "not_a_record",
-    "missing_trailer",
-    "bad_trailer_magic",
-    "trailer_mismatch",
-    "unknown_token",
-    "bad_address_type",
-    "bad_data_unit",
-    "trailing_bytes",
-    "record_too_large",
-];
-
 pub(crate) fn reason_key(kind: &ErrorKind) -> i32 {
-    let code = kind.code();
-    REASONS.iter().position(|r| *r == code).unwrap_or(0) as i32
+    kind.reason_index() as i32
 }
 
 pub(crate) fn reason_dictionary() -> ArrayRef {
     static D: OnceLock<ArrayRef> = OnceLock::new();
-    D.get_or_init(|| builders::dictionary(&REASONS)).clone()
+    D.get_or_init(|| builders::dictionary(&ErrorKind::REASONS))
+        .clone()
 }
 
 #[cfg(test)]

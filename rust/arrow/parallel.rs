@@ -303,7 +303,7 @@ impl Framer {
                 if *pos >= data.len() {
                     return None;
                 }
-                let mut items = Items::new(data, *pos, self.mode, Check::Strict);
+                let mut items = Items::new(data, *pos, self.mode, Check::Trailer);
                 let item = items.next()?;
                 *pos = items.position();
                 let record = JobKind::Record {
@@ -593,7 +593,7 @@ type Decoded = Result<(RecordBatch, Notes, Option<Miss>), ArrowError>;
 fn frame_range(ctx: &Ctx, r: &Range, notes: &mut Notes) -> (Segment, usize) {
     let data = r.source.bytes();
     let n = notes.of(r.input);
-    let mut items = Items::new(data, r.start, Mode::Recover, Check::Strict);
+    let mut items = Items::new(data, r.start, Mode::Recover, Check::Trailer);
     let mut jobs = Vec::new();
     while items.position() < r.end {
         let Some(Ok(item)) = items.next() else {

@@ -33,12 +33,7 @@ const MAX_MS: i64 = 253_402_300_799_999;
 /// The record's time in ms since the epoch, or None when out of range. 32-bit headers hold
 /// unsigned seconds; 64-bit ones are read as signed (§1.2).
 pub fn time_ms(id: u8, seconds: u64, msec: u64) -> Option<i64> {
-    let secs = if matches!(id, ids::HEADER64 | ids::HEADER64_EX) {
-        seconds as i64
-    } else {
-        (seconds & 0xffff_ffff) as i64
-    };
-    let ms = secs
+    let ms = crate::tokens::header_seconds(id, seconds)
         .checked_mul(1000)?
         .checked_add(i64::try_from(msec).ok()?)?;
     (MIN_MS..=MAX_MS).contains(&ms).then_some(ms)

@@ -247,7 +247,7 @@ impl<R: Reader> WindowFramer<R> {
                 self.refill(p, HEAD as usize)?;
             }
             let rel = (p - self.base) as usize;
-            let e = match frame(&self.buf, rel, Check::Strict) {
+            let e = match frame(&self.buf, rel, Check::Trailer) {
                 Ok(span) => return Ok(Verdict::Ok(span)),
                 Err(e) => e,
             };
@@ -416,7 +416,7 @@ mod tests {
                 })
                 .collect()
         } else {
-            Framer::new(data, Check::Strict)
+            Framer::new(data, Check::Trailer)
                 .map(|i| match i {
                     Ok(s) if s.kind == SpanKind::Record => format!("R {} {}", s.offset, s.len),
                     Ok(s) => format!("F {} {}", s.offset, s.len),

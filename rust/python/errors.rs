@@ -55,3 +55,8 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: &DecodeError) -> PyErr {
         Err(err) => err,
     }
 }
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("REASONS", crate::error::ErrorKind::REASONS.to_vec())?;
+    Ok(())
+}

@@ -30,6 +30,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     arrow::register(m)?;
     chunks::register(m)?;
+    errors::register(m)?;
     reader::register(m)?;
     render::register(m)?;
     report::register(m)?;

@@ -121,11 +121,7 @@ impl Record {
     /// range (hostile 64-bit headers).
     #[getter]
     fn time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let secs: i64 = if matches!(self.id, ids::HEADER64 | ids::HEADER64_EX) {
-            self.header.seconds as i64
-        } else {
-            self.header.seconds as i64 & 0xffff_ffff
-        };
+        let secs = tokens::header_seconds(self.id, self.header.seconds);
         let dt = py.import("datetime")?;
         let utc = dt.getattr("timezone")?.getattr("utc")?;
         let epoch = dt
@@ -293,7 +289,7 @@ impl Reader {
     fn file_tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         let data = self.source.bytes();
-        for span in Framer::new(data, Check::Strict) {
+        for span in Framer::new(data, Check::Trailer) {
             let span = span.map_err(|e| to_pyerr(py, &e))?;
             if span.kind == SpanKind::File {
                 let rec = &data[span.offset..span.offset + span.len];
@@ -349,7 +345,7 @@ fn scan(src: &Source, decode: bool) -> Scan {
     let data = src.bytes();
     let mut s = Scan::default();
     let mut counts = [0u64; 256];
-    for span in Framer::new(data, Check::Strict) {
+    for span in Framer::new(data, Check::Trailer) {
         let span = match span {
             Ok(sp) => sp,
             Err(e) => {
@@ -488,7 +484,7 @@ impl RecordIter {
             let src = self.source.clone();
             let watch = |p: usize| src.release(p);
             let mut items =
-                Items::new(src.bytes(), self.pos, self.mode, Check::Strict).watched(&watch);
+                Items::new(src.bytes(), self.pos, self.mode, Check::Trailer).watched(&watch);
             let item = items.next();
             self.pos = items.position();
             match item {
@@ -651,7 +647,7 @@ fn stream_records(
 pub fn parse_record(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Record> {
     let src = source_from(data)?;
     let bytes = src.bytes();
-    let span = framing::frame(bytes, 0, Check::Strict).map_err(|e| to_pyerr(py, &e))?;
+    let span = framing::frame(bytes, 0, Check::Trailer).map_err(|e| to_pyerr(py, &e))?;
     if span.kind == SpanKind::File {
         return Err(to_pyerr(
             py,

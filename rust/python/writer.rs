@@ -14,7 +14,9 @@
 use super::reader::Record;
 use crate::framing::{Check, Framer, SpanKind, TRAILER_MAGIC};
 use crate::tokens::Token;
-use crate::tokens::{canonical_name, ids, walk_valid, Addr, DecodeOptions, Identity, Subject};
+use crate::tokens::{
+    canonical_name, ids, walk_valid, Addr, DecodeOptions, Identity, Subject, MAX_GROUPS,
+};
 use crate::writer::encode::{self, EncodeError};
 use crate::writer::generate;
 use crate::writer::record::{HeaderKind, RecordBuilder, VERSION_OPENBSM};
@@ -27,9 +29,6 @@ use std::path::PathBuf;
 
 /// Output is handed to the Python file object in pieces of this size.
 const FLUSH_AT: usize = 1 << 20;
-
-/// The readers keep at most this many gids of a groups token (§4.11).
-const MAX_GROUPS: usize = 16;
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -664,7 +663,7 @@ fn body_token(f: &Fields<'_, '_>, id: u8, out: &mut Vec<u8>) -> WResult<()> {
                 .iter()
                 .map(|g| f.int_of("gids", g, 32).map(|v| v as u32))
                 .collect::<WResult<Vec<u32>>>()?;
-            if gids.len() > MAX_GROUPS {
+            if gids.len() > usize::from(MAX_GROUPS) {
                 return Err(WriteError::field(
                     "too_long",
                     "gids",
@@ -958,7 +957,7 @@ fn check_raw(data: &[u8]) -> WResult<(u64, u64)> {
         return Err(WriteError::new("bad_record_bytes", "empty record bytes"));
     }
     let (mut records, mut files) = (0, 0);
-    for span in Framer::new(data, Check::Strict) {
+    for span in Framer::new(data, Check::Trailer) {
         match span {
             Ok(s) if s.kind == SpanKind::File => files += 1,
             Ok(_) => records += 1,

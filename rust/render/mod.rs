@@ -246,7 +246,7 @@ impl Renderer {
         out: &mut Vec<u8>,
         chunk: usize,
     ) -> Option<usize> {
-        let mut frames = Framer::starting_at(data, pos, Check::Praudit);
+        let mut frames = Framer::starting_at(data, pos, Check::Count);
         while let Some(Ok(span)) = frames.next() {
             let rec = data.get(span.offset..span.offset + span.len)?;
             self.record(rec, out);
@@ -314,7 +314,7 @@ impl Stream {
         }
         let mut pos = 0;
         while pos < self.buf.len() {
-            match framing::frame(&self.buf, pos, Check::Praudit) {
+            match framing::frame(&self.buf, pos, Check::Count) {
                 Ok(span) => {
                     if let Some(rec) = self.buf.get(span.offset..span.offset + span.len) {
                         r.record(rec, out);

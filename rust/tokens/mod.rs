@@ -20,6 +20,7 @@ use crate::cursor::Cursor;
 use crate::error::{ErrorKind, Fault};
 
 pub use ids::canonical_name;
+pub use misc::MAX_GROUPS;
 pub use misc::{data_unit_size, data_values};
 pub use strings::{uuid_string, write_uuid};
 
@@ -43,6 +44,17 @@ pub struct Header {
     pub host: Option<Addr>,
     pub seconds: u64,
     pub msec: u64,
+}
+
+/// A header's seconds since the epoch as every reader reads them (§1.2): a 32-bit header's
+/// are unsigned, a 64-bit header's signed (as praudit prints them). `id` is the header's
+/// token id, `seconds` the field as decoded.
+pub fn header_seconds(id: u8, seconds: u64) -> i64 {
+    if matches!(id, ids::HEADER64 | ids::HEADER64_EX) {
+        seconds as i64
+    } else {
+        (seconds & 0xffff_ffff) as i64
+    }
 }
 
 /// The seven ids and terminal of subject and process tokens and their variants (§4.2).

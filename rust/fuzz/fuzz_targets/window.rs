@@ -36,7 +36,7 @@ fn whole(data: &[u8], recover: bool) -> Vec<String> {
             })
             .collect()
     } else {
-        Framer::new(data, Check::Strict)
+        Framer::new(data, Check::Trailer)
             .map(|i| match i {
                 Ok(s) if s.kind == SpanKind::Record => format!("R {} {}", s.offset, s.len),
                 Ok(s) => format!("F {} {}", s.offset, s.len),

@@ -1031,7 +1031,7 @@ fn reencode(rec: &[u8], opts: DecodeOptions) -> (Vec<u8>, bool) {
 fn reencode_trail(name: &str) -> usize {
     let data = shared(name);
     let mut n = 0;
-    for span in Framer::new(&data, Check::Praudit) {
+    for span in Framer::new(&data, Check::Count) {
         let span = span.unwrap_or_else(|e| panic!("{name}: {e}"));
         let rec = &data[span.offset..span.offset + span.len];
         if span.kind == SpanKind::File {
