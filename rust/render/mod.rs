@@ -12,6 +12,7 @@ mod errno;
 mod fmt;
 mod text;
 pub(crate) mod time;
+mod words;
 mod xml;
 
 use crate::framing::{self, Check, Framer};

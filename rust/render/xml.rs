@@ -7,34 +7,12 @@
 //! these is fixed (listed in `docs/praudit-compat.md`).
 
 use super::fmt;
-use super::text::{cdhash, data_items, data_print_word, data_unit, ipc_type, trunc_word};
+use super::words::{
+    attr, attr_u, cdhash, data_items, data_print_word, data_unit, header_attrs, header_fields,
+    ipc_type, trunc_word, upriv_word, MAX_ARGS,
+};
 use super::Ctx;
-use crate::tokens::{ids, Addr, Header, StrList, Subject, Tok, Token};
-
-/// `name="` value `" ` (every attribute is followed by a space).
-#[inline]
-fn attr(out: &mut Vec<u8>, name: &[u8], value: impl FnOnce(&mut Vec<u8>)) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b"=\"");
-    value(out);
-    out.extend_from_slice(b"\" ");
-}
-
-fn attr_u(out: &mut Vec<u8>, name: &[u8], v: u64) {
-    attr(out, name, |o| fmt::u64d(o, v));
-}
-
-/// The attributes of a header token: `version event modifier [host] time msec `.
-pub(crate) fn header_attrs(cx: &mut Ctx<'_>, out: &mut Vec<u8>, h: &Header) {
-    attr_u(out, b"version", u64::from(h.version));
-    attr(out, b"event", |o| cx.event(o, h.event));
-    attr_u(out, b"modifier", u64::from(h.modifier));
-    if let Some(a) = &h.host {
-        attr(out, b"host", |o| fmt::addr(o, a));
-    }
-    attr(out, b"time", |o| cx.time(o, h.seconds));
-    attr(out, b"msec", |o| cx.msec(o, h.msec));
-}
+use crate::tokens::{ids, Addr, StrList, Subject, Tok, Token};
 
 fn strict(cx: &Ctx<'_>) -> bool {
     cx.opts.xml_strict
@@ -50,7 +28,7 @@ pub(crate) fn token(cx: &mut Ctx<'_>, out: &mut Vec<u8>, t: &Tok<'_>) {
             // header32_ex printer bug (§4.1): without -r it prints the delimited text body
             // and no `>`.
             if t.id == ids::HEADER32_EX && !cx.opts.raw && !strict(cx) {
-                super::text::header_fields(cx, out, h);
+                header_fields(cx, out, h);
                 return;
             }
             header_attrs(cx, out, h);
@@ -239,7 +217,7 @@ pub(crate) fn token(cx: &mut Ctx<'_>, out: &mut Vec<u8>, t: &Tok<'_>) {
                 out.extend_from_slice(b"<use_of_privilege ");
             }
             attr(out, b"status", |o| {
-                o.extend_from_slice(super::text::upriv_word(*success))
+                o.extend_from_slice(upriv_word(*success))
             });
             attr(out, b"name", |o| cx.value(o, name));
             if strict(cx) {
@@ -261,8 +239,8 @@ pub(crate) fn token(cx: &mut Ctx<'_>, out: &mut Vec<u8>, t: &Tok<'_>) {
                 out.extend_from_slice(b"</group>");
             }
         }
-        Token::ExecArgs(l) => str_list(cx, out, b"exec_args", b"arg", l, super::text::MAX_ARGS),
-        Token::ExecEnv(l) => str_list(cx, out, b"exec_env", b"env", l, super::text::MAX_ARGS),
+        Token::ExecArgs(l) => str_list(cx, out, b"exec_args", b"arg", l, MAX_ARGS),
+        Token::ExecEnv(l) => str_list(cx, out, b"exec_env", b"env", l, MAX_ARGS),
         Token::Krb5Principal(l) => {
             str_list(cx, out, b"krb5_principal", b"principal", l, usize::MAX)
         }
