@@ -3,10 +3,11 @@
 //! backwards). Runs over the recovering framer, so it never stops early.
 
 use crate::error::DecodeError;
+use crate::framing::{Check, Framer, SpanKind};
 use crate::recover::{Item, Recover};
 use crate::tally::{DamageLog, Kept};
-use crate::tokens::{self, Addr, DecodeOptions, Token};
-use std::collections::HashMap;
+use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Token};
+use std::collections::{BTreeMap, HashMap};
 
 /// A record's time: seconds since the epoch (signed: 64-bit headers are read as signed,
 /// as `Record.time` and the Arrow `time` column read them; 32-bit ones fit either way)
@@ -178,6 +179,77 @@ fn as_ms((seconds, msec): Time) -> i128 {
 /// The first problem of a strict reading, if any.
 pub fn first_error(r: &Report) -> Option<&DecodeError> {
     r.damage.first().map(|d| &d.error)
+}
+
+/// What a plain pass found (see [`scan`]).
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub records: u64,
+    pub files: u64,
+    /// Bytes framed (records and file tokens).
+    pub covered: u64,
+    /// Seconds of the first and last records' headers, as stored.
+    pub first: Option<u64>,
+    pub last: Option<u64>,
+    /// Token name -> how many (with `decode`; file tokens always).
+    pub token_counts: BTreeMap<&'static str, u64>,
+    /// The first problem; the pass stops there.
+    pub error: Option<DecodeError>,
+}
+
+/// One strict pass over a trail: framing with trailer checks and, with `decode`, every
+/// token, stopping at the first problem (in `error`, not raised). `watch` is told each
+/// record's position (a mapped source releases the pages behind it).
+pub fn scan(data: &[u8], decode: bool, watch: &dyn Fn(usize)) -> Scan {
+    let mut s = Scan::default();
+    let mut counts = [0u64; 256];
+    for span in Framer::new(data, Check::Trailer) {
+        let span = match span {
+            Ok(sp) => sp,
+            Err(e) => {
+                s.error = Some(e);
+                break;
+            }
+        };
+        watch(span.offset);
+        s.covered += span.len as u64;
+        if span.kind == SpanKind::File {
+            s.files += 1;
+            counts[usize::from(ids::OTHER_FILE32)] += 1;
+            continue;
+        }
+        let rec = &data[span.offset..span.offset + span.len];
+        let mut seconds = None;
+        if decode {
+            // The walk decodes the header too: take its time from there.
+            if let Err(f) = tokens::walk_valid(rec, DecodeOptions::FULL, |t| {
+                counts[usize::from(t.id)] += 1;
+                if let (None, Token::Header(h)) = (seconds, &t.token) {
+                    seconds = Some(h.seconds);
+                }
+            }) {
+                s.error = Some(f.at(span.offset as u64));
+                break;
+            }
+        } else if let Ok(tokens::Tok {
+            token: Token::Header(h),
+            ..
+        }) = tokens::decode(rec, 0, DecodeOptions::FULL)
+        {
+            seconds = Some(h.seconds);
+        }
+        if let Some(secs) = seconds {
+            s.first.get_or_insert(secs);
+            s.last = Some(secs);
+        }
+        s.records += 1;
+    }
+    for (id, n) in counts.iter().enumerate() {
+        if *n > 0 {
+            *s.token_counts.entry(canonical_name(id as u8)).or_default() += n;
+        }
+    }
+    s
 }
 
 #[cfg(test)]

@@ -265,8 +265,8 @@ class Trail:
             raise TypeError("give a Selection or keyword criteria, not both")
         if self.mode == "strict":
             framed = self._reader.scan(decode=False)
-            if framed["error"] is not None:
-                raise framed["error"]
+            if framed.error is not None:
+                raise framed.error
         picked = copy.copy(self)  # shares the reader, its bytes and any temporary copy
         picked.name = f"{self.name} (selected)"
         picked._where = where if self._where is None else self._where & where
@@ -288,16 +288,16 @@ class Trail:
     def scan(self, *, decode: bool = True) -> ScanResult:
         """Frame (and with ``decode``, fully decode) the whole trail in Rust without the
         GIL. Problems are reported in ``error``, not raised."""
-        d = self._reader.scan(decode=decode)
+        s = self._reader.scan(decode=decode)
         return ScanResult(
-            records=d["records"],
-            file_tokens=d["file_tokens"],
-            bytes=d["bytes"],
-            nbytes=d["nbytes"],
-            first_seconds=d["first_seconds"],
-            last_seconds=d["last_seconds"],
-            token_counts=dict(d["token_counts"]),
-            error=d["error"],
+            records=s.records,
+            file_tokens=s.file_tokens,
+            bytes=s.bytes,
+            nbytes=s.nbytes,
+            first_seconds=s.first_seconds,
+            last_seconds=s.last_seconds,
+            token_counts=dict(s.token_counts),
+            error=s.error,
         )
 
     # -- Arrow export (bsmtrail.arrow; columns in docs/arrow-schema.md) -----------------
@@ -431,24 +431,24 @@ class Trail:
 def _verify(trail: Trail, events: EventsArg, tolerance_ms: int) -> VerifyReport:
     from .events import load_events
 
-    d = trail._reader.verify(backwards_tolerance_ms=tolerance_ms)
+    v = trail._reader.verify(backwards_tolerance_ms=tolerance_ms)
     db = load_events(events)
-    seen = dict(d["events"])
+    seen = dict(v.events)
     return VerifyReport(
         name=trail.name,
-        nbytes=d["nbytes"],
-        records=d["records"],
-        file_tokens=d["file_tokens"],
-        bytes=d["bytes"],
-        damage=DamageLog.of(d["damage"]),
-        truncated_tail=d["truncated_tail"],
-        seq_gaps=Bounded(tuple(d["seq_gaps"]), d["seq_gaps_total"]),
-        time_backwards=Bounded(tuple(d["time_backwards"]), d["time_backwards_total"]),
+        nbytes=v.nbytes,
+        records=v.records,
+        file_tokens=v.file_tokens,
+        bytes=v.bytes,
+        damage=DamageLog.of(v.damage),
+        truncated_tail=v.truncated_tail,
+        seq_gaps=Bounded(tuple(v.seq_gaps), v.seq_gaps_total),
+        time_backwards=Bounded(tuple(v.time_backwards), v.time_backwards_total),
         events=seen,
         unknown_events={e: n for e, n in seen.items() if e not in db},
-        first_time=d["first_time"],
-        last_time=d["last_time"],
-        token_counts=dict(d["token_counts"]),
+        first_time=v.first_time,
+        last_time=v.last_time,
+        token_counts=dict(v.token_counts),
     )
 
 

@@ -20,7 +20,6 @@ use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Header, Toke
 use crate::verify;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Frame, check the trailer, and decode every token of the record at `span`.
@@ -177,6 +176,41 @@ impl Record {
 }
 
 /// A trail: shared bytes plus iteration and scanning.
+/// What `Reader.verify` found (`crate::verify::Report`), field by field.
+#[pyclass(module = "bsmtrail._native", frozen, get_all)]
+pub struct Verified {
+    nbytes: u64,
+    records: u64,
+    file_tokens: u64,
+    bytes: u64,
+    truncated_tail: bool,
+    damage: Py<DamageLog>,
+    /// (offset, expected, found), the first ones.
+    seq_gaps: Vec<(u64, u32, u32)>,
+    seq_gaps_total: u64,
+    /// (offset, previous (seconds, msec), this (seconds, msec)), the first ones.
+    time_backwards: Vec<(u64, verify::Time, verify::Time)>,
+    time_backwards_total: u64,
+    /// (event, records).
+    events: Vec<(u16, u64)>,
+    first_time: Option<verify::Time>,
+    last_time: Option<verify::Time>,
+    token_counts: Vec<(String, u64)>,
+}
+
+/// What `Reader.scan` found (`crate::verify::Scan`), field by field.
+#[pyclass(module = "bsmtrail._native", frozen, get_all)]
+pub struct Scanned {
+    records: u64,
+    file_tokens: u64,
+    bytes: u64,
+    nbytes: u64,
+    first_seconds: Option<u64>,
+    last_seconds: Option<u64>,
+    token_counts: Vec<(String, u64)>,
+    error: Option<Py<PyAny>>,
+}
+
 #[pyclass(module = "bsmtrail._native", frozen)]
 pub struct Reader {
     source: Source,
@@ -234,12 +268,12 @@ impl Reader {
     /// Integrity report over the whole trail (recovering; never raises for bad input).
     /// Its lists keep their first `keep` entries in full and count the rest.
     #[pyo3(signature = (*, backwards_tolerance_ms = 1000, keep = 1000))]
-    fn verify<'py>(
+    fn verify(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         backwards_tolerance_ms: u64,
         keep: usize,
-    ) -> PyResult<Bound<'py, PyDict>> {
+    ) -> PyResult<Verified> {
         let src = self.source.clone();
         let r = py.detach(|| {
             verify::verify_with(src.bytes(), backwards_tolerance_ms, keep, &|pos| {
@@ -247,42 +281,37 @@ impl Reader {
             })
         });
         src.check()?;
-        let d = PyDict::new(py);
-        d.set_item("nbytes", r.nbytes)?;
-        d.set_item("records", r.records)?;
-        d.set_item("file_tokens", r.file_tokens)?;
-        d.set_item("bytes", r.covered)?;
-        d.set_item("truncated_tail", r.truncated_tail())?;
-        d.set_item("damage", DamageLog { log: r.damage })?;
-        d.set_item(
-            "seq_gaps",
-            r.seq_gaps
+        let truncated_tail = r.truncated_tail();
+        Ok(Verified {
+            nbytes: r.nbytes as u64,
+            records: r.records,
+            file_tokens: r.file_tokens,
+            bytes: r.covered,
+            truncated_tail,
+            damage: Py::new(py, DamageLog { log: r.damage })?,
+            seq_gaps: r
+                .seq_gaps
                 .items()
                 .iter()
-                .map(|g| (g.offset, g.expected, g.found))
-                .collect::<Vec<_>>(),
-        )?;
-        d.set_item("seq_gaps_total", r.seq_gaps.total())?;
-        d.set_item(
-            "time_backwards",
-            r.time_backwards
+                .map(|g| (g.offset as u64, g.expected, g.found))
+                .collect(),
+            seq_gaps_total: r.seq_gaps.total(),
+            time_backwards: r
+                .time_backwards
                 .items()
                 .iter()
-                .map(|t| (t.offset, t.previous, t.current))
-                .collect::<Vec<_>>(),
-        )?;
-        d.set_item("time_backwards_total", r.time_backwards.total())?;
-        d.set_item("events", r.events)?;
-        d.set_item("first_time", r.first_time)?;
-        d.set_item("last_time", r.last_time)?;
-        d.set_item(
-            "token_counts",
-            r.token_counts
+                .map(|t| (t.offset as u64, t.previous, t.current))
+                .collect(),
+            time_backwards_total: r.time_backwards.total(),
+            events: r.events.into_iter().collect(),
+            first_time: r.first_time,
+            last_time: r.last_time,
+            token_counts: r
+                .token_counts
                 .iter()
-                .map(|(id, n)| (canonical_name(*id), *n))
-                .collect::<Vec<_>>(),
-        )?;
-        Ok(d)
+                .map(|(id, n)| (canonical_name(*id).to_string(), *n))
+                .collect(),
+        })
     }
 
     /// Standalone file tokens (0x11) found between records, as dicts with `offset`.
@@ -302,96 +331,31 @@ impl Reader {
     }
 
     /// Walk the whole trail in Rust, without the GIL: framing and trailer checks, and with
-    /// `decode=True` every token. Returns counts and the first error (not raised).
+    /// `decode=True` every token (`crate::verify::scan`). The first error is returned, not
+    /// raised.
     #[pyo3(signature = (*, decode = true))]
-    fn scan<'py>(&self, py: Python<'py>, decode: bool) -> PyResult<Bound<'py, PyDict>> {
+    fn scan(&self, py: Python<'_>, decode: bool) -> PyResult<Scanned> {
         let src = self.source.clone();
-        let s = py.detach(|| scan(&src, decode));
+        let s = py.detach(|| verify::scan(src.bytes(), decode, &|p| src.release(p)));
         src.check()?;
-        let d = PyDict::new(py);
-        d.set_item("records", s.records)?;
-        d.set_item("file_tokens", s.files)?;
-        d.set_item("bytes", s.covered)?;
-        d.set_item("nbytes", self.source.bytes().len())?;
-        d.set_item("first_seconds", s.first)?;
-        d.set_item("last_seconds", s.last)?;
-        d.set_item(
-            "token_counts",
-            s.token_counts.clone().into_iter().collect::<Vec<_>>(),
-        )?;
-        d.set_item(
-            "error",
-            match &s.error {
-                Some(e) => to_pyexc(py, e)?.unbind(),
-                None => py.None(),
+        Ok(Scanned {
+            records: s.records,
+            file_tokens: s.files,
+            bytes: s.covered,
+            nbytes: self.source.bytes().len() as u64,
+            first_seconds: s.first,
+            last_seconds: s.last,
+            token_counts: s
+                .token_counts
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), *v))
+                .collect(),
+            error: match &s.error {
+                Some(e) => Some(to_pyexc(py, e)?.unbind()),
+                None => None,
             },
-        )?;
-        Ok(d)
+        })
     }
-}
-
-#[derive(Default)]
-struct Scan {
-    records: u64,
-    files: u64,
-    covered: u64,
-    first: Option<u64>,
-    last: Option<u64>,
-    token_counts: BTreeMap<&'static str, u64>,
-    error: Option<DecodeError>,
-}
-
-fn scan(src: &Source, decode: bool) -> Scan {
-    let data = src.bytes();
-    let mut s = Scan::default();
-    let mut counts = [0u64; 256];
-    for span in Framer::new(data, Check::Trailer) {
-        let span = match span {
-            Ok(sp) => sp,
-            Err(e) => {
-                s.error = Some(e);
-                break;
-            }
-        };
-        src.release(span.offset);
-        s.covered += span.len as u64;
-        if span.kind == SpanKind::File {
-            s.files += 1;
-            counts[usize::from(ids::OTHER_FILE32)] += 1;
-            continue;
-        }
-        let rec = &data[span.offset..span.offset + span.len];
-        let mut seconds = None;
-        if decode {
-            // The walk decodes the header too: take its time from there.
-            if let Err(f) = tokens::walk_valid(rec, DecodeOptions::FULL, |t| {
-                counts[usize::from(t.id)] += 1;
-                if let (None, Token::Header(h)) = (seconds, &t.token) {
-                    seconds = Some(h.seconds);
-                }
-            }) {
-                s.error = Some(f.at(span.offset as u64));
-                break;
-            }
-        } else if let Ok(tokens::Tok {
-            token: Token::Header(h),
-            ..
-        }) = tokens::decode(rec, 0, DecodeOptions::FULL)
-        {
-            seconds = Some(h.seconds);
-        }
-        if let Some(secs) = seconds {
-            s.first.get_or_insert(secs);
-            s.last = Some(secs);
-        }
-        s.records += 1;
-    }
-    for (id, n) in counts.iter().enumerate() {
-        if *n > 0 {
-            *s.token_counts.entry(canonical_name(id as u8)).or_default() += n;
-        }
-    }
-    s
 }
 
 #[pyclass(module = "bsmtrail._native")]
@@ -696,6 +660,8 @@ fn max_record_size(size: Option<usize>) -> PyResult<usize> {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(max_record_size, m)?)?;
     m.add_class::<Reader>()?;
+    m.add_class::<Verified>()?;
+    m.add_class::<Scanned>()?;
     m.add_class::<Record>()?;
     m.add_class::<RecordIter>()?;
     m.add_class::<StreamDecoder>()?;
