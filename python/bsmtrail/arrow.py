@@ -42,6 +42,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "BatchStream",
     "View",
+    "check_columns",
     "iter_trails",
     "read_trails",
     "records_schema",
@@ -69,29 +70,37 @@ def _pa() -> Any:
     return importlib.import_module("pyarrow")
 
 
-def _columns(columns: Sequence[str] | None, events: EventsOption) -> tuple[list[str], list[str]]:
-    """(output columns, native columns to build). Default: every column."""
+def check_columns(columns: Sequence[str], events: EventsOption = None) -> list[str]:
+    """``columns`` as a list once each names a records-view column (:data:`RECORD_COLUMNS`
+    or :data:`EVENT_COLUMNS`) once; else ``ValueError`` naming the bad ones. The one
+    place column names are checked (the command line's ``--columns`` too)."""
     if isinstance(columns, str):
         raise TypeError("columns must be a sequence of names, not a string")
+    out = list(columns)
+    if not out:
+        raise ValueError("columns must name at least one column")
+    if len(set(out)) != len(out):
+        raise ValueError(f"columns named more than once: {out}")
+    unknown = [c for c in out if c not in RECORD_COLUMNS and c not in EVENT_COLUMNS]
+    if unknown:
+        raise ValueError(
+            f"unknown column(s) {', '.join(unknown)} (not records columns); choose from "
+            f"{','.join(list(RECORD_COLUMNS) + list(EVENT_COLUMNS))}"
+        )
+    if events is False and any(c in EVENT_COLUMNS for c in out):
+        raise ValueError("event columns were asked for with events=False")
+    return out
+
+
+def _columns(columns: Sequence[str] | None, events: EventsOption) -> tuple[list[str], list[str]]:
+    """(output columns, native columns to build). Default: every column."""
     if columns is None:
         out = list(RECORD_COLUMNS)
         if events is not False:
             at = out.index("event") + 1
             out[at:at] = EVENT_COLUMNS
     else:
-        out = list(columns)
-        if not out:
-            raise ValueError("columns must name at least one column")
-        if len(set(out)) != len(out):
-            raise ValueError(f"columns named more than once: {out}")
-        unknown = [c for c in out if c not in RECORD_COLUMNS and c not in EVENT_COLUMNS]
-        if unknown:
-            raise ValueError(
-                f"unknown records column(s) {unknown}; choose from "
-                f"{list(RECORD_COLUMNS) + list(EVENT_COLUMNS)}"
-            )
-        if events is False and any(c in EVENT_COLUMNS for c in out):
-            raise ValueError("event columns were asked for with events=False")
+        out = check_columns(columns, events)
     native = [c for c in out if c not in EVENT_COLUMNS]
     if any(c in EVENT_COLUMNS for c in out) and "event" not in native:
         native.append("event")

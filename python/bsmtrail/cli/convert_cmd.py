@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ..arrow import EVENT_COLUMNS, RECORD_COLUMNS
+from ..arrow import check_columns
 from ..export import EXTENSIONS, FORMATS, Format, export, format_for
 from ..outputs import check_output
 from .inputs import DamageReport, Inputs, add_where_arguments, damage_summary, parse_where
@@ -118,14 +118,10 @@ def _columns(args: argparse.Namespace) -> list[str] | None:
     if args.view != "records":
         raise UsageError("--columns applies to the records view only")
     cols = [c.strip() for c in args.columns.split(",") if c.strip()]
-    known = list(RECORD_COLUMNS) + list(EVENT_COLUMNS)
-    bad = [c for c in cols if c not in known]
-    if bad or not cols:
-        raise UsageError(
-            f"--columns: unknown column(s) {', '.join(bad) or '(none given)'}; "
-            f"choose from {','.join(known)}"
-        )
-    return cols
+    try:
+        return check_columns(cols)
+    except ValueError as e:
+        raise UsageError(f"--columns: {e}") from None
 
 
 def _internal_columns(user: list[str] | None, view: str, need_time: bool) -> list[str] | None:
