@@ -6,15 +6,25 @@
 //!   (no state carried between records);
 //! - `Undecided` only for a record whose tokens do not all decode;
 //! - `-v` turns every decided verdict into its opposite and leaves `Undecided` alone;
-//! - an empty selection selects every record whose tokens all parse (auditreduce's rule).
+//! - an empty selection selects every record whose tokens all parse (auditreduce's rule);
+//! - the header prefilter never drops a record the verdict would select;
+//! - the Arrow pipeline with the selection (1 and 2 threads, any batch size) has one row
+//!   per selected record, at its offset, and reports the undecided ones.
 #![no_main]
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use bsmtrail::arrow::{BatchReader, Col, Input, Options, View};
 use bsmtrail::chunks::{boundaries, Params};
+use bsmtrail::mode::Mode;
 use bsmtrail::recover::{Item, Recover};
+use bsmtrail::select::AllOf;
 use bsmtrail::select::{SelectState, Selection, Variants, Verdict};
+use bsmtrail::source::Source;
 use bsmtrail::tokens::{walk_valid, DecodeOptions, TokenIter};
 use bsmtrail_fuzz::Picker;
 use libfuzzer_sys::fuzz_target;
+use std::sync::Arc;
 
 fn selection(p: &mut Picker<'_>) -> Selection {
     let flags = u32::from(p.byte()) | u32::from(p.byte()) << 8;
@@ -77,17 +87,68 @@ fn verdicts(sel: &Selection, trail: &[u8], base: usize) -> Vec<(usize, Verdict)>
         .collect()
 }
 
+/// (row offsets, undecided offsets) of the pipeline over `trail` with `sel`.
+fn pipeline(
+    sel: &Selection,
+    trail: &[u8],
+    batch_size: usize,
+    threads: usize,
+) -> (Vec<u64>, Vec<u64>) {
+    let input = Input::Bytes {
+        name: "t".into(),
+        source: Source::from_owner(trail.to_vec()),
+        base: 0,
+    };
+    let opts = Options {
+        view: View::Records(vec![Col::Offset]),
+        mode: Mode::Recover,
+        batch_size,
+        threads,
+        selection: Some(Arc::new(AllOf::new(vec![sel.clone()]))),
+        ..Options::default()
+    };
+    let reader = BatchReader::new(vec![input], opts).expect("a reader over bytes");
+    let report = reader.report();
+    let rows = reader
+        .flat_map(|b| {
+            b.expect("recover mode never fails")
+                .column(0)
+                .as_primitive::<UInt64Type>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    let r = report.lock().expect("report");
+    (rows, r.inputs[0].undecided.items().to_vec())
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut p = Picker::new(data);
     let sel = selection(&mut p);
     let chunk = 1 + usize::from(p.byte()) * 8;
+    let batch_size = 1 + usize::from(p.byte() % 8);
     let trail = p.rest();
     let whole = verdicts(&sel, trail, 0);
+    let at = |want: Verdict| -> Vec<u64> {
+        whole
+            .iter()
+            .filter(|(_, v)| *v == want)
+            .map(|(o, _)| *o as u64)
+            .collect()
+    };
+    for threads in [1, 2] {
+        let (rows, undecided) = pipeline(&sel, trail, batch_size, threads);
+        assert_eq!(rows, at(Verdict::Selected), "{threads} threads");
+        assert_eq!(undecided, at(Verdict::Undecided), "{threads} threads");
+    }
     let mut state = SelectState::default();
     for &(off, v) in &whole {
         let len = u32::from_be_bytes(trail[off + 1..off + 5].try_into().unwrap()) as usize;
         let rec = trail[off..off + len].to_vec();
         assert_eq!(sel.verdict(&rec, &mut state), v, "alone, at {off}");
+        if !sel.prefilter(&rec) {
+            assert_eq!(v, Verdict::Rejected, "prefilter at {off}");
+        }
         if v == Verdict::Undecided {
             assert!(
                 walk_valid(&rec, DecodeOptions::FULL, |_| {}).is_err(),
