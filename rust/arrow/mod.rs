@@ -26,7 +26,7 @@ pub mod window;
 pub use builders::text;
 pub use parallel::{BatchReader, Input, Options, Prefetch, View};
 pub use records::time_ms;
-pub use report::{InputReport, Report, SharedReport};
+pub use report::{Findings, InputReport, Report, SharedReport};
 pub use schema::{Col, SCHEMA_VERSION};
 
 use crate::error::ErrorKind;

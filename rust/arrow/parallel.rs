@@ -703,6 +703,44 @@ impl Judge<'_> {
             _ => Verdict::Selected,
         }
     }
+
+    /// Whether a record becomes a row: counted as one, or noted when undecided.
+    fn row(
+        &mut self,
+        bytes: &[u8],
+        kept: bool,
+        notes: &mut Notes,
+        source: i32,
+        offset: u64,
+    ) -> bool {
+        match self.verdict(bytes, kept) {
+            Verdict::Selected => {
+                notes.of(source).rows += 1;
+                true
+            }
+            Verdict::Undecided => {
+                notes.undecided(source, offset);
+                false
+            }
+            Verdict::Rejected => false,
+        }
+    }
+}
+
+/// A record that failed to decode: the stream's error in strict mode, else noted (its row
+/// carries the error).
+fn failed(
+    strict: bool,
+    notes: &mut Notes,
+    seg: &Segment,
+    job: &Job,
+    e: DecodeError,
+) -> Result<(), ArrowError> {
+    if strict {
+        return Err(external(e));
+    }
+    notes.failing(seg.source, job.offset, job.len as u64, &e);
+    Ok(())
 }
 
 fn decode_segments(ctx: &Ctx, chunk: &Chunk, notes: &mut Notes) -> Result<RecordBatch, ArrowError> {
@@ -740,20 +778,11 @@ fn decode_segments(ctx: &Ctx, chunk: &Chunk, notes: &mut Notes) -> Result<Record
                         continue;
                     };
                     let rec = data.get(job.rel..job.rel + job.len).unwrap_or(&[]);
-                    match judge.verdict(rec, kept) {
-                        Verdict::Rejected => continue,
-                        Verdict::Undecided => {
-                            notes.undecided(seg.source, job.offset);
-                            continue;
-                        }
-                        Verdict::Selected => {}
+                    if !judge.row(rec, kept, notes, seg.source, job.offset) {
+                        continue;
                     }
-                    notes.of(seg.source).rows += 1;
                     if let Some(e) = b.append(rec, job.offset, seg.source) {
-                        if strict {
-                            return Err(external(e));
-                        }
-                        notes.failing(seg.source, job.offset, job.len as u64, &e);
+                        failed(strict, notes, seg, job, e)?;
                     }
                 }
             }
@@ -767,20 +796,11 @@ fn decode_segments(ctx: &Ctx, chunk: &Chunk, notes: &mut Notes) -> Result<Record
                     let bytes = data.get(job.rel..job.rel + job.len).unwrap_or(&[]);
                     match job.kind {
                         JobKind::Record { index, kept } => {
-                            match judge.verdict(bytes, kept) {
-                                Verdict::Rejected => continue,
-                                Verdict::Undecided => {
-                                    notes.undecided(seg.source, job.offset);
-                                    continue;
-                                }
-                                Verdict::Selected => {}
+                            if !judge.row(bytes, kept, notes, seg.source, job.offset) {
+                                continue;
                             }
-                            notes.of(seg.source).rows += 1;
                             if let Some(e) = b.append_record(bytes, job.offset, seg.source, index) {
-                                if strict {
-                                    return Err(external(e));
-                                }
-                                notes.failing(seg.source, job.offset, job.len as u64, &e);
+                                failed(strict, notes, seg, job, e)?;
                             }
                         }
                         JobKind::File => {
@@ -807,15 +827,9 @@ fn decode_segments(ctx: &Ctx, chunk: &Chunk, notes: &mut Notes) -> Result<Record
                         }
                         JobKind::Record { kept, .. } => {
                             let rec = data.get(job.rel..job.rel + job.len).unwrap_or(&[]);
-                            match judge.verdict(rec, *kept) {
-                                Verdict::Rejected => continue,
-                                Verdict::Undecided => {
-                                    notes.undecided(seg.source, job.offset);
-                                    continue;
-                                }
-                                Verdict::Selected => {}
+                            if !judge.row(rec, *kept, notes, seg.source, job.offset) {
+                                continue;
                             }
-                            notes.of(seg.source).rows += 1;
                             if let Some(f) = walk(rec, |_| {}).error {
                                 let e = f.at(job.offset);
                                 b.push(seg.source, job.offset, job.len as u64, RECORD, &e);

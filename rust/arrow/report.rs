@@ -10,11 +10,9 @@ use crate::error::DecodeError;
 use crate::tally::{DamageLog, Kept, DEFAULT_KEEP};
 use std::sync::{Arc, Mutex};
 
-/// One input's findings so far.
+/// What a stream found in one input (or one chunk of it).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InputReport {
-    /// The input's name (its `source` value).
-    pub name: String,
+pub struct Findings {
     /// Records framed (before any selection).
     pub records: u64,
     /// Bytes of the records framed.
@@ -31,27 +29,37 @@ pub struct InputReport {
     pub undecided: Kept<u64>,
 }
 
-impl InputReport {
-    fn new(name: String, keep: usize) -> Self {
-        InputReport {
-            name,
+impl Default for Findings {
+    fn default() -> Self {
+        Findings {
             records: 0,
             record_bytes: 0,
             rows: 0,
-            damage: DamageLog::new(keep),
-            failing: DamageLog::new(keep),
-            undecided: Kept::new(keep),
+            damage: DamageLog::new(DEFAULT_KEEP),
+            failing: DamageLog::new(DEFAULT_KEEP),
+            undecided: Kept::new(DEFAULT_KEEP),
         }
     }
+}
 
-    fn absorb(&mut self, n: InputNotes) {
-        self.records += n.records;
-        self.record_bytes += n.record_bytes;
-        self.rows += n.rows;
-        self.damage.absorb(n.damage);
-        self.failing.absorb(n.failing);
-        self.undecided.absorb(n.undecided);
+impl Findings {
+    /// Append `other`, found after everything in `self`.
+    fn absorb(&mut self, other: Findings) {
+        self.records += other.records;
+        self.record_bytes += other.record_bytes;
+        self.rows += other.rows;
+        self.damage.absorb(other.damage);
+        self.failing.absorb(other.failing);
+        self.undecided.absorb(other.undecided);
     }
+}
+
+/// One input's findings so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputReport {
+    /// The input's name (its `source` value).
+    pub name: String,
+    pub found: Findings,
 }
 
 /// Every input's findings; `finished` once the stream has handed out its last batch.
@@ -68,48 +76,27 @@ pub(crate) fn shared(names: &[String]) -> SharedReport {
     Arc::new(Mutex::new(Report {
         inputs: names
             .iter()
-            .map(|n| InputReport::new(n.clone(), DEFAULT_KEEP))
+            .map(|n| InputReport {
+                name: n.clone(),
+                found: Findings::default(),
+            })
             .collect(),
         finished: false,
     }))
 }
 
-/// One chunk's share of one input.
-#[derive(Debug)]
-pub(crate) struct InputNotes {
-    pub records: u64,
-    pub record_bytes: u64,
-    pub rows: u64,
-    pub damage: DamageLog,
-    pub failing: DamageLog,
-    pub undecided: Kept<u64>,
-}
-
-impl Default for InputNotes {
-    fn default() -> Self {
-        InputNotes {
-            records: 0,
-            record_bytes: 0,
-            rows: 0,
-            damage: DamageLog::new(DEFAULT_KEEP),
-            failing: DamageLog::new(DEFAULT_KEEP),
-            undecided: Kept::new(DEFAULT_KEEP),
-        }
-    }
-}
-
 /// One chunk's findings, by input (a chunk spans few inputs: a short list).
 #[derive(Debug, Default)]
 pub(crate) struct Notes {
-    by_input: Vec<(i32, InputNotes)>,
+    by_input: Vec<(i32, Findings)>,
 }
 
 impl Notes {
-    pub fn of(&mut self, source: i32) -> &mut InputNotes {
+    pub fn of(&mut self, source: i32) -> &mut Findings {
         let at = match self.by_input.iter().position(|(s, _)| *s == source) {
             Some(i) => i,
             None => {
-                self.by_input.push((source, InputNotes::default()));
+                self.by_input.push((source, Findings::default()));
                 self.by_input.len() - 1
             }
         };
@@ -136,7 +123,7 @@ impl Notes {
                     .ok()
                     .and_then(|i| r.inputs.get_mut(i))
                 {
-                    input.absorb(n);
+                    input.found.absorb(n);
                 }
             }
         }

@@ -490,7 +490,7 @@ mod selection {
         let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
         let r = report.lock().unwrap();
         assert!(r.finished);
-        let input = &r.inputs[0];
+        let input = &r.inputs[0].found;
         let items: Vec<Item> = Recover::new(&data).collect();
         let records = items
             .iter()

@@ -28,26 +28,26 @@ impl InputReport {
     /// Records framed (before any selection).
     #[getter]
     fn records(&self) -> u64 {
-        self.core.records
+        self.core.found.records
     }
 
     /// Bytes of the records framed.
     #[getter]
     fn record_bytes(&self) -> u64 {
-        self.core.record_bytes
+        self.core.found.record_bytes
     }
 
     /// Records that became rows.
     #[getter]
     fn rows(&self) -> u64 {
-        self.core.rows
+        self.core.found.rows
     }
 
     /// Regions framing skipped.
     #[getter]
     fn damage(&self) -> DamageLog {
         DamageLog {
-            log: self.core.damage.clone(),
+            log: self.core.found.damage.clone(),
         }
     }
 
@@ -55,29 +55,29 @@ impl InputReport {
     #[getter]
     fn failing(&self) -> DamageLog {
         DamageLog {
-            log: self.core.failing.clone(),
+            log: self.core.found.failing.clone(),
         }
     }
 
     /// Offsets of the first records a selection could not decide.
     #[getter]
     fn undecided(&self) -> Vec<u64> {
-        self.core.undecided.items().to_vec()
+        self.core.found.undecided.items().to_vec()
     }
 
     /// How many records a selection could not decide.
     #[getter]
     fn undecided_total(&self) -> u64 {
-        self.core.undecided.total()
+        self.core.found.undecided.total()
     }
 
     fn __repr__(&self) -> String {
         format!(
             "<bsmtrail InputReport {:?}: {} records, {} rows, {} damaged regions>",
             self.core.name,
-            self.core.records,
-            self.core.rows,
-            self.core.damage.count()
+            self.core.found.records,
+            self.core.found.rows,
+            self.core.found.damage.count()
         )
     }
 }

@@ -119,7 +119,7 @@ fn pipeline(
         })
         .collect();
     let r = report.lock().expect("report");
-    (rows, r.inputs[0].undecided.items().to_vec())
+    (rows, r.inputs[0].found.undecided.items().to_vec())
 }
 
 fuzz_target!(|data: &[u8]| {
