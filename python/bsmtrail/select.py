@@ -320,15 +320,16 @@ def reduce(
     sel: Selection,
     out: str | os.PathLike[str] | BinaryIO | None = None,
     *,
-    recover: bool = False,
+    mode: Mode = "strict",
 ) -> ReduceResult:
     """Write the selected records of ``source`` (whole, byte for byte, like auditreduce)
     to ``out``: a path, a binary file object, or None for standard output. A path source
     may be compressed (``bsmtrail.sources``). A path output may not be the source; it is
     written under a temporary name and renamed into place when complete, so an error or
-    interrupt leaves any previous file there untouched."""
+    interrupt leaves any previous file there untouched. ``mode="strict"`` frames as
+    auditreduce does and stops at the first framing error (in ``error``);
+    ``"recover"`` resynchronises past damage (in ``damage``)."""
     damage = _native.DamageLog()
-    mode: Mode = "recover" if recover else "strict"
 
     def run(data: str | bytes, f: str | BinaryIO) -> ReduceResult:
         # Rust writes the selected spans itself: to a path, or in 1 MiB pieces to `f`.

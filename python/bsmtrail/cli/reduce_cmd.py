@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 from ..outputs import atomic_file, check_output
 from ..select import SelectionError, parse_auditreduce_args, reduce, selection
 from ..sources import materialize
+from ..types import Mode
 from .inputs import expand_paths
 from .printable import printable
 from .usage import say_no_records
@@ -136,7 +137,8 @@ def main(argv: Sequence[str]) -> int:
             sink = sys.stdout.buffer
         for name in names:
             src = stack.enter_context(materialize(name))
-            res = reduce(src.path, sel, sink, recover=bool(ours.get("recover")))
+            mode: Mode = "recover" if ours.get("recover") else "strict"
+            res = reduce(src.path, sel, sink, mode=mode)
             if res.error is not None:
                 print(f"{PROG}: {printable(src.name)}: stopped: {res.error}", file=sys.stderr)
                 status = 1
