@@ -180,3 +180,29 @@ def test_selective_convert_writes_only_its_output_and_calls_no_python_per_record
     # Python work is per command and per batch, never per record: ten times the records
     # cost (almost) no more Python calls.
     assert int(calls) - int(calls_small) < (records - few) / 10, (calls_small, calls)
+
+
+def _undecidable(n: int) -> bytes:
+    """``n`` records whose second token is one bsmtrail cannot decode (id 0xee)."""
+    body = bytes([0xEE, 1, 2, 3])
+    count = 18 + len(body) + 7
+    head = bytes([0x14]) + count.to_bytes(4, "big") + bytes([11, 0, 1]) + bytes(10)
+    rec = head + body + bytes([0x13, 0xB1, 0x05]) + count.to_bytes(4, "big")
+    return rec * n
+
+
+def test_undecided_records_are_reported_by_every_selection_path(tmp_path: Path) -> None:
+    data = _undecidable(3)
+    size = len(data) // 3
+    sel = selection(auid=0)  # a criterion the unknown token could hide
+    view = bsmtrail.open(data, mode="recover").select(sel)
+    assert list(view) == []
+    assert len(view.undecided) == 3 and view.undecided.kept == (0, size, 2 * size)
+    s = view.arrow_stream(columns=["offset"], events=False)
+    assert s.read_all().num_rows == 0
+    (r,) = s.report()
+    assert (r.undecided_total, r.undecided, r.records, r.rows) == (3, [0, size, 2 * size], 3, 0)
+    path = tmp_path / "u.bsm"
+    path.write_bytes(data)
+    with pytest.warns(bsmtrail.BSMWarning, match="3 record"):
+        assert read_trails(path, ["offset"], where=sel, events=False).num_rows == 0

@@ -333,6 +333,9 @@ def iter_trails(
         events=events,
         where=where,
         prefetch=prefetch,
+        # A selective stream is mostly framing: mapped, the workers frame byte ranges in
+        # parallel, and pages behind the reader are released (memory stays flat).
+        map_files=where is not None,
         keep=copies,  # decompressed copies live as long as the stream
     )
 

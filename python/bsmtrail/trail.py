@@ -151,7 +151,7 @@ class Trail:
         self._damage = _native.DamageLog()
         #: Offsets of records the selection could not decide in the last iteration.
         self._undecided: list[int] = []
-        self._undecided_total = 0
+        self._iteration: _native.RecordIter | None = None
         self._path: str | None = None
         #: What :meth:`select` keeps (None: every record).
         self._where: Selection | None = None
@@ -195,23 +195,21 @@ class Trail:
         """Offsets of the records the last iteration of a :meth:`select` view left out
         because a token bsmtrail cannot decode hides what the criteria depend on (never
         guessed): the first ones, every one counted."""
-        return Bounded(tuple(self._undecided), self._undecided_total)
+        total = 0 if self._iteration is None else self._iteration.undecided_total
+        return Bounded(tuple(self._undecided), total)
 
     def _records(self, files: Callable[[dict[str, Any], bytes], Any] | None) -> Iterator[Any]:
         recover = self.mode == "recover"
         self._damage = _native.DamageLog()
         self._undecided = []
-        it = self._reader.records(
+        self._iteration = self._reader.records(
             self.mode,
             damage=self._damage if recover else None,
             files=files,
             selection=self._where,
             undecided=self._undecided,
         )
-        try:
-            yield from it
-        finally:
-            self._undecided_total = it.undecided_total
+        return self._iteration
 
     def __iter__(self) -> Iterator[Record]:
         if self._where is None and self.mode == "strict":
@@ -271,7 +269,7 @@ class Trail:
         picked.name = f"{self.name} (selected)"
         picked._where = where if self._where is None else self._where & where
         picked._damage = _native.DamageLog()
-        picked._undecided, picked._undecided_total = [], 0
+        picked._undecided, picked._iteration = [], None
         return picked
 
     def verify(
