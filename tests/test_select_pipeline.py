@@ -206,3 +206,23 @@ def test_undecided_records_are_reported_by_every_selection_path(tmp_path: Path) 
     path.write_bytes(data)
     with pytest.warns(bsmtrail.BSMWarning, match="3 record"):
         assert read_trails(path, ["offset"], where=sel, events=False).num_rows == 0
+
+
+@pytest.mark.parametrize("columns", [None, "time", "offset,event"])
+def test_failing_records_are_reported_whatever_the_columns(
+    generated: Path, tmp_path: Path, columns: str | None
+) -> None:
+    data = bytearray(generated.read_bytes())
+    rec = list(bsmtrail.open(bytes(data)))[5]
+    second = rec.tokens[1]["offset"]
+    data[second] = 0xEE  # an unknown token id: the record frames, its tokens do not decode
+    bad = tmp_path / "bad.bsm"
+    bad.write_bytes(data)
+    (want,) = bsmtrail.open(bytes(data), mode="recover").errors_table().to_pylist()
+    cmd = [sys.executable, "-m", "bsmtrail", "convert", str(bad), "-o", str(tmp_path / "o.pq")]
+    cmd += ["--format", "parquet", "-q"] + (["--columns", columns] if columns else [])
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 1
+    assert "1 record(s) failing validation" in res.stderr
+    assert f"@{want['offset']} (0x{want['offset']:x}) record {want['length']} bytes" in res.stderr
+    assert want["message"] in res.stderr
