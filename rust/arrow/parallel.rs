@@ -20,7 +20,7 @@ use super::walk::walk;
 use super::window::{FileReader, Found, WindowFramer, DEFAULT_WINDOW};
 use crate::chunks::{self, Params, Window};
 use crate::error::DecodeError;
-use crate::framing::{Check, SpanKind};
+use crate::framing::Check;
 use crate::mode::Mode;
 use crate::recover::{Item, Items};
 use crate::select::{AllOf, AllOfState, Verdict};
@@ -142,6 +142,38 @@ struct Job {
     kind: JobKind,
 }
 
+impl Job {
+    /// The job for an item framed in a memory input that starts `base` bytes into its
+    /// trail (`rel` stays the position in the buffer, offsets become the trail's).
+    fn of(item: Item, base: u64) -> Job {
+        let (rel, len, kind) = match item {
+            Item::Record(s) => (
+                s.offset,
+                s.len,
+                JobKind::Record {
+                    index: 0,
+                    kept: false,
+                },
+            ),
+            Item::File(s) => (s.offset, s.len, JobKind::File),
+            Item::Damage(d) => (
+                d.offset,
+                0,
+                JobKind::Damage {
+                    len: d.len as u64,
+                    error: Box::new(d.error.shifted(base)),
+                },
+            ),
+        };
+        Job {
+            rel,
+            len,
+            offset: base + rel as u64,
+            kind,
+        }
+    }
+}
+
 /// Consecutive jobs of one input sharing one buffer.
 struct Segment {
     source: i32,
@@ -217,11 +249,17 @@ const RANGE_PARAMS: Params = Params {
 /// not (a record crafted across the split point), the reader goes back to framing
 /// serially from where that walk landed (see `Miss`).
 struct Range {
+    at: Place,
+    start: usize,
+    end: usize,
+}
+
+/// A memory input: its index, its bytes, and where they start in its trail.
+#[derive(Clone)]
+struct Place {
     input: i32,
     source: Source,
     base: u64,
-    start: usize,
-    end: usize,
 }
 
 /// Ranges that did not land on their end, for the tests.
@@ -230,9 +268,7 @@ pub(crate) static MISSES: std::sync::atomic::AtomicUsize = std::sync::atomic::At
 
 /// A range whose walk did not land on its end: framing resumes serially at `landing`.
 struct Miss {
-    input: i32,
-    source: Source,
-    base: u64,
+    at: Place,
     landing: usize,
 }
 
@@ -306,32 +342,8 @@ impl Framer {
                 let mut items = Items::new(data, *pos, self.mode, Check::Trailer);
                 let item = items.next()?;
                 *pos = items.position();
-                let record = JobKind::Record {
-                    index: 0,
-                    kept: false,
-                };
                 let job = match item {
-                    Ok(Item::Record(s)) => Job {
-                        rel: s.offset,
-                        len: s.len,
-                        offset: base + s.offset as u64,
-                        kind: record,
-                    },
-                    Ok(Item::File(s)) => Job {
-                        rel: s.offset,
-                        len: s.len,
-                        offset: base + s.offset as u64,
-                        kind: JobKind::File,
-                    },
-                    Ok(Item::Damage(d)) => Job {
-                        rel: d.offset,
-                        len: 0,
-                        offset: base + d.offset as u64,
-                        kind: JobKind::Damage {
-                            len: d.len as u64,
-                            error: Box::new(d.error.shifted(base)),
-                        },
-                    },
+                    Ok(item) => Job::of(item, base),
                     Err(e) => {
                         *pos = data.len();
                         // Zeros where a mapped file shrank are not the trail's error.
@@ -354,19 +366,8 @@ impl Framer {
                 };
                 let (_, base, generation) = w.window();
                 let job = match found {
-                    Found::Record(s) | Found::File(s) => Job {
-                        rel: s.offset,
-                        len: s.len,
-                        offset: base + s.offset as u64,
-                        kind: if s.kind == SpanKind::Record {
-                            JobKind::Record {
-                                index: 0,
-                                kept: false,
-                            }
-                        } else {
-                            JobKind::File
-                        },
-                    },
+                    Found::Record(s) => Job::of(Item::Record(s), base),
+                    Found::File(s) => Job::of(Item::File(s), base),
                     Found::Damage { offset, len, error } => Job {
                         rel: 0,
                         len: 0,
@@ -459,9 +460,11 @@ impl Framer {
         Some(Chunk {
             end: Some((source.clone(), end)),
             range: Some(Range {
-                input: *input,
-                source: source.clone(),
-                base: *base,
+                at: Place {
+                    input: *input,
+                    source: source.clone(),
+                    base: *base,
+                },
                 start,
                 end,
             }),
@@ -471,16 +474,17 @@ impl Framer {
 
     /// Go back to `miss.landing` of its input and frame serially from there on.
     fn rewind(&mut self, miss: Miss) {
+        let at = miss.at;
+        self.next_input = usize::try_from(at.input).map_or(0, |i| i + 1);
         self.cursor = Some((
-            miss.input,
+            at.input,
             Cursor::Mem {
-                source: miss.source,
+                source: at.source,
                 pos: miss.landing,
-                base: miss.base,
+                base: at.base,
                 serial: true,
             },
         ));
-        self.next_input = usize::try_from(miss.input).map_or(0, |i| i + 1);
         self.fatal = None;
         self.done = false;
     }
@@ -591,58 +595,32 @@ type Decoded = Result<(RecordBatch, Notes, Option<Miss>), ArrowError>;
 /// Frame a range (see `Range`) into the jobs of one segment: records the selection's
 /// header check rejects get none. Returns the segment and where the walk landed.
 fn frame_range(ctx: &Ctx, r: &Range, notes: &mut Notes) -> (Segment, usize) {
-    let data = r.source.bytes();
-    let n = notes.of(r.input);
+    let data = r.at.source.bytes();
+    let n = notes.of(r.at.input);
     let mut items = Items::new(data, r.start, Mode::Recover, Check::Trailer);
     let mut jobs = Vec::new();
     while items.position() < r.end {
         let Some(Ok(item)) = items.next() else {
             break;
         };
-        let job = match item {
-            Item::Record(s) => {
-                n.records += 1;
-                n.record_bytes += s.len as u64;
-                let rec = &data[s.offset..s.offset + s.len];
-                if !ctx
-                    .selection
-                    .as_ref()
-                    .map_or(true, |sel| sel.prefilter(rec))
-                {
-                    continue;
-                }
-                Job {
-                    rel: s.offset,
-                    len: s.len,
-                    offset: r.base + s.offset as u64,
-                    kind: JobKind::Record {
-                        index: 0,
-                        kept: false,
-                    },
-                }
+        if let Item::Record(s) = &item {
+            n.records += 1;
+            n.record_bytes += s.len as u64;
+            let rec = &data[s.offset..s.offset + s.len];
+            if !ctx
+                .selection
+                .as_ref()
+                .map_or(true, |sel| sel.prefilter(rec))
+            {
+                continue;
             }
-            Item::File(s) => Job {
-                rel: s.offset,
-                len: s.len,
-                offset: r.base + s.offset as u64,
-                kind: JobKind::File,
-            },
-            Item::Damage(d) => Job {
-                rel: d.offset,
-                len: 0,
-                offset: r.base + d.offset as u64,
-                kind: JobKind::Damage {
-                    len: d.len as u64,
-                    error: Box::new(d.error.shifted(r.base)),
-                },
-            },
-        };
-        jobs.push(job);
+        }
+        jobs.push(Job::of(item, r.at.base));
     }
     let segment = Segment {
-        source: r.input,
+        source: r.at.input,
         generation: 0,
-        buf: Buf::Source(r.source.clone()),
+        buf: Buf::Source(r.at.source.clone()),
         jobs,
     };
     (segment, items.position())
@@ -662,9 +640,7 @@ fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Decoded {
             let (segment, landing) = frame_range(ctx, r, &mut notes);
             if landing != r.end {
                 miss = Some(Miss {
-                    input: r.input,
-                    source: r.source.clone(),
-                    base: r.base,
+                    at: r.at.clone(),
                     landing,
                 });
             }
