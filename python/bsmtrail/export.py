@@ -165,7 +165,15 @@ def _flatten_for_csv(batch: Any, raw: bool = False) -> Any:
 class Sink:
     """Writes batches of one schema to one file (or stdout)."""
 
-    def __init__(self, fmt: str, path: str, schema: Any, *, csv_raw: bool = False) -> None:
+    def __init__(
+        self,
+        fmt: str,
+        path: str,
+        schema: Any,
+        *,
+        csv_raw: bool = False,
+        parquet: dict[str, Any] | None = None,
+    ) -> None:
         pa = _mod("pyarrow")
 
         self.fmt = fmt
@@ -173,22 +181,28 @@ class Sink:
         self.rows = 0
         self._close: Callable[[], None]
         self._file: IO[bytes] | None = None
+        self._out: IO[bytes] | None = None
+        if fmt == "parquet":
+            # pyarrow writes binary formats to the path itself (no Python file object in
+            # between). `parquet`: ParquetWriter options over the defaults.
+            pq = _mod("pyarrow.parquet")
+
+            w = pq.ParquetWriter(path, schema, **{"compression": "zstd", **(parquet or {})})
+            self._write: Callable[[Any], None] = w.write_batch
+            self._close = w.close
+            return
+        if fmt == "feather":
+            opts = pa.ipc.IpcWriteOptions(compression="zstd")
+            iw = pa.ipc.new_file(path, schema, options=opts)
+            self._write = iw.write_batch
+            self._close = iw.close
+            return
         if path == "-":
             out: IO[bytes] = sys.stdout.buffer
         else:
             out = self._file = open(path, "wb")  # closed in close()
-        if fmt == "parquet":
-            pq = _mod("pyarrow.parquet")
-
-            w = pq.ParquetWriter(out, schema, compression="zstd")
-            self._write: Callable[[Any], None] = w.write_batch
-            self._close = w.close
-        elif fmt == "feather":
-            opts = pa.ipc.IpcWriteOptions(compression="zstd")
-            iw = pa.ipc.new_file(out, schema, options=opts)
-            self._write = iw.write_batch
-            self._close = iw.close
-        elif fmt == "csv":
+        self._out = out
+        if fmt == "csv":
             pcsv = _mod("pyarrow.csv")
 
             self._csv: Any = None
@@ -216,7 +230,6 @@ class Sink:
                     out.write(text.encode("utf-8", "surrogateescape"))
 
             self._write, self._close = write_jsonl, out.flush
-        self._out = out
 
     def write(self, batch: Any) -> None:
         self._write(batch)
@@ -228,7 +241,7 @@ class Sink:
         finally:
             if self._file is not None:
                 self._file.close()
-            else:
+            elif self._out is not None:
                 self._out.flush()
 
 
@@ -363,12 +376,6 @@ def write_parquet(stream: BatchStream, path: str | os.PathLike[str], **options: 
     ``pyarrow.parquet.ParquetWriter`` (default ``compression="zstd"``). Returns the
     number of rows written. The file is written under a temporary name and renamed into
     place when complete (``bsmtrail.outputs``)."""
-    pq = _mod("pyarrow.parquet")
-    options.setdefault("compression", "zstd")
-    rows = 0
     check_output(path, [])
-    with atomic_file(path) as tmp, pq.ParquetWriter(tmp, stream.schema, **options) as writer:
-        for batch in stream:
-            writer.write_batch(batch)
-            rows += batch.num_rows
-    return rows
+    with atomic_file(path) as tmp:
+        return _write_all(stream, Sink("parquet", tmp, stream.schema, parquet=options), None)
