@@ -23,6 +23,31 @@ pub struct Selection {
     specs: Vec<Py<PyDict>>,
 }
 
+impl Selection {
+    /// What both keep: the parts of `self`, then those of `other`.
+    fn and(&self, py: Python<'_>, other: &Selection) -> Selection {
+        Selection {
+            core: Arc::new(self.core.and(&other.core)),
+            specs: self
+                .specs
+                .iter()
+                .chain(&other.specs)
+                .map(|s| s.clone_ref(py))
+                .collect(),
+        }
+    }
+}
+
+impl Default for Selection {
+    /// No part: keeps everything (the unit of `and`).
+    fn default() -> Self {
+        Selection {
+            core: Arc::new(AllOf::default()),
+            specs: Vec::new(),
+        }
+    }
+}
+
 #[pymethods]
 impl Selection {
     #[new]
@@ -137,15 +162,7 @@ impl Selection {
 
     /// Keeps what both keep (a selection made from a selection).
     fn __and__(&self, py: Python<'_>, other: PyRef<'_, Selection>) -> Selection {
-        Selection {
-            core: Arc::new(self.core.and(&other.core)),
-            specs: self
-                .specs
-                .iter()
-                .chain(&other.specs)
-                .map(|s| s.clone_ref(py))
-                .collect(),
-        }
+        self.and(py, &other)
     }
 
     /// Pickled as its constructor's arguments (Dask sends selections to its workers).
@@ -164,22 +181,15 @@ impl Selection {
 #[pyfunction]
 fn _selection_of(py: Python<'_>, specs: Vec<Bound<'_, PyDict>>) -> PyResult<Selection> {
     let cls = py.get_type::<Selection>();
-    let mut parts = Vec::with_capacity(specs.len());
+    let mut out: Option<Selection> = None;
     for spec in specs {
-        let one: PyRef<'_, Selection> = cls.call((), Some(&spec))?.extract()?;
-        parts.push(Selection {
-            core: Arc::clone(&one.core),
-            specs: one.specs.iter().map(|s| s.clone_ref(py)).collect(),
+        let part: PyRef<'_, Selection> = cls.call((), Some(&spec))?.extract()?;
+        out = Some(match out {
+            Some(acc) => acc.and(py, &part),
+            None => part.and(py, &Selection::default()),
         });
     }
-    let mut out = parts.into_iter();
-    let first = out
-        .next()
-        .ok_or_else(|| PyValueError::new_err("a selection has at least one part"))?;
-    Ok(out.fold(first, |acc, p| Selection {
-        core: Arc::new(acc.core.and(&p.core)),
-        specs: acc.specs.into_iter().chain(p.specs).collect(),
-    }))
+    out.ok_or_else(|| PyValueError::new_err("a selection has at least one part"))
 }
 
 /// A Python binary file object as a `Write`: the GIL is taken for each call, and the
