@@ -469,9 +469,7 @@ def test_to_parquet_is_atomic_and_never_over_its_trail(tmp_path: Path) -> None:
     assert trail_path.read_bytes() == before
     out = tmp_path / "t.parquet"
     out.write_bytes(b"previous")
-    import pyarrow as pa
-
-    with pytest.raises(pa.ArrowException):  # the writer fails once the output is open
+    with pytest.raises(ValueError, match="compression"):
         bsmtrail.open(trail_path).to_parquet(out, compression="no-such-codec")
     assert out.read_bytes() == b"previous" and sorted(os.listdir(tmp_path)) == [
         "t.bsm",

@@ -266,6 +266,21 @@ class ArrowStream:
     def report_finished(self) -> bool: ...
 
 @final
+class ParquetWriter:
+    """A Parquet file written batch by batch, row groups encoded on worker threads."""
+
+    def __new__(
+        cls,
+        path: str | PathLike[str],
+        schema: Any,
+        *,
+        compression: str = "zstd",
+        threads: int = 0,
+    ) -> Self: ...
+    def write(self, batch: Any) -> None: ...
+    def close(self) -> int: ...
+
+@final
 class InputReport:
     """What a stream found in one input."""
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .arrow import BatchStream
 
 __all__ = [
+    "COMPRESSIONS",
     "EXTENSIONS",
     "FORMATS",
     "MAX_OPEN_DAYS",
@@ -60,6 +61,8 @@ EXTENSIONS: dict[str, Format] = {
 
 #: Day partitions with a writer open at once (``partition_by="day"``).
 MAX_OPEN_DAYS = 64
+#: Parquet column chunk codecs (``zstd:LEVEL`` too, 1-22; plain ``zstd`` is level 1).
+COMPRESSIONS = ("zstd", "lz4", "snappy", "none")
 #: Rows turned into Python objects at a time for JSON Lines.
 _JSONL_SLICE = 4096
 
@@ -172,23 +175,24 @@ class Sink:
         schema: Any,
         *,
         csv_raw: bool = False,
-        parquet: dict[str, Any] | None = None,
+        compression: str = "zstd",
+        threads: int | None = None,
     ) -> None:
         pa = _mod("pyarrow")
 
         self.fmt = fmt
         self.path = path
         self.rows = 0
-        self._close: Callable[[], None]
+        self._close: Callable[[], object]
         self._file: IO[bytes] | None = None
         self._out: IO[bytes] | None = None
         if fmt == "parquet":
-            # pyarrow writes binary formats to the path itself (no Python file object in
-            # between). `parquet`: ParquetWriter options over the defaults.
-            pq = _mod("pyarrow.parquet")
+            # Written in Rust: each batch's row group is encoded on a worker while the next
+            # batches come (bsmtrail._native.ParquetWriter), appended in order.
+            from . import _native
 
-            w = pq.ParquetWriter(path, schema, **{"compression": "zstd", **(parquet or {})})
-            self._write: Callable[[Any], None] = w.write_batch
+            w = _native.ParquetWriter(path, schema, compression=compression, threads=threads or 0)
+            self._write: Callable[[Any], None] = w.write
             self._close = w.close
             return
         if fmt == "feather":
@@ -370,12 +374,20 @@ def _write_all(batches: Iterable[Any], sink: Sink | DaySinks, columns: Sequence[
     return sink.rows
 
 
-def write_parquet(stream: BatchStream, path: str | os.PathLike[str], **options: Any) -> int:
+def write_parquet(
+    stream: BatchStream,
+    path: str | os.PathLike[str],
+    *,
+    compression: str = "zstd",
+    threads: int | None = None,
+) -> int:
     """Write a stream to a Parquet file batch by batch (one row group per batch), so
-    memory stays bounded whatever the trail's size. ``options`` go to
-    ``pyarrow.parquet.ParquetWriter`` (default ``compression="zstd"``). Returns the
-    number of rows written. The file is written under a temporary name and renamed into
-    place when complete (``bsmtrail.outputs``)."""
+    memory stays bounded whatever the trail's size; the row groups are encoded on
+    ``threads`` workers (None: every core) and written in order. ``compression`` is one of
+    :data:`COMPRESSIONS` or ``zstd:LEVEL``. Returns the number of rows written. The file
+    is written under a temporary name and renamed into place when complete
+    (``bsmtrail.outputs``)."""
     check_output(path, [])
     with atomic_file(path) as tmp:
-        return _write_all(stream, Sink("parquet", tmp, stream.schema, parquet=options), None)
+        sink = Sink("parquet", tmp, stream.schema, compression=compression, threads=threads)
+        return _write_all(stream, sink, None)

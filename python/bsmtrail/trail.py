@@ -354,13 +354,14 @@ class Trail:
         columns: Sequence[str] | None = None,
         events: EventsOption = None,
         batch_size: int = 65_536,
-        threads: int | None = 1,
-        **options: Any,
+        threads: int | None = None,
+        compression: str = "zstd",
     ) -> int:
         """Write the records view to Parquet, streaming batch by batch (one row group per
-        batch): one thread decodes (``threads``; None for every core) a batch ahead while
-        this one writes, so memory stays bounded whatever the trail's size. ``options`` go
-        to ``pyarrow.parquet.ParquetWriter``. Returns the rows written. The file is written
+        batch): ``threads`` workers (None: every core) decode batches and encode their
+        row groups, written in order, so memory stays bounded whatever the trail's size.
+        ``compression``: ``zstd`` (level 1), ``zstd:LEVEL``, ``lz4``, ``snappy`` or
+        ``none``. Returns the rows written. The file is written
         under a temporary name and renamed into place when complete; a path that is this
         trail's own file is refused (:class:`~bsmtrail.outputs.OutputError`)."""
         from .export import write_parquet
@@ -375,7 +376,7 @@ class Trail:
             threads=threads,
             prefetch=1,
         )
-        return write_parquet(stream, path, **options)
+        return write_parquet(stream, path, compression=compression, threads=threads)
 
     def tokens_table(self, *, batch_size: int = 65_536, threads: int | None = None) -> Any:
         """The tokens view as a ``pyarrow.Table``: one row per token, with its bytes

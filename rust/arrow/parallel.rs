@@ -22,6 +22,7 @@ use crate::chunks::{self, Params, Window};
 use crate::error::DecodeError;
 use crate::framing::Check;
 use crate::mode::Mode;
+use crate::ordered::Pool;
 use crate::recover::{Item, Items};
 use crate::select::{AllOf, AllOfState, Verdict};
 use crate::source::Source;
@@ -821,12 +822,6 @@ fn decode_segments(ctx: &Ctx, chunk: &Chunk, notes: &mut Notes) -> Result<Record
     }
 }
 
-enum Pool {
-    Single,
-    Global,
-    Own(rayon::ThreadPool),
-}
-
 /// A chunk handed to a worker: its batch arrives on `rx` (or is already there).
 enum Pending {
     Ready(Decoded),
@@ -896,24 +891,8 @@ impl BatchReader {
             View::Errors => errors_schema(&names),
         };
         let sources: ArrayRef = Arc::new(StringArray::from_iter_values(names.iter()));
-        // The consumer blocks while waiting for a worker: on a worker of the global pool
-        // itself that could wait forever, so decode on the calling thread there.
-        let on_global_worker = rayon::current_thread_index().is_some();
-        let (pool, depth) = match opts.threads {
-            1 => (Pool::Single, 1),
-            0 if on_global_worker || rayon::current_num_threads() <= 1 => (Pool::Single, 1),
-            0 => (Pool::Global, 2 * rayon::current_num_threads()),
-            n => (
-                Pool::Own(
-                    rayon::ThreadPoolBuilder::new()
-                        .num_threads(n)
-                        .thread_name(|i| format!("bsmtrail-arrow-{i}"))
-                        .build()
-                        .map_err(|e| ArrowError::ExternalError(Box::new(e)))?,
-                ),
-                2 * n,
-            ),
-        };
+        let (pool, depth) =
+            Pool::new(opts.threads, "arrow").map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
         // Ranges need no record numbers (the tokens view has them) and no strict stop (the
         // rows before a fatal error come first).
         let ranges = opts.selection.as_ref().is_some_and(|s| !s.sequential())
@@ -1007,14 +986,10 @@ impl BatchReader {
                 pool => {
                     let (tx, rx) = mpsc::sync_channel(1);
                     let ctx = Arc::clone(&self.ctx);
-                    let job = move || {
-                        // The consumer may have gone (the reader was dropped): nothing to do.
+                    // The consumer may have gone (the reader was dropped): nothing to do.
+                    pool.spawn(move || {
                         let _ = tx.send(decode_caught(&ctx, &chunk));
-                    };
-                    match pool {
-                        Pool::Own(p) => p.spawn(job),
-                        _ => rayon::spawn(job),
-                    }
+                    });
                     Pending::Decoding(rx)
                 }
             };

@@ -5,6 +5,7 @@ mod arrow;
 mod chunks;
 mod convert;
 mod errors;
+mod export;
 mod mode;
 mod reader;
 mod render;
@@ -31,6 +32,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     arrow::register(m)?;
     chunks::register(m)?;
     errors::register(m)?;
+    export::register(m)?;
     reader::register(m)?;
     render::register(m)?;
     report::register(m)?;

@@ -1,0 +1,156 @@
+//! Jobs run on a thread pool whose results are taken in the order they were submitted,
+//! with a bounded number in flight: the shape of every parallel stage that must write its
+//! output in input order (Arrow batches, Parquet row groups, rendered text).
+//!
+//! There is no barrier between jobs: a worker that finishes takes the next job while the
+//! others are still busy, so the cores stay loaded, and the consumer waits only for the
+//! oldest job. Memory stays bounded by `depth` results.
+
+use std::collections::VecDeque;
+use std::sync::mpsc;
+
+/// Where jobs run.
+pub enum Pool {
+    /// On the submitting thread, at once (one thread asked for, one core, or the submitter
+    /// is itself a worker of the global pool, which must not block waiting for its pool).
+    Single,
+    /// rayon's global pool (all cores).
+    Global,
+    /// A pool of its own, for an explicit thread count.
+    Own(rayon::ThreadPool),
+}
+
+impl Pool {
+    /// The pool for `threads` workers (0: every core) and the number of jobs to keep in
+    /// flight for it (two per worker: one running, one waiting).
+    pub fn new(threads: usize, name: &'static str) -> std::io::Result<(Pool, usize)> {
+        let on_global_worker = rayon::current_thread_index().is_some();
+        Ok(match threads {
+            1 => (Pool::Single, 1),
+            0 if on_global_worker || rayon::current_num_threads() <= 1 => (Pool::Single, 1),
+            0 => (Pool::Global, 2 * rayon::current_num_threads()),
+            n => (
+                Pool::Own(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(n)
+                        .thread_name(move |i| format!("bsmtrail-{name}-{i}"))
+                        .build()
+                        .map_err(std::io::Error::other)?,
+                ),
+                2 * n,
+            ),
+        })
+    }
+
+    /// Run `job` on the pool (on this thread for `Single`).
+    pub fn spawn(&self, job: impl FnOnce() + Send + 'static) {
+        match self {
+            Pool::Single => job(),
+            Pool::Global => rayon::spawn(job),
+            Pool::Own(p) => p.spawn(job),
+        }
+    }
+}
+
+/// A job that panicked (a bug): its result is this instead of aborting the process from
+/// inside the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panicked;
+
+enum Slot<T> {
+    Ready(Result<T, Panicked>),
+    Running(mpsc::Receiver<Result<T, Panicked>>),
+}
+
+/// Results of submitted jobs, oldest first.
+pub struct Ordered<T> {
+    pool: Pool,
+    depth: usize,
+    slots: VecDeque<Slot<T>>,
+}
+
+impl<T: Send + 'static> Ordered<T> {
+    pub fn new(threads: usize, name: &'static str) -> std::io::Result<Self> {
+        let (pool, depth) = Pool::new(threads, name)?;
+        Ok(Ordered {
+            pool,
+            depth,
+            slots: VecDeque::new(),
+        })
+    }
+
+    /// Whether as many jobs are in flight as the pool should have: take one first.
+    pub fn full(&self) -> bool {
+        self.slots.len() >= self.depth
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Start `job`; its result comes after every job submitted before it.
+    pub fn submit(&mut self, job: impl FnOnce() -> T + Send + 'static) {
+        let caught = move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).map_err(|_| Panicked)
+        };
+        if let Pool::Single = self.pool {
+            self.slots.push_back(Slot::Ready(caught()));
+            return;
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.pool.spawn(move || {
+            // The consumer may have gone (dropped): nothing to do with the result.
+            let _ = tx.send(caught());
+        });
+        self.slots.push_back(Slot::Running(rx));
+    }
+
+    /// The oldest job's result, waiting for it; None when nothing is in flight.
+    pub fn take(&mut self) -> Option<Result<T, Panicked>> {
+        Some(match self.slots.pop_front()? {
+            Slot::Ready(r) => r,
+            Slot::Running(rx) => rx.recv().unwrap_or(Err(Panicked)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_come_in_submission_order_whatever_the_threads() {
+        for threads in [1, 2, 4] {
+            let mut o = Ordered::new(threads, "test").unwrap();
+            let mut got = Vec::new();
+            for i in 0..100u64 {
+                if o.full() {
+                    got.push(o.take().unwrap().unwrap());
+                }
+                // Later jobs finish first: order must still hold.
+                o.submit(move || {
+                    std::thread::sleep(std::time::Duration::from_micros((100 - i) * 10));
+                    i
+                });
+            }
+            while let Some(r) = o.take() {
+                got.push(r.unwrap());
+            }
+            assert_eq!(got, (0..100).collect::<Vec<_>>(), "threads={threads}");
+        }
+    }
+
+    #[test]
+    fn a_panicking_job_is_a_result_not_an_abort() {
+        for threads in [1, 2] {
+            let mut o = Ordered::new(threads, "test").unwrap();
+            o.submit(|| 1);
+            o.submit(|| panic!("a bug"));
+            o.submit(|| 3);
+            assert_eq!(o.take(), Some(Ok(1)));
+            assert_eq!(o.take(), Some(Err(Panicked)));
+            assert_eq!(o.take(), Some(Ok(3)));
+            assert_eq!(o.take(), None);
+        }
+    }
+}
