@@ -58,10 +58,16 @@ def test_the_generated_trails_hold_every_token_type() -> None:
     assert set(bsmtrail.token_ids()) - seen == set()
 
 
+@pytest.mark.parametrize("threads", [1, 2, 4])
 @pytest.mark.parametrize("case", MANIFEST["praudit"], ids=_id)
 def test_print_matches_praudit(
-    case: dict[str, Any], tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+    case: dict[str, Any],
+    threads: int,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
 ) -> None:
+    """Byte for byte on 1, 2 and 4 threads, in runs of about 1,000 input bytes (so the
+    workers render many pieces, given back in order)."""
     want = gzip.decompress((GOLDEN / case["golden"]).read_bytes())
     assert hashlib.sha256(want).hexdigest() == case["sha256"]
     trail = _trail(case["trail"])
@@ -69,7 +75,8 @@ def test_print_matches_praudit(
         joined = tmp_path / "joined.bsm"
         joined.write_bytes(bytes.fromhex(case["prefix"]) + trail.read_bytes())
         trail = joined
-    status = main(["print", *case["args"], "--utc", *NAMES, str(trail)])
+    parallel = ["--threads", str(threads), "--chunk-size", "997"]
+    status = main(["print", *case["args"], "--utc", *NAMES, *parallel, str(trail)])
     got = capsysbinary.readouterr().out
     assert status == 0
     assert got == want

@@ -45,18 +45,25 @@ def test_api_matches_praudit(
     assert got == (golden_dir / f"{trail}.{mode}.txt").read_bytes()
 
 
+@pytest.mark.parametrize("threads", [1, 2, 4])
 @pytest.mark.parametrize(("trail", "mode"), CASES)
 def test_chunked_matches_praudit(
-    trail: str, mode: str, shared_trails: dict[str, Path], golden_dir: Path, etc_dir: Path
+    trail: str,
+    mode: str,
+    threads: int,
+    shared_trails: dict[str, Path],
+    golden_dir: Path,
+    etc_dir: Path,
 ) -> None:
-    """Tiny chunks and the stream interface give the same bytes as one piece."""
+    """Tiny chunks rendered on 1, 2 or 4 threads, and the stream interface, give the same
+    bytes as one piece."""
     options, _ = MODES[mode]
     r = Renderer(**options, **_tables(etc_dir))  # type: ignore[arg-type]
     data = shared_trails[trail].read_bytes()
     golden = (golden_dir / f"{trail}.{mode}.txt").read_bytes()
     prologue = b"<?xml version='1.0' ?>\n<audit>\n" if options.get("xml") else b""
     epilogue = b"</audit>\n" if options.get("xml") else b""
-    body = b"".join(r.chunks(data, chunk_size=1))
+    body = b"".join(r.chunks(data, chunk_size=1, threads=threads))
     assert prologue + body + epilogue == golden
     stream = r.stream()
     fed = b"".join(stream.feed(data[i : i + 7]) for i in range(0, len(data), 7))

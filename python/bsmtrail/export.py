@@ -39,6 +39,7 @@ __all__ = [
     "FORMATS",
     "MAX_OPEN_DAYS",
     "Format",
+    "check_compression",
     "export",
     "format_for",
     "write_parquet",
@@ -65,6 +66,14 @@ MAX_OPEN_DAYS = 64
 COMPRESSIONS = ("zstd", "lz4", "snappy", "none")
 #: Rows turned into Python objects at a time for JSON Lines.
 _JSONL_SLICE = 4096
+
+
+def check_compression(compression: str) -> None:
+    """Raise ValueError unless ``compression`` is one of :data:`COMPRESSIONS` or
+    ``zstd:LEVEL`` (1-22)."""
+    from . import _native
+
+    _native.check_compression(compression)
 
 
 def format_for(path: str | os.PathLike[str]) -> Format | None:
@@ -276,9 +285,18 @@ class DaySinks:
     next ``part-N`` file. Each batch is sorted by day (stably, so rows keep their order
     within a day) and written a run of days at a time."""
 
-    def __init__(self, root: str, schema: Any, fmt: str) -> None:
+    def __init__(
+        self,
+        root: str,
+        schema: Any,
+        fmt: str,
+        *,
+        compression: str = "zstd",
+        threads: int | None = None,
+    ) -> None:
         os.makedirs(root, exist_ok=True)
         self.root, self.schema, self.fmt = root, schema, fmt
+        self._options: dict[str, Any] = {"compression": compression, "threads": threads}
         self.open: OrderedDict[str, Sink] = OrderedDict()
         #: Files written per day so far (the next part number).
         self.parts: dict[str, int] = {}
@@ -297,7 +315,8 @@ class DaySinks:
         d = os.path.join(self.root, f"day={day}")
         os.makedirs(d, exist_ok=True)
         ext = "parquet" if self.fmt == "parquet" else "arrow"
-        sink = self.open[day] = Sink(self.fmt, os.path.join(d, f"part-{n}.{ext}"), self.schema)
+        path = os.path.join(d, f"part-{n}.{ext}")
+        sink = self.open[day] = Sink(self.fmt, path, self.schema, **self._options)
         return sink
 
     def write(self, batch: Any, time: Any) -> None:
@@ -330,12 +349,16 @@ def export(
     columns: Sequence[str] | None = None,
     partition_by: Literal["day"] | None = None,
     csv_raw: bool = False,
+    compression: str = "zstd",
+    threads: int | None = None,
 ) -> int:
     """Write ``batches`` (of ``schema``) to ``output`` in ``format`` and return the rows
     written. ``columns`` keeps those columns, in that order (a day partition still reads
     ``time`` from each batch). ``output`` ``"-"`` is standard output (csv and jsonl only).
     A file is written under a temporary name and renamed into place when complete; a
-    dataset directory likewise, replacing a previous dataset whole."""
+    dataset directory likewise, replacing a previous dataset whole. Parquet row groups are
+    encoded on ``threads`` workers (None: every core) with ``compression`` (one of
+    :data:`COMPRESSIONS`, or ``zstd:LEVEL``)."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     out_schema = schema
@@ -356,9 +379,13 @@ def export(
     check_output(output, [], directory=partition_by is not None)
     if partition_by is not None:
         with atomic_directory(output) as target:
-            return _write_all(batches, DaySinks(target, out_schema, format), columns)
+            days = DaySinks(target, out_schema, format, compression=compression, threads=threads)
+            return _write_all(batches, days, columns)
     with atomic_file(output) as target:
-        return _write_all(batches, Sink(format, target, out_schema, csv_raw=csv_raw), columns)
+        sink = Sink(
+            format, target, out_schema, csv_raw=csv_raw, compression=compression, threads=threads
+        )
+        return _write_all(batches, sink, columns)
 
 
 def _write_all(batches: Iterable[Any], sink: Sink | DaySinks, columns: Sequence[str] | None) -> int:

@@ -125,10 +125,22 @@ class Renderer:
         return self._native.render_record(bytes(record))
 
     def chunks(
-        self, source: Source, *, resync: bool = False, chunk_size: int = 1 << 20
+        self,
+        source: Source,
+        *,
+        resync: bool = False,
+        chunk_size: int = 1 << 20,
+        threads: int | None = None,
     ) -> Iterator[bytes]:
-        """The rendering of one input in pieces of about ``chunk_size`` bytes."""
-        return iter(self._native.chunks(_source(source), resync=resync, chunk_size=chunk_size))
+        """The rendering of one input in pieces: runs of about ``chunk_size`` input bytes
+        rendered on ``threads`` workers (None: every core), given back in input order (the
+        same bytes whatever the thread count)."""
+        if threads is not None and threads < 1:
+            raise ValueError("threads must be None (every core) or at least 1")
+        chunks = self._native.chunks(
+            _source(source), resync=resync, chunk_size=chunk_size, threads=threads or 0
+        )
+        return iter(chunks)
 
     def stream(self, *, resync: bool = False) -> _native.RenderStream:
         """An incremental renderer: ``feed(bytes) -> bytes`` renders each record as soon as

@@ -81,7 +81,18 @@ impl ParquetWriter {
     }
 }
 
+/// Raise ValueError unless `compression` names a Parquet codec (`ParquetWriter`'s rule),
+/// so a command refuses it before reading anything.
+#[pyfunction]
+fn check_compression(compression: &str) -> PyResult<()> {
+    compression
+        .parse::<Codec>()
+        .map(|_| ())
+        .map_err(PyValueError::new_err)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ParquetWriter>()?;
+    m.add_function(wrap_pyfunction!(check_compression, m)?)?;
     Ok(())
 }

@@ -6,7 +6,6 @@
 use super::source::source_from;
 use crate::lookup::Lookup;
 use crate::render::{self, Options, Stream, XML_FOOTER, XML_HEADER};
-use crate::source::Source;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -122,24 +121,20 @@ impl Renderer {
         PyBytes::new(py, &out)
     }
 
-    /// Render a trail in pieces of about `chunk_size` bytes (an iterator of bytes).
-    #[pyo3(signature = (source, *, resync = false, chunk_size = 1048576))]
+    /// Render a trail in pieces (an iterator of bytes), runs of about `chunk_size` input
+    /// bytes rendered on `threads` workers (0: every core) and given back in order.
+    #[pyo3(signature = (source, *, resync = false, chunk_size = 1048576, threads = 0))]
     fn chunks(
         &self,
         source: &Bound<'_, PyAny>,
         resync: bool,
         chunk_size: usize,
+        threads: usize,
     ) -> PyResult<RenderChunks> {
         let src = source_from(source)?;
-        let pos = render::Renderer::start(src.bytes(), resync);
+        let chunked = render::Chunked::new(self.snapshot(), src, resync, chunk_size, threads)?;
         Ok(RenderChunks {
-            state: Mutex::new(ChunkState {
-                renderer: self.snapshot(),
-                source: src,
-                pos,
-                chunk: chunk_size.max(1),
-                out: Vec::new(),
-            }),
+            state: Mutex::new(chunked),
         })
     }
 
@@ -162,18 +157,10 @@ impl Renderer {
     }
 }
 
-struct ChunkState {
-    renderer: render::Renderer,
-    source: Source,
-    pos: Option<usize>,
-    chunk: usize,
-    out: Vec<u8>,
-}
-
 /// Iterator of rendered chunks over one trail.
 #[pyclass(module = "bsmtrail._native", frozen)]
 pub struct RenderChunks {
-    state: Mutex<ChunkState>,
+    state: Mutex<render::Chunked>,
 }
 
 #[pymethods]
@@ -185,24 +172,11 @@ impl RenderChunks {
     /// The next chunk; an error if the mapped file shrank while it was read.
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let mut guard = lock(&self.state);
-        let st = &mut *guard;
-        py.detach(|| {
-            // One buffer for every chunk: no page faults or regrowth after the first.
-            st.out.clear();
-            while let Some(pos) = st.pos {
-                st.pos = st
-                    .renderer
-                    .render_from(st.source.bytes(), pos, &mut st.out, st.chunk);
-                if let Some(p) = st.pos {
-                    st.source.release(p);
-                }
-                if !st.out.is_empty() {
-                    break;
-                }
-            }
-        });
-        st.source.check()?;
-        Ok((!st.out.is_empty()).then(|| PyBytes::new(py, &st.out)))
+        let chunked = &mut *guard;
+        match py.detach(|| chunked.next_piece()) {
+            Some(piece) => Ok(Some(PyBytes::new(py, &piece?))),
+            None => Ok(None),
+        }
     }
 }
 

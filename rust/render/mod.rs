@@ -8,6 +8,7 @@
 //! Output is bytes: praudit copies string bytes raw, so it need not be UTF-8. Everything
 //! writes into a caller-owned `Vec<u8>` that is reused across records.
 
+mod chunked;
 mod errno;
 mod fmt;
 mod text;
@@ -20,6 +21,8 @@ use crate::lookup::Lookup;
 use crate::tokens::{ids, DecodeOptions, TokenIter};
 use crate::ErrorKind;
 use std::sync::Arc;
+
+pub use self::chunked::Chunked;
 use time::Clock;
 
 /// The XML prologue praudit prints once before any input under `-x`.

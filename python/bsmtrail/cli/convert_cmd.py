@@ -7,11 +7,11 @@ import os
 import sys
 
 from ..arrow import check_columns
-from ..export import EXTENSIONS, FORMATS, Format, export, format_for
+from ..export import EXTENSIONS, FORMATS, Format, check_compression, export, format_for
 from ..outputs import check_output
 from .inputs import DamageReport, Inputs, add_where_arguments, damage_summary, parse_where
 from .progress import Progress, progress_wanted
-from .usage import UsageError
+from .usage import UsageError, add_threads_argument
 
 PROG = "bsmtrail convert"
 
@@ -80,6 +80,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="CSV cells exactly as decoded; by default a text cell beginning with = + - @ "
         "tab or CR gets a ' in front, so a spreadsheet does not run it as a formula",
     )
+    p.add_argument(
+        "--compression",
+        default="zstd",
+        metavar="CODEC",
+        help="parquet: zstd (level 1, the default), zstd:LEVEL (1-22), lz4, snappy or none",
+    )
+    add_threads_argument(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -148,13 +155,24 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--partition-by writes parquet or feather files")
         if args.output == "-":
             raise UsageError("--partition-by needs a directory, not -")
+    try:
+        check_compression(args.compression)
+    except ValueError as e:
+        raise UsageError(f"--compression: {e}") from None
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     # No bars when the rows themselves go to the same terminal.
     to_tty = args.output == "-" and sys.stdout.isatty()
     bars = progress_wanted(args.quiet or to_tty)
-    with Inputs(args.trails, prog=PROG, mode=args.mode, where=where, progress=bars) as inputs:
+    with Inputs(
+        args.trails,
+        prog=PROG,
+        mode=args.mode,
+        where=where,
+        progress=bars,
+        threads=args.threads,
+    ) as inputs:
         build = _internal_columns(user_cols, args.view, bool(args.partition_by))
         stream = inputs.stream(
             view=args.view, columns=build, batch_size=args.batch_size, events=args.events
@@ -168,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
                 columns=user_cols,
                 partition_by="day" if args.partition_by else None,
                 csv_raw=args.csv_raw,
+                compression=args.compression,
+                threads=args.threads,
             )
         damage = DamageReport()
         if args.mode == "recover" and args.view != "errors":

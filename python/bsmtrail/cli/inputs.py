@@ -172,8 +172,10 @@ class Inputs:
         mode: Mode = "recover",
         where: Selection | None = None,
         progress: bool = False,
+        threads: int | None = None,
     ) -> None:
         self.mode: Mode = mode
+        self.threads = threads
         self.where = where
         self._copies: list[Materialized] = []
         self._stream: BatchStream | None = None
@@ -225,6 +227,7 @@ class Inputs:
             batch_size=batch_size,
             events=events,
             where=self.where,
+            threads=self.threads,
             # A selective read is mostly framing: mapped, the workers frame byte ranges
             # of the file in parallel (pages behind the reader are released as it goes).
             map_files=self.where is not None,

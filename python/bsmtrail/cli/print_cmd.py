@@ -26,7 +26,7 @@ from ..render import XML_FOOTER, XML_HEADER, Renderer
 from ..sources import materialize
 from ..stream import follow
 from .printable import printable
-from .usage import say_no_records
+from .usage import add_threads_argument, say_no_records
 
 PROG = "bsmtrail print"
 
@@ -80,6 +80,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="SECONDS",
         help="-f: stop after this long without new bytes (default: never)",
     )
+    add_threads_argument(p)
+    # Input bytes per rendering job (tests make it small to exercise many jobs).
+    p.add_argument("--chunk-size", type=int, default=1 << 20, help=argparse.SUPPRESS)
     p.add_argument("files", nargs="*", metavar="file", help="trail files (- or none: stdin)")
     p.set_defaults(func=run)
 
@@ -146,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
         # rendered in large chunks.
         with materialize(name) as trail:
             rendered = 0
-            for chunk in renderer.chunks(trail.path, resync=args.resync):
+            for chunk in renderer.chunks(
+                trail.path, resync=args.resync, chunk_size=args.chunk_size, threads=args.threads
+            ):
                 out.write(chunk)
                 rendered += len(chunk)
             out.flush()

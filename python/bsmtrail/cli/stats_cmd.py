@@ -22,7 +22,7 @@ from ..userdb import read_passwd
 from .inputs import DamageReport, Inputs, add_where_arguments, parse_where
 from .printable import text_table
 from .progress import Progress, progress_wanted
-from .usage import UsageError
+from .usage import UsageError, add_threads_argument
 
 PROG = "bsmtrail stats"
 #: The records-view columns the statistics read.
@@ -78,6 +78,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--top", type=int, default=10, metavar="N", help="rows per table (10)")
     p.add_argument("--plot", metavar="FILE.png", help="events-over-time chart by class")
     add_where_arguments(p)
+    add_threads_argument(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -572,7 +573,9 @@ def run(args: argparse.Namespace) -> int:
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     stats = Stats()
     bars = progress_wanted(args.quiet)
-    with Inputs(args.trails, prog=PROG, mode="recover", where=where, progress=bars) as inputs:
+    with Inputs(
+        args.trails, prog=PROG, mode="recover", where=where, progress=bars, threads=args.threads
+    ) as inputs:
         stream = inputs.stream(columns=COLUMNS, events=args.events)
         with Progress(inputs.total, "stats", bars) as bar:
             for batch in inputs.batches(stream, bar):

@@ -40,6 +40,27 @@ _UNITS = {
 }
 
 
+def add_threads_argument(p: argparse.ArgumentParser) -> None:
+    """``--threads N``: the workers a whole-trail command uses (default: every core); the
+    output is the same for any N."""
+    p.add_argument(
+        "--threads",
+        type=_positive,
+        metavar="N",
+        help="worker threads (default: every core); the output is the same for any N",
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1, not {text!r}")
+    return n
+
+
 def parse_size(text: str) -> int:
     """``"1GB"`` -> 10**9; ``"512MiB"``, ``"100M"``, ``"1.5GB"``, ``"4096"`` (bytes).
     Decimal units (KB, MB, GB) are powers of 1000; KiB, MiB, GiB powers of 1024."""
