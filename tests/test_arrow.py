@@ -756,3 +756,40 @@ def test_polars_pandas_duckdb(shared_trails: dict[str, Path]) -> None:
     con.register("stream", trail.iter_batches(events=False))
     total = con.execute("select sum(size) from stream").fetchone()
     assert total is not None and total[0] == sum(want.column("size").to_pylist())
+
+
+@pytest.mark.parametrize("view", ["records", "tokens"])
+def test_jsonl_is_the_table_row_for_row_whatever_the_threads(tmp_path: Path, view: str) -> None:
+    """Each JSON line is the table's row (times as ISO 8601 UTC to the millisecond, bytes as
+    hex, dictionaries as values, every column present), in order, and the same bytes on 1, 2
+    and 4 threads."""
+    import datetime as dt
+
+    from bsmtrail.export import export
+
+    trail = tmp_path / "t.bsm"
+    generate_trail(trail, 200_000, 5)
+    table = bsa.read_trails([trail], view=view)
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        if isinstance(v, bytes):
+            return v.hex()
+        if isinstance(v, dt.datetime):
+            return v.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return v
+
+    want = [plain(r) for r in table.to_pylist()]
+    texts = []
+    for threads in (1, 2, 4):
+        out = tmp_path / f"t{threads}.jsonl"
+        stream = bsa.iter_trails([trail], view=view, batch_size=700)
+        rows = export(stream, stream.schema, out, format="jsonl", threads=threads)
+        assert rows == table.num_rows
+        texts.append(out.read_bytes())
+    assert texts[0] == texts[1] == texts[2]
+    got = [json.loads(line) for line in texts[0].decode("utf-8").splitlines()]
+    assert got == want

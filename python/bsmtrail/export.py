@@ -7,12 +7,15 @@ what the command writes: :func:`export` takes any stream of record batches (a
 under a temporary name renamed into place when complete (``bsmtrail.outputs``), or to
 standard output for the text formats.
 
-* **parquet**: zstd, one row group per batch. **feather**: the Arrow IPC file format, zstd.
+* **parquet**: zstd (level 1; or lz4, snappy, none), one row group per batch, encoded on
+  every core in Rust (``bsmtrail._native.ParquetWriter``); statistics and the page index
+  on every column. **feather**: the Arrow IPC file format, zstd.
 * **csv**: dictionary columns as text, binary as hex, lists and structs as JSON text. A
   text cell beginning with ``= + - @``, tab or CR gets a ``'`` in front, so a spreadsheet
   shows it instead of running it as a formula (the trail's strings are the attacker's);
   ``csv_raw=True`` writes cells exactly as decoded.
-* **jsonl**: one JSON object per row; times as ISO 8601 UTC text, bytes as hex.
+* **jsonl**: one JSON object per row, every column (nulls too); times as ISO 8601 UTC text
+  to the millisecond, bytes as hex; built on every core in Rust.
 * ``partition_by="day"``: ``OUT/day=YYYY-MM-DD/part-N.parquet`` (or ``.arrow``) by the UTC
   day of the ``time`` column, ``day=unknown`` for records without one.
 """
@@ -64,8 +67,6 @@ EXTENSIONS: dict[str, Format] = {
 MAX_OPEN_DAYS = 64
 #: Parquet column chunk codecs (``zstd:LEVEL`` too, 1-22; plain ``zstd`` is level 1).
 COMPRESSIONS = ("zstd", "lz4", "snappy", "none")
-#: Rows turned into Python objects at a time for JSON Lines.
-_JSONL_SLICE = 4096
 
 
 def check_compression(compression: str) -> None:
@@ -106,19 +107,6 @@ def _dumps(v: object) -> str:
     if v == []:  # most list cells (no path, no text, ...)
         return "[]"
     return _ENCODER.encode(v)
-
-
-def _times_as_text(batch: Any) -> Any:
-    """Top-level timestamps as ISO 8601 UTC text, in Arrow (no ``datetime`` per row)."""
-    pa = _mod("pyarrow")
-    pc = _mod("pyarrow.compute")
-    if not any(pa.types.is_timestamp(f.type) for f in batch.schema):
-        return batch
-    cols = [
-        pc.strftime(c, format="%Y-%m-%dT%H:%M:%SZ") if pa.types.is_timestamp(c.type) else c
-        for c in batch.columns
-    ]
-    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
 
 
 def _is_nested(t: Any) -> bool:
@@ -210,39 +198,36 @@ class Sink:
             self._write = iw.write_batch
             self._close = iw.close
             return
+        if fmt == "jsonl":
+            # Written in Rust: each batch's text is built on a worker, written in order.
+            from . import _native
+
+            if path == "-":
+                sys.stdout.flush()  # whatever Python printed comes first
+            jw = _native.JsonlWriter(path, schema, threads=threads or 0)
+            self._write, self._close = jw.write, jw.close
+            return
         if path == "-":
             out: IO[bytes] = sys.stdout.buffer
         else:
             out = self._file = open(path, "wb")  # closed in close()
         self._out = out
-        if fmt == "csv":
-            pcsv = _mod("pyarrow.csv")
+        pcsv = _mod("pyarrow.csv")
 
-            self._csv: Any = None
+        self._csv: Any = None
 
-            def write_csv(batch: Any) -> None:
-                flat = _flatten_for_csv(batch, raw=csv_raw)
-                if self._csv is None:
-                    self._csv = pcsv.CSVWriter(out, flat.schema)
-                self._csv.write_batch(flat)
+        def write_csv(batch: Any) -> None:
+            flat = _flatten_for_csv(batch, raw=csv_raw)
+            if self._csv is None:
+                self._csv = pcsv.CSVWriter(out, flat.schema)
+            self._csv.write_batch(flat)
 
-            def close_csv() -> None:
-                if self._csv is None:  # no rows: still write the header line
-                    self._csv = pcsv.CSVWriter(out, _flat_schema(schema))
-                self._csv.close()
+        def close_csv() -> None:
+            if self._csv is None:  # no rows: still write the header line
+                self._csv = pcsv.CSVWriter(out, _flat_schema(schema))
+            self._csv.close()
 
-            self._write, self._close = write_csv, close_csv
-        else:
-
-            def write_jsonl(batch: Any) -> None:
-                # Python rows a slice at a time: memory bounded by the slice, not the batch.
-                batch = _times_as_text(batch)
-                for start in range(0, batch.num_rows, _JSONL_SLICE):
-                    rows = batch.slice(start, _JSONL_SLICE).to_pylist()
-                    text = "".join(_dumps(row) + "\n" for row in rows)
-                    out.write(text.encode("utf-8", "surrogateescape"))
-
-            self._write, self._close = write_jsonl, out.flush
+        self._write, self._close = write_csv, close_csv
 
     def write(self, batch: Any) -> None:
         self._write(batch)

@@ -1,13 +1,14 @@
-//! `ParquetWriter`: Python names the file and the options; `crate::export` encodes the
-//! row groups on every core and lays the file out.
+//! `ParquetWriter` and `JsonlWriter`: Python names the file and the options;
+//! `crate::export` encodes on every core and lays the output out.
 
-use crate::export::{Codec, ParquetOptions, ParquetSink};
+use crate::export::{Codec, JsonlSink, ParquetOptions, ParquetSink};
+use arrow_schema::ArrowError;
 use parquet::errors::ParquetError;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3_arrow::{PyRecordBatch, PySchema};
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -81,6 +82,65 @@ impl ParquetWriter {
     }
 }
 
+/// JSON Lines written batch by batch, each batch's text built on a worker, written in
+/// order; `-` is standard output (flush Python's first).
+#[pyclass(module = "bsmtrail._native", name = "JsonlWriter", frozen)]
+pub struct JsonlWriter {
+    sink: Mutex<Option<JsonlSink<Box<dyn Write + Send>>>>,
+}
+
+fn arrow_pyerr(e: ArrowError) -> PyErr {
+    match e {
+        ArrowError::IoError(_, io) => PyErr::from(io),
+        ArrowError::SchemaError(m) => PyValueError::new_err(m),
+        other => PyRuntimeError::new_err(other.to_string()),
+    }
+}
+
+#[pymethods]
+impl JsonlWriter {
+    #[new]
+    #[pyo3(signature = (path, schema, *, threads = 0))]
+    fn new(path: PathBuf, schema: PySchema, threads: usize) -> PyResult<Self> {
+        let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(File::create(&path)?)
+        };
+        let sink = JsonlSink::new(out, schema.into_inner(), threads).map_err(arrow_pyerr)?;
+        Ok(JsonlWriter {
+            sink: Mutex::new(Some(sink)),
+        })
+    }
+
+    /// Write one batch (any object with `__arrow_c_array__`, of the output's schema).
+    fn write(&self, py: Python<'_>, batch: PyRecordBatch) -> PyResult<()> {
+        let batch = batch.into_inner();
+        let mut guard = self
+            .sink
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the JSON writer failed in another thread"))?;
+        let sink = guard
+            .as_mut()
+            .ok_or_else(|| PyValueError::new_err("the JSON writer is closed"))?;
+        py.detach(|| sink.write(batch)).map_err(arrow_pyerr)
+    }
+
+    /// Write the rest and flush; returns the rows written (0 on a second call).
+    fn close(&self, py: Python<'_>) -> PyResult<u64> {
+        let taken = self
+            .sink
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the JSON writer failed in another thread"))?
+            .take();
+        let Some(sink) = taken else {
+            return Ok(0);
+        };
+        let (rows, _out) = py.detach(|| sink.finish()).map_err(arrow_pyerr)?;
+        Ok(rows)
+    }
+}
+
 /// Raise ValueError unless `compression` names a Parquet codec (`ParquetWriter`'s rule),
 /// so a command refuses it before reading anything.
 #[pyfunction]
@@ -93,6 +153,7 @@ fn check_compression(compression: &str) -> PyResult<()> {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ParquetWriter>()?;
+    m.add_class::<JsonlWriter>()?;
     m.add_function(wrap_pyfunction!(check_compression, m)?)?;
     Ok(())
 }
