@@ -793,3 +793,58 @@ def test_jsonl_is_the_table_row_for_row_whatever_the_threads(tmp_path: Path, vie
     assert texts[0] == texts[1] == texts[2]
     got = [json.loads(line) for line in texts[0].decode("utf-8").splitlines()]
     assert got == want
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_csv_is_the_table_row_for_row_whatever_the_threads(tmp_path: Path, raw: bool) -> None:
+    """Each CSV row is the table's row as text (lists and structs as JSON, bytes as hex,
+    times as ``YYYY-MM-DD HH:MM:SS.mmmZ``, nulls empty, a formula-like text cell guarded
+    with ``'`` unless raw), and the same bytes on 1, 2 and 4 threads."""
+    import csv
+    import datetime as dt
+    import io
+
+    from bsmtrail.export import export
+    from bsmtrail.writer import write_trail
+
+    trail = tmp_path / "t.bsm"
+    generate_trail(trail, 100_000, 9)
+    # Text an attacker chose to look like a formula, in a zone name (a text column).
+    evil = tmp_path / "evil.bsm"
+    first = next(iter(bsmtrail.open(trail)))
+    toks = [dict(t) for t in first.tokens]
+    zone = {"type": "zonename", "zone": '=HYPERLINK("http://x")'}
+    write_trail(evil, [[*toks[:-2], zone, *toks[-2:]]])
+    table = bsa.read_trails([trail, evil])
+
+    def cell(v: Any, t: pa.DataType) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, (list, dict)):
+            return json.dumps(
+                v, default=lambda b: b.hex(), ensure_ascii=False, separators=(",", ":")
+            )
+        if isinstance(v, bytes):
+            return v.hex()
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, dt.datetime):
+            return v.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+        if isinstance(v, str) and not raw and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + v
+        return str(v)
+
+    types = [f.type for f in table.schema]
+    want = [[cell(v, t) for v, t in zip(r.values(), types, strict=True)] for r in table.to_pylist()]
+    texts = []
+    for threads in (1, 2, 4):
+        out = tmp_path / f"t{threads}.csv"
+        stream = bsa.iter_trails([trail, evil], batch_size=300)
+        export(stream, stream.schema, out, format="csv", csv_raw=raw, threads=threads)
+        texts.append(out.read_bytes())
+    assert texts[0] == texts[1] == texts[2]
+    rows = list(csv.reader(io.StringIO(texts[0].decode("utf-8"), newline="")))
+    assert rows[0] == table.column_names
+    assert rows[1:] == want
+    guarded = '\'=HYPERLINK("http://x")'
+    assert any(guarded in r for r in rows) != raw

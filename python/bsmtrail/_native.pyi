@@ -271,14 +271,22 @@ class ArrowStream:
     def report_finished(self) -> bool: ...
 
 def check_compression(compression: str) -> None: ...
-@final
-class JsonlWriter:
-    """JSON Lines written batch by batch, each batch's text built on a worker thread."""
 
-    def __new__(cls, path: str | PathLike[str], schema: Any, *, threads: int = 0) -> Self: ...
+@final
+class TextWriter:
+    """JSON Lines or CSV written batch by batch, each batch's text built on a worker."""
+
+    def __new__(
+        cls,
+        path: str | PathLike[str],
+        schema: Any,
+        *,
+        format: str,
+        csv_raw: bool = False,
+        threads: int = 0,
+    ) -> Self: ...
     def write(self, batch: Any) -> None: ...
     def close(self) -> int: ...
-
 
 @final
 class ParquetWriter:

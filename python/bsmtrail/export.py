@@ -22,13 +22,11 @@ standard output for the text formats.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .lazy import module as _mod
 from .outputs import atomic_directory, atomic_file, check_output
@@ -82,83 +80,6 @@ def format_for(path: str | os.PathLike[str]) -> Format | None:
     return EXTENSIONS.get(os.path.splitext(os.fspath(path))[1].lower())
 
 
-# -- value conversion for the text formats ---------------------------------------------------
-
-
-def _json_default(v: object) -> object:
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return bytes(v).hex()
-    if isinstance(v, dt.datetime):
-        return _iso(v)
-    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
-
-
-def _iso(v: dt.datetime) -> str:
-    if v.tzinfo is not None:
-        v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return v.isoformat(timespec="milliseconds") + "Z"
-
-
-#: One encoder for every value (``json.dumps`` with options builds one per call).
-_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
-
-
-def _dumps(v: object) -> str:
-    if v == []:  # most list cells (no path, no text, ...)
-        return "[]"
-    return _ENCODER.encode(v)
-
-
-def _is_nested(t: Any) -> bool:
-    pa = _mod("pyarrow")
-
-    return bool(
-        pa.types.is_list(t)
-        or pa.types.is_large_list(t)
-        or pa.types.is_struct(t)
-        or pa.types.is_map(t)
-        or pa.types.is_fixed_size_list(t)
-    )
-
-
-#: A cell a spreadsheet would run as a formula begins with one of these (OWASP's list).
-_FORMULA_START = r"^[=+\-@\t\r]"
-
-
-def _neutralised(col: Any) -> Any:
-    """String cells that a spreadsheet would take for a formula, with a ``'`` in front
-    (the evidence's strings are the attacker's: ``=HYPERLINK(...)`` in a path)."""
-    pa = _mod("pyarrow")
-    pc = _mod("pyarrow.compute")
-    formula = pc.fill_null(pc.match_substring_regex(col, _FORMULA_START), False)
-    if not pc.any(formula).as_py():
-        return col
-    quoted = pc.binary_join_element_wise(pa.scalar("'"), col, "")
-    return pc.if_else(formula, quoted, col)
-
-
-def _flatten_for_csv(batch: Any, raw: bool = False) -> Any:
-    """Dictionary columns as text, binary as hex, lists and structs as JSON text; unless
-    ``raw``, string cells beginning like a formula get a ``'`` in front."""
-    pa = _mod("pyarrow")
-    pc = _mod("pyarrow.compute")
-
-    arrays, names = [], []
-    for name, col in zip(batch.schema.names, batch.columns, strict=True):
-        t = col.type
-        if pa.types.is_dictionary(t):
-            col = pc.cast(col, pa.string())
-        elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
-            col = pa.array([None if v is None else v.hex() for v in col.to_pylist()], pa.string())
-        elif _is_nested(t):
-            col = pa.array([None if v is None else _dumps(v) for v in col.to_pylist()], pa.string())
-        if not raw and pa.types.is_string(col.type):
-            col = _neutralised(col)
-        arrays.append(col)
-        names.append(name)
-    return pa.RecordBatch.from_arrays(arrays, names=names)
-
-
 # -- sinks ------------------------------------------------------------------------------------
 
 
@@ -175,89 +96,36 @@ class Sink:
         compression: str = "zstd",
         threads: int | None = None,
     ) -> None:
-        pa = _mod("pyarrow")
+        from . import _native
 
         self.fmt = fmt
         self.path = path
         self.rows = 0
         self._close: Callable[[], object]
-        self._file: IO[bytes] | None = None
-        self._out: IO[bytes] | None = None
+        self._write: Callable[[Any], None]
         if fmt == "parquet":
-            # Written in Rust: each batch's row group is encoded on a worker while the next
-            # batches come (bsmtrail._native.ParquetWriter), appended in order.
-            from . import _native
-
+            # Each batch's row group is encoded on a worker while the next batches come,
+            # appended in order.
             w = _native.ParquetWriter(path, schema, compression=compression, threads=threads or 0)
-            self._write: Callable[[Any], None] = w.write
-            self._close = w.close
-            return
-        if fmt == "feather":
+            self._write, self._close = w.write, w.close
+        elif fmt == "feather":
+            pa = _mod("pyarrow")
             opts = pa.ipc.IpcWriteOptions(compression="zstd")
             iw = pa.ipc.new_file(path, schema, options=opts)
-            self._write = iw.write_batch
-            self._close = iw.close
-            return
-        if fmt == "jsonl":
-            # Written in Rust: each batch's text is built on a worker, written in order.
-            from . import _native
-
+            self._write, self._close = iw.write_batch, iw.close
+        else:
+            # JSON Lines and CSV: each batch's text is built on a worker, written in order.
             if path == "-":
                 sys.stdout.flush()  # whatever Python printed comes first
-            jw = _native.JsonlWriter(path, schema, threads=threads or 0)
-            self._write, self._close = jw.write, jw.close
-            return
-        if path == "-":
-            out: IO[bytes] = sys.stdout.buffer
-        else:
-            out = self._file = open(path, "wb")  # closed in close()
-        self._out = out
-        pcsv = _mod("pyarrow.csv")
-
-        self._csv: Any = None
-
-        def write_csv(batch: Any) -> None:
-            flat = _flatten_for_csv(batch, raw=csv_raw)
-            if self._csv is None:
-                self._csv = pcsv.CSVWriter(out, flat.schema)
-            self._csv.write_batch(flat)
-
-        def close_csv() -> None:
-            if self._csv is None:  # no rows: still write the header line
-                self._csv = pcsv.CSVWriter(out, _flat_schema(schema))
-            self._csv.close()
-
-        self._write, self._close = write_csv, close_csv
+            tw = _native.TextWriter(path, schema, format=fmt, csv_raw=csv_raw, threads=threads or 0)
+            self._write, self._close = tw.write, tw.close
 
     def write(self, batch: Any) -> None:
         self._write(batch)
         self.rows += batch.num_rows
 
     def close(self) -> None:
-        try:
-            self._close()
-        finally:
-            if self._file is not None:
-                self._file.close()
-            elif self._out is not None:
-                self._out.flush()
-
-
-def _flat_schema(schema: Any) -> Any:
-    """The schema of :func:`_flatten_for_csv`'s batches."""
-    pa = _mod("pyarrow")
-
-    fields = []
-    for f in schema:
-        t = f.type
-        flat = (
-            pa.types.is_dictionary(t)
-            or pa.types.is_binary(t)
-            or pa.types.is_large_binary(t)
-            or _is_nested(t)
-        )
-        fields.append(pa.field(f.name, pa.string()) if flat else f)
-    return pa.schema(fields)
+        self._close()
 
 
 class DaySinks:

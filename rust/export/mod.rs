@@ -6,4 +6,4 @@ pub mod parquet;
 pub mod text;
 
 pub use self::parquet::{Codec, ParquetOptions, ParquetSink};
-pub use self::text::JsonlSink;
+pub use self::text::{TextFormat, TextSink};

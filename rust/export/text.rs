@@ -1,17 +1,30 @@
-//! JSON Lines encoded on every core: each batch's text is built on a worker (arrow-json's
-//! encoders) and written in the order the batches came, so the output is the same whatever
-//! the thread count.
+//! JSON Lines and CSV encoded on every core: each batch's text is built on a worker
+//! (arrow-json's encoders) and written in the order the batches came, so the output is the
+//! same whatever the thread count.
 //!
-//! One JSON object per row with every column, nulls included; dictionary columns as their
-//! values, times as ISO 8601 UTC text to the millisecond (`2024-01-01T00:00:00.000Z`),
-//! bytes as lower-case hex, lists and structs as JSON arrays and objects.
+//! JSON Lines: one JSON object per row with every column, nulls included; dictionary
+//! columns as their values, times as ISO 8601 UTC text to the millisecond
+//! (`2024-01-01T00:00:00.000Z`), bytes as lower-case hex, lists and structs as JSON arrays
+//! and objects.
+//!
+//! CSV, as pyarrow's writer lays it out (a header of quoted names; text quoted with `"`
+//! doubled, numbers and times bare, null cells empty, `\n` line ends), with the cells a
+//! spreadsheet cannot hold flattened: dictionary columns as text, bytes as hex, lists and
+//! structs as their JSON text, times as `2024-01-01 00:00:00.000Z`. A text cell beginning
+//! with `= + - @`, tab or CR gets a `'` in front unless `raw`: a spreadsheet would run it
+//! as a formula, and the trail's strings are the attacker's.
 
 use crate::ordered::Ordered;
 use crate::render::time::utc;
 use arrow_array::cast::AsArray;
-use arrow_array::types::TimestampMillisecondType;
-use arrow_array::{Array, PrimitiveArray, RecordBatch};
-use arrow_json::writer::{Encoder, EncoderFactory, EncoderOptions, LineDelimited, NullableEncoder};
+use arrow_array::types::{Int32Type, TimestampMillisecondType};
+use arrow_array::{
+    Array, BinaryArray, Int32DictionaryArray, PrimitiveArray, RecordBatch, StringArray,
+};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_json::writer::{
+    make_encoder, Encoder, EncoderFactory, EncoderOptions, LineDelimited, NullableEncoder,
+};
 use arrow_json::WriterBuilder;
 use arrow_schema::{ArrowError, DataType, FieldRef, SchemaRef, TimeUnit};
 use std::io::Write;
@@ -47,37 +60,181 @@ struct Iso<'a>(&'a PrimitiveArray<TimestampMillisecondType>);
 
 impl Encoder for Iso<'_> {
     fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
-        let ms = self.0.value(idx);
-        let t = utc(ms.div_euclid(1000));
-        // Writing to a Vec cannot fail.
-        let _ = write!(
-            out,
-            "\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\"",
-            t.year,
-            t.mon + 1,
-            t.mday,
-            t.hour,
-            t.min,
-            t.sec,
-            ms.rem_euclid(1000)
-        );
+        out.push(b'"');
+        utc_text(self.0.value(idx), b'T', out);
+        out.push(b'"');
     }
 }
 
-/// A JSON Lines output being written: `write` batches, then `finish`.
-pub struct JsonlSink<W: Write> {
+/// Milliseconds since the epoch as `YYYY-MM-DD<sep>HH:MM:SS.mmmZ`.
+fn utc_text(ms: i64, sep: u8, out: &mut Vec<u8>) {
+    let t = utc(ms.div_euclid(1000));
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}.{:03}Z",
+        t.year,
+        t.mon + 1,
+        t.mday,
+        char::from(sep),
+        t.hour,
+        t.min,
+        t.sec,
+        ms.rem_euclid(1000)
+    );
+}
+
+/// `s` as a CSV text cell: quoted, quotes doubled.
+fn quoted(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for part in s.split_inclusive(|&b| b == b'"') {
+        out.extend_from_slice(part);
+        if part.last() == Some(&b'"') {
+            out.push(b'"');
+        }
+    }
+    out.push(b'"');
+}
+
+/// A text cell, with a `'` in front of what a spreadsheet would take for a formula
+/// (OWASP's list of first characters) unless `raw`.
+fn text_cell(s: &[u8], raw: bool, out: &mut Vec<u8>) {
+    if !raw && matches!(s.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')) {
+        let mut guarded = Vec::with_capacity(s.len() + 1);
+        guarded.push(b'\'');
+        guarded.extend_from_slice(s);
+        quoted(&guarded, out);
+    } else {
+        quoted(s, out);
+    }
+}
+
+/// How one column's cells are written.
+enum Cell<'a> {
+    Text(&'a StringArray),
+    Dict(&'a Int32DictionaryArray, &'a StringArray),
+    Bytes(&'a BinaryArray),
+    Time(&'a PrimitiveArray<TimestampMillisecondType>),
+    Json(NullableEncoder<'a>),
+    Plain(ArrayFormatter<'a>),
+}
+
+fn csv(batch: &RecordBatch, raw: bool) -> Result<Vec<u8>, ArrowError> {
+    let options = EncoderOptions::default()
+        .with_explicit_nulls(true)
+        .with_encoder_factory(Arc::new(UtcTimes));
+    let plain = FormatOptions::default();
+    let schema = batch.schema();
+    let mut cells = Vec::with_capacity(batch.num_columns());
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        let col = col.as_ref();
+        cells.push(match col.data_type() {
+            DataType::Utf8 => Cell::Text(col.as_string::<i32>()),
+            DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+                let d = col.as_dictionary::<Int32Type>();
+                Cell::Dict(d, d.values().as_string::<i32>())
+            }
+            DataType::Binary => Cell::Bytes(col.as_binary::<i32>()),
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                Cell::Time(col.as_primitive::<TimestampMillisecondType>())
+            }
+            DataType::List(_) | DataType::Struct(_) => {
+                Cell::Json(make_encoder(field, col, &options)?)
+            }
+            _ => Cell::Plain(ArrayFormatter::try_new(col, &plain)?),
+        });
+    }
+    let guess = batch
+        .num_rows()
+        .saturating_mul(32 * batch.num_columns().max(1));
+    let mut out = Vec::with_capacity(guess.min(1 << 28));
+    let mut json = Vec::new();
+    for row in 0..batch.num_rows() {
+        for (i, (cell, col)) in cells.iter_mut().zip(batch.columns()).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            if col.is_null(row) {
+                continue;
+            }
+            match cell {
+                Cell::Text(a) => text_cell(a.value(row).as_bytes(), raw, &mut out),
+                Cell::Dict(d, values) => {
+                    let key = d.keys().value(row);
+                    let s = usize::try_from(key)
+                        .ok()
+                        .filter(|&k| k < values.len())
+                        .map_or("", |k| values.value(k));
+                    text_cell(s.as_bytes(), raw, &mut out);
+                }
+                Cell::Bytes(a) => {
+                    out.push(b'"');
+                    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                    for &b in a.value(row) {
+                        out.push(DIGITS[usize::from(b >> 4)]);
+                        out.push(DIGITS[usize::from(b & 15)]);
+                    }
+                    out.push(b'"');
+                }
+                Cell::Time(a) => utc_text(a.value(row), b' ', &mut out),
+                Cell::Json(enc) => {
+                    json.clear();
+                    enc.encode(row, &mut json);
+                    quoted(&json, &mut out);
+                }
+                Cell::Plain(f) => {
+                    let _ = write!(out, "{}", f.value(row));
+                }
+            }
+        }
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// The text formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextFormat {
+    Jsonl,
+    /// `raw`: cells exactly as decoded (no `'` before formula-like text).
+    Csv {
+        raw: bool,
+    },
+}
+
+/// A JSON Lines or CSV output being written: `write` batches, then `finish`.
+pub struct TextSink<W: Write> {
+    format: TextFormat,
     out: W,
     schema: SchemaRef,
     encoding: Ordered<Result<Vec<u8>, ArrowError>>,
     rows: u64,
 }
 
-impl<W: Write> JsonlSink<W> {
-    /// `threads`: encoding workers, 0 for every core.
-    pub fn new(out: W, schema: SchemaRef, threads: usize) -> Result<Self, ArrowError> {
-        let encoding =
-            Ordered::new(threads, "jsonl").map_err(|e| ArrowError::IoError(e.to_string(), e))?;
-        Ok(JsonlSink {
+impl<W: Write> TextSink<W> {
+    /// `threads`: encoding workers, 0 for every core. A CSV output gets its header line at
+    /// once (so an output with no rows still names its columns).
+    pub fn new(
+        mut out: W,
+        schema: SchemaRef,
+        format: TextFormat,
+        threads: usize,
+    ) -> Result<Self, ArrowError> {
+        let io = |e: std::io::Error| ArrowError::IoError(e.to_string(), e);
+        let encoding = Ordered::new(threads, "text").map_err(io)?;
+        if let TextFormat::Csv { .. } = format {
+            let mut header = Vec::new();
+            for (i, f) in schema.fields().iter().enumerate() {
+                if i > 0 {
+                    header.push(b',');
+                }
+                quoted(f.name().as_bytes(), &mut header);
+            }
+            header.push(b'\n');
+            out.write_all(&header).map_err(io)?;
+        }
+        Ok(TextSink {
+            format,
             out,
             schema,
             encoding,
@@ -96,7 +253,11 @@ impl<W: Write> JsonlSink<W> {
             self.write_next()?;
         }
         self.rows += batch.num_rows() as u64;
-        self.encoding.submit(move || encode(&batch));
+        let format = self.format;
+        self.encoding.submit(move || match format {
+            TextFormat::Jsonl => jsonl(&batch),
+            TextFormat::Csv { raw } => csv(&batch, raw),
+        });
         Ok(())
     }
 
@@ -105,7 +266,7 @@ impl<W: Write> JsonlSink<W> {
             return Ok(());
         };
         let text = done.map_err(|_| {
-            ArrowError::ComputeError("internal error: a JSON encoding worker panicked".into())
+            ArrowError::ComputeError("internal error: a text encoding worker panicked".into())
         })??;
         self.out
             .write_all(&text)
@@ -124,7 +285,7 @@ impl<W: Write> JsonlSink<W> {
     }
 }
 
-fn encode(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+fn jsonl(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
     // About a hundred bytes of text per column and row is the common case.
     let guess = batch
         .num_rows()
@@ -162,7 +323,8 @@ mod tests {
     }
 
     fn write(batches: &[RecordBatch], threads: usize) -> Vec<u8> {
-        let mut sink = JsonlSink::new(Vec::new(), batches[0].schema(), threads).unwrap();
+        let mut sink =
+            TextSink::new(Vec::new(), batches[0].schema(), TextFormat::Jsonl, threads).unwrap();
         for b in batches {
             sink.write(b.clone()).unwrap();
         }

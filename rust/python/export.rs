@@ -1,7 +1,7 @@
 //! `ParquetWriter` and `JsonlWriter`: Python names the file and the options;
 //! `crate::export` encodes on every core and lays the output out.
 
-use crate::export::{Codec, JsonlSink, ParquetOptions, ParquetSink};
+use crate::export::{Codec, ParquetOptions, ParquetSink, TextFormat, TextSink};
 use arrow_schema::ArrowError;
 use parquet::errors::ParquetError;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
@@ -82,11 +82,11 @@ impl ParquetWriter {
     }
 }
 
-/// JSON Lines written batch by batch, each batch's text built on a worker, written in
-/// order; `-` is standard output (flush Python's first).
-#[pyclass(module = "bsmtrail._native", name = "JsonlWriter", frozen)]
-pub struct JsonlWriter {
-    sink: Mutex<Option<JsonlSink<Box<dyn Write + Send>>>>,
+/// JSON Lines or CSV written batch by batch, each batch's text built on a worker, written
+/// in order; `-` is standard output (flush Python's first).
+#[pyclass(module = "bsmtrail._native", name = "TextWriter", frozen)]
+pub struct TextWriter {
+    sink: Mutex<Option<TextSink<Box<dyn Write + Send>>>>,
 }
 
 fn arrow_pyerr(e: ArrowError) -> PyErr {
@@ -98,17 +98,33 @@ fn arrow_pyerr(e: ArrowError) -> PyErr {
 }
 
 #[pymethods]
-impl JsonlWriter {
+impl TextWriter {
+    /// `format`: `jsonl` or `csv`; `csv_raw`: CSV cells exactly as decoded.
     #[new]
-    #[pyo3(signature = (path, schema, *, threads = 0))]
-    fn new(path: PathBuf, schema: PySchema, threads: usize) -> PyResult<Self> {
+    #[pyo3(signature = (path, schema, *, format, csv_raw = false, threads = 0))]
+    fn new(
+        path: PathBuf,
+        schema: PySchema,
+        format: &str,
+        csv_raw: bool,
+        threads: usize,
+    ) -> PyResult<Self> {
+        let format = match format {
+            "jsonl" => TextFormat::Jsonl,
+            "csv" => TextFormat::Csv { raw: csv_raw },
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "format must be jsonl or csv, not {other:?}"
+                )))
+            }
+        };
         let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
             Box::new(std::io::stdout())
         } else {
             Box::new(File::create(&path)?)
         };
-        let sink = JsonlSink::new(out, schema.into_inner(), threads).map_err(arrow_pyerr)?;
-        Ok(JsonlWriter {
+        let sink = TextSink::new(out, schema.into_inner(), format, threads).map_err(arrow_pyerr)?;
+        Ok(TextWriter {
             sink: Mutex::new(Some(sink)),
         })
     }
@@ -119,10 +135,10 @@ impl JsonlWriter {
         let mut guard = self
             .sink
             .lock()
-            .map_err(|_| PyRuntimeError::new_err("the JSON writer failed in another thread"))?;
+            .map_err(|_| PyRuntimeError::new_err("the text writer failed in another thread"))?;
         let sink = guard
             .as_mut()
-            .ok_or_else(|| PyValueError::new_err("the JSON writer is closed"))?;
+            .ok_or_else(|| PyValueError::new_err("the text writer is closed"))?;
         py.detach(|| sink.write(batch)).map_err(arrow_pyerr)
     }
 
@@ -131,7 +147,7 @@ impl JsonlWriter {
         let taken = self
             .sink
             .lock()
-            .map_err(|_| PyRuntimeError::new_err("the JSON writer failed in another thread"))?
+            .map_err(|_| PyRuntimeError::new_err("the text writer failed in another thread"))?
             .take();
         let Some(sink) = taken else {
             return Ok(0);
@@ -153,7 +169,7 @@ fn check_compression(compression: &str) -> PyResult<()> {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ParquetWriter>()?;
-    m.add_class::<JsonlWriter>()?;
+    m.add_class::<TextWriter>()?;
     m.add_function(wrap_pyfunction!(check_compression, m)?)?;
     Ok(())
 }
