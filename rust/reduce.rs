@@ -48,6 +48,9 @@ pub fn reduce(
         ..Reduced::default()
     };
     let mut state = AllOfState::default();
+    // The header check rejects most records of a selective query without walking their
+    // tokens; it holds only where a verdict depends on its record alone.
+    let prefilter = !sel.sequential();
     // A run of adjacent kept spans, written in one call when the run breaks.
     let mut run: Option<(usize, usize)> = None;
     let flush = |run: &mut Option<(usize, usize)>, out: &mut dyn Write| match run.take() {
@@ -59,6 +62,9 @@ pub fn reduce(
         let rec = &data[s.offset..s.offset + s.len];
         let is_record = s.kind == SpanKind::Record;
         r.seen += u64::from(is_record);
+        if prefilter && is_record && !sel.prefilter(rec) {
+            return Ok(());
+        }
         match sel.verdict(rec, &mut state) {
             Verdict::Selected => {
                 r.kept += u64::from(is_record);
