@@ -30,9 +30,9 @@ def _numpy() -> Any:
         raise ImportError("vectorised event lookups need numpy (pip install numpy)") from exc
 
 
-def _pyarrow() -> tuple[Any, Any]:
+def _pyarrow() -> Any:
     try:
-        return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.compute")
+        return importlib.import_module("pyarrow")
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("Arrow event columns need pyarrow (pip install pyarrow)") from exc
 
@@ -128,10 +128,12 @@ class VectorLookup:
         """The Arrow dictionary for ``column``: string when UTF-8 clean, else binary."""
         cached = self._dictionaries.get(column)
         if cached is None:
-            pa, _ = _pyarrow()
+            pa = _pyarrow()
             values = self.values[column]
             try:
-                cached = _binary_array(pa, [v.encode("utf-8") for v in values]).cast(pa.string())
+                # UTF-8 from str is valid: the buffers make a string array as they are
+                # (a cast would cost the pyarrow.compute import).
+                cached = _binary_array(pa, [v.encode("utf-8") for v in values], pa.string())
             except UnicodeEncodeError:
                 cached = _binary_array(pa, [v.encode("utf-8", "surrogateescape") for v in values])
             self._dictionaries[column] = cached
@@ -143,7 +145,7 @@ class VectorLookup:
         Text columns are ``dictionary<int32, string>``; ``mask`` is ``uint32``. Rows whose
         event is unknown, or whose input is null, are null.
         """
-        pa, _ = _pyarrow()
+        pa = _pyarrow()
         for column in columns:
             if column not in COLUMNS:
                 raise ValueError(f"unknown event column {column!r}; choose from {COLUMNS}")
@@ -158,19 +160,21 @@ class VectorLookup:
         return self._arrow_chunk(numbers, columns)
 
     def _arrow_type(self, column: str) -> Any:
-        pa, _ = _pyarrow()
+        pa = _pyarrow()
         if column == "mask":
             return pa.uint32()
         return pa.dictionary(pa.int32(), self.dictionary(column).type)
 
     def _arrow_chunk(self, numbers: Any, columns: Iterable[str]) -> dict[str, Any]:
-        pa, pc = _pyarrow()
+        pa = _pyarrow()
         xp = _numpy()
         nulls: npt.NDArray[np.bool_] | None = None
         if isinstance(numbers, pa.Array):
             if numbers.null_count:
+                # Null slots hold some number: looked up like any other, then made null.
+                # (pyarrow.compute would cost an import of its own, and its fill_null a
+                # pandas import for the scalar.)
                 nulls = ~_bits(xp, numbers.buffers()[0], numbers.offset, len(numbers))
-                numbers = pc.fill_null(numbers, 0)
             numbers = _values(xp, numbers)
         idx16, bad = self.index(numbers)
         # numpy converts take() indices to intp on every call: convert once, take many.
@@ -202,15 +206,18 @@ class VectorLookup:
         return out
 
 
-def _binary_array(pa: Any, values: Sequence[bytes]) -> Any:
-    """A ``binary`` array of ``values`` from its two buffers (``pyarrow.array`` on a Python
-    list imports pandas to check for its types: a quarter of a second per process)."""
+def _binary_array(pa: Any, values: Sequence[bytes], type: Any = None) -> Any:
+    """A ``binary`` (or ``type``: ``string`` for valid UTF-8) array of ``values`` from its
+    two buffers (``pyarrow.array`` on a Python list imports pandas to check for its types:
+    a quarter of a second per process)."""
     xp = _numpy()
     offsets = xp.zeros(len(values) + 1, dtype=xp.int32)
     xp.cumsum([len(v) for v in values], out=offsets[1:])
     data = b"".join(values)
     return pa.Array.from_buffers(
-        pa.binary(), len(values), [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)]
+        type or pa.binary(),
+        len(values),
+        [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)],
     )
 
 
