@@ -156,4 +156,33 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Hostile bytes (the demo trail with bytes overwritten, cut anywhere, junk before
+        /// it): the parallel rendering never panics and gives the serial rendering's bytes.
+        #[test]
+        fn damaged_trails_render_as_serially(
+            edits in proptest::collection::vec((0usize..1 << 16, proptest::prelude::any::<u8>()), 0..12),
+            cut in 0usize..1 << 16,
+            prefix in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8),
+            chunk in 1usize..4096,
+            threads in 1usize..5,
+            oneline in proptest::prelude::any::<bool>(),
+            resync in proptest::prelude::any::<bool>(),
+        ) {
+            let mut data = prefix;
+            data.extend_from_slice(&demo_trail().repeat(2));
+            for (at, b) in edits {
+                let n = data.len();
+                data[at % n] = b;
+            }
+            data.truncate(cut.max(1));
+            let opts = Options { oneline, ..Options::default() };
+            let mut serial = Renderer::new(opts.clone(), Arc::new(Lookup::default()));
+            let want = serial.trail_to_vec(&data, resync);
+            proptest::prop_assert!(pieces(&data, &opts, resync, chunk, threads) == want);
+        }
+    }
 }
