@@ -117,13 +117,13 @@ def main() -> int:
             cpu = statistics.median(r[1] for r in runs)
             rss = max(r[2] for r in runs) / 1024
             base = statistics.median(md5[-args.repeat :])
-            ratio = base / wall if wall else float("inf")
+            ratio = base / max(wall, 0.005)
             print(
-                f"| {name} | {wall:.2f} s | {mb / wall:,.0f} | {ratio:.2f}x "
+                f"| {name} | {wall:.2f} s | {mb / max(wall, 0.005):,.0f} | {ratio:.2f}x "
                 f"| {cpu:.2f} | {rss:,.0f} |"
             )
         m = statistics.median(md5)
-        print(f"| md5sum (all runs) | {m:.2f} s | {mb / m:,.0f} | 1.00x | | |")
+        print(f"| md5sum (all runs) | {m:.2f} s | {mb / max(m, 0.005):,.0f} | 1.00x | | |")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
