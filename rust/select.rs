@@ -531,13 +531,14 @@ impl AllOf {
     }
 
     /// Whether a verdict depends on records before it: under [`Variants::Auditreduce`] a
-    /// return token whose record has no header32 is judged by the last header32 event seen,
-    /// so such a selection must see records in order, on one thread. Under
-    /// [`Variants::All`] every verdict depends on its record alone.
+    /// class criterion (`-c`) judges a return token whose record has no header32 by the
+    /// last header32 event seen, so such a selection must see records in order, on one
+    /// thread. Without `-c`, and under [`Variants::All`], every verdict depends on its
+    /// record alone.
     pub fn sequential(&self) -> bool {
         self.parts
             .iter()
-            .any(|p| p.variants == Variants::Auditreduce)
+            .any(|p| p.variants == Variants::Auditreduce && p.class.is_some())
     }
 
     /// Rejected if any part rejects; else undecided if any part is; else selected.

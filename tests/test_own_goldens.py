@@ -84,10 +84,11 @@ def test_print_matches_praudit(
 
 @pytest.mark.parametrize("case", MANIFEST["auditreduce"], ids=_id)
 def test_reduce_matches_auditreduce(case: dict[str, Any], tmp_path: Path, utc: None) -> None:
-    out = tmp_path / "selected.bsm"
-    args = [*case["args"], "--variants", "auditreduce", *NAMES, "-w", str(out)]
-    status = main(["reduce", *args, str(_trail(case["trail"]))])
-    got = out.read_bytes()
-    assert (len(got), hashlib.sha256(got).hexdigest()) == (case["bytes"], case["sha256"])
+    for threads in ("1", "4"):
+        out = tmp_path / f"selected{threads}.bsm"
+        args = [*case["args"], "--variants", "auditreduce", *NAMES, "-w", str(out)]
+        status = main(["reduce", *args, "--threads", threads, str(_trail(case["trail"]))])
+        got = out.read_bytes()
+        assert (len(got), hashlib.sha256(got).hexdigest()) == (case["bytes"], case["sha256"])
     # auditreduce stops at the first record it cannot walk; bsmtrail says so with exit 1.
     assert status in (0, 1)

@@ -383,6 +383,7 @@ def reduce(
     mode: _Mode,
     damage: DamageLog | None = None,
     keep: int = 1000,
+    threads: int = 0,
 ) -> tuple[int, int, Any, list[int], int]: ...
 
 # -- byte-range chunks (rust/python/chunks.rs) ------------------------------------------

@@ -321,6 +321,7 @@ def reduce(
     out: str | os.PathLike[str] | BinaryIO | None = None,
     *,
     mode: Mode = "strict",
+    threads: int | None = None,
 ) -> ReduceResult:
     """Write the selected records of ``source`` (whole, byte for byte, like auditreduce)
     to ``out``: a path, a binary file object, or None for standard output. A path source
@@ -328,13 +329,15 @@ def reduce(
     written under a temporary name and renamed into place when complete, so an error or
     interrupt leaves any previous file there untouched. ``mode="strict"`` frames as
     auditreduce does and stops at the first framing error (in ``error``);
-    ``"recover"`` resynchronises past damage (in ``damage``)."""
+    ``"recover"`` resynchronises past damage (in ``damage``). Records are judged on
+    ``threads`` workers (None: every core) and written in input order: the output is the
+    same bytes whatever the thread count."""
     damage = _native.DamageLog()
 
     def run(data: str | bytes, f: str | BinaryIO) -> ReduceResult:
         # Rust writes the selected spans itself: to a path, or in 1 MiB pieces to `f`.
         kept, seen, err, undecided, n_undecided = _native.reduce(
-            data, sel, f, mode=mode, damage=damage
+            data, sel, f, mode=mode, damage=damage, threads=threads or 0
         )
         return ReduceResult(
             kept, seen, err, DamageLog.of(damage), Bounded(tuple(undecided), n_undecided)

@@ -230,8 +230,9 @@ type Reduction = (u64, u64, Py<PyAny>, Vec<u64>, u64);
 /// Returns `(kept, seen, error, undecided, undecided_total)`: `error` ended a strict read,
 /// `undecided` the offsets of the first `keep` records the selection could not decide (a
 /// token bsmtrail cannot decode hides what a criterion depends on; they are not written).
+/// Verdicts are given on `threads` workers (0: every core); the output is the same.
 #[pyfunction]
-#[pyo3(signature = (source, selection, out, *, mode, damage = None, keep = 1000))]
+#[pyo3(signature = (source, selection, out, *, mode, damage = None, keep = 1000, threads = 0))]
 pub fn reduce<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
@@ -240,12 +241,13 @@ pub fn reduce<'py>(
     mode: PyMode,
     damage: Option<&Bound<'py, DamageLog>>,
     keep: usize,
+    threads: usize,
 ) -> PyResult<Reduction> {
     let src = source_from(source)?;
     let sel = Arc::clone(&selection.core);
     let run = |w: &mut dyn Write| {
         let watch = |p: usize| src.release(p);
-        let r = reduce_core(src.bytes(), &sel, mode.0, keep, w, &watch)?;
+        let r = reduce_core(&src, &sel, mode.0, keep, threads, w, &watch)?;
         w.flush()?;
         Ok::<Reduced, io::Error>(r)
     };

@@ -53,6 +53,8 @@ bsmtrail options:
   --variants {all,auditreduce}
   --events FILE       audit_event file          --passwd FILE / --group FILE  the trail
                       machine's files; user and group names in criteria need them
+  --threads N         worker threads judging records (default: every core); the output
+                      is the same for any N
 
 examples:
   bsmtrail reduce -u alice -a 20240101020000 -b 20240101030000 --passwd etc/passwd t.bsm
@@ -63,7 +65,7 @@ exit status: 0 ok; 1 damaged input or an input without records; 2 bad criteria, 
 an unreadable input or a refused output; 130 interrupted
 """
 
-LONG = ["recover", "variants=", "events=", "passwd=", "group=", "help"]
+LONG = ["recover", "variants=", "events=", "passwd=", "group=", "threads=", "help"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -115,6 +117,15 @@ def main(argv: Sequence[str]) -> int:
     except SelectionError as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return 2
+    threads: int | None = None
+    if "threads" in ours:
+        try:
+            threads = int(ours["threads"])
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            print(f"{PROG}: --threads: must be a whole number, at least 1", file=sys.stderr)
+            return 2
     out: str | None = ours.get("out")
     # Every input is checked, and the output refused, before anything is written.
     names = expand_paths(rest, PROG) if rest else ["-"]
@@ -138,7 +149,7 @@ def main(argv: Sequence[str]) -> int:
         for name in names:
             src = stack.enter_context(materialize(name))
             mode: Mode = "recover" if ours.get("recover") else "strict"
-            res = reduce(src.path, sel, sink, mode=mode)
+            res = reduce(src.path, sel, sink, mode=mode, threads=threads)
             if res.error is not None:
                 print(f"{PROG}: {printable(src.name)}: stopped: {res.error}", file=sys.stderr)
                 status = 1
