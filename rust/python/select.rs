@@ -233,6 +233,8 @@ type Reduction = (u64, u64, Py<PyAny>, Vec<u64>, u64);
 /// Verdicts are given on `threads` workers (0: every core); the output is the same.
 #[pyfunction]
 #[pyo3(signature = (source, selection, out, *, mode, damage = None, keep = 1000, threads = 0))]
+// The arguments are the Python function's keyword arguments, one each.
+#[allow(clippy::too_many_arguments)]
 pub fn reduce<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
