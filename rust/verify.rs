@@ -2,11 +2,13 @@
 //! analyst looks for in a trail from a compromised machine (sequence gaps, time running
 //! backwards). Runs over the recovering framer, so it never stops early.
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, Fault};
 use crate::framing::{Check, Framer, SpanKind};
+use crate::ordered::Ordered;
 use crate::recover::{Item, Recover};
+use crate::source::Source;
 use crate::tally::{DamageLog, Kept};
-use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Token};
+use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Header, Token};
 use std::collections::{BTreeMap, HashMap};
 
 /// A record's time: seconds since the epoch (signed: 64-bit headers are read as signed,
@@ -77,99 +79,233 @@ pub fn verify_with(
     keep: usize,
     watch: &dyn Fn(usize),
 ) -> Report {
-    let mut r = Report {
-        nbytes: data.len(),
-        damage: DamageLog::new(keep),
-        seq_gaps: Kept::new(keep),
-        time_backwards: Kept::new(keep),
-        ..Report::default()
-    };
-    let mut events = vec![0u64; 1 << 16];
-    let mut counts = [0u64; 256];
+    let mut m = Merge::new(data.len(), backwards_tolerance_ms, keep);
+    for item in Recover::new(data).watched(watch) {
+        watch(item_offset(&item));
+        let walked = match &item {
+            Item::Record(s) => Some(walk(&data[s.offset..s.offset + s.len], &mut m.counts)),
+            _ => None,
+        };
+        m.item(item, walked);
+    }
+    m.finish()
+}
+
+/// Framed items per job on the workers: about this many bytes of records.
+const JOB_BYTES: usize = 1 << 20;
+
+/// [`verify_with`] on `threads` workers (0: every core): this thread frames, the workers
+/// walk runs of about 1 MiB of records, and what they found is merged here in input
+/// order, so the report is the same whatever the thread count.
+pub fn verify_parallel(
+    src: &Source,
+    backwards_tolerance_ms: u64,
+    keep: usize,
+    threads: usize,
+    watch: &dyn Fn(usize),
+) -> std::io::Result<Report> {
+    let data = src.bytes();
+    let mut m = Merge::new(data.len(), backwards_tolerance_ms, keep);
+    let mut walking: Ordered<(Vec<Item>, Vec<Walked>, [u64; 256])> =
+        Ordered::new(threads, "verify")?;
+    let mut items = Recover::new(data);
+    let mut framed_all = false;
+    loop {
+        while !framed_all && !walking.full() {
+            let mut job = Vec::new();
+            let mut bytes = 0;
+            while bytes < JOB_BYTES {
+                let Some(item) = items.next() else {
+                    framed_all = true;
+                    break;
+                };
+                if let Item::Record(s) = &item {
+                    bytes += s.len;
+                }
+                job.push(item);
+            }
+            let src = src.clone();
+            walking.submit(move || {
+                let data = src.bytes();
+                let mut counts = [0u64; 256];
+                let walked = job
+                    .iter()
+                    .filter_map(|item| match item {
+                        Item::Record(s) => {
+                            Some(walk(&data[s.offset..s.offset + s.len], &mut counts))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                (job, walked, counts)
+            });
+        }
+        let Some(done) = walking.take() else {
+            break;
+        };
+        let (job, walked, counts) =
+            done.map_err(|_| std::io::Error::other("internal error: a verify worker panicked"))?;
+        for (c, n) in m.counts.iter_mut().zip(counts) {
+            *c += n;
+        }
+        let mut walked = walked.into_iter();
+        for item in job {
+            watch(item_offset(&item));
+            let w = match item {
+                Item::Record(_) => walked.next(),
+                _ => None,
+            };
+            m.item(item, w);
+        }
+    }
+    Ok(m.finish())
+}
+
+fn item_offset(item: &Item) -> usize {
+    match item {
+        Item::Damage(d) => d.offset,
+        Item::File(s) | Item::Record(s) => s.offset,
+    }
+}
+
+/// What walking one framed record found (its tokens are counted into the caller's
+/// table only when the whole record decodes).
+enum Walked {
+    Failed(Fault),
+    Valid {
+        /// The first header's event, time and host.
+        header: Option<(u16, Time, Option<Addr>)>,
+        /// Sequence tokens: offset in the record and number.
+        seqs: Vec<(usize, u32)>,
+    },
+}
+
+fn walk(rec: &[u8], counts: &mut [u64; 256]) -> Walked {
+    let mut header = None;
+    let mut seqs: Vec<(usize, u32)> = Vec::new();
+    let mut local = [0u32; 256];
+    let res = tokens::walk_valid(rec, DecodeOptions::FULL, |t| {
+        local[usize::from(t.id)] += 1;
+        match t.token {
+            Token::Header(h) if header.is_none() => header = Some(h),
+            Token::Seq(n) => seqs.push((t.offset, n)),
+            _ => {}
+        }
+    });
+    if let Err(f) = res {
+        return Walked::Failed(f);
+    }
+    for (c, l) in counts.iter_mut().zip(local.iter()) {
+        *c += u64::from(*l);
+    }
+    let id = rec.first().copied().unwrap_or(0);
+    let header = header.map(|h: Header| {
+        let time = (tokens::header_seconds(id, h.seconds), h.msec);
+        (h.event, time, h.host)
+    });
+    Walked::Valid { header, seqs }
+}
+
+/// The report built item by item in input order (the order matters: time running
+/// backwards and sequence gaps compare each record with the one before).
+struct Merge {
+    r: Report,
+    tolerance: u64,
+    events: Vec<u64>,
+    counts: [u64; 256],
     // Sequence numbers count per machine: a trail merged from several hosts (header_ex
     // addresses) interleaves independent sequences. Plain headers share one key.
-    let mut last_seq: HashMap<Option<Addr>, u32> = HashMap::new();
-    for item in Recover::new(data).watched(watch) {
-        watch(match &item {
-            Item::Damage(d) => d.offset,
-            Item::File(s) | Item::Record(s) => s.offset,
-        });
-        match item {
-            Item::Damage(d) => r.damage.push(d.offset as u64, d.len as u64, &d.error),
+    last_seq: HashMap<Option<Addr>, u32>,
+}
+
+impl Merge {
+    fn new(nbytes: usize, tolerance: u64, keep: usize) -> Self {
+        Merge {
+            r: Report {
+                nbytes,
+                damage: DamageLog::new(keep),
+                seq_gaps: Kept::new(keep),
+                time_backwards: Kept::new(keep),
+                ..Report::default()
+            },
+            tolerance,
+            events: vec![0u64; 1 << 16],
+            counts: [0u64; 256],
+            last_seq: HashMap::new(),
+        }
+    }
+
+    /// One framed item; `walked` is a record's walk (None for the other items).
+    fn item(&mut self, item: Item, walked: Option<Walked>) {
+        let r = &mut self.r;
+        let span = match item {
+            Item::Damage(d) => return r.damage.push(d.offset as u64, d.len as u64, &d.error),
             Item::File(span) => {
                 r.file_tokens += 1;
                 r.covered += span.len as u64;
-                counts[usize::from(tokens::ids::OTHER_FILE32)] += 1;
+                self.counts[usize::from(tokens::ids::OTHER_FILE32)] += 1;
+                return;
             }
-            Item::Record(span) => {
-                let rec = &data[span.offset..span.offset + span.len];
-                let mut header = None;
-                let mut seqs: Vec<(usize, u32)> = Vec::new();
-                let mut local = [0u32; 256];
-                let res = tokens::walk_valid(rec, DecodeOptions::FULL, |t| {
-                    local[usize::from(t.id)] += 1;
-                    match t.token {
-                        Token::Header(h) if header.is_none() => header = Some(h),
-                        Token::Seq(n) => seqs.push((t.offset, n)),
-                        _ => {}
-                    }
-                });
-                if let Err(f) = res {
-                    let at = span.offset as u64;
-                    r.damage.push(at, span.len as u64, &f.at(at));
-                    continue;
-                }
-                for (c, l) in counts.iter_mut().zip(local.iter()) {
-                    *c += u64::from(*l);
-                }
-                r.records += 1;
-                r.covered += span.len as u64;
-                if let Some(h) = header {
-                    events[usize::from(h.event)] += 1;
-                    let id = rec.first().copied().unwrap_or(0);
-                    let now = (tokens::header_seconds(id, h.seconds), h.msec);
-                    if let Some(prev) = r.last_time {
-                        if as_ms(now) + i128::from(backwards_tolerance_ms) < as_ms(prev) {
-                            r.time_backwards.push(TimeBackwards {
-                                offset: span.offset,
-                                previous: prev,
-                                current: now,
-                            });
-                        }
-                    }
-                    r.first_time.get_or_insert(now);
-                    r.last_time = Some(now);
-                }
-                let host = header.and_then(|h| h.host);
-                for (off, n) in seqs {
-                    if let Some(&prev) = last_seq.get(&host) {
-                        let expected = prev.wrapping_add(1);
-                        if n != expected {
-                            r.seq_gaps.push(SeqGap {
-                                offset: span.offset + off,
-                                expected,
-                                found: n,
-                            });
-                        }
-                    }
-                    last_seq.insert(host, n);
+            Item::Record(span) => span,
+        };
+        let (header, seqs) = match walked {
+            Some(Walked::Valid { header, seqs }) => (header, seqs),
+            Some(Walked::Failed(f)) => {
+                let at = span.offset as u64;
+                return r.damage.push(at, span.len as u64, &f.at(at));
+            }
+            None => return,
+        };
+        r.records += 1;
+        r.covered += span.len as u64;
+        if let Some((event, now, _)) = header {
+            self.events[usize::from(event)] += 1;
+            if let Some(prev) = r.last_time {
+                if as_ms(now) + i128::from(self.tolerance) < as_ms(prev) {
+                    r.time_backwards.push(TimeBackwards {
+                        offset: span.offset,
+                        previous: prev,
+                        current: now,
+                    });
                 }
             }
+            r.first_time.get_or_insert(now);
+            r.last_time = Some(now);
+        }
+        let host = header.and_then(|(_, _, host)| host);
+        for (off, n) in seqs {
+            if let Some(&prev) = self.last_seq.get(&host) {
+                let expected = prev.wrapping_add(1);
+                if n != expected {
+                    r.seq_gaps.push(SeqGap {
+                        offset: span.offset + off,
+                        expected,
+                        found: n,
+                    });
+                }
+            }
+            self.last_seq.insert(host, n);
         }
     }
-    r.events = events
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(e, n)| (e as u16, *n))
-        .collect();
-    r.token_counts = counts
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(id, n)| (id as u8, *n))
-        .collect();
-    r
+
+    fn finish(self) -> Report {
+        let mut r = self.r;
+        r.events = self
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(e, n)| (e as u16, *n))
+            .collect();
+        r.token_counts = self
+            .counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(id, n)| (id as u8, *n))
+            .collect();
+        r
+    }
 }
 
 fn as_ms((seconds, msec): Time) -> i128 {
@@ -390,5 +526,29 @@ mod tests {
             (50, 5)
         );
         assert_eq!(r.damage.bytes(), 50 * rec(1, &[0x99]).len() as u64);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// A 3 MB trail (several jobs) damaged anywhere: the parallel report is the serial
+        /// one, list entries and their order included, on 1, 2 and 4 threads.
+        #[test]
+        fn threads_do_not_change_the_report(
+            edits in proptest::collection::vec((0usize..1 << 22, proptest::prelude::any::<u8>()), 0..16),
+            keep in 1usize..50,
+        ) {
+            let mut data = crate::writer::demo_trail().repeat(300);
+            for (at, b) in edits {
+                let n = data.len();
+                data[at % n] = b;
+            }
+            let want = format!("{:?}", verify(&data, 0, keep));
+            let src = Source::from_owner(data);
+            for threads in [1, 2, 4] {
+                let got = verify_parallel(&src, 0, keep, threads, &|_| {}).unwrap();
+                proptest::prop_assert_eq!(&format!("{got:?}"), &want, "threads={}", threads);
+            }
+        }
     }
 }

@@ -273,15 +273,22 @@ class Trail:
         return picked
 
     def verify(
-        self, *, events: EventsArg = None, backwards_tolerance_ms: int = 1000
+        self,
+        *,
+        events: EventsArg = None,
+        backwards_tolerance_ms: int = 1000,
+        threads: int | None = None,
     ) -> VerifyReport:
         """Integrity report: records, bytes covered, damaged regions, a truncated tail,
         sequence-token gaps, time running backwards, unknown tokens (as damage) and events
         unknown to the event database (``events``: an :class:`~bsmtrail.events.EventDatabase`,
         an audit_event path, or None for the default). Records may legitimately be up to
         a few milliseconds out of order (stamped at event start, written at its end), so
-        time running backwards counts only beyond ``backwards_tolerance_ms``."""
-        return _verify(self, events, backwards_tolerance_ms)
+        time running backwards counts only beyond ``backwards_tolerance_ms``. Records are
+        walked on ``threads`` workers (None: every core); the report is the same."""
+        if threads is not None and threads < 1:
+            raise ValueError("threads must be None (every core) or at least 1")
+        return _verify(self, events, backwards_tolerance_ms, threads or 0)
 
     def scan(self, *, decode: bool = True) -> ScanResult:
         """Frame (and with ``decode``, fully decode) the whole trail in Rust without the
@@ -427,10 +434,10 @@ class Trail:
         )
 
 
-def _verify(trail: Trail, events: EventsArg, tolerance_ms: int) -> VerifyReport:
+def _verify(trail: Trail, events: EventsArg, tolerance_ms: int, threads: int) -> VerifyReport:
     from .events import load_events
 
-    v = trail._reader.verify(backwards_tolerance_ms=tolerance_ms)
+    v = trail._reader.verify(backwards_tolerance_ms=tolerance_ms, threads=threads)
     db = load_events(events)
     seen = dict(v.events)
     return VerifyReport(

@@ -267,19 +267,21 @@ impl Reader {
 
     /// Integrity report over the whole trail (recovering; never raises for bad input).
     /// Its lists keep their first `keep` entries in full and count the rest.
-    #[pyo3(signature = (*, backwards_tolerance_ms = 1000, keep = 1000))]
+    /// Records are walked on `threads` workers (0: every core); the report is the same.
+    #[pyo3(signature = (*, backwards_tolerance_ms = 1000, keep = 1000, threads = 0))]
     fn verify(
         &self,
         py: Python<'_>,
         backwards_tolerance_ms: u64,
         keep: usize,
+        threads: usize,
     ) -> PyResult<Verified> {
         let src = self.source.clone();
         let r = py.detach(|| {
-            verify::verify_with(src.bytes(), backwards_tolerance_ms, keep, &|pos| {
+            verify::verify_parallel(&src, backwards_tolerance_ms, keep, threads, &|pos| {
                 src.release(pos)
             })
-        });
+        })?;
         src.check()?;
         let truncated_tail = r.truncated_tail();
         Ok(Verified {

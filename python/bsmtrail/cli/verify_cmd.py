@@ -14,7 +14,7 @@ from ..trail import open as open_trail
 from .inputs import expand_paths
 from .printable import printable
 from .progress import Progress, progress_wanted
-from .usage import say_no_records
+from .usage import add_threads_argument, say_no_records
 
 PROG = "bsmtrail verify"
 
@@ -43,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=1000,
         help="time may run backwards this much before it is reported (1000)",
     )
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     with Progress(sum(sizes), "verify", progress_wanted(args.quiet)) as bar:
         for i, path in enumerate(trails):
             report = open_trail(path).verify(
-                events=args.events, backwards_tolerance_ms=args.tolerance_ms
+                events=args.events, backwards_tolerance_ms=args.tolerance_ms, threads=args.threads
             )
             bar.clear()
             if report.empty:
