@@ -79,6 +79,17 @@ impl<T: Send + 'static> Ordered<T> {
         })
     }
 
+    /// Like [`Ordered::new`], with one job per worker and one more in flight instead of
+    /// two per worker: for stages whose results are large (encoded output), where the
+    /// stage feeding them already keeps the workers busy.
+    pub fn lean(threads: usize, name: &'static str) -> std::io::Result<Self> {
+        let mut o = Ordered::new(threads, name)?;
+        if o.depth > 1 {
+            o.depth = o.depth / 2 + 1;
+        }
+        Ok(o)
+    }
+
     /// Whether as many jobs are in flight as the pool should have: take one first.
     pub fn full(&self) -> bool {
         self.slots.len() >= self.depth

@@ -170,7 +170,7 @@ impl<W: Write + Send> ParquetSink<W> {
         let options = ArrowWriterOptions::new().with_properties(props);
         let (writer, factory) = ArrowWriter::try_new_with_options(out, schema.clone(), options)?
             .into_serialized_writer()?;
-        let encoding = Ordered::new(opts.threads, "parquet")
+        let encoding = Ordered::lean(opts.threads, "parquet")
             .map_err(|e| ParquetError::External(Box::new(e)))?;
         Ok(ParquetSink {
             writer,

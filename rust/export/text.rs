@@ -66,22 +66,39 @@ impl Encoder for Iso<'_> {
     }
 }
 
-/// Milliseconds since the epoch as `YYYY-MM-DD<sep>HH:MM:SS.mmmZ`.
+/// Milliseconds since the epoch as `YYYY-MM-DD<sep>HH:MM:SS.mmmZ` (digits written
+/// directly: one time per row, formatting machinery would cost more than the row).
 fn utc_text(ms: i64, sep: u8, out: &mut Vec<u8>) {
     let t = utc(ms.div_euclid(1000));
-    // Writing to a Vec cannot fail.
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}.{:03}Z",
-        t.year,
-        t.mon + 1,
-        t.mday,
-        char::from(sep),
-        t.hour,
-        t.min,
-        t.sec,
-        ms.rem_euclid(1000)
-    );
+    if !(0..=9999).contains(&t.year) {
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{:04}-", t.year);
+    } else {
+        let y = t.year as u32;
+        digits(out, y / 100);
+        digits(out, y % 100);
+        out.push(b'-');
+    }
+    digits(out, t.mon + 1);
+    out.push(b'-');
+    digits(out, t.mday);
+    out.push(sep);
+    digits(out, t.hour);
+    out.push(b':');
+    digits(out, t.min);
+    out.push(b':');
+    digits(out, t.sec);
+    out.push(b'.');
+    let milli = ms.rem_euclid(1000) as u32;
+    out.push(b'0' + (milli / 100) as u8);
+    digits(out, milli % 100);
+    out.push(b'Z');
+}
+
+/// `n` (0-99) as two digits.
+fn digits(out: &mut Vec<u8>, n: u32) {
+    out.push(b'0' + (n / 10 % 10) as u8);
+    out.push(b'0' + (n % 10) as u8);
 }
 
 /// `s` as a CSV text cell: quoted, quotes doubled.
@@ -221,7 +238,7 @@ impl<W: Write> TextSink<W> {
         threads: usize,
     ) -> Result<Self, ArrowError> {
         let io = |e: std::io::Error| ArrowError::IoError(e.to_string(), e);
-        let encoding = Ordered::new(threads, "text").map_err(io)?;
+        let encoding = Ordered::lean(threads, "text").map_err(io)?;
         if let TextFormat::Csv { .. } = format {
             let mut header = Vec::new();
             for (i, f) in schema.fields().iter().enumerate() {
@@ -334,6 +351,21 @@ mod tests {
             batches.iter().map(|b| b.num_rows() as u64).sum::<u64>()
         );
         out
+    }
+
+    #[test]
+    fn times_as_iso_text_at_the_edges() {
+        let text = |ms: i64| {
+            let mut out = Vec::new();
+            utc_text(ms, b'T', &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(text(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(text(951_782_400_007), "2000-02-29T00:00:00.007Z");
+        // 2^32 - 1 seconds (the largest 32-bit header time) and beyond year 9999.
+        assert_eq!(text(4_294_967_295_000), "2106-02-07T06:28:15.000Z");
+        assert_eq!(text(253_402_300_800_000), "10000-01-01T00:00:00.000Z");
     }
 
     #[test]
