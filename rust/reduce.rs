@@ -117,10 +117,13 @@ pub fn reduce(
         run: None,
     };
     let threads = if sel.sequential() { 1 } else { threads };
-    let mut items = Items::new(data, 0, mode, Check::Count);
+    // Watched: a resynchronising scan through a hole (a sparse file claiming a huge record)
+    // releases the pages behind it as it goes. A page released before a worker reads it is
+    // read again from the page cache.
+    let mut items = Items::new(data, 0, mode, Check::Count).watched(watch);
     if threads == 1 {
         let mut state = AllOfState::default();
-        for item in items.watched(watch) {
+        for item in items {
             match item {
                 Ok(Item::Record(s) | Item::File(s)) => {
                     r.seen += u64::from(s.kind == SpanKind::Record);

@@ -108,7 +108,10 @@ pub fn verify_parallel(
     let mut m = Merge::new(data.len(), backwards_tolerance_ms, keep);
     let mut walking: Ordered<(Vec<Item>, Vec<Walked>, [u64; 256])> =
         Ordered::new(threads, "verify")?;
-    let mut items = Recover::new(data);
+    // Watched: a resynchronising scan through a hole (a sparse file claiming a huge record)
+    // releases the pages behind it as it goes. A page released before a worker reads it is
+    // read again from the page cache.
+    let mut items = Recover::new(data).watched(watch);
     let mut framed_all = false;
     loop {
         while !framed_all && !walking.full() {

@@ -183,6 +183,20 @@ def test_a_sparse_file_claiming_a_huge_record_is_read_in_bounded_memory(
     assert report["damage_total"]["bytes"] == 1_500_000_000
 
 
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_reduce_of_a_sparse_file_claiming_a_huge_record_is_bounded(
+    sparse_claim: Path, tmp_path: Path, threads: str
+) -> None:
+    """Recovering reduce scans the 1.5 GB hole on its framing thread, releasing the pages
+    behind it, whether the verdicts are given there or on workers."""
+    out = tmp_path / "kept.bsm"
+    args = [*CLI, "reduce", "--recover", "--threads", threads, "-w", str(out), str(sparse_claim)]
+    rss, status, _, err = run_measured(args)
+    assert rss <= RSS_LIMIT_MB, f"peak RSS {rss:.0f} MB"
+    assert status == 1, err  # damage skipped
+    assert len(list(bsmtrail.open(out))) == 20
+
+
 @pytest.mark.parametrize("how", ["convert", "to_parquet"])
 def test_a_sparse_file_claiming_a_huge_record_keeps_every_intact_record(
     sparse_claim: Path, tmp_path: Path, how: str
