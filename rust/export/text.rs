@@ -15,7 +15,7 @@
 //! as a formula, and the trail's strings are the attacker's.
 
 use crate::ordered::Ordered;
-use crate::render::time::utc;
+use crate::render::time::{push2, utc};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMillisecondType};
 use arrow_array::{
@@ -75,30 +75,24 @@ fn utc_text(ms: i64, sep: u8, out: &mut Vec<u8>) {
         let _ = write!(out, "{:04}-", t.year);
     } else {
         let y = t.year as u32;
-        digits(out, y / 100);
-        digits(out, y % 100);
+        push2(out, y / 100);
+        push2(out, y % 100);
         out.push(b'-');
     }
-    digits(out, t.mon + 1);
+    push2(out, t.mon + 1);
     out.push(b'-');
-    digits(out, t.mday);
+    push2(out, t.mday);
     out.push(sep);
-    digits(out, t.hour);
+    push2(out, t.hour);
     out.push(b':');
-    digits(out, t.min);
+    push2(out, t.min);
     out.push(b':');
-    digits(out, t.sec);
+    push2(out, t.sec);
     out.push(b'.');
     let milli = ms.rem_euclid(1000) as u32;
     out.push(b'0' + (milli / 100) as u8);
-    digits(out, milli % 100);
+    push2(out, milli % 100);
     out.push(b'Z');
-}
-
-/// `n` (0-99) as two digits.
-fn digits(out: &mut Vec<u8>, n: u32) {
-    out.push(b'0' + (n / 10 % 10) as u8);
-    out.push(b'0' + (n % 10) as u8);
 }
 
 /// `s` as a CSV text cell: quoted, quotes doubled.

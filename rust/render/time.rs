@@ -107,7 +107,8 @@ pub(crate) fn reload_zone() {
 #[cfg(not(unix))]
 pub(crate) fn reload_zone() {}
 
-fn push2(out: &mut Vec<u8>, v: u32) {
+/// `v` (0-99) as two digits.
+pub(crate) fn push2(out: &mut Vec<u8>, v: u32) {
     out.push(b'0' + (v / 10 % 10) as u8);
     out.push(b'0' + (v % 10) as u8);
 }
