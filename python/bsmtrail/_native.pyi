@@ -275,8 +275,8 @@ class ArrowStream:
 def check_compression(compression: str) -> None: ...
 
 @final
-class TextWriter:
-    """JSON Lines or CSV written batch by batch, each batch's text built on a worker."""
+class BatchWriter:
+    """Parquet, JSON Lines or CSV written batch by batch, each batch encoded on a worker."""
 
     def __new__(
         cls,
@@ -284,22 +284,8 @@ class TextWriter:
         schema: Any,
         *,
         format: str,
-        csv_raw: bool = False,
-        threads: int = 0,
-    ) -> Self: ...
-    def write(self, batch: Any) -> None: ...
-    def close(self) -> int: ...
-
-@final
-class ParquetWriter:
-    """A Parquet file written batch by batch, row groups encoded on worker threads."""
-
-    def __new__(
-        cls,
-        path: str | PathLike[str],
-        schema: Any,
-        *,
         compression: str = "zstd",
+        csv_raw: bool = False,
         threads: int = 0,
     ) -> Self: ...
     def write(self, batch: Any) -> None: ...

@@ -8,7 +8,7 @@ under a temporary name renamed into place when complete (``bsmtrail.outputs``), 
 standard output for the text formats.
 
 * **parquet**: zstd (level 1; or lz4, snappy, none), one row group per batch, encoded on
-  every core in Rust (``bsmtrail._native.ParquetWriter``); statistics and the page index
+  every core in Rust (``bsmtrail._native.BatchWriter``); statistics and the page index
   on every column. **feather**: the Arrow IPC file format, zstd.
 * **csv**: dictionary columns as text, binary as hex, lists and structs as JSON text. A
   text cell beginning with ``= + - @``, tab or CR gets a ``'`` in front, so a spreadsheet
@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import _native
 from .lazy import module as _mod
 from .outputs import atomic_directory, atomic_file, check_output
 
@@ -70,8 +71,6 @@ COMPRESSIONS = ("zstd", "lz4", "snappy", "none")
 def check_compression(compression: str) -> None:
     """Raise ValueError unless ``compression`` is one of :data:`COMPRESSIONS` or
     ``zstd:LEVEL`` (1-22)."""
-    from . import _native
-
     _native.check_compression(compression)
 
 
@@ -96,29 +95,30 @@ class Sink:
         compression: str = "zstd",
         threads: int | None = None,
     ) -> None:
-        from . import _native
-
         self.fmt = fmt
         self.path = path
         self.rows = 0
         self._close: Callable[[], object]
         self._write: Callable[[Any], None]
-        if fmt == "parquet":
-            # Each batch's row group is encoded on a worker while the next batches come,
-            # appended in order.
-            w = _native.ParquetWriter(path, schema, compression=compression, threads=threads or 0)
-            self._write, self._close = w.write, w.close
-        elif fmt == "feather":
+        if fmt == "feather":
             pa = _mod("pyarrow")
             opts = pa.ipc.IpcWriteOptions(compression="zstd")
             iw = pa.ipc.new_file(path, schema, options=opts)
             self._write, self._close = iw.write_batch, iw.close
-        else:
-            # JSON Lines and CSV: each batch's text is built on a worker, written in order.
-            if path == "-":
-                sys.stdout.flush()  # whatever Python printed comes first
-            tw = _native.TextWriter(path, schema, format=fmt, csv_raw=csv_raw, threads=threads or 0)
-            self._write, self._close = tw.write, tw.close
+            return
+        # Parquet, JSON Lines and CSV: each batch is encoded on a worker while the next
+        # ones come, and written in order.
+        if path == "-":
+            sys.stdout.flush()  # whatever Python printed comes first
+        w = _native.BatchWriter(
+            path,
+            schema,
+            format=fmt,
+            compression=compression,
+            csv_raw=csv_raw,
+            threads=threads or 0,
+        )
+        self._write, self._close = w.write, w.close
 
     def write(self, batch: Any) -> None:
         self._write(batch)

@@ -8,9 +8,9 @@
 //! and delta encoding instead for the ones that only grow (offsets, times), where a
 //! dictionary would hold every value once.
 
-use crate::ordered::Ordered;
+use super::{io_error, BatchSink, InOrder};
 use arrow_array::RecordBatch;
-use arrow_schema::{DataType, SchemaRef};
+use arrow_schema::{ArrowError, DataType, SchemaRef};
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory, ArrowWriterOptions,
 };
@@ -147,109 +147,104 @@ fn properties(schema: &SchemaRef, codec: Codec) -> Result<WriterProperties, Parq
     Ok(b.build())
 }
 
-/// Encoded column chunks of one row group.
-type Encoded = Result<Vec<ArrowColumnChunk>, ParquetError>;
-
 /// A Parquet file being written: `write` batches, then `finish`.
 pub struct ParquetSink<W: Write + Send> {
     writer: SerializedFileWriter<W>,
     factory: Arc<ArrowRowGroupWriterFactory>,
-    schema: SchemaRef,
-    encoding: Ordered<Encoded>,
-    /// Row groups handed to the workers so far (the next one's index).
-    groups: usize,
+    /// Each batch's row group's column chunks.
+    encoding: InOrder<Vec<ArrowColumnChunk>>,
     rows: u64,
 }
 
+/// A Parquet error as an Arrow one, an I/O error kept as one (its kind reaches Python).
+fn arrow(e: ParquetError) -> ArrowError {
+    match e {
+        ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
+            Ok(io) => io_error(*io),
+            Err(other) => ArrowError::ExternalError(other),
+        },
+        other => other.into(),
+    }
+}
+
 impl<W: Write + Send> ParquetSink<W> {
-    pub fn new(out: W, schema: SchemaRef, opts: &ParquetOptions) -> Result<Self, ParquetError> {
-        let props = properties(&schema, opts.codec)?;
+    pub fn new(out: W, schema: SchemaRef, opts: &ParquetOptions) -> Result<Self, ArrowError> {
+        let props = properties(&schema, opts.codec).map_err(arrow)?;
         // ArrowWriter builds the Parquet schema and stores the Arrow one in the footer (so
         // readers get dictionary types, the time zone and the schema metadata back); its
         // low-level halves then write row groups encoded elsewhere.
         let options = ArrowWriterOptions::new().with_properties(props);
-        let (writer, factory) = ArrowWriter::try_new_with_options(out, schema.clone(), options)?
-            .into_serialized_writer()?;
-        let encoding = Ordered::lean(opts.threads, "parquet")
-            .map_err(|e| ParquetError::External(Box::new(e)))?;
+        let (writer, factory) = ArrowWriter::try_new_with_options(out, schema.clone(), options)
+            .and_then(|w| w.into_serialized_writer())
+            .map_err(arrow)?;
         Ok(ParquetSink {
             writer,
             factory: Arc::new(factory),
-            schema,
-            encoding,
-            groups: 0,
+            encoding: InOrder::new(schema, opts.threads, "parquet")?,
             rows: 0,
         })
     }
 
     /// Encode `batch` as the next row group (on a worker; this returns once the oldest
-    /// row groups in flight are written, so at most a bounded number are held).
-    pub fn write(&mut self, batch: RecordBatch) -> Result<(), ParquetError> {
-        check_schema(&self.schema, &batch)?;
+    /// row groups in flight are written, so at most a bounded number are held). An empty
+    /// batch makes no row group.
+    pub fn write(&mut self, batch: RecordBatch) -> Result<(), ArrowError> {
         if batch.num_rows() == 0 {
-            return Ok(());
-        }
-        while self.encoding.full() {
-            self.append_next()?;
+            return self.encoding.check(&batch);
         }
         let factory = Arc::clone(&self.factory);
-        let index = self.groups;
-        self.groups += 1;
-        self.encoding
-            .submit(move || encode(&factory, index, &batch));
-        Ok(())
-    }
-
-    /// Append the oldest encoded row group to the file.
-    fn append_next(&mut self) -> Result<(), ParquetError> {
-        let Some(done) = self.encoding.take() else {
-            return Ok(());
-        };
-        let chunks = done.map_err(|_| {
-            ParquetError::General("internal error: a Parquet encoding worker panicked".into())
-        })??;
-        let mut group = self.writer.next_row_group()?;
-        for chunk in chunks {
-            chunk.append_to_row_group(&mut group)?;
-        }
-        let meta = group.close()?;
-        self.rows += meta.num_rows() as u64;
-        Ok(())
+        let (writer, rows) = (&mut self.writer, &mut self.rows);
+        self.encoding.push(
+            batch,
+            move |index, batch| encode(&factory, index, batch).map_err(arrow),
+            &mut |chunks| append(writer, rows, chunks),
+        )
     }
 
     /// Write what is still encoding and the footer; returns the rows written and the
     /// output.
-    pub fn finish(mut self) -> Result<(u64, W), ParquetError> {
-        while !self.encoding.is_empty() {
-            self.append_next()?;
-        }
-        let rows = self.rows;
-        Ok((rows, self.writer.into_inner()?))
+    pub fn finish(mut self) -> Result<(u64, W), ArrowError> {
+        let (writer, rows) = (&mut self.writer, &mut self.rows);
+        self.encoding
+            .drain(&mut |chunks| append(writer, rows, chunks))?;
+        let out = self.writer.into_inner().map_err(arrow)?;
+        Ok((self.rows, out))
     }
 }
 
-/// A batch of another shape would write a file its own footer contradicts.
-fn check_schema(schema: &SchemaRef, batch: &RecordBatch) -> Result<(), ParquetError> {
-    let got = batch.schema();
-    let same = got.fields().len() == schema.fields().len()
-        && got
-            .fields()
-            .iter()
-            .zip(schema.fields())
-            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
-    if same {
-        Ok(())
-    } else {
-        Err(ParquetError::ArrowError(format!(
-            "a batch's columns do not match the file's schema: {:?} against {:?}",
-            got.fields().iter().map(|f| f.name()).collect::<Vec<_>>(),
-            schema.fields().iter().map(|f| f.name()).collect::<Vec<_>>(),
-        )))
+impl<W: Write + Send> BatchSink for ParquetSink<W> {
+    fn write(&mut self, batch: RecordBatch) -> Result<(), ArrowError> {
+        ParquetSink::write(self, batch)
     }
+
+    fn finish(self: Box<Self>) -> Result<u64, ArrowError> {
+        let (rows, mut out) = (*self).finish()?;
+        out.flush().map_err(io_error)?;
+        Ok(rows)
+    }
+}
+
+/// Append one encoded row group to the file.
+fn append<W: Write + Send>(
+    writer: &mut SerializedFileWriter<W>,
+    rows: &mut u64,
+    chunks: Vec<ArrowColumnChunk>,
+) -> Result<(), ArrowError> {
+    let mut group = writer.next_row_group().map_err(arrow)?;
+    for chunk in chunks {
+        chunk.append_to_row_group(&mut group).map_err(arrow)?;
+    }
+    let meta = group.close().map_err(arrow)?;
+    *rows += meta.num_rows() as u64;
+    Ok(())
 }
 
 /// One row group's column chunks (on a worker).
-fn encode(factory: &ArrowRowGroupWriterFactory, index: usize, batch: &RecordBatch) -> Encoded {
+fn encode(
+    factory: &ArrowRowGroupWriterFactory,
+    index: usize,
+    batch: &RecordBatch,
+) -> Result<Vec<ArrowColumnChunk>, ParquetError> {
     let mut writers = factory.create_column_writers(index)?.into_iter();
     let mut chunks = Vec::with_capacity(writers.len());
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {

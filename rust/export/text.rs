@@ -14,7 +14,7 @@
 //! with `= + - @`, tab or CR gets a `'` in front unless `raw`: a spreadsheet would run it
 //! as a formula, and the trail's strings are the attacker's.
 
-use crate::ordered::Ordered;
+use super::{io_error, BatchSink, InOrder};
 use crate::render::time::{push2, utc};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMillisecondType};
@@ -217,8 +217,7 @@ pub enum TextFormat {
 pub struct TextSink<W: Write> {
     format: TextFormat,
     out: W,
-    schema: SchemaRef,
-    encoding: Ordered<Result<Vec<u8>, ArrowError>>,
+    encoding: InOrder<Vec<u8>>,
     rows: u64,
 }
 
@@ -231,8 +230,6 @@ impl<W: Write> TextSink<W> {
         format: TextFormat,
         threads: usize,
     ) -> Result<Self, ArrowError> {
-        let io = |e: std::io::Error| ArrowError::IoError(e.to_string(), e);
-        let encoding = Ordered::lean(threads, "text").map_err(io)?;
         if let TextFormat::Csv { .. } = format {
             let mut header = Vec::new();
             for (i, f) in schema.fields().iter().enumerate() {
@@ -242,57 +239,50 @@ impl<W: Write> TextSink<W> {
                 quoted(f.name().as_bytes(), &mut header);
             }
             header.push(b'\n');
-            out.write_all(&header).map_err(io)?;
+            out.write_all(&header).map_err(io_error)?;
         }
         Ok(TextSink {
             format,
             out,
-            schema,
-            encoding,
+            encoding: InOrder::new(schema, threads, "text")?,
             rows: 0,
         })
     }
 
     /// Encode `batch` on a worker; returns once the oldest batches in flight are written.
     pub fn write(&mut self, batch: RecordBatch) -> Result<(), ArrowError> {
-        if batch.schema().fields() != self.schema.fields() {
-            return Err(ArrowError::SchemaError(
-                "a batch's columns do not match the output's schema".into(),
-            ));
-        }
-        while self.encoding.full() {
-            self.write_next()?;
-        }
-        self.rows += batch.num_rows() as u64;
+        let n = batch.num_rows() as u64;
         let format = self.format;
-        self.encoding.submit(move || match format {
-            TextFormat::Jsonl => jsonl(&batch),
-            TextFormat::Csv { raw } => csv(&batch, raw),
-        });
+        let out = &mut self.out;
+        self.encoding.push(
+            batch,
+            move |_, batch| match format {
+                TextFormat::Jsonl => jsonl(batch),
+                TextFormat::Csv { raw } => csv(batch, raw),
+            },
+            &mut |text| out.write_all(&text).map_err(io_error),
+        )?;
+        self.rows += n;
         Ok(())
-    }
-
-    fn write_next(&mut self) -> Result<(), ArrowError> {
-        let Some(done) = self.encoding.take() else {
-            return Ok(());
-        };
-        let text = done.map_err(|_| {
-            ArrowError::ComputeError("internal error: a text encoding worker panicked".into())
-        })??;
-        self.out
-            .write_all(&text)
-            .map_err(|e| ArrowError::IoError(e.to_string(), e))
     }
 
     /// Write what is still encoding and flush; returns the rows written and the output.
     pub fn finish(mut self) -> Result<(u64, W), ArrowError> {
-        while !self.encoding.is_empty() {
-            self.write_next()?;
-        }
-        self.out
-            .flush()
-            .map_err(|e| ArrowError::IoError(e.to_string(), e))?;
+        let out = &mut self.out;
+        self.encoding
+            .drain(&mut |text| out.write_all(&text).map_err(io_error))?;
+        self.out.flush().map_err(io_error)?;
         Ok((self.rows, self.out))
+    }
+}
+
+impl<W: Write + Send> BatchSink for TextSink<W> {
+    fn write(&mut self, batch: RecordBatch) -> Result<(), ArrowError> {
+        TextSink::write(self, batch)
+    }
+
+    fn finish(self: Box<Self>) -> Result<u64, ArrowError> {
+        Ok((*self).finish()?.0)
     }
 }
 
