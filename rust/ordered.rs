@@ -52,6 +52,32 @@ impl Pool {
     }
 }
 
+/// Input bytes per job where one thread frames a trail and workers do the per-record work
+/// (render, judge, walk): large enough that a job outweighs its hand-over, small enough
+/// that the workers stay fed and the jobs in flight hold little.
+pub const JOB_BYTES: usize = 1 << 20;
+
+/// The next job: items from `items` until they weigh about [`JOB_BYTES`] (`bytes` of
+/// each) or `last` says an item ends the input; empty when nothing is left.
+pub fn next_job<T>(
+    items: &mut impl Iterator<Item = T>,
+    bytes: impl Fn(&T) -> usize,
+    last: impl Fn(&T) -> bool,
+) -> Vec<T> {
+    let mut job = Vec::new();
+    let mut weight = 0;
+    while weight < JOB_BYTES {
+        let Some(item) = items.next() else { break };
+        weight += bytes(&item);
+        let end = last(&item);
+        job.push(item);
+        if end {
+            break;
+        }
+    }
+    job
+}
+
 /// A job that panicked (a bug): its result is this instead of aborting the process from
 /// inside the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

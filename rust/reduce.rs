@@ -8,13 +8,14 @@
 use crate::error::DecodeError;
 use crate::framing::{Check, Span, SpanKind};
 use crate::mode::Mode;
-use crate::ordered::Ordered;
+use crate::ordered::{next_job, Ordered};
 use crate::recover::{Item, Items};
 use crate::select::{AllOf, AllOfState, Verdict};
 use crate::source::Source;
 use crate::tally::{DamageLog, Kept};
+use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// What [`reduce`] read and kept.
 #[derive(Debug, Default)]
@@ -73,9 +74,6 @@ impl Output<'_> {
     }
 }
 
-/// Spans framed per job on the workers: about this many bytes of records.
-const JOB_BYTES: usize = 1 << 20;
-
 /// The verdict on one span; the header check first where a verdict depends on its record
 /// alone (it rejects most records of a selective query without walking their tokens).
 fn judge(sel: &AllOf, rec: &[u8], s: &Span, state: &mut AllOfState) -> Verdict {
@@ -116,81 +114,80 @@ pub fn reduce(
         out,
         run: None,
     };
-    let threads = if sel.sequential() { 1 } else { threads };
+    // A sequential selection is judged in order on this thread, its state carried from
+    // job to job; any other gets a fresh state per job on the workers.
+    let sequential = sel
+        .sequential()
+        .then(|| Arc::new(Mutex::new(AllOfState::default())));
+    let threads = if sequential.is_some() { 1 } else { threads };
+    let mut judging: Ordered<Vec<Verdict>> = Ordered::new(threads, "reduce")?;
     // Watched: a resynchronising scan through a hole (a sparse file claiming a huge record)
     // releases the pages behind it as it goes. A page released before a worker reads it is
     // read again from the page cache.
     let mut items = Items::new(data, 0, mode, Check::Count).watched(watch);
-    if threads == 1 {
-        let mut state = AllOfState::default();
-        for item in items {
-            match item {
-                Ok(Item::Record(s) | Item::File(s)) => {
-                    r.seen += u64::from(s.kind == SpanKind::Record);
-                    let verdict = judge(sel, &data[s.offset..s.offset + s.len], &s, &mut state);
-                    output.decided(s, verdict, &mut r)?;
-                }
-                Ok(Item::Damage(d)) => r.damage.push(d.offset as u64, d.len as u64, &d.error),
-                Err(e) => {
-                    r.stopped = Some(e);
-                    break;
-                }
-            }
-        }
-        output.flush()?;
-        return Ok(r);
-    }
-    let mut judging: Ordered<(Vec<Span>, Vec<Verdict>)> = Ordered::new(threads, "reduce")?;
+    let mut jobs = VecDeque::new();
     let mut framed_all = false;
     loop {
         while !framed_all && !judging.full() {
-            let mut spans = Vec::new();
-            let mut bytes = 0;
-            while bytes < JOB_BYTES {
-                match items.next() {
-                    Some(Ok(Item::Record(s) | Item::File(s))) => {
-                        r.seen += u64::from(s.kind == SpanKind::Record);
-                        bytes += s.len;
-                        spans.push(s);
-                    }
-                    Some(Ok(Item::Damage(d))) => {
-                        r.damage.push(d.offset as u64, d.len as u64, &d.error)
-                    }
-                    Some(Err(e)) => {
-                        r.stopped = Some(e);
-                        framed_all = true;
-                        break;
-                    }
-                    None => {
-                        framed_all = true;
-                        break;
-                    }
-                }
+            let job: Vec<Framed> = next_job(&mut items, span_len, Result::is_err);
+            if job.is_empty() {
+                framed_all = true;
+                break;
             }
-            let (sel, src) = (Arc::clone(sel), src.clone());
+            // A framing error ends a read that does not recover.
+            framed_all = job.last().is_some_and(Result::is_err);
+            let spans: Vec<Span> = job.iter().filter_map(span).collect();
+            let (sel, src, carried) = (Arc::clone(sel), src.clone(), sequential.clone());
             judging.submit(move || {
                 let data = src.bytes();
-                let mut state = AllOfState::default();
-                let verdicts = spans
+                let mut fresh = AllOfState::default();
+                let mut guard = carried
+                    .as_ref()
+                    .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()));
+                let state = guard.as_deref_mut().unwrap_or(&mut fresh);
+                spans
                     .iter()
-                    .map(|s| judge(&sel, &data[s.offset..s.offset + s.len], s, &mut state))
-                    .collect();
-                (spans, verdicts)
+                    .map(|s| judge(&sel, &data[s.offset..s.offset + s.len], s, state))
+                    .collect()
             });
+            jobs.push_back(job);
         }
         let Some(done) = judging.take() else {
             break;
         };
-        let (spans, verdicts) =
+        let verdicts =
             done.map_err(|_| io::Error::other("internal error: a reduce worker panicked"))?;
-        for (s, v) in spans.into_iter().zip(verdicts) {
-            output.decided(s, v, &mut r)?;
-            // Everything before the run still to be written is done with.
-            watch(output.run.map_or(s.offset, |(a, _)| a));
+        let mut verdicts = verdicts.into_iter();
+        for item in jobs.pop_front().unwrap_or_default() {
+            match item {
+                Ok(Item::Record(s) | Item::File(s)) => {
+                    r.seen += u64::from(s.kind == SpanKind::Record);
+                    let v = verdicts.next().unwrap_or(Verdict::Rejected);
+                    output.decided(s, v, &mut r)?;
+                    // Everything before the run still to be written is done with.
+                    watch(output.run.map_or(s.offset, |(a, _)| a));
+                }
+                Ok(Item::Damage(d)) => r.damage.push(d.offset as u64, d.len as u64, &d.error),
+                Err(e) => r.stopped = Some(e),
+            }
         }
     }
     output.flush()?;
     Ok(r)
+}
+
+/// A framed item, or the framing error that ends a read that does not recover.
+type Framed = Result<Item, DecodeError>;
+
+fn span(item: &Framed) -> Option<Span> {
+    match item {
+        Ok(Item::Record(s) | Item::File(s)) => Some(*s),
+        _ => None,
+    }
+}
+
+fn span_len(item: &Framed) -> usize {
+    span(item).map_or(0, |s| s.len)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use crate::error::{DecodeError, Fault};
 use crate::framing::{Check, Framer, SpanKind};
-use crate::ordered::Ordered;
+use crate::ordered::{next_job, Ordered};
 use crate::recover::{Item, Recover};
 use crate::source::Source;
 use crate::tally::{DamageLog, Kept};
@@ -91,9 +91,6 @@ pub fn verify_with(
     m.finish()
 }
 
-/// Framed items per job on the workers: about this many bytes of records.
-const JOB_BYTES: usize = 1 << 20;
-
 /// [`verify_with`] on `threads` workers (0: every core): this thread frames, the workers
 /// walk runs of about 1 MiB of records, and what they found is merged here in input
 /// order, so the report is the same whatever the thread count.
@@ -115,17 +112,10 @@ pub fn verify_parallel(
     let mut framed_all = false;
     loop {
         while !framed_all && !walking.full() {
-            let mut job = Vec::new();
-            let mut bytes = 0;
-            while bytes < JOB_BYTES {
-                let Some(item) = items.next() else {
-                    framed_all = true;
-                    break;
-                };
-                if let Item::Record(s) = &item {
-                    bytes += s.len;
-                }
-                job.push(item);
+            let job = next_job(&mut items, record_len, |_| false);
+            if job.is_empty() {
+                framed_all = true;
+                break;
             }
             let src = src.clone();
             walking.submit(move || {
@@ -162,6 +152,13 @@ pub fn verify_parallel(
         }
     }
     Ok(m.finish())
+}
+
+fn record_len(item: &Item) -> usize {
+    match item {
+        Item::Record(s) => s.len,
+        _ => 0,
+    }
 }
 
 fn item_offset(item: &Item) -> usize {
