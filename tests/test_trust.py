@@ -339,6 +339,49 @@ def test_atomic_file_keeps_the_previous_file_on_any_exception(tmp_path: Path) ->
     assert (out.stat().st_mode & 0o777) == 0o666 & ~_umask()
 
 
+def test_outputs_that_are_not_regular_files_are_written_in_place(tmp_path: Path) -> None:
+    """``-o /dev/null`` writes to the device: renaming over it once replaced a machine's
+    /dev/null with a regular file. A FIFO is written through (its reader gets the bytes),
+    and a symbolic link keeps pointing at the file it names, which is replaced."""
+    import stat
+    import subprocess
+    import sys
+    import threading
+
+    trail = tmp_path / "t.bsm"
+    generate_trail(trail, 20_000, 4)
+    cli = [sys.executable, "-m", "bsmtrail"]
+    for args in (
+        ["convert", str(trail), "-q", "-o", "/dev/null"],
+        ["convert", str(trail), "-q", "--format", "jsonl", "-o", "/dev/null"],
+        ["reduce", str(trail), "-w", "/dev/null"],
+        ["gen", "--size", "10KB", "/dev/null"],
+    ):
+        p = subprocess.run([*cli, *args], capture_output=True, timeout=120)
+        assert p.returncode == 0, (args, p.stderr)
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode), args
+    assert not [n for n in os.listdir("/dev") if n.startswith(".null.")]
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    with atomic_file(fifo) as target:
+        assert target == str(fifo)
+        Path(target).write_bytes(b"through the pipe")
+    reader.join(timeout=30)
+    assert got == [b"through the pipe"] and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+    real, link = tmp_path / "real.out", tmp_path / "link.out"
+    real.write_bytes(b"previous")
+    link.symlink_to(real)
+    with atomic_file(link) as tmp:
+        assert os.path.dirname(tmp) == str(tmp_path) and tmp != str(real)
+        Path(tmp).write_bytes(b"new")
+    assert os.path.islink(link) and real.read_bytes() == b"new"
+
+
 def _umask() -> int:
     m = os.umask(0)
     os.umask(m)

@@ -12,6 +12,12 @@ Two rules hold for every file or dataset bsmtrail writes (``convert``, ``reduce 
   into place only when the writer finished without an exception. An error, Ctrl-C or
   SIGTERM (which the command line turns into an exception) removes the temporary and
   leaves a previous file at that path untouched.
+
+Only regular files are replaced. A target that exists and is something else (``/dev/null``,
+``/dev/stdout``, a FIFO, a shell's ``>(...)``) is written in place, because renaming over
+it would replace the device node or pipe with a file (``-o /dev/null`` once turned a
+machine's ``/dev/null`` into a regular file that every later command wrote into). A
+symbolic link is followed: the file it names is replaced and the link kept.
 """
 
 from __future__ import annotations
@@ -90,6 +96,16 @@ def _umask() -> int:
     return mask
 
 
+def _is_special(path: str) -> bool:
+    """Whether ``path`` exists (through links) and is neither a regular file nor a
+    directory: a character or block device, FIFO or socket."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def _temporary_beside(path: str, *, directory: bool) -> str:
     parent = os.path.dirname(os.path.abspath(path))
     prefix = f".{os.path.basename(path)}."
@@ -106,11 +122,14 @@ def _temporary_beside(path: str, *, directory: bool) -> str:
 def atomic_file(path: str | os.PathLike[str]) -> Iterator[str]:
     """Yield a temporary path beside ``path`` to write the output to; on leaving without
     an exception it is renamed to ``path`` (replacing any previous file there in one
-    step), otherwise removed. ``-`` is yielded unchanged (standard output)."""
+    step), otherwise removed. ``-`` is yielded unchanged (standard output), and so is an
+    existing target that is not a regular file (a device or pipe, written in place); a
+    symbolic link's target is the file replaced."""
     target = os.fspath(path)
-    if target == "-":
+    if target == "-" or _is_special(target):
         yield target
         return
+    target = os.path.realpath(target)
     tmp = _temporary_beside(target, directory=False)
     try:
         yield tmp
