@@ -19,6 +19,7 @@ pub mod reduce;
 pub mod render;
 pub mod select;
 pub mod source;
+pub mod stats;
 pub mod stream;
 pub mod tally;
 pub mod tokens;

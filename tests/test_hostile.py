@@ -701,26 +701,50 @@ def test_a_record_of_the_maximum_size_converts(tmp_path: Path) -> None:
     assert pq.read_metadata(out).num_rows == 3
 
 
+def _stats_batch(paths: list[list[str]]) -> Any:
+    """A records-view batch with the columns stats reads: one row per entry of ``paths``."""
+    import pyarrow as pa
+
+    n = len(paths)
+    return pa.record_batch(
+        {
+            "size": pa.array([100] * n, pa.uint32()),
+            "event": pa.array([1] * n, pa.uint16()),
+            "time": pa.array([1_700_000_000_000] * n, pa.timestamp("ms", tz="UTC")),
+            "auid": pa.array([7] * n, pa.uint32()),
+            "euid": pa.array([None] * n, pa.uint32()),
+            "return_status": pa.array([0] * n, pa.uint8()),
+            "paths": pa.array(paths, pa.list_(pa.field("item", pa.string(), False))),
+            "exec_args": pa.array([None] * n, pa.list_(pa.field("item", pa.string(), False))),
+            "error": pa.array([None] * n, pa.dictionary(pa.int32(), pa.string())),
+        }
+    )
+
+
 def test_stats_counts_keep_a_bounded_number_of_distinct_values() -> None:
     """A distinct path per record made stats hold every one (589 MB for 100 MB): counts
     keep the most frequent values up to a cap and say when they are approximate."""
-    import pyarrow as pa
+    from bsmtrail import _native
 
-    from bsmtrail.cli.stats_cmd import GroupCounts
-
-    c = GroupCounts(["path"], merge_every=2, cap=10)
     heavy = ["/etc/passwd"] * 50 + ["/bin/sh"] * 30
+    c = _native.StatsTally([], cap=10)
     for i in range(20):
-        c.add(pa.table({"path": [*heavy[i * 4 : i * 4 + 4], *(f"/u/{i}/{k}" for k in range(9))]}))
-    t = c.result()
-    assert t.num_rows <= 10
-    assert c.approximate and c.dropped_records > 0
-    top = dict(zip(t.column("path").to_pylist(), t.column("count").to_pylist(), strict=True))
+        rows = [*heavy[i * 4 : i * 4 + 4], *(f"/u/{i}/{k}" for k in range(9))]
+        c.add(_stats_batch([[p] for p in rows]))
+    got = c.result()
+    assert len(got["paths"]) <= 10 and got["records"] == 20 * 13
+    keys, records = got["approximate"]["paths"]
+    assert keys > 0 and records > 0 and "auid" not in got["approximate"]
+    top = dict(got["paths"])
     # The heavy hitters stay, and their counts are never more than the truth.
     assert 0 < top["/etc/passwd"] <= 50 and 0 < top["/bin/sh"] <= 30
-    exact = GroupCounts(["path"], merge_every=2, cap=1000)
-    exact.add(pa.table({"path": heavy}))
-    assert not exact.approximate
+    assert got["auid"] == [(7, 260)] and got["euid"] == [(None, 260)]
+    exact = _native.StatsTally([], cap=1000)
+    exact.add(_stats_batch([[p] for p in heavy]))
+    got = exact.result()
+    assert got["approximate"] == {} and got["paths"] == [("/etc/passwd", 50), ("/bin/sh", 30)]
+    with pytest.raises(ValueError, match="paths"):
+        exact.add(_stats_batch([["x"]]).drop_columns(["paths"]))
 
 
 def test_the_command_line_sets_the_maximum_record_size(tmp_path: Path) -> None:

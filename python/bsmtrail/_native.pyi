@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from datetime import datetime
 from os import PathLike
-from typing import Any, Literal, final
+from typing import Any, ClassVar, Literal, final
 
 from typing_extensions import Self
 
@@ -290,6 +290,17 @@ class BatchWriter:
     ) -> Self: ...
     def write(self, batch: Any) -> None: ...
     def close(self) -> int: ...
+
+@final
+class StatsTally:
+    """``bsmtrail stats``'s counts over records-view batches with the columns ``COLUMNS``:
+    totals, time span, outcomes, and tables by event, user, path, process and minute,
+    each keeping at most ``cap`` keys (past that, approximate)."""
+
+    COLUMNS: ClassVar[list[str]]
+    def __new__(cls, exec_events: Sequence[int], *, cap: int = ...) -> Self: ...
+    def add(self, batch: Any) -> None: ...
+    def result(self) -> dict[str, Any]: ...
 
 @final
 class InputReport:

@@ -12,6 +12,7 @@ mod render;
 mod report;
 mod select;
 mod source;
+mod stats;
 mod tally;
 mod writer;
 
@@ -38,6 +39,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     report::register(m)?;
     select::register(m)?;
     source::register(m)?;
+    stats::register(m)?;
     tally::register(m)?;
     writer::register(m)?;
     Ok(())

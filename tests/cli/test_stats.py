@@ -93,6 +93,99 @@ def test_json_figures_match_the_python_api() -> None:
     assert sum(c["records"] for c in got["classes"]) >= got["records"] - got["returns"]["none"]
 
 
+def full_expectation(paths: list[Path]) -> dict[str, Any]:
+    """Every table stats reports, from the record-by-record Python API: events (by name),
+    classes (records, failures), auid, euid, paths, processes, returns, bytes, span."""
+    db = load_events()
+    events: Counter[tuple[int, str | None]] = Counter()
+    classes: dict[str, list[int]] = {}
+    users: dict[str, Counter[int | None]] = {"auid": Counter(), "euid": Counter()}
+    paths_c: Counter[str] = Counter()
+    procs: Counter[str] = Counter()
+    returns = {"success": 0, "failure": 0, "none": 0}
+    size = n = 0
+    times = []
+    for p in paths:
+        for r in bsmtrail.open(p):
+            n += 1
+            size += len(r.raw)
+            times.append(r.time)
+            e = db.get(r.event)
+            events[(r.event, e.name if e else None)] += 1
+            subj = [t for t in r.tokens if t["type"].startswith("subject")]
+            for key in users:
+                users[key][subj[0][key] if subj else None] += 1
+            rets = [t for t in r.tokens if t["type"] in ("return32", "return64")]
+            failed = bool(rets) and rets[0]["status"] != 0
+            returns["none" if not rets else "failure" if failed else "success"] += 1
+            for cls in e.classes if e and e.classes else ["(none)"]:
+                row = classes.setdefault(cls, [0, 0])
+                row[0] += 1
+                row[1] += failed
+            record_paths = [t["path"] for t in r.tokens if t["type"] == "path"]
+            paths_c.update(record_paths)
+            args = [t["args"] for t in r.tokens if t["type"] == "exec_args"]
+            if args and args[0]:
+                procs[args[0][0]] += 1
+            elif e and "EXEC" in e.name.upper() and record_paths:
+                procs[record_paths[0]] += 1
+    return {
+        "records": n,
+        "record_bytes": size,
+        "events": events,
+        "classes": classes,
+        "users": users,
+        "paths": paths_c,
+        "processes": procs,
+        "returns": returns,
+        "first": min(times),
+        "last": max(times),
+    }
+
+
+def iso_ms(t: Any) -> str:
+    return str(t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]) + "Z"
+
+
+def test_every_table_matches_the_python_api_on_1_2_and_4_threads(tmp_path: Path) -> None:
+    """Generated trails (five hosts, exec, file, socket, login records, failures): every
+    count stats reports equals the record-by-record API's, whatever the thread count."""
+    trails = [tmp_path / "a.bsm", tmp_path / "b.bsm"]
+    for seed, t in enumerate(trails):
+        assert bsm("gen", "-q", "--size", "400KB", "--seed", str(seed), str(t)).returncode == 0
+    want = full_expectation(trails)
+    runs = [
+        stats_json("--top", "100000", "--threads", str(k), *map(str, trails)) for k in (1, 2, 4)
+    ]
+    assert runs[0] == runs[1] == runs[2]
+    got = runs[0]
+    assert got["records"] == want["records"] and got["record_bytes"] == want["record_bytes"]
+    assert got["returns"] == want["returns"]
+    assert (got["first_time"], got["last_time"]) == (iso_ms(want["first"]), iso_ms(want["last"]))
+    assert {(e["event"], e["name"]): e["records"] for e in got["events"]} == dict(want["events"])
+    assert got["distinct_events"] == len(want["events"])
+    assert {c["class"]: [c["records"], c["failures"]] for c in got["classes"]} == want["classes"]
+    for key in ("auid", "euid"):
+        assert {u["id"]: u["records"] for u in got["users"][key]} == dict(want["users"][key])
+    assert {p["path"]: p["records"] for p in got["paths"]} == dict(want["paths"])
+    assert {p["process"]: p["records"] for p in got["processes"]} == dict(want["processes"])
+    assert len(want["processes"]) > 5 and got["approximate"] == {}
+    # Most frequent first, ties by value.
+    for table, key in ((got["paths"], "path"), (got["processes"], "process")):
+        assert table == sorted(table, key=lambda r: (-r["records"], r[key]))
+    top = stats_json("--top", "3", *map(str, trails))
+    assert top["paths"] == got["paths"][:3] and top["events"] == got["events"][:3]
+
+
+def test_plot_from_own_trails(tmp_path: Path) -> None:
+    trail = tmp_path / "g.bsm"
+    assert bsm("gen", "-q", "--size", "200KB", "--seed", "2", str(trail)).returncode == 0
+    png = tmp_path / "events.png"
+    p = bsm("stats", "--plot", str(png), str(trail))
+    assert p.returncode == 0, p.stderr
+    assert png_size(png) == PLOT_SIZE and png.stat().st_size > 10_000
+
+
 @pytest.mark.conformance
 def test_top_limits_rows_and_names_come_from_the_evidence_passwd(tmp_path: Path) -> None:
     trail = tmp_path / "g.bsm"

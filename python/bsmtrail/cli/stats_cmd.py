@@ -1,9 +1,8 @@
 """``bsmtrail stats``: what happened in trails -- events, classes, outcomes, users, paths,
 processes and damage -- as aligned tables, JSON, or an events-over-time chart.
 
-Everything is computed with ``pyarrow.compute`` over the records view, batch by batch and
-projected to the columns the statistics read: each batch is reduced to small grouped
-counts (no Python code per record), and the counts are merged as the batches come, so
+The records view is read batch by batch, projected to the columns the statistics read, and
+each batch is counted in Rust (``_native.StatsTally``: no Python code per record), so
 memory stays bounded by the number of distinct values, not of records.
 """
 
@@ -16,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..lazy import module as _mod
+from .. import _native
 from ..outputs import atomic_file, check_output
 from ..userdb import read_passwd
 from .inputs import DamageReport, Inputs, add_where_arguments, parse_where
@@ -25,22 +24,8 @@ from .progress import Progress, progress_wanted
 from .usage import UsageError, add_threads_argument
 
 PROG = "bsmtrail stats"
-#: The records-view columns the statistics read.
-COLUMNS = [
-    "source",
-    "offset",
-    "size",
-    "event",
-    "event_name",
-    "event_classes",
-    "time",
-    "auid",
-    "euid",
-    "return_status",
-    "paths",
-    "exec_args",
-    "error",
-]
+#: The records-view columns the statistics read (events are named at the end).
+COLUMNS = list(_native.StatsTally.COLUMNS)
 #: auditd's "not set" audit user id (AU_DEFAUDITID), praudit's -1.
 UNSET_ID = 0xFFFFFFFF
 #: Figure size of --plot, in pixels (at 100 dpi).
@@ -86,147 +71,45 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 # -- counting -------------------------------------------------------------------------------
 
 
-class GroupCounts:
-    """Counts of key tuples, merged from per-batch ``group_by`` results.
-
-    At most ``cap`` distinct keys are kept (a trail can hold a distinct path per record:
-    100 MB of them held 589 MB): past that, each merge keeps the ``cap`` most frequent and
-    counts what it drops. The counts are then approximate -- a key dropped and seen again
-    starts from zero, so a top count may be low by up to :attr:`dropped_records` -- and
-    say so (:attr:`approximate`)."""
-
-    def __init__(self, keys: list[str], merge_every: int = 16, cap: int = 100_000) -> None:
-        self.keys = keys
-        self.parts: list[Any] = []
-        self.merge_every = merge_every
-        self.cap = cap
-        #: Distinct keys dropped (a key dropped twice counts twice) and their records.
-        self.dropped_keys = 0
-        self.dropped_records = 0
-
-    @property
-    def approximate(self) -> bool:
-        return self.dropped_keys > 0
-
-    def add(self, table: Any) -> None:
-        if table.num_rows == 0:
-            return
-        self.parts.append(
-            table.group_by(self.keys, use_threads=False).aggregate([([], "count_all")])
-        )
-        if len(self.parts) >= self.merge_every:
-            self.parts = [self._merged()]
-
-    def _merged(self) -> Any:
-        pa = _mod("pyarrow")
-        pc = _mod("pyarrow.compute")
-        t = pa.concat_tables(self.parts)
-        t = t.group_by(self.keys, use_threads=False).aggregate([("count_all", "sum")])
-        t = t.rename_columns([*self.keys, "count_all"][-t.num_columns :])
-        if t.num_rows > self.cap:
-            t = t.sort_by([("count_all", "descending")])
-            dropped = t.slice(self.cap)
-            self.dropped_keys += dropped.num_rows
-            self.dropped_records += pc.sum(dropped.column("count_all")).as_py() or 0
-            t = t.slice(0, self.cap)
-        return t
-
-    def result(self) -> Any:
-        """A table of the keys and ``count``, most frequent first (ties by key)."""
-        pa = _mod("pyarrow")
-        if not self.parts:
-            return pa.table({**{k: pa.array([], pa.string()) for k in self.keys}, "count": []})
-        t = self._merged() if len(self.parts) > 1 else self.parts[0]
-        names = list(t.column_names)
-        t = t.rename_columns([("count" if n == "count_all" else n) for n in names])
-        t = t.select([*self.keys, "count"])
-        return t.sort_by([("count", "descending"), *[(k, "ascending") for k in self.keys]])
-
-
 @dataclass
 class Stats:
-    records: int = 0
-    bytes: int = 0
-    first: Any = None
-    last: Any = None
-    untimed: int = 0
-    success: int = 0
-    failure: int = 0
-    no_return: int = 0
-    record_errors: int = 0
-    counts: dict[str, GroupCounts] = field(default_factory=dict)
+    """The counts of one ``stats`` run: records-view batches go to Rust
+    (``_native.StatsTally``), which keeps totals and tables by event number, user, path,
+    process and minute (at most ``cap`` distinct keys each, flagged approximate past
+    that); the event database names events and their classes once, at the end."""
+
+    db: Any
+    cap: int = 100_000
     damage: DamageReport = field(default_factory=DamageReport)
+    _tally: Any = None
+    _result: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        self.counts = {
-            "events": GroupCounts(["event", "event_name"]),
-            "classes": GroupCounts(["event_classes", "failed"]),
-            "auid": GroupCounts(["auid"]),
-            "euid": GroupCounts(["euid"]),
-            "paths": GroupCounts(["path"]),
-            "processes": GroupCounts(["process"]),
-            "minutes": GroupCounts(["minute", "class", "failed"]),
-        }
+        by_number = self.db.events.by_number
+        exec_events = [n for n, e in by_number.items() if "EXEC" in e.name.upper()]
+        self._tally = _native.StatsTally(exec_events, cap=self.cap)
 
     def add(self, batch: Any) -> None:
-        pa = _mod("pyarrow")
-        pc = _mod("pyarrow.compute")
-        n = batch.num_rows
-        if n == 0:
-            return
-        self.records += n
-        self.bytes += pc.sum(batch.column("size")).as_py() or 0
-        time = batch.column("time")
-        self.untimed += time.null_count
-        mm = pc.min_max(time)
-        lo, hi = mm["min"].as_py(), mm["max"].as_py()
-        if lo is not None:
-            self.first = lo if self.first is None else min(self.first, lo)
-            self.last = hi if self.last is None else max(self.last, hi)
-        status = batch.column("return_status")
-        failed = pc.not_equal(status, 0)  # null without a return token
-        n_failed = pc.sum(failed).as_py() or 0
-        self.failure += n_failed
-        self.no_return += status.null_count
-        self.success += n - status.null_count - n_failed
-        self.record_errors += n - batch.column("error").null_count
+        self._tally.add(batch)
+        self._result = None
 
-        text = pa.string()
-        name = pc.cast(batch.column("event_name"), text)
-        classes = pc.fill_null(pc.cast(batch.column("event_classes"), text), "")
-        failed_flag = pc.fill_null(failed, False)
-        c = self.counts
-        c["events"].add(pa.table({"event": batch.column("event"), "event_name": name}))
-        c["classes"].add(pa.table({"event_classes": classes, "failed": failed_flag}))
-        c["auid"].add(pa.table({"auid": batch.column("auid")}))
-        c["euid"].add(pa.table({"euid": batch.column("euid")}))
-        paths = pc.list_flatten(batch.column("paths"))
-        c["paths"].add(pa.table({"path": paths}))
-        c["processes"].add(pa.table({"process": _processes(batch, name)}))
-        # The first class of each event, for the chart (so the stacks add up to the total).
-        first_class = pc.fill_null(
-            pc.list_element(pc.split_pattern(classes, ",", max_splits=1), 0), ""
-        )
-        minute = pc.floor_temporal(time, unit="minute")
-        c["minutes"].add(
-            pa.table({"minute": minute, "class": first_class, "failed": failed_flag}).filter(
-                pc.is_valid(minute)
-            )
-        )
+    @property
+    def counts(self) -> dict[str, Any]:
+        """The tally's counts (see ``_native.StatsTally.result``)."""
+        if self._result is None:
+            self._result = self._tally.result()
+        return self._result
 
+    @property
+    def records(self) -> int:
+        return int(self.counts["records"])
 
-def _processes(batch: Any, names: Any) -> Any:
-    """exec_args[0] where there is one, else the first path of an exec event."""
-    pc = _mod("pyarrow.compute")
-    args = batch.column("exec_args")
-    has_args = pc.fill_null(pc.greater(pc.list_value_length(args), 0), False)
-    paths = batch.column("paths")
-    has_path = pc.fill_null(pc.greater(pc.list_value_length(paths), 0), False)
-    is_exec = pc.fill_null(pc.match_substring(names, "EXEC", ignore_case=True), False)
-    use_path = pc.and_(pc.invert(has_args), pc.and_(is_exec, has_path))
-    first_arg = pc.list_element(pc.filter(args, has_args), 0)
-    first_path = pc.list_element(pc.filter(paths, use_path), 0)
-    return _mod("pyarrow").concat_arrays([first_arg, first_path])
+    def event_text(self, event: int | None) -> tuple[str | None, str]:
+        """An event number's name (None when unknown) and comma-joined classes."""
+        entry = None if event is None else self.db.get(event)
+        if entry is None:
+            return None, ""
+        return entry.name, ",".join(entry.classes)
 
 
 # -- presentation ---------------------------------------------------------------------------
@@ -251,19 +134,21 @@ def _user_names(passwd: str | None) -> dict[int, str]:
     return names
 
 
-def _classes(counts: Any) -> list[dict[str, Any]]:
-    """Split the comma-joined class names (over the distinct values only)."""
+def _iso_ms(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return _iso(_EPOCH + dt.timedelta(milliseconds=ms))
+
+
+def _classes(s: Stats) -> list[dict[str, Any]]:
+    """Records and failures by class: each event's counts go to each of its classes."""
     totals: dict[str, list[int]] = {}
-    for classes, failed, n in zip(
-        counts.column("event_classes").to_pylist(),
-        counts.column("failed").to_pylist(),
-        counts.column("count").to_pylist(),
-        strict=True,
-    ):
-        for cls in (classes or "").split(",") if classes else ["(none)"]:
+    for event, n, failed in s.counts["events"]:
+        classes = s.event_text(event)[1]
+        for cls in classes.split(",") if classes else ["(none)"]:
             t = totals.setdefault(cls, [0, 0])
             t[0] += n
-            t[1] += n if failed else 0
+            t[1] += failed
     rows = [{"class": k, "records": v[0], "failures": v[1]} for k, v in totals.items()]
     return sorted(rows, key=lambda r: (-r["records"], r["class"]))
 
@@ -271,11 +156,13 @@ def _classes(counts: Any) -> list[dict[str, Any]]:
 def report(s: Stats, top: int, passwd: str | None, inputs: Inputs) -> dict[str, Any]:
     """The statistics as a JSON-ready dict."""
     names = _user_names(passwd)
+    c = s.counts
 
     def user_rows(key: str) -> list[dict[str, Any]]:
-        t = s.counts[key].result()
         rows = []
-        for uid, n in zip(t.column(key).to_pylist(), t.column("count").to_pylist(), strict=True):
+        # Most records first; ties by id, "no subject" (None) last.
+        ranked = sorted(c[key], key=lambda r: (-r[1], r[0] is None, r[0] or 0))
+        for uid, n in ranked[:top]:
             if uid is None:
                 name = "(no subject)"
             elif uid == UNSET_ID:
@@ -283,53 +170,38 @@ def report(s: Stats, top: int, passwd: str | None, inputs: Inputs) -> dict[str, 
             else:
                 name = names.get(uid, "")
             rows.append({"id": uid, "name": name, "records": n})
-        return rows[:top]
+        return rows
 
     def simple(key: str, col: str) -> list[dict[str, Any]]:
-        t = s.counts[key].result().slice(0, top)
-        return [
-            {col: v, "records": n}
-            for v, n in zip(t.column(col).to_pylist(), t.column("count").to_pylist(), strict=True)
-        ]
+        return [{col: v, "records": n} for v, n in c[key][:top]]
 
-    def approximations() -> dict[str, Any]:
-        return {
-            key: {"dropped_keys": c.dropped_keys, "dropped_records": c.dropped_records}
-            for key, c in s.counts.items()
-            if c.approximate
-        }
-
-    ev = s.counts["events"].result()
-    events = [
-        {"event": e, "name": nm, "records": n}
-        for e, nm, n in zip(
-            ev.column("event").to_pylist(),
-            ev.column("event_name").to_pylist(),
-            ev.column("count").to_pylist(),
-            strict=True,
-        )
-    ]
+    # Most records first; ties by event number, unknown (None) last.
+    by_count = sorted(c["events"], key=lambda e: (-e[1], e[0] is None, e[0] or 0))
+    events = [{"event": e, "name": s.event_text(e)[0], "records": n} for e, n, _ in by_count]
     return {
         "trails": [it.name for it in inputs.items],
         "input_bytes": inputs.total,
-        "records": s.records,
-        "record_bytes": s.bytes,
-        "first_time": _iso(s.first),
-        "last_time": _iso(s.last),
-        "untimed_records": s.untimed,
-        "returns": {"success": s.success, "failure": s.failure, "none": s.no_return},
+        "records": c["records"],
+        "record_bytes": c["bytes"],
+        "first_time": _iso_ms(c["first"]),
+        "last_time": _iso_ms(c["last"]),
+        "untimed_records": c["untimed"],
+        "returns": {"success": c["success"], "failure": c["failure"], "none": c["no_return"]},
         "events": events[:top],
         "distinct_events": len(events),
-        "classes": _classes(s.counts["classes"].result())[:top],
+        "classes": _classes(s)[:top],
         "users": {"auid": user_rows("auid"), "euid": user_rows("euid")},
         "paths": simple("paths", "path"),
         "processes": simple("processes", "process"),
-        # Tables past GroupCounts' cap of distinct keys: their counts are approximate.
-        "approximate": approximations(),
+        # Tables past the tally's cap of distinct keys: their counts are approximate.
+        "approximate": {
+            key: {"dropped_keys": keys, "dropped_records": records}
+            for key, (keys, records) in c["approximate"].items()
+        },
         "damage": {
             "regions": s.damage.regions,
             "bytes_skipped": s.damage.region_bytes,
-            "failing_records": s.record_errors,
+            "failing_records": c["record_errors"],
             "entries": [d.as_dict() for d in s.damage.entries[:top]],
         },
     }
@@ -479,26 +351,25 @@ def plot(s: Stats, path: str, max_classes: int = 8) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    pc = _mod("pyarrow.compute")
-    pa = _mod("pyarrow")
-    t = s.counts["minutes"].result()
+    minutes = s.counts["minutes"]  # (minute in ms, event, failed, records)
     fig, ax = plt.subplots(figsize=(PLOT_SIZE[0] / 100, PLOT_SIZE[1] / 100), dpi=100)
     try:
         early = late = 0
         secs = np.zeros(0, dtype=np.int64)
-        if t.num_rows:
-            secs = pc.cast(t.column("minute"), pa.timestamp("s")).cast(pa.int64())
-            secs = secs.to_numpy(zero_copy_only=False)
-            counts = np.asarray(t.column("count").to_numpy(zero_copy_only=False), dtype=np.int64)
-            classes = np.asarray(t.column("class").to_pylist(), dtype=object)
-            failed = np.asarray(t.column("failed").to_numpy(zero_copy_only=False), dtype=bool)
+        if minutes:
+            secs = np.array([m[0] // 1000 for m in minutes], dtype=np.int64)
+            counts = np.array([m[3] for m in minutes], dtype=np.int64)
+            # The first class of each event, so that the stacks add up to the total.
+            first_class = {e: s.event_text(e)[1].split(",")[0] for e in {m[1] for m in minutes}}
+            classes = np.array([first_class[m[1]] for m in minutes], dtype=object)
+            failed = np.array([m[2] for m in minutes], dtype=bool)
             lo, hi = _plausible_span(secs, counts)
             # Records outside the plausible span are counted in a note, not drawn.
             early, late = counts[secs < lo].sum(), counts[secs > hi].sum()
             keep = (secs >= lo) & (secs <= hi)
             secs, counts, classes, failed = secs[keep], counts[keep], classes[keep], failed[keep]
-        if t.num_rows == 0 or not len(secs):
-            what = "no records with a time" if t.num_rows == 0 else "no plausible times"
+        if not minutes or not len(secs):
+            what = "no records with a time" if not minutes else "no plausible times"
             ax.text(0.5, 0.5, what, ha="center", va="center")
             ax.set_axis_off()
         else:
@@ -571,12 +442,14 @@ def run(args: argparse.Namespace) -> int:
         # Refused before any input is read or anything is opened for writing.
         check_output(args.plot, args.trails)
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
-    stats = Stats()
+    from ..events import load_events  # only when counting: every command imports this module
+
+    stats = Stats(load_events(args.events))
     bars = progress_wanted(args.quiet)
     with Inputs(
         args.trails, prog=PROG, mode="recover", where=where, progress=bars, threads=args.threads
     ) as inputs:
-        stream = inputs.stream(columns=COLUMNS, events=args.events)
+        stream = inputs.stream(columns=COLUMNS)
         with Progress(inputs.total, "stats", bars) as bar:
             for batch in inputs.batches(stream, bar):
                 stats.add(batch)
