@@ -117,6 +117,11 @@ impl<T: Send + 'static> Ordered<T> {
     }
 
     /// Whether as many jobs are in flight as the pool should have: take one first.
+    /// How many jobs may be in flight at once.
+    pub fn capacity(&self) -> usize {
+        self.depth
+    }
+
     pub fn full(&self) -> bool {
         self.slots.len() >= self.depth
     }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO
 
 from . import _native
 from .events import EventDatabase, load_events
@@ -142,6 +143,32 @@ class Renderer:
         )
         return iter(chunks)
 
+    def write(
+        self,
+        source: Source,
+        out: BinaryIO,
+        *,
+        resync: bool = False,
+        chunk_size: int = 1 << 20,
+        threads: int | None = None,
+    ) -> int:
+        """Write :meth:`chunks` to ``out``; returns the bytes written. When ``out`` is the
+        process's standard output (file descriptor 1), the pieces go from Rust's buffers
+        straight to the descriptor (``out`` is flushed first), with no copy into Python."""
+        if threads is not None and threads < 1:
+            raise ValueError("threads must be None (every core) or at least 1")
+        chunks = self._native.chunks(
+            _source(source), resync=resync, chunk_size=chunk_size, threads=threads or 0
+        )
+        out.flush()
+        if _is_stdout(out):
+            return chunks.write_stdout()
+        written = 0
+        for piece in chunks:
+            out.write(piece)
+            written += len(piece)
+        return written
+
     def stream(self, *, resync: bool = False) -> _native.RenderStream:
         """An incremental renderer: ``feed(bytes) -> bytes`` renders each record as soon as
         its last byte arrives (for pipes and ``tail -f``)."""
@@ -172,3 +199,11 @@ def render(source: Source, *, resync: bool = False, **options: object) -> bytes:
 def render_text(source: Source, *, resync: bool = False, **options: object) -> str:
     """:func:`render`, decoded as UTF-8 with ``surrogateescape`` (lossless)."""
     return render(source, resync=resync, **options).decode("utf-8", "surrogateescape")
+
+
+def _is_stdout(out: BinaryIO) -> bool:
+    """Whether ``out`` writes to file descriptor 1 (not a capture or a replaced stream)."""
+    try:
+        return out.fileno() == 1
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -9,6 +9,7 @@ use crate::render::{self, Options, Stream, XML_FOOTER, XML_HEADER};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -174,8 +175,41 @@ impl RenderChunks {
         let mut guard = lock(&self.state);
         let chunked = &mut *guard;
         match py.detach(|| chunked.next_piece()) {
-            Some(piece) => Ok(Some(PyBytes::new(py, &piece?))),
+            Some(piece) => {
+                let piece = piece?;
+                let bytes = PyBytes::new(py, &piece);
+                chunked.recycle(piece);
+                Ok(Some(bytes))
+            }
             None => Ok(None),
+        }
+    }
+
+    /// Write every remaining chunk to the process's standard output (file descriptor 1;
+    /// flush Python's buffer first), without a copy into Python; returns the bytes
+    /// written. Ctrl-C is checked between chunks.
+    fn write_stdout(&self, py: Python<'_>) -> PyResult<u64> {
+        let mut guard = lock(&self.state);
+        let chunked = &mut *guard;
+        let mut stdout = std::io::stdout();
+        let mut total = 0u64;
+        loop {
+            let step = py.detach(|| {
+                let Some(piece) = chunked.next_piece() else {
+                    return Ok(None);
+                };
+                let piece = piece?;
+                stdout.write_all(&piece)?;
+                stdout.flush()?;
+                let n = piece.len() as u64;
+                chunked.recycle(piece);
+                Ok::<_, std::io::Error>(Some(n))
+            })?;
+            match step {
+                Some(n) => total += n,
+                None => return Ok(total),
+            }
+            py.check_signals()?;
         }
     }
 }

@@ -18,6 +18,9 @@ pub struct Chunked {
     pos: Option<usize>,
     chunk: usize,
     rendering: Ordered<(Vec<u8>, usize)>,
+    /// Text buffers already written out, reused by the next jobs: a fresh 3 MB buffer per
+    /// job cost page faults and reallocation copies for every one.
+    spare: Vec<Vec<u8>>,
 }
 
 impl Chunked {
@@ -36,6 +39,7 @@ impl Chunked {
             pos,
             chunk: chunk.max(1),
             rendering: Ordered::new(threads, "render")?,
+            spare: Vec::new(),
         })
     }
 
@@ -63,10 +67,11 @@ impl Chunked {
         let end = frames.position();
         let mut renderer = self.renderer.clone();
         let source = self.source.clone();
+        let mut out = self.spare.pop().unwrap_or_default();
         self.rendering.submit(move || {
             let data = source.bytes();
             // Text is about three times the bytes it renders.
-            let mut out = Vec::with_capacity(bytes.saturating_mul(3));
+            out.reserve(bytes.saturating_mul(3));
             for (offset, len) in spans {
                 if let Some(rec) = data.get(offset..offset + len) {
                     renderer.record(rec, &mut out);
@@ -77,7 +82,8 @@ impl Chunked {
     }
 
     /// The next piece of text (never empty), or None at the end of the input. An error
-    /// if the mapped file shrank while it was read.
+    /// if the mapped file shrank while it was read. Give the piece back with
+    /// [`Chunked::recycle`] once it is written, for a later job to fill.
     pub fn next_piece(&mut self) -> Option<io::Result<Vec<u8>>> {
         loop {
             while self.pos.is_some() && !self.rendering.full() {
@@ -101,6 +107,16 @@ impl Chunked {
             if !out.is_empty() {
                 return Some(Ok(out));
             }
+            self.recycle(out);
+        }
+    }
+
+    /// A piece's buffer, written out, for a later job (at most one per job in flight is
+    /// kept).
+    pub fn recycle(&mut self, mut piece: Vec<u8>) {
+        if self.spare.len() < self.rendering.capacity() {
+            piece.clear();
+            self.spare.push(piece);
         }
     }
 }

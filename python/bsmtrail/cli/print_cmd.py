@@ -148,12 +148,13 @@ def run(args: argparse.Namespace) -> int:
         # Regular files (decompressed first when compressed) are memory-mapped and
         # rendered in large chunks.
         with materialize(name) as trail:
-            rendered = 0
-            for chunk in renderer.chunks(
-                trail.path, resync=args.resync, chunk_size=args.chunk_size, threads=args.threads
-            ):
-                out.write(chunk)
-                rendered += len(chunk)
+            rendered = renderer.write(
+                trail.path,
+                out,
+                resync=args.resync,
+                chunk_size=args.chunk_size,
+                threads=args.threads,
+            )
             out.flush()
             if not rendered:
                 say_no_records(PROG, name, trail.path)
