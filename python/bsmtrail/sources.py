@@ -34,11 +34,14 @@ import shutil
 import stat
 import sys
 import tempfile
+import warnings
 import weakref
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Literal, Union
+
+from . import dtaudit
 
 __all__ = [
     "COMPRESSIONS",
@@ -67,7 +70,7 @@ __all__ = [
 PathsArg = Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
 
 #: What a file holds, from its first bytes.
-Kind = Literal["trail", "gzip", "bzip2", "xz", "zstd", "empty", "other"]
+Kind = Literal["trail", "gzip", "bzip2", "xz", "zstd", "dtaudit", "empty", "other"]
 
 #: Compressed kinds, by magic bytes (gzip RFC 1952, bzip2, xz, zstd RFC 8878 frames).
 _MAGIC: tuple[tuple[bytes, Kind], ...] = (
@@ -155,6 +158,8 @@ def sniff_bytes(head: bytes) -> Kind:
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return kind
+    if head.startswith(dtaudit.MAGIC[:SNIFF]):
+        return "dtaudit"
     first = head[0]
     if first not in _TRAIL_FIRST:
         return "other"
@@ -321,6 +326,8 @@ def no_records_reason(path: str | os.PathLike[str]) -> str:
         return f"no records ({kind})"
     if kind in COMPRESSIONS:
         return f"no records: {size} bytes of {kind} data, nothing in it an intact record"
+    if kind == "dtaudit":
+        return f"no records: a dtaudit capture of {size} bytes without a complete record"
     return f"no records: {size} bytes, none of them an intact record"
 
 
@@ -454,9 +461,30 @@ def materialize(
             return _copied(name, raw, tmpdir)
     with open(name, "rb") as raw:
         kind = sniff_bytes(raw.peek(SNIFF)[:SNIFF])
+        if kind == "dtaudit":
+            return _from_capture(name, raw, tmpdir)
         if kind not in COMPRESSIONS:
             return Materialized(name, name, kind, temporary=False)
         return _decompressed(name, raw, kind, tmpdir, progress)
+
+
+def _from_capture(name: str, raw: IO[bytes], tmpdir: str | None) -> Materialized:
+    """A dtaudit capture's complete records as a temporary trail; each incomplete record
+    (cut by the script's size limit or by the capture's end) is a warning naming its line."""
+    fd, tmp = tempfile.mkstemp(prefix="bsmtrail-", suffix=".bsm", dir=tmpdir)
+    done = Materialized(name, tmp, "dtaudit", temporary=True)
+    try:
+        with os.fdopen(fd, "wb") as dst:
+            summary = dtaudit.write_trail(raw, dst)  # type: ignore[arg-type]
+    except dtaudit.CaptureFormatError as e:
+        done.close()
+        raise OSError(errno.EINVAL, str(e), name) from None
+    except BaseException:
+        done.close()
+        raise
+    for rec in summary.incomplete:
+        warnings.warn(dtaudit.left_out(name, rec), stacklevel=2)
+    return done
 
 
 def _decompressed(
@@ -508,6 +536,10 @@ def _copied(name: str, raw: IO[bytes], tmpdir: str | None) -> Materialized:
     bytes say it is compressed): it cannot be mapped or read twice."""
     head = raw.read(SNIFF)
     inner = sniff_bytes(head)
+    if inner == "dtaudit":
+        done = _from_capture(name, _Prefixed(head, raw), tmpdir)  # type: ignore[arg-type]
+        done.kind = "pipe+dtaudit"
+        return done
     if inner in COMPRESSIONS:
         done = _decompressed(name, _Prefixed(head, raw), inner, tmpdir, None)  # type: ignore[arg-type]
         done.kind = f"pipe+{inner}"

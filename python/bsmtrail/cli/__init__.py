@@ -30,6 +30,7 @@ SUBCOMMANDS = (
     "stats_cmd",
     "demo_cmd",
     "gen_cmd",
+    "dtaudit_cmd",
 )
 
 

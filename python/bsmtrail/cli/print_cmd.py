@@ -17,11 +17,14 @@ announced once on stderr, ``-p`` stops at the end of input when no 0x14 byte tur
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import stat
 import sys
+import warnings
 from typing import BinaryIO
 
+from .. import dtaudit
 from ..render import XML_FOOTER, XML_HEADER, Renderer
 from ..sources import materialize
 from ..stream import follow
@@ -179,17 +182,38 @@ def _names_note(passwd: str | None, group: str | None) -> str:
 
 
 def _render_stream(renderer: Renderer, inp: BinaryIO, out: BinaryIO, resync: bool) -> None:
-    """Render a pipe as it arrives, flushing after every read (``tail -f | ... -p``)."""
+    """Render a pipe as it arrives, flushing after every read (``tail -f | ... -p``); a
+    dtaudit capture (``dtrace -s bsmtrail.d | bsmtrail print``) record by record."""
     stream = renderer.stream(resync=resync)
     read = getattr(inp, "read1", inp.read)
-    while not stream.done:
-        data = read(_READ)
-        if not data:
+    data = read(_READ)
+    while data and len(data) < len(dtaudit.MAGIC) and dtaudit.MAGIC.startswith(data):
+        more = read(_READ)
+        if not more:
             break
+        data += more
+    if data.startswith(dtaudit.MAGIC):
+        _render_capture(renderer, inp, data, out)
+        return
+    while not stream.done and data:
         rendered = stream.feed(data)
         if rendered:
             out.write(rendered)
             out.flush()
+        data = read(_READ)
+
+
+def _render_capture(renderer: Renderer, inp: BinaryIO, head: bytes, out: BinaryIO) -> None:
+    """A dtaudit capture on standard input, each complete record as it arrives."""
+    try:
+        for rec in dtaudit.read(inp, head=head):
+            if rec.complete:
+                out.write(renderer.render_record(rec.data))
+                out.flush()
+            else:
+                warnings.warn(dtaudit.left_out("<stdin>", rec), stacklevel=2)
+    except dtaudit.CaptureFormatError as e:
+        raise OSError(errno.EINVAL, str(e), "<stdin>") from None
 
 
 def _follow(renderer: Renderer, name: str, out: BinaryIO, args: argparse.Namespace) -> int:
