@@ -184,7 +184,9 @@ fn walk(rec: &[u8], counts: &mut [u64; 256]) -> Walked {
     let mut header = None;
     let mut seqs: Vec<(usize, u32)> = Vec::new();
     let mut local = [0u32; 256];
-    let res = tokens::walk_valid(rec, DecodeOptions::FULL, |t| {
+    // The records view's walk: its fast path decodes the fixed-layout tokens in place,
+    // with exactly `tokens::walk_valid`'s validation (its tests hold the two together).
+    let walked = crate::arrow::walk::walk(rec, |t| {
         local[usize::from(t.id)] += 1;
         match t.token {
             Token::Header(h) if header.is_none() => header = Some(h),
@@ -192,7 +194,7 @@ fn walk(rec: &[u8], counts: &mut [u64; 256]) -> Walked {
             _ => {}
         }
     });
-    if let Err(f) = res {
+    if let Some(f) = walked.error {
         return Walked::Failed(f);
     }
     for (c, l) in counts.iter_mut().zip(local.iter()) {

@@ -20,7 +20,7 @@ mod records;
 pub mod report;
 pub mod schema;
 mod tokens;
-mod walk;
+pub(crate) mod walk;
 pub mod window;
 
 pub use builders::text;
