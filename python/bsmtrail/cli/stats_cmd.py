@@ -12,11 +12,11 @@ import argparse
 import datetime as dt
 import json
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
-from .. import _native
 from ..outputs import atomic_file, check_output
+from ..stats import COLUMNS as TALLY_COLUMNS
+from ..stats import Tally
 from ..userdb import read_passwd
 from .inputs import DamageReport, Inputs, add_where_arguments, parse_where
 from .printable import text_table
@@ -25,7 +25,7 @@ from .usage import UsageError, add_threads_argument
 
 PROG = "bsmtrail stats"
 #: The records-view columns the statistics read (events are named at the end).
-COLUMNS = list(_native.StatsTally.COLUMNS)
+COLUMNS = TALLY_COLUMNS
 #: auditd's "not set" audit user id (AU_DEFAUDITID), praudit's -1.
 UNSET_ID = 0xFFFFFFFF
 #: Figure size of --plot, in pixels (at 100 dpi).
@@ -68,50 +68,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=run)
 
 
-# -- counting -------------------------------------------------------------------------------
-
-
-@dataclass
-class Stats:
-    """The counts of one ``stats`` run: records-view batches go to Rust
-    (``_native.StatsTally``), which keeps totals and tables by event number, user, path,
-    process and minute (at most ``cap`` distinct keys each, flagged approximate past
-    that); the event database names events and their classes once, at the end."""
-
-    db: Any
-    cap: int = 100_000
-    damage: DamageReport = field(default_factory=DamageReport)
-    _tally: Any = None
-    _result: dict[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        by_number = self.db.events.by_number
-        exec_events = [n for n, e in by_number.items() if "EXEC" in e.name.upper()]
-        self._tally = _native.StatsTally(exec_events, cap=self.cap)
-
-    def add(self, batch: Any) -> None:
-        self._tally.add(batch)
-        self._result = None
-
-    @property
-    def counts(self) -> dict[str, Any]:
-        """The tally's counts (see ``_native.StatsTally.result``)."""
-        if self._result is None:
-            self._result = self._tally.result()
-        return self._result
-
-    @property
-    def records(self) -> int:
-        return int(self.counts["records"])
-
-    def event_text(self, event: int | None) -> tuple[str | None, str]:
-        """An event number's name (None when unknown) and comma-joined classes."""
-        entry = None if event is None else self.db.get(event)
-        if entry is None:
-            return None, ""
-        return entry.name, ",".join(entry.classes)
-
-
 # -- presentation ---------------------------------------------------------------------------
 
 
@@ -140,7 +96,7 @@ def _iso_ms(ms: int | None) -> str | None:
     return _iso(_EPOCH + dt.timedelta(milliseconds=ms))
 
 
-def _classes(s: Stats) -> list[dict[str, Any]]:
+def _classes(s: Tally) -> list[dict[str, Any]]:
     """Records and failures by class: each event's counts go to each of its classes."""
     totals: dict[str, list[int]] = {}
     for event, n, failed in s.counts["events"]:
@@ -153,7 +109,9 @@ def _classes(s: Stats) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["records"], r["class"]))
 
 
-def report(s: Stats, top: int, passwd: str | None, inputs: Inputs) -> dict[str, Any]:
+def report(
+    s: Tally, damage: DamageReport, top: int, passwd: str | None, inputs: Inputs
+) -> dict[str, Any]:
     """The statistics as a JSON-ready dict."""
     names = _user_names(passwd)
     c = s.counts
@@ -199,10 +157,10 @@ def report(s: Stats, top: int, passwd: str | None, inputs: Inputs) -> dict[str, 
             for key, (keys, records) in c["approximate"].items()
         },
         "damage": {
-            "regions": s.damage.regions,
-            "bytes_skipped": s.damage.region_bytes,
+            "regions": damage.regions,
+            "bytes_skipped": damage.region_bytes,
             "failing_records": c["record_errors"],
-            "entries": [d.as_dict() for d in s.damage.entries[:top]],
+            "entries": [d.as_dict() for d in damage.entries[:top]],
         },
     }
 
@@ -342,7 +300,7 @@ def _when(secs: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(seconds=secs)
 
 
-def plot(s: Stats, path: str, max_classes: int = 8) -> None:
+def plot(s: Tally, path: str, max_classes: int = 8) -> None:
     """A stacked bar chart of records per time bin by (first) class, failures as a line;
     ``PLOT_SIZE`` pixels whatever the data."""
     import matplotlib
@@ -444,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     from ..events import load_events  # only when counting: every command imports this module
 
-    stats = Stats(load_events(args.events))
+    stats = Tally(load_events(args.events))
     bars = progress_wanted(args.quiet)
     with Inputs(
         args.trails, prog=PROG, mode="recover", where=where, progress=bars, threads=args.threads
@@ -453,8 +411,8 @@ def run(args: argparse.Namespace) -> int:
         with Progress(inputs.total, "stats", bars) as bar:
             for batch in inputs.batches(stream, bar):
                 stats.add(batch)
-        stats.damage = inputs.damage()
-        result = report(stats, args.top, args.passwd, inputs)
+        damage = inputs.damage()
+        result = report(stats, damage, args.top, args.passwd, inputs)
         empty = inputs.report_empty(PROG)
     if args.plot:
         with atomic_file(args.plot) as tmp:
@@ -463,4 +421,4 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(render(result))
-    return 1 if stats.damage or empty else 0
+    return 1 if damage or empty else 0
