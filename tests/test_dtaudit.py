@@ -153,6 +153,7 @@ def test_anything_else_is_refused_naming_the_line(tmp_path: Path) -> None:
         ("", "empty input"),
         ("hello\n", "line 1: not a bsmtrail dtaudit capture"),
         ("bsmtrail-dtaudit 9 max-bytes=100\n", "capture format 9"),
+        ("bsmtrail-dtaudit 1 max-bytes=40000\n", "max-bytes=40000 is outside 1..32767"),
     ):
         with pytest.raises(dtaudit.CaptureFormatError, match=message):
             list(dtaudit.read(io.BytesIO(text.encode())))
@@ -160,6 +161,10 @@ def test_anything_else_is_refused_naming_the_line(tmp_path: Path) -> None:
     bad = good.replace("   10:", "   20:")
     with pytest.raises(dtaudit.CaptureFormatError, match=r"line 5: dump offset 0x20 where 0x10"):
         list(dtaudit.read(io.BytesIO(bad.encode())))
+    # More bytes than the record line says (never held past the record's length).
+    longer = good.replace("bsmtrail-record aue_x 40", "bsmtrail-record aue_x 20")
+    with pytest.raises(dtaudit.CaptureFormatError, match=r"line 5: more bytes dumped"):
+        list(dtaudit.read(io.BytesIO(longer.encode())))
     path = tmp_path / "bad.txt"
     path.write_text(bad)
     p = subprocess.run(

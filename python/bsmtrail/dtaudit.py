@@ -23,6 +23,11 @@ cut, and a capture stopped mid-record ends inside a dump: both are reported as i
 (:attr:`CapturedRecord.complete` false), never passed off as records. Lines between
 records that are not the script's (``dtrace:`` messages when standard error was captured
 too, other probes' output) are skipped and counted.
+
+A capture comes from a machine an attacker may control, so nothing is allocated from what
+it claims: a line is never held beyond 4 KiB, a record's bytes never beyond its stated
+length and the script's ``max-bytes`` (itself at most 32,767), and a dump that goes
+further, or whose offsets skip, is an error naming the line.
 """
 
 from __future__ import annotations
@@ -233,8 +238,6 @@ def _records(f: _Readable, summary: CaptureSummary) -> Iterator[CapturedRecord]:
         got = len(data)
         if got == length:
             reason = None
-        elif got > length:
-            reason = f"{got} bytes dumped for a record of {length}"
         elif got == max_bytes:
             reason = f"cut at the script's max-bytes ({max_bytes}) of {length} bytes"
         else:
@@ -269,7 +272,16 @@ def _records(f: _Readable, summary: CaptureSummary) -> Iterator[CapturedRecord]:
                         f"line {number}: dump offset {offset:#x} where {len(data):#x} "
                         f"was expected (record of line {pending[2]})"
                     )
-                data += bytes.fromhex(d.group(2).decode("ascii"))
+                row = bytes.fromhex(d.group(2).decode("ascii"))
+                # tracemem() dumps at most the record's length and the script's limit, so
+                # a record's bytes are never held beyond the kernel's largest record.
+                if len(data) + len(row) > min(pending[1], max_bytes):
+                    raise CaptureFormatError(
+                        f"line {number}: more bytes dumped than the record's length "
+                        f"({pending[1]}) or the script's max-bytes ({max_bytes}) allow "
+                        f"(record of line {pending[2]})"
+                    )
+                data += row
                 continue
         summary.other_lines += 1
     if pending is not None:
@@ -291,6 +303,11 @@ def _header(lines: Iterator[tuple[int, bytes | None, bool]]) -> int:
             raise CaptureFormatError(
                 f"line {number}: capture format {version}; this bsmtrail reads "
                 f"format {FORMAT_VERSION}"
+            )
+        if not 1 <= max_bytes <= MAX_RECORD:
+            raise CaptureFormatError(
+                f"line {number}: max-bytes={max_bytes} is outside 1..{MAX_RECORD} (the "
+                "kernel's largest record): not the script's"
             )
         return max_bytes
     raise CaptureFormatError("empty input: not a bsmtrail dtaudit capture")
