@@ -80,10 +80,15 @@ pub fn verify_with(
     watch: &dyn Fn(usize),
 ) -> Report {
     let mut m = Merge::new(data.len(), backwards_tolerance_ms, keep);
+    let mut ids = Vec::new();
     for item in Recover::new(data).watched(watch) {
         watch(item_offset(&item));
         let walked = match &item {
-            Item::Record(s) => Some(walk(&data[s.offset..s.offset + s.len], &mut m.counts)),
+            Item::Record(s) => Some(walk(
+                &data[s.offset..s.offset + s.len],
+                &mut m.counts,
+                &mut ids,
+            )),
             _ => None,
         };
         m.item(item, walked);
@@ -121,12 +126,15 @@ pub fn verify_parallel(
             walking.submit(move || {
                 let data = src.bytes();
                 let mut counts = [0u64; 256];
+                let mut ids = Vec::new();
                 let walked = job
                     .iter()
                     .filter_map(|item| match item {
-                        Item::Record(s) => {
-                            Some(walk(&data[s.offset..s.offset + s.len], &mut counts))
-                        }
+                        Item::Record(s) => Some(walk(
+                            &data[s.offset..s.offset + s.len],
+                            &mut counts,
+                            &mut ids,
+                        )),
                         _ => None,
                     })
                     .collect();
@@ -180,14 +188,17 @@ enum Walked {
     },
 }
 
-fn walk(rec: &[u8], counts: &mut [u64; 256]) -> Walked {
+/// `ids`: scratch space for the record's token ids, counted into `counts` only when the
+/// whole record decodes (a vector reused across records: a per-record table of 256
+/// counters cost a kilobyte of zeroing per record).
+fn walk(rec: &[u8], counts: &mut [u64; 256], ids: &mut Vec<u8>) -> Walked {
     let mut header = None;
     let mut seqs: Vec<(usize, u32)> = Vec::new();
-    let mut local = [0u32; 256];
+    ids.clear();
     // The records view's walk: its fast path decodes the fixed-layout tokens in place,
     // with exactly `tokens::walk_valid`'s validation (its tests hold the two together).
     let walked = crate::arrow::walk::walk(rec, |t| {
-        local[usize::from(t.id)] += 1;
+        ids.push(t.id);
         match t.token {
             Token::Header(h) if header.is_none() => header = Some(h),
             Token::Seq(n) => seqs.push((t.offset, n)),
@@ -197,8 +208,8 @@ fn walk(rec: &[u8], counts: &mut [u64; 256]) -> Walked {
     if let Some(f) = walked.error {
         return Walked::Failed(f);
     }
-    for (c, l) in counts.iter_mut().zip(local.iter()) {
-        *c += u64::from(*l);
+    for &id in ids.iter() {
+        counts[usize::from(id)] += 1;
     }
     let id = rec.first().copied().unwrap_or(0);
     let header = header.map(|h: Header| {
