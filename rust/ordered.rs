@@ -64,7 +64,19 @@ pub fn next_job<T>(
     bytes: impl Fn(&T) -> usize,
     last: impl Fn(&T) -> bool,
 ) -> Vec<T> {
-    let mut job = Vec::new();
+    next_job_into(Vec::new(), items, bytes, last)
+}
+
+/// [`next_job`] into `job` (emptied first), so that a caller can hand the vector of a
+/// finished job back: a fresh vector per job is grown by copying and, past a few hundred
+/// kilobytes, faulted in page by page.
+pub fn next_job_into<T>(
+    mut job: Vec<T>,
+    items: &mut impl Iterator<Item = T>,
+    bytes: impl Fn(&T) -> usize,
+    last: impl Fn(&T) -> bool,
+) -> Vec<T> {
+    job.clear();
     let mut weight = 0;
     while weight < JOB_BYTES {
         let Some(item) = items.next() else { break };

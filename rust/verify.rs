@@ -4,7 +4,7 @@
 
 use crate::error::{DecodeError, Fault};
 use crate::framing::{Check, Framer, SpanKind};
-use crate::ordered::{next_job, Ordered};
+use crate::ordered::{next_job_into, Ordered};
 use crate::recover::{Item, Recover};
 use crate::source::Source;
 use crate::tally::{DamageLog, Kept};
@@ -115,9 +115,12 @@ pub fn verify_parallel(
     // read again from the page cache.
     let mut items = Recover::new(data).watched(watch);
     let mut framed_all = false;
+    // The vectors of merged jobs, for the next ones to fill.
+    let mut spare: Vec<(Vec<Item>, Vec<Walked>)> = Vec::new();
     loop {
         while !framed_all && !walking.full() {
-            let job = next_job(&mut items, record_len, |_| false);
+            let (job, mut walked) = spare.pop().unwrap_or_default();
+            let job = next_job_into(job, &mut items, record_len, |_| false);
             if job.is_empty() {
                 framed_all = true;
                 break;
@@ -127,37 +130,37 @@ pub fn verify_parallel(
                 let data = src.bytes();
                 let mut counts = [0u64; 256];
                 let mut ids = Vec::new();
-                let walked = job
-                    .iter()
-                    .filter_map(|item| match item {
-                        Item::Record(s) => Some(walk(
-                            &data[s.offset..s.offset + s.len],
-                            &mut counts,
-                            &mut ids,
-                        )),
-                        _ => None,
-                    })
-                    .collect();
+                walked.clear();
+                walked.extend(job.iter().filter_map(|item| match item {
+                    Item::Record(s) => Some(walk(
+                        &data[s.offset..s.offset + s.len],
+                        &mut counts,
+                        &mut ids,
+                    )),
+                    _ => None,
+                }));
                 (job, walked, counts)
             });
         }
         let Some(done) = walking.take() else {
             break;
         };
-        let (job, walked, counts) =
+        let (mut job, mut walked, counts) =
             done.map_err(|_| std::io::Error::other("internal error: a verify worker panicked"))?;
         for (c, n) in m.counts.iter_mut().zip(counts) {
             *c += n;
         }
-        let mut walked = walked.into_iter();
-        for item in job {
+        let mut results = walked.drain(..);
+        for item in job.drain(..) {
             watch(item_offset(&item));
             let w = match item {
-                Item::Record(_) => walked.next(),
+                Item::Record(_) => results.next(),
                 _ => None,
             };
             m.item(item, w);
         }
+        drop(results);
+        spare.push((job, walked));
     }
     Ok(m.finish())
 }
