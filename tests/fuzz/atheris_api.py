@@ -14,7 +14,10 @@ The first input byte picks options; the rest is a trail. Each input goes through
 - ``bsmtrail.parse_record(data)``, ``Trail.verify()``, ``Trail.scan()``,
   ``Trail.file_tokens()``;
 - ``bsmtrail.render.render(data, ...)`` in the mode the option byte picks (plain, -l, -r,
-  -s -n, -x, -x --xml-strict, --apple, -p); strict XML must parse with ``xml.etree``.
+  -s -n, -x, -x --xml-strict, --apple, -p); strict XML must parse with ``xml.etree``;
+- ``bsmtrail.dtaudit.read`` of the input as a dtaudit capture's body (after the first
+  line): only ``CaptureFormatError`` may be raised, and no record holds more bytes than
+  its length or the script's limit.
 
 Malformed input may raise :class:`bsmtrail.BSMError` subclasses and nothing else: any other
 exception (``PanicException`` from Rust included) escapes and atheris reports the input.
@@ -33,7 +36,7 @@ import atheris
 with atheris.instrument_imports():
     import bsmtrail
     import bsmtrail.render
-    from bsmtrail import BSMError
+    from bsmtrail import BSMError, dtaudit
     from bsmtrail.events import load_events
     from bsmtrail.stream import stream
 
@@ -128,6 +131,16 @@ def render(data: bytes, mode: int) -> None:
         ET.fromstring(out)
 
 
+def captured(data: bytes, limit: int) -> None:
+    head = b"bsmtrail-dtaudit 1 max-bytes=%d\n" % limit
+    try:
+        for rec in dtaudit.read(io.BytesIO(head + data)):
+            assert len(rec.data) <= min(rec.length, limit), rec
+            assert rec.complete == (len(rec.data) == rec.length), rec
+    except dtaudit.CaptureFormatError:
+        pass
+
+
 def TestOneInput(buf: bytes) -> None:
     if not buf:
         return
@@ -137,6 +150,7 @@ def TestOneInput(buf: bytes) -> None:
     assert streamed(data, 1 + (opt >> 3)) == offsets
     whole(data)
     render(data, opt & 7)
+    captured(data, 1 + opt * 16)
 
 
 def main() -> None:
