@@ -150,9 +150,13 @@ pub fn verify_parallel(
         for (c, n) in m.counts.iter_mut().zip(counts) {
             *c += n;
         }
+        // Everything before the job's last item is merged: one word to the watch per job
+        // (it acts every 64 MiB) rather than one per record.
+        if let Some(last) = job.last() {
+            watch(item_offset(last));
+        }
         let mut results = walked.drain(..);
         for item in job.drain(..) {
-            watch(item_offset(&item));
             let w = match item {
                 Item::Record(_) => results.next(),
                 _ => None,
