@@ -435,3 +435,18 @@ def test_hostile_evidence_files_are_noted_not_fatal(case: Path) -> None:
         p = run(args, case)
         assert p.returncode == 0, p.stderr
         assert f"note: {evil}: 1 line(s) without a valid id skipped (line 6)" in clean(p)
+
+
+def test_openblas_gets_one_thread_unless_the_user_chose() -> None:
+    """numpy's OpenBLAS threads spin on the cores the command's workers need: the command
+    line sets OPENBLAS_NUM_THREADS=1 before anything imports numpy, and keeps a user's."""
+    code = (
+        "import os, sys; import bsmtrail.cli; import numpy;"
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    for given, want in ((None, "1"), ("3", "3")):
+        e = env if given is None else {**env, "OPENBLAS_NUM_THREADS": given}
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=e, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.decode().strip() == want

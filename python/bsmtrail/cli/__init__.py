@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import warnings
@@ -18,6 +19,11 @@ from ..errors import BSMError, BSMWarning
 from ..outputs import OutputError
 from .printable import printable
 from .usage import UsageError, parse_size
+
+# numpy, which pyarrow imports when a command first needs it, starts OpenBLAS threads that
+# spin for a while: on two cores they took about 0.1 s of CPU from a small `convert` or
+# `stats`. No command does linear algebra; a value the user set wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 #: Subcommand modules, in the order ``--help`` lists them.
 SUBCOMMANDS = (
