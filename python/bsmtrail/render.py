@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from . import _native
 from .events import EventDatabase, load_events
+from .types import worker_threads
 from .userdb import NamesArg, resolve_groups, resolve_users
 
 __all__ = [
@@ -136,12 +137,17 @@ class Renderer:
         """The rendering of one input in pieces: runs of about ``chunk_size`` input bytes
         rendered on ``threads`` workers (None: every core), given back in input order (the
         same bytes whatever the thread count)."""
-        if threads is not None and threads < 1:
-            raise ValueError("threads must be None (every core) or at least 1")
-        chunks = self._native.chunks(
-            _source(source), resync=resync, chunk_size=chunk_size, threads=threads or 0
+        return iter(self._chunks(source, resync, chunk_size, threads))
+
+    def _chunks(
+        self, source: Source, resync: bool, chunk_size: int, threads: int | None
+    ) -> _native.RenderChunks:
+        return self._native.chunks(
+            _source(source),
+            resync=resync,
+            chunk_size=chunk_size,
+            threads=worker_threads(threads),
         )
-        return iter(chunks)
 
     def write(
         self,
@@ -155,11 +161,7 @@ class Renderer:
         """Write :meth:`chunks` to ``out``; returns the bytes written. When ``out`` is the
         process's standard output (file descriptor 1), the pieces go from Rust's buffers
         straight to the descriptor (``out`` is flushed first), with no copy into Python."""
-        if threads is not None and threads < 1:
-            raise ValueError("threads must be None (every core) or at least 1")
-        chunks = self._native.chunks(
-            _source(source), resync=resync, chunk_size=chunk_size, threads=threads or 0
-        )
+        chunks = self._chunks(source, resync, chunk_size, threads)
         out.flush()
         if _is_stdout(out):
             return chunks.write_stdout()

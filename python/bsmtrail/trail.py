@@ -19,7 +19,7 @@ from ._native import Record
 from .errors import BSMError
 from .sources import Materialized, decompressed_bytes, materialize
 from .tally import Bounded, Damage, DamageLog
-from .types import EventsArg, EventsOption, Mode, Source
+from .types import EventsArg, EventsOption, Mode, Source, worker_threads
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -286,9 +286,7 @@ class Trail:
         a few milliseconds out of order (stamped at event start, written at its end), so
         time running backwards counts only beyond ``backwards_tolerance_ms``. Records are
         walked on ``threads`` workers (None: every core); the report is the same."""
-        if threads is not None and threads < 1:
-            raise ValueError("threads must be None (every core) or at least 1")
-        return _verify(self, events, backwards_tolerance_ms, threads or 0)
+        return _verify(self, events, backwards_tolerance_ms, worker_threads(threads))
 
     def scan(self, *, decode: bool = True) -> ScanResult:
         """Frame (and with ``decode``, fully decode) the whole trail in Rust without the

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal, Union
 if TYPE_CHECKING:
     from .events import EventDatabase
 
-__all__ = ["EventsArg", "EventsOption", "Mode", "PathsArg", "Source"]
+__all__ = ["EventsArg", "EventsOption", "Mode", "PathsArg", "Source", "worker_threads"]
 
 #: ``"strict"`` raises at the first problem; ``"recover"`` skips damage, resynchronises on
 #: the next record whose header count lands on a valid trailer, and reports what it skipped.
@@ -31,3 +31,11 @@ EventsArg = Union["EventDatabase", str, "os.PathLike[str]", None]
 
 #: As :data:`EventsArg`, or False for no event columns at all.
 EventsOption = Union["EventDatabase", str, "os.PathLike[str]", None, Literal[False]]
+
+
+def worker_threads(threads: int | None) -> int:
+    """A public ``threads`` argument (None: every core; else at least 1) as the native
+    code takes it (0: every core); ``ValueError`` for anything else."""
+    if threads is not None and threads < 1:
+        raise ValueError("threads must be None (every core) or at least 1")
+    return threads or 0
