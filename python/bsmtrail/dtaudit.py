@@ -32,8 +32,10 @@ further, or whose offsets skip, is an error naming the line.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO, Protocol
@@ -46,7 +48,7 @@ __all__ = [
     "CaptureFormatError",
     "CaptureSummary",
     "CapturedRecord",
-    "left_out",
+    "complete_records",
     "read",
     "script",
     "write_trail",
@@ -94,13 +96,6 @@ class CapturedRecord:
     @property
     def complete(self) -> bool:
         return self.reason is None
-
-
-def left_out(name: str, rec: CapturedRecord) -> BSMWarning:
-    """The warning for an incomplete record of capture ``name`` that a reader skips."""
-    return BSMWarning(
-        f"{name}: line {rec.line}: {rec.event or 'unnamed'} record left out: {rec.reason}"
-    )
 
 
 @dataclass
@@ -311,6 +306,28 @@ def _header(lines: Iterator[tuple[int, bytes | None, bool]]) -> int:
             )
         return max_bytes
     raise CaptureFormatError("empty input: not a bsmtrail dtaudit capture")
+
+
+def complete_records(
+    source: str | os.PathLike[str] | BinaryIO, name: str, *, head: bytes = b""
+) -> Iterator[bytes]:
+    """What a command reads of capture ``name``: the bytes of each complete record as it
+    arrives. An incomplete record is a :class:`~bsmtrail.errors.BSMWarning` naming its
+    line, and input that is not a capture an ``OSError`` (``EINVAL``) naming ``name``."""
+    try:
+        for rec in read(source, head=head):
+            if rec.complete:
+                yield rec.data
+            else:
+                warnings.warn(
+                    BSMWarning(
+                        f"{name}: line {rec.line}: {rec.event or 'unnamed'} record left "
+                        f"out: {rec.reason}"
+                    ),
+                    stacklevel=2,
+                )
+    except CaptureFormatError as e:
+        raise OSError(errno.EINVAL, str(e), name) from None
 
 
 def write_trail(source: str | os.PathLike[str] | BinaryIO, out: BinaryIO) -> CaptureSummary:

@@ -34,7 +34,6 @@ import shutil
 import stat
 import sys
 import tempfile
-import warnings
 import weakref
 import zlib
 from collections.abc import Callable, Iterable
@@ -475,15 +474,11 @@ def _from_capture(name: str, raw: IO[bytes], tmpdir: str | None) -> Materialized
     done = Materialized(name, tmp, "dtaudit", temporary=True)
     try:
         with os.fdopen(fd, "wb") as dst:
-            summary = dtaudit.write_trail(raw, dst)  # type: ignore[arg-type]
-    except dtaudit.CaptureFormatError as e:
-        done.close()
-        raise OSError(errno.EINVAL, str(e), name) from None
+            for record in dtaudit.complete_records(raw, name):  # type: ignore[arg-type]
+                dst.write(record)
     except BaseException:
         done.close()
         raise
-    for rec in summary.incomplete:
-        warnings.warn(dtaudit.left_out(name, rec), stacklevel=2)
     return done
 
 

@@ -17,11 +17,9 @@ announced once on stderr, ``-p`` stops at the end of input when no 0x14 byte tur
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import stat
 import sys
-import warnings
 from typing import BinaryIO
 
 from .. import dtaudit
@@ -193,7 +191,9 @@ def _render_stream(renderer: Renderer, inp: BinaryIO, out: BinaryIO, resync: boo
             break
         data += more
     if data.startswith(dtaudit.MAGIC):
-        _render_capture(renderer, inp, data, out)
+        for record in dtaudit.complete_records(inp, "<stdin>", head=data):
+            out.write(renderer.render_record(record))
+            out.flush()
         return
     while not stream.done and data:
         rendered = stream.feed(data)
@@ -201,19 +201,6 @@ def _render_stream(renderer: Renderer, inp: BinaryIO, out: BinaryIO, resync: boo
             out.write(rendered)
             out.flush()
         data = read(_READ)
-
-
-def _render_capture(renderer: Renderer, inp: BinaryIO, head: bytes, out: BinaryIO) -> None:
-    """A dtaudit capture on standard input, each complete record as it arrives."""
-    try:
-        for rec in dtaudit.read(inp, head=head):
-            if rec.complete:
-                out.write(renderer.render_record(rec.data))
-                out.flush()
-            else:
-                warnings.warn(dtaudit.left_out("<stdin>", rec), stacklevel=2)
-    except dtaudit.CaptureFormatError as e:
-        raise OSError(errno.EINVAL, str(e), "<stdin>") from None
 
 
 def _follow(renderer: Renderer, name: str, out: BinaryIO, args: argparse.Namespace) -> int:
