@@ -15,7 +15,7 @@ from ..sources import materialize
 from ..types import Mode
 from .inputs import expand_paths
 from .printable import printable
-from .usage import say_no_records
+from .usage import parse_threads, say_no_records
 
 PROG = "bsmtrail reduce"
 
@@ -120,11 +120,9 @@ def main(argv: Sequence[str]) -> int:
     threads: int | None = None
     if "threads" in ours:
         try:
-            threads = int(ours["threads"])
-        except ValueError:
-            threads = 0
-        if threads < 1:
-            print(f"{PROG}: --threads: must be a whole number, at least 1", file=sys.stderr)
+            threads = parse_threads(ours["threads"])
+        except argparse.ArgumentTypeError as e:
+            print(f"{PROG}: --threads: {e}", file=sys.stderr)
             return 2
     out: str | None = ours.get("out")
     # Every input is checked, and the output refused, before anything is written.

@@ -45,13 +45,14 @@ def add_threads_argument(p: argparse.ArgumentParser) -> None:
     output is the same for any N."""
     p.add_argument(
         "--threads",
-        type=_positive,
+        type=parse_threads,
         metavar="N",
         help="worker threads (default: every core); the output is the same for any N",
     )
 
 
-def _positive(text: str) -> int:
+def parse_threads(text: str) -> int:
+    """``--threads``' value: a whole number, at least 1 (``ArgumentTypeError`` else)."""
     try:
         n = int(text)
     except ValueError:
