@@ -310,22 +310,21 @@ impl Merge {
 
     fn finish(self) -> Report {
         let mut r = self.r;
-        r.events = self
-            .events
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(e, n)| (e as u16, *n))
-            .collect();
-        r.token_counts = self
-            .counts
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(id, n)| (id as u8, *n))
-            .collect();
+        r.events = nonzero(&self.events, |e| e as u16);
+        r.token_counts = nonzero(&self.counts, |id| id as u8);
         r
     }
+}
+
+/// The non-zero entries of a table indexed by key (`key` narrows the index; tables are as
+/// long as their key type's range).
+fn nonzero<K>(table: &[u64], key: impl Fn(usize) -> K) -> Vec<(K, u64)> {
+    table
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| (key(i), *n))
+        .collect()
 }
 
 fn as_ms((seconds, msec): Time) -> i128 {

@@ -15,7 +15,7 @@
 //! as a formula, and the trail's strings are the attacker's.
 
 use super::{io_error, BatchSink, InOrder};
-use crate::render::time::{push2, utc};
+use crate::render::time::{push2, push_hms, utc};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMillisecondType};
 use arrow_array::{
@@ -83,11 +83,7 @@ fn utc_text(ms: i64, sep: u8, out: &mut Vec<u8>) {
     out.push(b'-');
     push2(out, t.mday);
     out.push(sep);
-    push2(out, t.hour);
-    out.push(b':');
-    push2(out, t.min);
-    out.push(b':');
-    push2(out, t.sec);
+    push_hms(out, &t);
     out.push(b'.');
     let milli = ms.rem_euclid(1000) as u32;
     out.push(b'0' + (milli / 100) as u8);

@@ -113,6 +113,15 @@ pub(crate) fn push2(out: &mut Vec<u8>, v: u32) {
     out.push(b'0' + (v % 10) as u8);
 }
 
+/// `tm`'s time of day as `HH:MM:SS`.
+pub(crate) fn push_hms(out: &mut Vec<u8>, tm: &Tm) {
+    push2(out, tm.hour);
+    out.push(b':');
+    push2(out, tm.min);
+    out.push(b':');
+    push2(out, tm.sec);
+}
+
 /// ctime's full text (with its newline) cut at 24 bytes, as praudit prints it.
 pub(crate) fn write_ctime(out: &mut Vec<u8>, tm: &Tm) {
     let start = out.len();
@@ -129,11 +138,7 @@ pub(crate) fn write_ctime(out: &mut Vec<u8>, tm: &Tm) {
     }
     out.extend_from_slice(md);
     out.push(b' ');
-    push2(out, tm.hour);
-    out.push(b':');
-    push2(out, tm.min);
-    out.push(b':');
-    push2(out, tm.sec);
+    push_hms(out, tm);
     out.push(b' ');
     out.extend_from_slice(b.format(tm.year).as_bytes());
     out.push(b'\n');
