@@ -136,7 +136,9 @@ pub struct StatsTally {
     pub no_return: u64,
     /// Records that failed validation (their `error` is set).
     pub record_errors: u64,
-    pub events: Map<Option<u16>, EventCount>,
+    /// Records and failures by event number, read by index (a per-record hash lookup
+    /// was not needed for a 16-bit key); the last slot holds records without an event.
+    events: Box<[EventCount]>,
     pub auid: Capped<Option<u32>>,
     pub euid: Capped<Option<u32>>,
     /// Every path of every record.
@@ -241,7 +243,24 @@ fn opt<T: arrow_array::types::ArrowPrimitiveType>(
     a.is_valid(i).then(|| a.value(i))
 }
 
+/// The events table's slot for records without an event.
+const NO_EVENT: usize = 1 << 16;
+
 impl StatsTally {
+    /// Records and failures by event number (None: no event), most records first (ties:
+    /// by event, None first).
+    pub fn events(&self) -> Vec<(Option<u16>, EventCount)> {
+        let mut all: Vec<(Option<u16>, EventCount)> = self
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.records > 0)
+            .map(|(i, c)| ((i != NO_EVENT).then_some(i as u16), *c))
+            .collect();
+        all.sort_unstable_by(|a, b| b.1.records.cmp(&a.1.records).then(a.0.cmp(&b.0)));
+        all
+    }
+
     /// `exec_events`: the event numbers of exec events (named in the event database).
     pub fn new(exec_events: &[u16], cap: usize) -> Self {
         let mut exec = vec![false; 1 << 16].into_boxed_slice();
@@ -258,7 +277,7 @@ impl StatsTally {
             failure: 0,
             no_return: 0,
             record_errors: 0,
-            events: Map::default(),
+            events: vec![EventCount::default(); NO_EVENT + 1].into_boxed_slice(),
             auid: Capped::new(cap),
             euid: Capped::new(cap),
             paths: Capped::new(cap),
@@ -297,7 +316,7 @@ impl StatsTally {
                     true
                 }
             };
-            let e = self.events.entry(event).or_default();
+            let e = &mut self.events[event.map_or(NO_EVENT, usize::from)];
             e.records += 1;
             e.failures += u64::from(failed);
             match opt(c.time, i) {

@@ -62,12 +62,11 @@ impl StatsTally {
         d.set_item("failure", t.failure)?;
         d.set_item("no_return", t.no_return)?;
         d.set_item("record_errors", t.record_errors)?;
-        let mut events: Vec<(Option<u16>, u64, u64)> = t
-            .events
-            .iter()
-            .map(|(e, c)| (*e, c.records, c.failures))
+        let events: Vec<(Option<u16>, u64, u64)> = t
+            .events()
+            .into_iter()
+            .map(|(e, c)| (e, c.records, c.failures))
             .collect();
-        events.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         d.set_item("events", events)?;
         let approximate = PyDict::new(py);
         table(&d, &approximate, "auid", &mut t.auid)?;
