@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from .. import dtaudit
 from ..render import XML_FOOTER, XML_HEADER, Renderer
-from ..sources import materialize
+from ..sources import SNIFF, materialize, sniff_bytes
 from ..stream import follow
 from .printable import printable
 from .usage import add_threads_argument, say_no_records
@@ -185,12 +185,13 @@ def _render_stream(renderer: Renderer, inp: BinaryIO, out: BinaryIO, resync: boo
     stream = renderer.stream(resync=resync)
     read = getattr(inp, "read1", inp.read)
     data = read(_READ)
-    while data and len(data) < len(dtaudit.MAGIC) and dtaudit.MAGIC.startswith(data):
+    # Enough of the first bytes to know a capture by the rule every input follows.
+    while data and len(data) < SNIFF and dtaudit.MAGIC.startswith(data):
         more = read(_READ)
         if not more:
             break
         data += more
-    if data.startswith(dtaudit.MAGIC):
+    if sniff_bytes(data[:SNIFF]) == "dtaudit":
         for record in dtaudit.complete_records(inp, "<stdin>", head=data):
             out.write(renderer.render_record(record))
             out.flush()
