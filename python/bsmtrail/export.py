@@ -44,6 +44,7 @@ __all__ = [
     "check_compression",
     "export",
     "format_for",
+    "jsonl_lines",
     "write_parquet",
 ]
 
@@ -188,6 +189,12 @@ class DaySinks:
     def close(self) -> None:
         while self.open:
             self.open.popitem(last=False)[1].close()
+
+
+def jsonl_lines(batch: Any) -> bytes:
+    """One batch as JSON Lines, the ``jsonl`` format's text, encoded now (for a writer
+    that must have each batch written before it goes on, as ``follow`` does)."""
+    return _native.jsonl_text(batch)
 
 
 # -- whole exports ---------------------------------------------------------------------------

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from . import _native
 from .errors import BSMError
 
-__all__ = ["DEFAULT_KEEP", "Bounded", "Damage", "DamageLog"]
+__all__ = ["DEFAULT_KEEP", "Bounded", "Damage", "DamageEntry", "DamageLog", "report_entries"]
 
 T = TypeVar("T")
 
@@ -106,3 +106,45 @@ class DamageLog(Bounded[Damage]):
             by_reason=dict(log.by_reason()),
             last=None if last is None else Damage(*last),
         )
+
+
+@dataclass(frozen=True)
+class DamageEntry:
+    """One damaged region (``kind="damage"``), failing record (``kind="record"``), or
+    record a selection could not decide (``kind="record"``, reason ``selection_undecided``),
+    with its input's name: what commands report on stderr and in ``--json``."""
+
+    source: str
+    offset: int
+    length: int
+    kind: str
+    reason: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "offset": self.offset,
+            "length": self.length,
+            "kind": self.kind,
+            "reason": self.reason,
+            "message": self.message,
+        }
+
+
+_UNDECIDED = (
+    "selection_undecided",
+    "left out: a token bsmtrail cannot decode hides what the selection depends on",
+)
+
+
+def report_entries(report: _native.InputReport) -> list[DamageEntry]:
+    """The entries a stream's report on one input holds (each log's kept ones), in input
+    order."""
+    found = [
+        DamageEntry(report.name, o, n, kind, getattr(e, "reason", None) or kind, str(e))
+        for kind, log in (("damage", report.damage), ("record", report.failing))
+        for o, n, e in log.regions()
+    ]
+    found += [DamageEntry(report.name, o, 0, "record", *_UNDECIDED) for o in report.undecided]
+    return sorted(found, key=lambda d: d.offset)

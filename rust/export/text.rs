@@ -282,7 +282,8 @@ impl<W: Write + Send> BatchSink for TextSink<W> {
     }
 }
 
-fn jsonl(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+/// One batch as JSON Lines (the rules above), one line per row, each ending in `\n`.
+pub fn jsonl(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
     // About a hundred bytes of text per column and row is the common case.
     let guess = batch
         .num_rows()

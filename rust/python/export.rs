@@ -5,6 +5,7 @@ use crate::export::{self, BatchSink, Codec, Format};
 use arrow_schema::ArrowError;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use pyo3_arrow::{PyRecordBatch, PySchema};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -86,8 +87,20 @@ fn check_compression(compression: &str) -> PyResult<()> {
         .map_err(PyValueError::new_err)
 }
 
+/// One batch as JSON Lines, encoded on the calling thread (for a writer that needs each
+/// batch's text before it goes on, as `follow` does before its checkpoint).
+#[pyfunction]
+fn jsonl_text<'py>(py: Python<'py>, batch: PyRecordBatch) -> PyResult<Bound<'py, PyBytes>> {
+    let batch = batch.into_inner();
+    let text = py
+        .detach(|| export::text::jsonl(&batch))
+        .map_err(to_pyerr)?;
+    Ok(PyBytes::new(py, &text))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BatchWriter>()?;
     m.add_function(wrap_pyfunction!(check_compression, m)?)?;
+    m.add_function(wrap_pyfunction!(jsonl_text, m)?)?;
     Ok(())
 }

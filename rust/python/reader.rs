@@ -524,33 +524,46 @@ impl StreamDecoder {
     }
 
     /// Add bytes. Returns the records they complete; damaged regions are added to
-    /// `damage`.
-    #[pyo3(signature = (data, damage = None))]
+    /// `damage`. With `keep=False` the bytes are only framed: nothing is validated, logged
+    /// or returned, and `position` says how far the input is decided (for a caller that
+    /// reads the decided bytes again itself, as `bsmtrail.live` does).
+    #[pyo3(signature = (data, damage = None, *, keep = true))]
     fn feed(
         &mut self,
         data: &[u8],
         damage: Option<&Bound<'_, DamageLog>>,
+        keep: bool,
     ) -> PyResult<Vec<Record>> {
         let mut out = Vec::new();
         self.inner.feed(data, &mut out);
-        stream_records(out, damage)
+        stream_records(out, damage, keep)
     }
 
     /// The input has gone quiet: give up a record still waiting if whole records have
-    /// arrived after it (see `crate::stream`); returns the records that frees.
-    #[pyo3(signature = (damage = None))]
-    fn settle(&mut self, damage: Option<&Bound<'_, DamageLog>>) -> PyResult<Vec<Record>> {
+    /// arrived after it (see `crate::stream`); returns the records that frees (`keep` as
+    /// for `feed`).
+    #[pyo3(signature = (damage = None, *, keep = true))]
+    fn settle(
+        &mut self,
+        damage: Option<&Bound<'_, DamageLog>>,
+        keep: bool,
+    ) -> PyResult<Vec<Record>> {
         let mut out = Vec::new();
         self.inner.settle(&mut out);
-        stream_records(out, damage)
+        stream_records(out, damage, keep)
     }
 
-    /// End of input: a record still incomplete becomes a truncated-tail damage region.
-    #[pyo3(signature = (damage = None))]
-    fn finish(&mut self, damage: Option<&Bound<'_, DamageLog>>) -> PyResult<Vec<Record>> {
+    /// End of input: a record still incomplete becomes a truncated-tail damage region
+    /// (`keep` as for `feed`).
+    #[pyo3(signature = (damage = None, *, keep = true))]
+    fn finish(
+        &mut self,
+        damage: Option<&Bound<'_, DamageLog>>,
+        keep: bool,
+    ) -> PyResult<Vec<Record>> {
         let mut out = Vec::new();
         self.inner.finish(&mut out);
-        stream_records(out, damage)
+        stream_records(out, damage, keep)
     }
 
     /// Stream offset of the first byte not yet consumed.
@@ -575,8 +588,12 @@ impl StreamDecoder {
 fn stream_records(
     items: Vec<StreamItem>,
     damage: Option<&Bound<'_, DamageLog>>,
+    keep: bool,
 ) -> PyResult<Vec<Record>> {
     let mut recs = Vec::new();
+    if !keep {
+        return Ok(recs);
+    }
     let note = |offset: u64, len: u64, e: &DecodeError| note(damage, offset, len, e);
     for it in items {
         match it {

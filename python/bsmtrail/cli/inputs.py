@@ -22,7 +22,7 @@ from typing import Any
 from ..arrow import BatchStream, View, stream
 from ..select import Selection, SelectionError, parse_auditreduce_args, selection
 from ..sources import COMPRESSIONS, Expansion, Materialized, expand, materialize, sniff
-from ..tally import DEFAULT_KEEP
+from ..tally import DEFAULT_KEEP, DamageEntry, report_entries
 from ..types import Mode
 from .printable import printable
 from .progress import Progress
@@ -37,29 +37,6 @@ __all__ = [
     "expand_paths",
     "parse_where",
 ]
-
-
-@dataclass(frozen=True)
-class DamageEntry:
-    """One damaged region (``kind="damage"``), failing record (``kind="record"``), or
-    record a selection could not decide (``kind="record"``, reason ``selection_undecided``)."""
-
-    source: str
-    offset: int
-    length: int
-    kind: str
-    reason: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "offset": self.offset,
-            "length": self.length,
-            "kind": self.kind,
-            "reason": self.reason,
-            "message": self.message,
-        }
 
 
 @dataclass
@@ -279,22 +256,10 @@ class Inputs:
             out.regions += r.damage.count
             out.region_bytes += r.damage.bytes
             out.records += r.failing.count + r.undecided_total
-            found = [
-                DamageEntry(r.name, o, n, kind, getattr(e, "reason", None) or kind, str(e))
-                for kind, log in (("damage", r.damage), ("record", r.failing))
-                for o, n, e in log.regions()
-            ]
-            found += [DamageEntry(r.name, o, 0, "record", *_UNDECIDED) for o in r.undecided]
             # In input order (each list holds its first entries, so the merge does too).
-            for entry in sorted(found, key=lambda d: d.offset):
+            for entry in report_entries(r):
                 out.keep_entry(entry)
         return out
-
-
-_UNDECIDED = (
-    "selection_undecided",
-    "left out: a token bsmtrail cannot decode hides what --where depends on",
-)
 
 
 def damage_summary(prog: str, damage: DamageReport, limit: int = 10) -> str:
