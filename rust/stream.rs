@@ -57,6 +57,9 @@ pub struct StreamDecoder {
     /// Bytes looked at by resync searches, and bytes moved by compaction (see `work`).
     scanned: u64,
     moved: u64,
+    /// Items carry their bytes (else records and file tokens come out empty: for a
+    /// caller that only needs to know how far the input is decided).
+    keep_bytes: bool,
 }
 
 impl StreamDecoder {
@@ -70,7 +73,14 @@ impl StreamDecoder {
             skipping: false,
             scanned: 0,
             moved: 0,
+            keep_bytes: true,
         }
+    }
+
+    /// Whether record and file-token items carry their bytes from now on (they do
+    /// unless told otherwise). Framing, damage and `position` are the same either way.
+    pub fn keep_bytes(&mut self, keep: bool) {
+        self.keep_bytes = keep;
     }
 
     /// Stream offset of the first byte not yet consumed.
@@ -201,7 +211,11 @@ impl StreamDecoder {
             match frame(self.data(), pos, Check::Trailer) {
                 Ok(span) => {
                     self.flush_pending(at, out);
-                    let bytes = self.data()[span.offset..span.offset + span.len].to_vec();
+                    let bytes = if self.keep_bytes {
+                        self.data()[span.offset..span.offset + span.len].to_vec()
+                    } else {
+                        Vec::new()
+                    };
                     out.push(match span.kind {
                         SpanKind::Record => StreamItem::Record { offset: at, bytes },
                         SpanKind::File => StreamItem::File { offset: at, bytes },
@@ -350,10 +364,34 @@ mod tests {
     fn check_pieces(data: &[u8], piece: usize) {
         let mut d = StreamDecoder::new(1024);
         let mut out = Vec::new();
+        // Framing only: the same items (without their bytes) and the same positions.
+        let mut bare = StreamDecoder::new(1024);
+        bare.keep_bytes(false);
+        let mut bare_out = Vec::new();
         for c in data.chunks(piece.max(1)) {
             d.feed(c, &mut out);
+            bare.feed(c, &mut bare_out);
+            assert_eq!(d.position(), bare.position(), "piece {piece}");
         }
         d.finish(&mut out);
+        bare.finish(&mut bare_out);
+        // (kind, offset, length): a record's or file token's length only when it has bytes.
+        let place = |v: &[StreamItem], with_bytes: bool| -> Vec<(u8, u64, u64)> {
+            v.iter()
+                .map(|i| match i {
+                    StreamItem::Record { offset, bytes } => {
+                        assert_eq!(bytes.is_empty(), !with_bytes);
+                        (0, *offset, 0)
+                    }
+                    StreamItem::File { offset, bytes } => {
+                        assert_eq!(bytes.is_empty(), !with_bytes);
+                        (1, *offset, 0)
+                    }
+                    StreamItem::Damage { offset, len, .. } => (2, *offset, *len),
+                })
+                .collect()
+        };
+        assert_eq!(place(&bare_out, false), place(&out, true), "piece {piece}");
         let want: Vec<StreamItem> = Recover::new(data)
             .map(|i| match i {
                 Item::Record(s) => StreamItem::Record {

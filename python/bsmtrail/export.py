@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from . import _native
 from .lazy import module as _mod
 from .outputs import atomic_directory, atomic_file, check_output
+from .types import worker_threads
 
 if TYPE_CHECKING:
     from .arrow import BatchStream
@@ -191,10 +192,12 @@ class DaySinks:
             self.open.popitem(last=False)[1].close()
 
 
-def jsonl_lines(batch: Any) -> bytes:
-    """One batch as JSON Lines, the ``jsonl`` format's text, encoded now (for a writer
-    that must have each batch written before it goes on, as ``follow`` does)."""
-    return _native.jsonl_text(batch)
+def jsonl_lines(batch: Any, *, threads: int | None = None) -> list[bytes]:
+    """One batch as JSON Lines, the ``jsonl`` format's text, encoded now, in pieces to
+    write in order (for a writer that must have each batch written before it goes on, as
+    ``follow`` does); a large batch's pieces are encoded on ``threads`` workers (None:
+    every core)."""
+    return _native.jsonl_pieces(batch, threads=worker_threads(threads))
 
 
 # -- whole exports ---------------------------------------------------------------------------

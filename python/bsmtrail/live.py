@@ -50,7 +50,7 @@ import stat
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from . import _native
@@ -242,13 +242,13 @@ def cut_unfinished_line(fd: int) -> int:
 
 
 def trail_files(directory: str) -> list[str]:
-    """auditd's trail files in ``directory`` (regular files named ``START.*``), in the
-    order they were written (start stamp, then name)."""
+    """auditd's trail files in ``directory`` (regular files, or links to them, named
+    ``START.*``), in the order they were written (start stamp, then name)."""
     found = []
     with os.scandir(directory) as it:
         for entry in it:
             m = TRAIL_NAME.match(entry.name)
-            if m and entry.is_file(follow_symlinks=False):
+            if m and entry.is_file():
                 found.append(entry.name)
     return sorted(found, key=lambda n: (n[:14], n))
 
@@ -279,9 +279,9 @@ def _live_trail(directory: str, names: list[str]) -> str:
 
 @dataclass
 class _Open:
-    """A trail file being read: ``source`` its name as first opened, ``path`` where it
-    was found, the decoder over bytes from ``origin``, and the bytes read but not yet
-    decided (``pending``, from trail offset ``handed``)."""
+    """A trail file being read: ``source`` the name its records carry, ``path`` where it
+    was found, the decoder over its bytes from trail offset ``origin``; bytes up to
+    ``handed`` are handed out, up to ``read_to`` read and framed."""
 
     source: str
     path: str
@@ -290,26 +290,37 @@ class _Open:
     origin: int
     decoder: _native.StreamDecoder
     handed: int
-    pending: bytearray = field(default_factory=bytearray)
+    read_to: int
     #: Rows from records before this offset are not handed out (``start="end"``).
     quiet_until: int = 0
-
-    @property
-    def read_to(self) -> int:
-        return self.handed + len(self.pending)
 
     def stamp(self) -> str:
         return self.source[:14]
 
+    def read(self, size: int) -> bytes:
+        """The next bytes of the file (b"" at its current end), framed."""
+        data: bytes = self.file.read(size) or b""
+        if data:
+            self.read_to += len(data)
+            self.decoder.feed(data, keep=False)
+        return data
+
     def take(self) -> tuple[int, bytes]:
-        """The bytes now decided (and their trail offset), dropped from ``pending``."""
+        """The bytes decided since the last call, and their trail offset. They are read
+        again from the file (the page cache has them): the decoder keeps only what it
+        still waits on, and nothing else holds a copy."""
         decided = self.origin + self.decoder.position
-        n = decided - self.handed
         start = self.handed
-        region = bytes(self.pending[:n])
-        del self.pending[:n]
+        parts = []
+        at = start
+        while at < decided:
+            piece = os.pread(self.file.fileno(), decided - at, at)
+            if not piece:
+                break  # cut short since it was read: what is missing is damage below
+            parts.append(piece)
+            at += len(piece)
         self.handed = decided
-        return start, region
+        return start, b"".join(parts)
 
     def close(self) -> None:
         self.file.close()
@@ -393,10 +404,7 @@ class Follower:
         cur = self._open_first()
         try:
             while not self._stop():
-                data = cur.file.read(self.chunk_size)
-                if data:
-                    cur.pending += data
-                    cur.decoder.feed(data, keep=False)
+                if cur.read(self.chunk_size):
                     yield from self._decided(cur)
                     continue
                 # Quiet: a record still waiting is given up if whole records came after it.
@@ -429,9 +437,7 @@ class Follower:
     def _finish(self, cur: _Open, nxt: _Open) -> Iterator[LiveBatch]:
         """``cur`` is finished: read it to its end, give up what is still waiting
         (damage), and hand out the rest with the position at the start of ``nxt``."""
-        while data := cur.file.read(self.chunk_size):
-            cur.pending += data
-            cur.decoder.feed(data, keep=False)
+        while cur.read(self.chunk_size):
             yield from self._decided(cur)
         cur.decoder.finish(keep=False)
         yield from self._decided(cur, after=nxt)
@@ -489,6 +495,7 @@ class Follower:
             origin=offset,
             decoder=_native.StreamDecoder(max_record=self.max_record),
             handed=offset,
+            read_to=offset,
             quiet_until=quiet_until,
         )
 

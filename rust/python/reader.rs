@@ -535,6 +535,7 @@ impl StreamDecoder {
         keep: bool,
     ) -> PyResult<Vec<Record>> {
         let mut out = Vec::new();
+        self.inner.keep_bytes(keep);
         self.inner.feed(data, &mut out);
         stream_records(out, damage, keep)
     }
@@ -549,6 +550,7 @@ impl StreamDecoder {
         keep: bool,
     ) -> PyResult<Vec<Record>> {
         let mut out = Vec::new();
+        self.inner.keep_bytes(keep);
         self.inner.settle(&mut out);
         stream_records(out, damage, keep)
     }
@@ -562,6 +564,7 @@ impl StreamDecoder {
         keep: bool,
     ) -> PyResult<Vec<Record>> {
         let mut out = Vec::new();
+        self.inner.keep_bytes(keep);
         self.inner.finish(&mut out);
         stream_records(out, damage, keep)
     }

@@ -190,7 +190,9 @@ def _follow(follower: Follower, fd: int, stopper: _Stopper) -> int:
         )
         try:
             for batch in follower:
-                _write_batch(fd, batch, sync=regular and follower.checkpoint is not None)
+                _write_batch(
+                    fd, batch, follower.threads, sync=regular and follower.checkpoint is not None
+                )
                 follower.commit(batch)
                 rows += batch.rows
         except CheckpointError as e:
@@ -208,11 +210,11 @@ def _resuming(follower: Follower) -> str:
     return f" from {printable(pos.trail)} offset {pos.offset} (checkpoint)"
 
 
-def _write_batch(fd: int, batch: LiveBatch, *, sync: bool) -> None:
+def _write_batch(fd: int, batch: LiveBatch, threads: int | None, *, sync: bool) -> None:
     for d in batch.damage:
         print(_damage_line(d), file=sys.stderr)
-    text = b"".join(jsonl_lines(b) for b in batch.batches)
-    if text:
-        _write_all(fd, text)
-        if sync:
-            os.fsync(fd)  # the lines are on disk before the checkpoint says so
+    for b in batch.batches:
+        for piece in jsonl_lines(b, threads=threads):
+            _write_all(fd, piece)
+    if sync and batch.batches:
+        os.fsync(fd)  # the lines are on disk before the checkpoint says so
