@@ -369,6 +369,9 @@ def test_checkpoints_that_cannot_be_used_are_refused(tmp_path: Path) -> None:
         ckpt.write_bytes(text)
         with pytest.raises(CheckpointError, match="unusable"):
             Follower(audit, checkpoint=ckpt)
+    res = subprocess.run([*CMD, str(audit), "--columns", "time,nope"], capture_output=True)
+    assert res.returncode == 2
+    assert b"unknown column(s) nope" in res.stderr
     res = subprocess.run([*CMD, str(audit), "--checkpoint", str(ckpt)], capture_output=True)
     assert res.returncode == 2
     assert b"unusable checkpoint" in res.stderr

@@ -54,10 +54,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from . import _native
-from .arrow import stream
+from .arrow import check_columns, stream
 from .errors import BSMWarning
 from .lazy import module as _mod
-from .outputs import check_output
+from .outputs import check_output, write_all
 from .select import Selection
 from .tally import DamageEntry, report_entries
 from .types import EventsOption
@@ -179,18 +179,12 @@ def checkpoint_save(path: str, target: str, pos: Position) -> None:
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        _write_all(fd, data)
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
     _sync_directory(os.path.dirname(os.path.abspath(path)))
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _sync_directory(directory: str) -> None:
@@ -373,6 +367,8 @@ class Follower:
         self.start = start
         self.where = where
         self.columns = _with_place(columns)
+        if self.columns is not None:
+            check_columns(self.columns, events)  # ValueError now, not at the first batch
         self.events = events
         self.poll_interval = poll_interval
         self.chunk_size = chunk_size

@@ -34,6 +34,7 @@ __all__ = [
     "atomic_directory",
     "atomic_file",
     "check_output",
+    "write_all",
 ]
 
 
@@ -188,3 +189,10 @@ def _remove(path: str) -> None:
             os.remove(path)
     except OSError:
         pass
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to descriptor ``fd`` (``os.write`` may write less)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

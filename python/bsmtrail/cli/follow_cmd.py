@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from ..export import jsonl_lines
 from ..live import CheckpointError, Follower, LiveBatch, cut_unfinished_line
-from ..outputs import check_output
+from ..outputs import check_output, write_all
 from ..tally import DamageEntry
 from .inputs import add_where_arguments, parse_where
 from .printable import printable
@@ -133,12 +133,6 @@ def _damage_line(d: DamageEntry) -> str:
     )
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def run(args: argparse.Namespace) -> int:
     if not os.path.exists(args.target):
         raise FileNotFoundError(2, "No such file or directory", args.target)
@@ -215,6 +209,6 @@ def _write_batch(fd: int, batch: LiveBatch, threads: int | None, *, sync: bool) 
         print(_damage_line(d), file=sys.stderr)
     for b in batch.batches:
         for piece in jsonl_lines(b, threads=threads):
-            _write_all(fd, piece)
+            write_all(fd, piece)
     if sync and batch.batches:
         os.fsync(fd)  # the lines are on disk before the checkpoint says so
