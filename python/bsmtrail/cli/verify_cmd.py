@@ -8,9 +8,11 @@ import os
 import sys
 from typing import Any
 
+from .. import trailset
 from ..sources import no_records_reason
 from ..trail import VerifyReport
 from ..trail import open as open_trail
+from ..trailset import TrailSetReport
 from .inputs import expand_paths
 from .printable import printable
 from .progress import Progress, progress_wanted
@@ -28,12 +30,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "gaps (per host), time running backwards, and as notes the events unknown to the "
         "event database. Exit status 1 only for damage or evidence of tampering (or an "
         "input holding no record); 2 when an input cannot be read."
+        "\n\nA directory is also checked as auditd's trail set: trails missing between "
+        "others (a gap in the chain of START.END names), overlapping or duplicate trails, "
+        "trails never closed or recovered after a crash, records outside their trail's "
+        "interval, and files that are not trails (one more report, after its trails')."
         "\n\nexamples:\n  bsmtrail verify /var/audit/*\n"
         "  bsmtrail verify /var/audit\n  bsmtrail verify --json crash_recovery.bsm",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("trails", nargs="+", help="trail files, directories, globs")
-    p.add_argument("--json", action="store_true", help="one JSON object per trail")
+    p.add_argument("--json", action="store_true", help="one JSON object per trail (and trail set)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--events", metavar="FILE", help="audit_event file (default: see docs)")
     p.add_argument("--limit", type=int, default=20, help="list at most this many of each (20)")
@@ -117,10 +123,24 @@ def show(r: VerifyReport, limit: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def show_set(r: TrailSetReport) -> str:
+    span = ""
+    if r.first is not None and r.last is not None:
+        span = f", {r.first:%Y-%m-%d %H:%M:%S} to {r.last:%Y-%m-%d %H:%M:%S} UTC"
+    lines = [
+        f"{printable(r.directory)} (trail set of {len(r.trails)}): "
+        f"{'OK' if r.ok else 'PROBLEMS FOUND'}{span}"
+    ]
+    lines += [f"  {f.kind}: {printable(f.message)}" for f in r.findings]
+    lines += [f"  note: {printable(n)}" for n in r.notes]
+    return "\n".join(lines) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
     status = 0
     trails = expand_paths(args.trails, PROG)
     sizes = [os.path.getsize(p) for p in trails]
+    reports: dict[str, VerifyReport] = {}
     # A bar across the trails (each is verified in one call to Rust): useful for
     # `verify /var/audit/*`; erased while a report is written.
     with Progress(sum(sizes), "verify", progress_wanted(args.quiet)) as bar:
@@ -128,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             report = open_trail(path).verify(
                 events=args.events, backwards_tolerance_ms=args.tolerance_ms, threads=args.threads
             )
+            reports[os.path.abspath(path)] = report
             bar.clear()
             if report.empty:
                 say_no_records(PROG, path)
@@ -139,4 +160,17 @@ def run(args: argparse.Namespace) -> int:
             bar.update(sum(sizes[: i + 1]))
             if not report.ok:
                 status = 1
+    # A directory is also a trail set: what is missing between its trails.
+    for given in args.trails:
+        if not os.path.isdir(given):
+            continue
+        root = os.path.abspath(given)
+        mine = {os.path.basename(p): r for p, r in reports.items() if os.path.dirname(p) == root}
+        found = trailset.check(given, mine, tolerance_ms=args.tolerance_ms)
+        if args.json:
+            sys.stdout.write(json.dumps(found.as_dict()) + "\n")
+        else:
+            sys.stdout.write(show_set(found))
+        if not found.ok:
+            status = 1
     return status
