@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bsmtrail.trailset import check, parse_name
+from bsmtrail.trailset import TrailSetReport, check, parse_name
 from bsmtrail.writer import RecordBuilder, write_trail
 
 CMD = [sys.executable, "-m", "bsmtrail", "verify", "-q"]
@@ -57,8 +57,9 @@ def _host(root: Path, hours: int, *, last: str = "not_terminated") -> list[str]:
     return names
 
 
-def _kinds(report: object) -> list[tuple[str, tuple[str, ...]]]:
-    return [(f.kind, f.files) for f in report.findings]  # type: ignore[attr-defined]
+def _kinds(report: TrailSetReport | None) -> list[tuple[str, tuple[str, ...]]]:
+    assert report is not None
+    return [(f.kind, f.files) for f in report.findings]
 
 
 def test_names_are_read_as_auditd_writes_them() -> None:
@@ -74,7 +75,8 @@ def test_names_are_read_as_auditd_writes_them() -> None:
 def test_an_intact_set_has_no_findings(tmp_path: Path) -> None:
     names = _host(tmp_path / "a", 4)
     r = check(tmp_path / "a")
-    assert r.ok, r.findings
+    assert r is not None and r.ok, r
+
     assert [t.name for t in r.trails] == names
     assert r.notes and names[-1] in r.notes[0]  # the live trail, noted only
     res = subprocess.run([*CMD, str(tmp_path / "a")], capture_output=True, text=True)
@@ -94,6 +96,7 @@ def test_three_hosts_each_tampered_one_way(tmp_path: Path) -> None:
     write_trail(tmp_path / "c" / c[1], _records(T0 - 5 * HOUR, T0 - 4 * HOUR, 20, 0))
 
     ra = check(tmp_path / "a")
+    assert ra is not None
     gap = ra.findings[0]
     assert _kinds(ra) == [("gap", (a[1], a[3]))]
     assert (gap.start, gap.end) == (ra.trails[1].end, ra.trails[2].start)
@@ -108,6 +111,7 @@ def test_three_hosts_each_tampered_one_way(tmp_path: Path) -> None:
     ]
     rc = check(tmp_path / "c")
     assert _kinds(rc) == [("outside_interval", (c[1],))]
+    assert rc is not None
     wrong = rc.findings[0]
     assert wrong.start is not None and wrong.end is not None
     assert wrong.start.timestamp() == T0 - 5 * HOUR
@@ -159,5 +163,19 @@ def test_records_just_after_a_rotation_are_within_tolerance(tmp_path: Path, tole
     recs = _records(T0 + HOUR, T0 + 2 * HOUR, 5, 100)
     early = RecordBuilder(23, time=(T0 + HOUR - 1, 500)).seq(99).return_(0, 0).build()
     write_trail(tmp_path / "a" / names[1], [early, *recs])
-    kinds = [f.kind for f in check(tmp_path / "a", tolerance_ms=tolerance).findings]
-    assert kinds == ([] if tolerance else ["outside_interval"])
+    assert _kinds(check(tmp_path / "a", tolerance_ms=tolerance)) == (
+        [] if tolerance else [("outside_interval", (names[1],))]
+    )
+
+
+def test_a_folder_of_evidence_files_is_no_trail_set(tmp_path: Path) -> None:
+    """Files under other names (an analyst's folder): only the trails are verified, no
+    set findings, no 'not a trail' for every file."""
+    folder = tmp_path / "case"
+    folder.mkdir()
+    write_trail(folder / "host1.bsm", _records(T0, T0 + HOUR, 5, 0))
+    (folder / "notes.txt").write_text("seized 2026-12-01")
+    assert check(folder) is None
+    res = subprocess.run([*CMD, "--json", str(folder)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not [d for d in map(json.loads, res.stdout.splitlines()) if "trail_set" in d]

@@ -157,10 +157,12 @@ def check(
     reports: Mapping[str, VerifyReport] | None = None,
     *,
     tolerance_ms: int = 1000,
-) -> TrailSetReport:
-    """The set's findings for audit directory ``directory``. ``reports`` maps trail file
-    names to their :meth:`~bsmtrail.Trail.verify` reports (for the times their records
-    hold, and emptiness); a trail without one is verified here."""
+) -> TrailSetReport | None:
+    """The set's findings for audit directory ``directory``, or None when it holds no
+    file named as auditd names trails (not an audit directory: a folder of evidence files
+    under other names is no trail set). ``reports`` maps trail file names to their
+    :meth:`~bsmtrail.Trail.verify` reports (for the times their records hold, and
+    emptiness); a trail without one is verified here."""
     root = os.fspath(directory)
     trails: list[TrailName] = []
     findings: list[Finding] = []
@@ -175,6 +177,8 @@ def check(
             findings.append(
                 Finding("not_a_trail", (e.name,), f"{e.name}: a {what} whose name is not a trail's")
             )
+    if not trails:
+        return None
     trails.sort(key=lambda t: (t.start, t.name))
     report = TrailSetReport(root, trails)
     given = dict(reports or {})

@@ -167,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         root = os.path.abspath(given)
         mine = {os.path.basename(p): r for p, r in reports.items() if os.path.dirname(p) == root}
         found = trailset.check(given, mine, tolerance_ms=args.tolerance_ms)
+        if found is None:
+            continue  # no trail named as auditd names them: not an audit directory
         if args.json:
             sys.stdout.write(json.dumps(found.as_dict()) + "\n")
         else:
