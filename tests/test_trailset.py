@@ -90,8 +90,9 @@ def test_three_hosts_each_tampered_one_way(tmp_path: Path) -> None:
     c = _host(tmp_path / "c", 3)
     # a: a trail deleted from the middle.
     os.remove(tmp_path / "a" / a[2])
-    # b: crash_recovery last (built so); a renamed trail left in the directory.
+    # b: crash_recovery last (built so); a trail renamed; a stray note (not a finding).
     os.rename(tmp_path / "b" / b[1], tmp_path / "b" / "old.bsm")
+    (tmp_path / "b" / "audit_control").write_text("dir:/var/audit\n")
     # c: a trail whose records fall outside its name's hour (replaced by earlier ones).
     write_trail(tmp_path / "c" / c[1], _records(T0 - 5 * HOUR, T0 - 4 * HOUR, 20, 0))
 
@@ -105,10 +106,11 @@ def test_three_hosts_each_tampered_one_way(tmp_path: Path) -> None:
 
     rb = check(tmp_path / "b")
     assert _kinds(rb) == [
-        ("not_a_trail", ("old.bsm",)),
+        ("stray_trail", ("old.bsm",)),
         ("gap", (b[0], b[2])),
         ("crash_recovery", (b[3],)),
     ]
+    assert rb is not None and rb.notes == ["other files, not trails: audit_control"]
     rc = check(tmp_path / "c")
     assert _kinds(rc) == [("outside_interval", (c[1],))]
     assert rc is not None
@@ -126,7 +128,7 @@ def test_three_hosts_each_tampered_one_way(tmp_path: Path) -> None:
     assert [d["trail_set"] for d in sets] == [str(tmp_path / x) for x in "abc"]
     assert [[f["kind"] for f in d["findings"]] for d in sets] == [
         ["gap"],
-        ["not_a_trail", "gap", "crash_recovery"],
+        ["stray_trail", "gap", "crash_recovery"],
         ["outside_interval"],
     ]
     assert sets[0]["findings"][0]["start"] == gap.start.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -18,8 +18,8 @@ is what an analyst must hear about:
 * ``outside_interval``: records whose times fall outside the interval the trail's name
   claims (beyond ``tolerance_ms``: records are stamped when their event began, so a few
   written just after a rotation are normal);
-* ``not_a_trail``: a file in the directory whose name is not a trail's (a renamed trail,
-  or something else left there);
+* ``stray_trail``: a file whose name is not a trail's but whose bytes are (or are
+  compressed): a renamed trail. Other files are listed in the notes;
 * ``empty``: a trail file holding no record.
 
 Damage, a cut tail, sequence gaps and time running backwards inside each trail are the
@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
+from .sources import sniff
 from .trail import VerifyReport
 from .trail import open as open_trail
 
@@ -48,6 +49,13 @@ _NAME = re.compile(
 )
 #: Names in an audit directory that are not trails and are expected there.
 _EXPECTED = frozenset({"current"})
+
+
+def _kind(path: str) -> str:
+    try:
+        return sniff(path)
+    except OSError:
+        return "other"
 
 
 def _stamp(text: str) -> datetime | None:
@@ -168,19 +176,30 @@ def check(
     findings: list[Finding] = []
     with os.scandir(root) as it:
         entries = sorted(it, key=lambda e: e.name)
+    others: list[str] = []
     for e in entries:
         parsed = parse_name(e.name)
         if parsed is not None and e.is_file():
             trails.append(parsed)
-        elif e.name not in _EXPECTED or not e.is_symlink():
-            what = "directory" if e.is_dir() else "file"
+        elif e.name in _EXPECTED and e.is_symlink():
+            continue
+        elif e.is_file() and (kind := _kind(e.path)) != "other" and kind != "empty":
+            what = "a trail" if kind == "trail" else f"{kind} data (perhaps a trail)"
             findings.append(
-                Finding("not_a_trail", (e.name,), f"{e.name}: a {what} whose name is not a trail's")
+                Finding(
+                    "stray_trail",
+                    (e.name,),
+                    f"{e.name}: {what} under a name auditd does not give trails (renamed?)",
+                )
             )
+        else:
+            others.append(e.name)
     if not trails:
         return None
     trails.sort(key=lambda t: (t.start, t.name))
     report = TrailSetReport(root, trails)
+    if others:
+        report.notes.append(f"other files, not trails: {', '.join(others)}")
     given = dict(reports or {})
     tolerance = timedelta(milliseconds=tolerance_ms)
     for i, t in enumerate(trails):

@@ -122,7 +122,10 @@ def test_a_directory(command: str, case: Path) -> None:
     if command == "reduce":
         assert (case / out).read_bytes() == (case / (out + ".alone")).read_bytes()
     elif command == "verify":
-        assert p.stdout.count(b": OK") == 1 == alone.stdout.count(b": OK")
+        assert p.stdout.count(b": OK\n") == 1 == alone.stdout.count(b": OK\n")
+        # and the directory, as auditd's trail set of one
+        assert b"audit (trail set of 1): OK, 2023-12-01 22:08:47 to " in p.stdout
+        assert b"trail set" not in alone.stdout
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
