@@ -6,7 +6,8 @@ while Rust works, and large trails decode on every core. Three views:
 
 * **records** -- one row per record (:data:`RECORD_COLUMNS`, plus the event database's
   ``event_name``, ``event_description`` and ``event_classes``, added here by a vectorised,
-  dictionary-encoded lookup over the ``event`` column);
+  dictionary-encoded lookup over the ``event`` column, and with ``passwd=``/``group=``
+  the evidence's names for the subject's ids, :data:`NAME_COLUMNS`, looked up likewise);
 * **tokens** -- one row per token: its bytes (``raw``) and its fields as JSON;
 * **errors** -- damaged regions and records that fail validation.
 
@@ -31,6 +32,7 @@ from . import _native
 from .errors import BSMWarning
 from .sources import Materialized, expand, materialize_all, no_records_reason
 from .types import EventsOption, Mode, PathsArg
+from .userdb import IdNames, NamesArg, resolve_groups, resolve_users
 
 if TYPE_CHECKING:
     from ._native import InputReport, Selection
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "EVENT_COLUMNS",
+    "NAME_COLUMNS",
     "RECORD_COLUMNS",
     "SCHEMA_VERSION",
     "BatchStream",
@@ -60,6 +63,17 @@ _EVENT_LOOKUP = {
     "event_description": "description",
     "event_classes": "classes",
 }
+#: Names of the first subject's ids from the evidence's passwd (``*uid_name``) and group
+#: (``*gid_name``) files, with the id column each names: dictionary-encoded, null for an
+#: id the file lacks; the first entry for an id wins, as ``getpwuid`` and ``print`` have it.
+NAME_COLUMNS: dict[str, str] = {
+    "auid_name": "auid",
+    "euid_name": "euid",
+    "egid_name": "egid",
+    "ruid_name": "ruid",
+    "rgid_name": "rgid",
+}
+_GROUP_NAMES = ("egid_name", "rgid_name")
 #: Records per batch unless told otherwise.
 DEFAULT_BATCH_SIZE = 65_536
 
@@ -70,10 +84,17 @@ def _pa() -> Any:
     return importlib.import_module("pyarrow")
 
 
-def check_columns(columns: Sequence[str], events: EventsOption = None) -> list[str]:
-    """``columns`` as a list once each names a records-view column (:data:`RECORD_COLUMNS`
-    or :data:`EVENT_COLUMNS`) once; else ``ValueError`` naming the bad ones. The one
-    place column names are checked (the command line's ``--columns`` too)."""
+def check_columns(
+    columns: Sequence[str],
+    events: EventsOption = None,
+    *,
+    passwd: bool = False,
+    group: bool = False,
+) -> list[str]:
+    """``columns`` as a list once each names a records-view column (:data:`RECORD_COLUMNS`,
+    :data:`EVENT_COLUMNS`, or :data:`NAME_COLUMNS` when ``passwd``/``group`` files are
+    given) once; else ``ValueError`` naming the bad ones. The one place column names are
+    checked (the command line's ``--columns`` too)."""
     if isinstance(columns, str):
         raise TypeError("columns must be a sequence of names, not a string")
     out = list(columns)
@@ -81,70 +102,154 @@ def check_columns(columns: Sequence[str], events: EventsOption = None) -> list[s
         raise ValueError("columns must name at least one column")
     if len(set(out)) != len(out):
         raise ValueError(f"columns named more than once: {out}")
-    unknown = [c for c in out if c not in RECORD_COLUMNS and c not in EVENT_COLUMNS]
+    known = [*RECORD_COLUMNS, *EVENT_COLUMNS, *NAME_COLUMNS]
+    unknown = [c for c in out if c not in known]
     if unknown:
         raise ValueError(
             f"unknown column(s) {', '.join(unknown)} (not records columns); choose from "
-            f"{','.join(list(RECORD_COLUMNS) + list(EVENT_COLUMNS))}"
+            f"{','.join(known)}"
         )
     if events is False and any(c in EVENT_COLUMNS for c in out):
         raise ValueError("event columns were asked for with events=False")
+    for c in out:
+        if c in NAME_COLUMNS and not (group if c in _GROUP_NAMES else passwd):
+            table = "group" if c in _GROUP_NAMES else "passwd"
+            raise ValueError(f"{c} needs the trail machine's {table} file ({table}=)")
     return out
 
 
-def _columns(columns: Sequence[str] | None, events: EventsOption) -> tuple[list[str], list[str]]:
+def _columns(
+    columns: Sequence[str] | None, events: EventsOption, names: _Names | None
+) -> tuple[list[str], list[str]]:
     """(output columns, native columns to build). Default: every column."""
     if columns is None:
         out = list(RECORD_COLUMNS)
         if events is not False:
             at = out.index("event") + 1
             out[at:at] = EVENT_COLUMNS
+        if names is not None:
+            at = out.index("rgid") + 1
+            out[at:at] = names.columns
     else:
-        out = check_columns(columns, events)
-    native = [c for c in out if c not in EVENT_COLUMNS]
+        out = check_columns(
+            columns,
+            events,
+            passwd=names is not None and names.users is not None,
+            group=names is not None and names.groups is not None,
+        )
+    derived = [*EVENT_COLUMNS, *NAME_COLUMNS]
+    native = [c for c in out if c not in derived]
     if any(c in EVENT_COLUMNS for c in out) and "event" not in native:
         native.append("event")
+    for c in out:
+        if c in NAME_COLUMNS and NAME_COLUMNS[c] not in native:
+            native.append(NAME_COLUMNS[c])
     return out, native
 
 
-class _Enricher:
-    """Adds the event-database columns to record batches (vectorised, no row loop)."""
+class _Names:
+    """The evidence's user and group names as Arrow arrays: sorted ids and their names
+    (the first name of an id, as ``getpwuid`` gives it), text as every Arrow string is
+    written (``backslashreplace``)."""
 
-    def __init__(self, native_schema: Any, out: list[str], events: EventsOption) -> None:
+    def __init__(self, users: IdNames | None, groups: IdNames | None) -> None:
+        self.users = None if users is None else self._arrays(users)
+        self.groups = None if groups is None else self._arrays(groups)
+        self.columns = [
+            c
+            for c in NAME_COLUMNS
+            if (self.groups if c in _GROUP_NAMES else self.users) is not None
+        ]
+
+    @staticmethod
+    def _arrays(pairs: IdNames) -> tuple[Any, Any]:
+        pa = _pa()
+        first: dict[int, bytes] = {}
+        for ident, name in pairs:
+            first.setdefault(ident, name)
+        ids = sorted(first)
+        names = [first[i].decode("utf-8", "backslashreplace") for i in ids]
+        return pa.array(ids, pa.uint32()), pa.array(names, pa.string())
+
+    def column(self, name: str, ids: Any) -> Any:
+        pa, pc = _pa(), importlib.import_module("pyarrow.compute")
+        table = self.groups if name in _GROUP_NAMES else self.users
+        assert table is not None  # checked with the columns
+        known, names = table
+        if isinstance(ids, pa.ChunkedArray):
+            return pa.chunked_array([self.column(name, c) for c in ids.chunks], type=self.type)
+        index = pc.index_in(ids, value_set=known)
+        return pa.DictionaryArray.from_arrays(index, names)
+
+    @property
+    def type(self) -> Any:
+        pa = _pa()
+        return pa.dictionary(pa.int32(), pa.string())
+
+
+def names_option(passwd: NamesArg, group: NamesArg) -> _Names | None:
+    """The name tables for ``passwd=``/``group=`` (a passwd or master.passwd file, a
+    group file, ``{id: name}`` or pairs; None: no such columns)."""
+    if passwd is None and group is None:
+        return None
+    return _Names(
+        None if passwd is None else resolve_users(passwd),
+        None if group is None else resolve_groups(group),
+    )
+
+
+class _Enricher:
+    """Adds the event-database and name columns to record batches (vectorised, no row
+    loop)."""
+
+    def __init__(
+        self, native_schema: Any, out: list[str], events: EventsOption, names: _Names | None
+    ) -> None:
         from .events import load_events
 
         pa = _pa()
-        self.db = load_events(None if events is False else events)
+        self.kinds = tuple(_EVENT_LOOKUP[c] for c in out if c in EVENT_COLUMNS)
+        self.db = load_events(None if events is False else events) if self.kinds else None
+        self.names = names
         self.out = out
         fields = []
         for name in out:
             if name in EVENT_COLUMNS:
+                assert self.db is not None
                 kind = _EVENT_LOOKUP[name]
                 value_type = self.db.vector.dictionary(kind).type
                 fields.append(pa.field(name, pa.dictionary(pa.int32(), value_type)))
+            elif name in NAME_COLUMNS:
+                assert names is not None
+                fields.append(pa.field(name, names.type))
             else:
                 fields.append(native_schema.field(name))
         self.schema = pa.schema(fields, metadata=native_schema.metadata)
-        self.kinds = tuple(_EVENT_LOOKUP[c] for c in out if c in EVENT_COLUMNS)
 
-    def _arrays(self, columns: dict[str, Any], events: Any) -> list[Any]:
-        looked = self.db.arrow_columns(events, self.kinds)
-        return [
-            looked[_EVENT_LOOKUP[name]] if name in EVENT_COLUMNS else columns[name]
-            for name in self.out
-        ]
+    def _arrays(self, columns: dict[str, Any]) -> list[Any]:
+        looked = {}
+        if self.db is not None:
+            looked = self.db.arrow_columns(columns["event"], self.kinds)
+        out = []
+        for name in self.out:
+            if name in EVENT_COLUMNS:
+                out.append(looked[_EVENT_LOOKUP[name]])
+            elif name in NAME_COLUMNS:
+                assert self.names is not None
+                out.append(self.names.column(name, columns[NAME_COLUMNS[name]]))
+            else:
+                out.append(columns[name])
+        return out
 
     def batch(self, batch: Any) -> Any:
         pa = _pa()
         cols = {name: batch.column(name) for name in batch.schema.names}
-        arrays = self._arrays(cols, batch.column("event"))
-        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        return pa.RecordBatch.from_arrays(self._arrays(cols), schema=self.schema)
 
     def table(self, table: Any) -> Any:
         pa = _pa()
         cols = {name: table.column(name) for name in table.schema.names}
-        arrays = self._arrays(cols, table.column("event"))
-        return pa.Table.from_arrays(arrays, schema=self.schema)
+        return pa.Table.from_arrays(self._arrays(cols), schema=self.schema)
 
 
 class BatchStream:
@@ -240,12 +345,15 @@ def stream(
     prefetch: int = 0,
     map_files: bool = False,
     keep: object = None,
+    passwd: NamesArg = None,
+    group: NamesArg = None,
 ) -> BatchStream:
     """The one stream behind every Arrow export: ``inputs`` are ``(name, path or bytes)``
     pairs (paths read through a bounded window, or memory-mapped with ``map_files``).
     ``where`` is tested on each framed record in Rust, on the worker threads, before any
     column is built; rows keep their offsets in their input. ``keep`` is held as long as
-    the stream (temporary copies it reads)."""
+    the stream (temporary copies it reads). ``passwd``/``group``: the trail machine's
+    files (or ``{id: name}``), for :data:`NAME_COLUMNS`."""
     if threads is not None and threads < 0:
         raise ValueError("threads must be None (all cores) or at least 1")
     common: dict[str, Any] = {
@@ -257,16 +365,17 @@ def stream(
         "selection": where,
     }
     if view != "records":
-        if columns is not None:
-            raise ValueError("columns apply to the records view only")
+        if columns is not None or passwd is not None or group is not None:
+            raise ValueError("columns and names apply to the records view only")
         return BatchStream(_native.arrow_stream(list(inputs), view=view, **common), keep=keep)
-    out, build = _columns(columns, events)
+    names = names_option(passwd, group)
+    out, build = _columns(columns, events, names)
     native = _native.arrow_stream(
         list(inputs), view="records", columns=build, validate=validate, **common
     )
     if out == build:
         return BatchStream(native, keep=keep)
-    return BatchStream(native, _Enricher(native.schema, out, events), keep)
+    return BatchStream(native, _Enricher(native.schema, out, events, names), keep)
 
 
 def warn_undecided(reports: Sequence[InputReport], stacklevel: int = 2) -> None:
@@ -310,6 +419,8 @@ def iter_trails(
     events: EventsOption = None,
     where: Selection | None = None,
     prefetch: int = 0,
+    passwd: NamesArg = None,
+    group: NamesArg = None,
 ) -> BatchStream:
     """Stream several trails as one sequence of batches (files in the given order; a
     directory or glob in sorted name order). Files are read through a bounded window, so
@@ -320,7 +431,11 @@ def iter_trails(
     ``where`` (a :class:`bsmtrail.select.Selection`) keeps only the records auditreduce's
     criteria select, tested in Rust on each framed record before any column is built:
     rejected records cost little more than framing. What the stream skipped or could not
-    decide is in :meth:`BatchStream.report`."""
+    decide is in :meth:`BatchStream.report`.
+
+    ``passwd``/``group``: the trail machine's passwd (or master.passwd) and group files,
+    or ``{id: name}``; the rows then name the subject's ids (:data:`NAME_COLUMNS`) as the
+    evidence does, never as the machine reading it does."""
     copies = open_inputs(paths)
     return stream(
         _named(copies),
@@ -333,6 +448,8 @@ def iter_trails(
         events=events,
         where=where,
         prefetch=prefetch,
+        passwd=passwd,
+        group=group,
         # A selective stream is mostly framing: mapped, the workers frame byte ranges in
         # parallel, and pages behind the reader are released (memory stays flat).
         map_files=where is not None,
@@ -351,6 +468,8 @@ def read_trails(
     validate: bool = True,
     events: EventsOption = None,
     where: Selection | None = None,
+    passwd: NamesArg = None,
+    group: NamesArg = None,
 ) -> Any:
     """Read several trails (paths, a directory, or a glob) into one ``pyarrow.Table``.
 
@@ -360,7 +479,8 @@ def read_trails(
     validation into rows with ``error`` set, and skips damaged regions (see
     ``view="errors"``); ``"strict"`` raises :class:`~bsmtrail.BSMError` at the first
     problem. ``where`` selects records first (see :func:`iter_trails`); records it cannot
-    decide raise a :class:`~bsmtrail.BSMWarning`. Each file is memory-mapped while it is
+    decide raise a :class:`~bsmtrail.BSMWarning`; ``passwd``/``group`` name the subject's
+    ids (see :func:`iter_trails`). Each file is memory-mapped while it is
     decoded (the table holds all of it anyway); stream with :func:`iter_trails` to keep
     memory flat.
 
@@ -382,6 +502,8 @@ def read_trails(
             events=events,
             where=where,
             map_files=True,
+            passwd=passwd,
+            group=group,
         )
         table = s.read_all()
         reports = s.report()
@@ -409,6 +531,14 @@ def _warn_thin_inputs(reports: Sequence[InputReport], copies: list[Materialized]
             )
 
 
-def records_schema(columns: Sequence[str] | None = None, *, events: EventsOption = None) -> Any:
+def records_schema(
+    columns: Sequence[str] | None = None,
+    *,
+    events: EventsOption = None,
+    passwd: NamesArg = None,
+    group: NamesArg = None,
+) -> Any:
     """The records view's ``pyarrow.Schema`` (for ``columns``, default all)."""
-    return stream([("<schema>", b"")], columns=columns, events=events).schema
+    return stream(
+        [("<schema>", b"")], columns=columns, events=events, passwd=passwd, group=group
+    ).schema

@@ -61,6 +61,7 @@ from .outputs import check_output, write_all
 from .select import Selection
 from .tally import DamageEntry, report_entries
 from .types import EventsOption
+from .userdb import NamesArg, resolve_groups, resolve_users
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -327,7 +328,8 @@ class Follower:
 
     ``checkpoint``: a file to resume from and to :meth:`commit` to. ``start`` applies
     without a checkpoint. ``where``, ``columns`` and ``events`` as for
-    :func:`bsmtrail.read_trails` (``source`` and ``offset`` are always kept). A quiet
+    :func:`bsmtrail.read_trails` (``source`` and ``offset`` are always kept), and so are
+    ``passwd`` and ``group`` (the subject's ids named as the evidence names them). A quiet
     input is polled every ``poll_interval`` seconds with ``sleep`` (``time.sleep`` by
     default; a caller can wake it early), and following ends when ``stop()`` returns
     true (checked between batches and before each sleep)."""
@@ -341,6 +343,8 @@ class Follower:
         where: Selection | None = None,
         columns: Sequence[str] | None = None,
         events: EventsOption = None,
+        passwd: NamesArg = None,
+        group: NamesArg = None,
         poll_interval: float = 0.25,
         chunk_size: int = DEFAULT_CHUNK,
         max_record: int | None = None,
@@ -368,7 +372,11 @@ class Follower:
         self.where = where
         self.columns = _with_place(columns)
         if self.columns is not None:
-            check_columns(self.columns, events)  # ValueError now, not at the first batch
+            # ValueError now, not at the first batch.
+            check_columns(self.columns, events, passwd=passwd is not None, group=group is not None)
+        # Read once: the files are the evidence's, not re-read per batch.
+        self.passwd = None if passwd is None else resolve_users(passwd)
+        self.group = None if group is None else resolve_groups(group)
         self.events = events
         self.poll_interval = poll_interval
         self.chunk_size = chunk_size
@@ -450,6 +458,8 @@ class Follower:
                 events=self.events,
                 where=self.where,
                 threads=self.threads,
+                passwd=self.passwd,
+                group=self.group,
             )
             batches = [b for b in s if b.num_rows]
             for r in s.report():

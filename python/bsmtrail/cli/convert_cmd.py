@@ -126,7 +126,7 @@ def _columns(args: argparse.Namespace) -> list[str] | None:
         raise UsageError("--columns applies to the records view only")
     cols = [c.strip() for c in args.columns.split(",") if c.strip()]
     try:
-        return check_columns(cols)
+        return check_columns(cols, passwd=args.passwd is not None, group=args.group is not None)
     except ValueError as e:
         raise UsageError(f"--columns: {e}") from None
 
@@ -174,8 +174,9 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
     ) as inputs:
         build = _internal_columns(user_cols, args.view, bool(args.partition_by))
+        names = {"passwd": args.passwd, "group": args.group} if args.view == "records" else {}
         stream = inputs.stream(
-            view=args.view, columns=build, batch_size=args.batch_size, events=args.events
+            view=args.view, columns=build, batch_size=args.batch_size, events=args.events, **names
         )
         with Progress(inputs.total, "convert", bars) as bar:
             rows = export(

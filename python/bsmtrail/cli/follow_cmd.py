@@ -149,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
             where=where,
             columns=_columns(args.columns),
             events=args.events,
+            passwd=args.passwd,
+            group=args.group,
             poll_interval=args.interval,
             threads=args.threads,
             stop=lambda: stopper.stopped,

@@ -97,9 +97,15 @@ def add_where_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--events", metavar="FILE", help="audit_event file (names, classes; -m/-c)")
     p.add_argument(
-        "--passwd", metavar="FILE", help="passwd of the trail's machine (user names; -u/-e/-r)"
+        "--passwd",
+        metavar="FILE",
+        help="passwd of the trail's machine (user names for -u/-e/-r and the *uid_name columns)",
     )
-    p.add_argument("--group", metavar="FILE", help="group file of the trail's machine (-f/-g)")
+    p.add_argument(
+        "--group",
+        metavar="FILE",
+        help="group file of the trail's machine (-f/-g and the *gid_name columns)",
+    )
 
 
 def parse_where(
@@ -192,10 +198,13 @@ class Inputs:
         columns: Sequence[str] | None = None,
         batch_size: int = 65_536,
         events: str | None = None,
+        passwd: str | None = None,
+        group: str | None = None,
     ) -> BatchStream:
         """One Arrow stream over every input (fixed dictionaries across them), selecting
         with ``where``; ``events`` an audit_event file for the event columns (default:
-        bsmtrail's)."""
+        bsmtrail's); ``passwd``/``group`` the trail machine's files for the name
+        columns."""
         self._stream = stream(
             [(it.name, it.path) for it in self.items],
             view=view,
@@ -205,6 +214,8 @@ class Inputs:
             events=events,
             where=self.where,
             threads=self.threads,
+            passwd=passwd,
+            group=group,
             # A selective read is mostly framing: mapped, the workers frame byte ranges
             # of the file in parallel (pages behind the reader are released as it goes).
             map_files=self.where is not None,
