@@ -381,6 +381,21 @@ def test_checkpoints_that_cannot_be_used_are_refused(tmp_path: Path) -> None:
     assert not (audit / "c").exists()
 
 
+def test_one_checkpoint_serves_one_follower_at_a_time(tmp_path: Path) -> None:
+    audit, _ = _one_trail(tmp_path)
+    ckpt = tmp_path / "c.json"
+    first = iter(Follower(audit, checkpoint=ckpt, stop=lambda: False))
+    next(first)  # following, holding the checkpoint's lock
+    with pytest.raises(CheckpointError, match="in use by another follower"):
+        next(iter(Follower(audit, checkpoint=ckpt)))
+    res = subprocess.run([*CMD, str(audit), "--checkpoint", str(ckpt)], capture_output=True)
+    assert res.returncode == 2
+    assert b"in use by another follower" in res.stderr
+    first.close()  # the lock goes with it
+    again = iter(Follower(audit, checkpoint=ckpt, stop=lambda: True))
+    assert list(again) == []
+
+
 def test_a_checkpoint_is_replaced_whole(tmp_path: Path) -> None:
     ckpt = tmp_path / "c.json"
     for i in range(3):

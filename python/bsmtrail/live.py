@@ -43,6 +43,7 @@ Waiting never spins: a quiet poll costs a read, a ``stat`` of the directory and 
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import re
@@ -199,6 +200,21 @@ def _sync_directory(directory: str) -> None:
         pass  # some file systems cannot sync a directory; the rename is still atomic
     finally:
         os.close(fd)
+
+
+def _lock(checkpoint: str) -> int:
+    """Hold ``CHECKPOINT.lock`` exclusively while following: two followers resuming from
+    and saving one checkpoint would each repeat or skip the other's batches. The lock is
+    the kernel's (``flock``): it goes with the process, however that ends."""
+    fd = os.open(checkpoint + ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise CheckpointError(
+            f"{checkpoint}: in use by another follower (its lock, {checkpoint}.lock, is held)"
+        ) from None
+    return fd
 
 
 def cut_unfinished_line(fd: int) -> int:
@@ -405,6 +421,14 @@ class Follower:
     # -- iteration ---------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[LiveBatch]:
+        lock = None if self.checkpoint is None else _lock(self.checkpoint)
+        try:
+            yield from self._follow()
+        finally:
+            if lock is not None:
+                os.close(lock)  # releases the lock
+
+    def _follow(self) -> Iterator[LiveBatch]:
         cur = self._open_first()
         try:
             while not self._stop():
