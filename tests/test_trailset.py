@@ -134,6 +134,38 @@ def test_three_hosts_each_tampered_one_way(tmp_path: Path) -> None:
     assert sets[0]["findings"][0]["start"] == gap.start.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def test_damage_inside_trails_is_reported_with_the_set(tmp_path: Path) -> None:
+    """A trail cut inside its last record, one with records out of order, and the live
+    trail cut mid-record: each trail's report says where (offsets), the set is whole."""
+    names = _host(tmp_path / "a", 4)
+    d = tmp_path / "a"
+    cut = d / names[1]
+    recs = _records(T0 + HOUR, T0 + 2 * HOUR, 20, 20)
+    cut.write_bytes(b"".join(recs)[: -len(recs[-1]) // 2])
+    swapped = _records(T0 + 2 * HOUR, T0 + 3 * HOUR, 20, 40)
+    # Record 12 written fifth: time runs back after it (at 6) and again at 12.
+    swapped[5], swapped[12] = swapped[12], swapped[5]
+    write_trail(d / names[2], swapped)
+    live = d / names[3]
+    live.write_bytes(live.read_bytes()[:-30])
+    res = subprocess.run([*CMD, "--json", str(d)], capture_output=True, text=True)
+    assert res.returncode == 1
+    out = list(map(json.loads, res.stdout.splitlines()))
+    by_name = {os.path.basename(x["trail"]): x for x in out if "trail" in x}
+    assert by_name[names[0]]["ok"]
+    last_at = sum(map(len, recs[:-1]))
+    assert by_name[names[1]]["truncated_tail"]
+    assert [x["offset"] for x in by_name[names[1]]["damage"]] == [last_at]
+    back = by_name[names[2]]["time_backwards"]
+    assert [x["offset"] for x in back] == [sum(map(len, swapped[:k])) for k in (6, 12)]
+    assert by_name[names[3]]["truncated_tail"]
+    assert [x["offset"] for x in by_name[names[3]]["damage"]] == [
+        sum(map(len, _records(T0 + 3 * HOUR, T0 + 4 * HOUR, 20, 60)[:-1]))
+    ]
+    (whole,) = [x for x in out if "trail_set" in x]
+    assert whole["ok"] and whole["findings"] == []
+
+
 def test_unclosed_and_duplicate_trails(tmp_path: Path) -> None:
     names = _host(tmp_path / "a", 3)
     # The middle trail was never closed (auditd killed), and a copy of the first one sits
