@@ -48,6 +48,10 @@ pub struct Report {
     pub events: Vec<(u16, u64)>,
     pub first_time: Option<Time>,
     pub last_time: Option<Time>,
+    /// The earliest and latest record times, wherever they are in the trail (a record far
+    /// outside its trail's interval in the middle of it).
+    pub earliest: Option<Time>,
+    pub latest: Option<Time>,
     /// Tokens decoded, by id.
     pub token_counts: Vec<(u8, u64)>,
 }
@@ -291,6 +295,15 @@ impl Merge {
             }
             r.first_time.get_or_insert(now);
             r.last_time = Some(now);
+            let ms = as_ms(now);
+            match r.earliest {
+                Some(e) if as_ms(e) <= ms => {}
+                _ => r.earliest = Some(now),
+            }
+            match r.latest {
+                Some(l) if as_ms(l) >= ms => {}
+                _ => r.latest = Some(now),
+            }
         }
         let host = header.and_then(|(_, _, host)| host);
         for (off, n) in seqs {
@@ -456,6 +469,9 @@ mod tests {
         );
         assert_eq!(r.time_backwards.total(), 1);
         assert_eq!(r.time_backwards.items()[0].offset, 30);
+        // File order: 5 then 3; the span: 3 to 5.
+        assert_eq!((r.first_time, r.last_time), (Some((5, 1)), Some((3, 1))));
+        assert_eq!((r.earliest, r.latest), (Some((3, 1)), Some((5, 1))));
         assert_eq!(r.damage.count(), 2);
         let d = &r.damage.regions().items()[0];
         assert_eq!((d.offset, d.len), (bad_at as u64, bad.len() as u64));

@@ -189,6 +189,19 @@ def test_empty_trail_and_verify_reports_inside_files(tmp_path: Path) -> None:
     assert _kinds(r) == [("empty", (names[1],))]
 
 
+def test_a_record_far_outside_in_the_middle_of_a_trail(tmp_path: Path) -> None:
+    """The span of a trail's records is their earliest and latest times, wherever they
+    are: one record from the day before, planted in the middle, is outside."""
+    names = _host(tmp_path / "a", 2)
+    recs = _records(T0, T0 + HOUR, 10, 0)
+    planted = RecordBuilder(23, time=T0 - 86_400).seq(99).return_(0, 0).build()
+    write_trail(tmp_path / "a" / names[0], [*recs[:5], planted, *recs[5:]])
+    r = check(tmp_path / "a")
+    assert _kinds(r) == [("outside_interval", (names[0],))]
+    assert r is not None and r.findings[0].start is not None
+    assert r.findings[0].start.timestamp() == T0 - 86_400
+
+
 @pytest.mark.parametrize("tolerance", [0, 1000])
 def test_records_just_after_a_rotation_are_within_tolerance(tmp_path: Path, tolerance: int) -> None:
     names = _host(tmp_path / "a", 2)

@@ -81,9 +81,13 @@ class VerifyReport:
     events: dict[int, int]
     #: event numbers absent from the event database (filled by :meth:`Trail.verify`)
     unknown_events: dict[int, int]
+    #: Times of the first and last records in file order.
     first_time: tuple[int, int] | None
     last_time: tuple[int, int] | None
     token_counts: dict[str, int]
+    #: The earliest and latest record times anywhere in the trail.
+    earliest: tuple[int, int] | None = None
+    latest: tuple[int, int] | None = None
 
     @property
     def empty(self) -> bool:
@@ -453,6 +457,8 @@ def _verify(trail: Trail, events: EventsArg, tolerance_ms: int, threads: int) ->
         first_time=v.first_time,
         last_time=v.last_time,
         token_counts=dict(v.token_counts),
+        earliest=v.earliest,
+        latest=v.latest,
     )
 
 

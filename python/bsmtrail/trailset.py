@@ -281,8 +281,8 @@ def _link(a: TrailName, b: TrailName) -> list[Finding]:
 def _content(t: TrailName, r: VerifyReport, tolerance: timedelta) -> list[Finding]:
     if r.empty or r.records == 0:
         return [Finding("empty", (t.name,), f"{t.name}: holds no record", t.start, t.end)]
-    first = _ms_time(r.first_time) if r.first_time else None
-    last = _ms_time(r.last_time) if r.last_time else None
+    first = _ms_time(r.earliest) if r.earliest else None
+    last = _ms_time(r.latest) if r.latest else None
     if first is None or last is None:
         return []
     # The name's end is a whole second taken after the last record was written.

@@ -195,6 +195,9 @@ pub struct Verified {
     events: Vec<(u16, u64)>,
     first_time: Option<verify::Time>,
     last_time: Option<verify::Time>,
+    /// The earliest and latest record times anywhere in the trail.
+    earliest: Option<verify::Time>,
+    latest: Option<verify::Time>,
     token_counts: Vec<(String, u64)>,
 }
 
@@ -308,6 +311,8 @@ impl Reader {
             events: r.events.into_iter().collect(),
             first_time: r.first_time,
             last_time: r.last_time,
+            earliest: r.earliest,
+            latest: r.latest,
             token_counts: r
                 .token_counts
                 .iter()

@@ -40,9 +40,10 @@ byte offset in it.
 With --checkpoint, the position is saved (atomically, after the lines are written and,
 for a file, synced) after each batch; killed at any point and started again with the same
 checkpoint, follow loses no record and repeats at most the batch it was writing, with the
-same (source, offset). One follower per checkpoint (it holds FILE.lock). -o appends, and first cuts off an unfinished last line left by a
-killed run. Damaged regions are reported on stderr as they pass. SIGINT, SIGTERM and
-SIGHUP finish the batch being written and exit 0.
+same (source, offset). One follower per checkpoint (it holds FILE.lock). -o appends, and
+first cuts off an unfinished last line left by a killed run. Damaged regions are reported
+on stderr as they pass. SIGINT, SIGTERM and SIGHUP finish the batch being written and
+exit 0.
 """
 
 

@@ -86,6 +86,8 @@ def as_json(r: VerifyReport) -> dict[str, Any]:
         "notes": r.notes,
         "first_time": list(r.first_time) if r.first_time else None,
         "last_time": list(r.last_time) if r.last_time else None,
+        "earliest": list(r.earliest) if r.earliest else None,
+        "latest": list(r.latest) if r.latest else None,
         "token_counts": r.token_counts,
     }
 
