@@ -586,6 +586,39 @@ def test_a_file_grown_in_any_pieces_reads_as_the_whole_file(
     assert sum(d.length for b in batches for d in b.damage if d.kind == "damage") == want
 
 
+def test_a_replaced_file_is_read_until_its_writer_is_done_with_it(tmp_path: Path) -> None:
+    """newsyslog-style rotation of one FILE: renamed, a new file at the path, and the
+    writer appends a last piece to the old file before it reopens the path. Every
+    record of both files comes once; nothing is damage."""
+    data = (Path(__file__).parent / "data" / "gen-2.bsm").read_bytes()
+    path = tmp_path / "trail"
+    path.write_bytes(data[:10_000])  # the old file, cut mid-record
+
+    def rotate() -> None:
+        os.rename(path, tmp_path / "trail.0")
+        path.write_bytes(data)
+
+    def late_write() -> None:
+        with (tmp_path / "trail.0").open("ab") as f:
+            f.write(data[10_000:])
+
+    steps = iter([rotate, late_write])
+    state = {"polls": 0}
+
+    def until() -> bool:
+        state["polls"] += 1
+        if state["polls"] in (1, 3):
+            next(steps)()
+        return state["polls"] > 3 and time.monotonic() - start > 4  # grace 2 s, margin
+
+    start = time.monotonic()
+    batches = _follow_all({"target": path, "poll_interval": 0.2}, until)
+    whole = bsmtrail.read_trails([str(path)]).column("offset").to_pylist()
+    got = [(b.source, r) for b in batches for x in b.batches for r in x["offset"].to_pylist()]
+    assert got == [(str(path), o) for o in whole] + [(f"{path}#2", o) for o in whole]
+    assert not [d for b in batches for d in b.damage]
+
+
 def test_trail_files_are_auditds_names_in_order(tmp_path: Path) -> None:
     for name in [
         f"{STAMPS[2]}.not_terminated",

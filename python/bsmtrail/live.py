@@ -67,6 +67,7 @@ from .userdb import NamesArg, resolve_groups, resolve_users
 __all__ = [
     "CHECKPOINT_FORMAT",
     "DEFAULT_CHUNK",
+    "ROTATION_GRACE",
     "CheckpointError",
     "Follower",
     "LiveBatch",
@@ -88,6 +89,8 @@ DEFAULT_CHUNK = 4 << 20
 #: Names auditd gives trails: start stamp, then end stamp, ``not_terminated`` or
 #: ``crash_recovery``.
 TRAIL_NAME = re.compile(r"^(\d{14})\.(\d{14}|not_terminated|crash_recovery)$")
+#: Seconds a followed FILE replaced at its path must stay quiet before it is let go.
+ROTATION_GRACE = 2.0
 CHECKPOINT_FORMAT = "bsmtrail-follow-checkpoint"
 CHECKPOINT_VERSION = 1
 
@@ -304,6 +307,9 @@ class _Open:
     read_to: int
     #: Rows from records before this offset are not handed out (``start="end"``).
     quiet_until: int = 0
+    #: When bytes last came (monotonic seconds): a replaced file is let go only once it
+    #: has been quiet a while (a writer may still be finishing with it).
+    last_data: float = 0.0
 
     def stamp(self) -> str:
         return self.source[:14]
@@ -312,6 +318,7 @@ class _Open:
         """The next bytes of the file (b"" at its current end), framed."""
         data: bytes = self.file.read(size) or b""
         if data:
+            self.last_data = time.monotonic()
             self.read_to += len(data)
             self.decoder.feed(data, keep=False)
         return data
@@ -624,13 +631,18 @@ class Follower:
         return self._open(created_name(later[0]), path, 0)
 
     def _reopened(self, cur: _Open) -> _Open | None:
-        """One followed file: the path now names another file (rotated: drained first),
-        or this one was truncated in place (read again from its start)."""
+        """One followed file: the path now names another file (rotated: the old one is
+        read until it has been quiet for :data:`ROTATION_GRACE` seconds, since a writer
+        may append to it until it reopens the path), or this one was truncated in place
+        (read again from its start)."""
         try:
             st = os.stat(self.target)
         except FileNotFoundError:
             return None  # moved away, the new one not created yet
         if st.st_ino != cur.inode:
+            quiet = time.monotonic() - cur.last_data
+            if quiet < max(ROTATION_GRACE, 2 * self.poll_interval):
+                return None
             return self._open(_next_generation(cur.source), self.target, 0)
         if st.st_size < cur.read_to:
             _note(
