@@ -1,7 +1,7 @@
 """Names from the evidence: with the trail machine's passwd and group files, the records
 view names the first subject's ids (``auid_name`` ... ``rgid_name``) exactly as ``print``
 shows them for the same files, on every record; an id the files lack is null (``print``
-shows its number)."""
+shows its number). And tables into pandas without losing what the ids are."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 import bsmtrail
-from bsmtrail.arrow import NAME_COLUMNS, read_trails, records_schema
+from bsmtrail.arrow import NAME_COLUMNS, iter_trails, read_trails, records_schema, to_pandas
 from bsmtrail.writer import generate_trail
 
 DATA = Path(__file__).parent / "data"
@@ -111,3 +112,22 @@ def test_name_columns_need_their_files_and_reach_every_command(tmp_path: Path) -
     written = pq.read_table(out)
     for c in NAME_COLUMNS:
         assert written.column(c).to_pylist() == got.column(c).to_pylist()
+
+
+def test_to_pandas_keeps_ids_exact_and_dictionaries_categorical() -> None:
+    table = read_trails([str(DATA / "gen-1.bsm")], passwd=PASSWD)
+    df = to_pandas(table)
+    assert list(df.columns) == table.column_names
+    assert df["auid"].dtype == pd.ArrowDtype(pa.uint32())
+    nullable = [c for c in table.column_names if pa.types.is_integer(table.schema.field(c).type)]
+    assert any(table.column(c).null_count for c in nullable)  # a column with nulls is here
+    assert not [c for c in df.columns if df[c].dtype == "float64"]
+    assert isinstance(df["event_name"].dtype, pd.CategoricalDtype)
+    assert isinstance(df["auid_name"].dtype, pd.CategoricalDtype)
+    assert str(df["time"].dtype) == "datetime64[ms, UTC]"
+    assert df["auid"].tolist()[:50] == table.column("auid").to_pylist()[:50]
+    assert df["paths"].dtype == pd.ArrowDtype(table.schema.field("paths").type)
+    streamed = to_pandas(iter_trails([str(DATA / "gen-1.bsm")], passwd=PASSWD))
+    pd.testing.assert_frame_equal(streamed, df)
+    with pytest.raises(TypeError, match=r"pyarrow\.Table or a BatchStream"):
+        to_pandas([1, 2])

@@ -50,6 +50,7 @@ __all__ = [
     "read_trails",
     "records_schema",
     "stream",
+    "to_pandas",
 ]
 
 #: ``bsmtrail.schema_version`` in every schema's metadata.
@@ -529,6 +530,26 @@ def _warn_thin_inputs(reports: Sequence[InputReport], copies: list[Materialized]
                 BSMWarning,
                 stacklevel=3,
             )
+
+
+def to_pandas(data: Any) -> Any:
+    """A bsmtrail table (a ``pyarrow.Table``, or a :class:`BatchStream`, read whole) as a
+    ``pandas.DataFrame`` to use as it comes: dictionary columns as categoricals, times as
+    ``datetime64[ms, UTC]``, integers exact and nullable (pyarrow-backed: pandas' default
+    turns an integer column with a null into float64, and an auid is an id, not a
+    measure), text, lists and structs pyarrow-backed (no Python object per cell)."""
+    pa = _pa()
+    pd = importlib.import_module("pandas")
+    table = data.read_all() if isinstance(data, BatchStream) else data
+    if not isinstance(table, pa.Table):
+        raise TypeError(f"to_pandas takes a pyarrow.Table or a BatchStream, not {type(data)}")
+
+    def dtype(t: Any) -> Any:
+        if pa.types.is_dictionary(t) or pa.types.is_timestamp(t):
+            return None  # pandas' own: Categorical, datetime64[ms, UTC]
+        return pd.ArrowDtype(t)
+
+    return table.to_pandas(types_mapper=dtype)
 
 
 def records_schema(
