@@ -213,7 +213,8 @@ pub enum TextFormat {
 pub struct TextSink<W: Write> {
     format: TextFormat,
     out: W,
-    encoding: InOrder<Vec<u8>>,
+    /// Each batch's text in pieces of at most [`ROWS_PER_PART`] rows (see [`pieces`]).
+    encoding: InOrder<Vec<Vec<u8>>>,
     rows: u64,
 }
 
@@ -253,10 +254,10 @@ impl<W: Write> TextSink<W> {
         self.encoding.push(
             batch,
             move |_, batch| match format {
-                TextFormat::Jsonl => jsonl(batch),
-                TextFormat::Csv { raw } => csv(batch, raw),
+                TextFormat::Jsonl => pieces(batch, jsonl),
+                TextFormat::Csv { raw } => pieces(batch, |b| csv(b, raw)),
             },
-            &mut |text| out.write_all(&text).map_err(io_error),
+            &mut |text| write_pieces(out, &text),
         )?;
         self.rows += n;
         Ok(())
@@ -265,8 +266,7 @@ impl<W: Write> TextSink<W> {
     /// Write what is still encoding and flush; returns the rows written and the output.
     pub fn finish(mut self) -> Result<(u64, W), ArrowError> {
         let out = &mut self.out;
-        self.encoding
-            .drain(&mut |text| out.write_all(&text).map_err(io_error))?;
+        self.encoding.drain(&mut |text| write_pieces(out, &text))?;
         self.out.flush().map_err(io_error)?;
         Ok((self.rows, self.out))
     }
@@ -285,6 +285,34 @@ impl<W: Write + Send> BatchSink for TextSink<W> {
 /// Rows in one part of a batch's JSON Lines encoded at once (at most).
 const ROWS_PER_PART: usize = 16384;
 
+fn write_pieces<W: Write>(out: &mut W, text: &[Vec<u8>]) -> Result<(), ArrowError> {
+    text.iter()
+        .try_for_each(|piece| out.write_all(piece))
+        .map_err(io_error)
+}
+
+/// `batch` in slices of at most [`ROWS_PER_PART`] rows, in order (see [`jsonl_pieces`]
+/// for why text is built in pieces).
+fn slices(batch: &RecordBatch) -> Vec<RecordBatch> {
+    let rows = batch.num_rows();
+    let parts = rows.div_ceil(ROWS_PER_PART).max(1);
+    let step = rows.div_ceil(parts).max(1);
+    (0..parts)
+        .map(|i| {
+            let start = i * step;
+            batch.slice(start, step.min(rows - start))
+        })
+        .collect()
+}
+
+/// `encode` over each of `batch`'s [`slices`], in order.
+fn pieces(
+    batch: &RecordBatch,
+    encode: impl Fn(&RecordBatch) -> Result<Vec<u8>, ArrowError>,
+) -> Result<Vec<Vec<u8>>, ArrowError> {
+    slices(batch).iter().map(encode).collect()
+}
+
 /// One batch as JSON Lines ([`jsonl`]'s bytes when joined), in pieces of at most
 /// [`ROWS_PER_PART`] rows, in order: encoded on the calling thread for `threads` 1, else on
 /// rayon's pool (every core). For a caller with one large batch that needs its text before
@@ -294,18 +322,10 @@ const ROWS_PER_PART: usize = 16384;
 /// was half the time of one 48 MB buffer).
 pub fn jsonl_pieces(batch: &RecordBatch, threads: usize) -> Result<Vec<Vec<u8>>, ArrowError> {
     use rayon::prelude::*;
-    let rows = batch.num_rows();
-    let parts = rows.div_ceil(ROWS_PER_PART).max(1);
-    let step = rows.div_ceil(parts).max(1);
-    let part = |i: usize| {
-        let start = i * step;
-        jsonl(&batch.slice(start, step.min(rows - start)))
-    };
-    if threads == 1 || parts == 1 {
-        (0..parts).map(part).collect()
-    } else {
-        (0..parts).into_par_iter().map(part).collect()
+    if threads == 1 {
+        return pieces(batch, jsonl);
     }
+    slices(batch).par_iter().map(jsonl).collect()
 }
 
 /// One batch as JSON Lines (the rules above), one line per row, each ending in `\n`.
@@ -387,6 +407,17 @@ mod tests {
         }
         let empty = b.slice(0, 0);
         assert!(jsonl_pieces(&empty, 4).unwrap().concat().is_empty());
+        // The sinks write a large batch in pieces too: the same text as one buffer.
+        for (format, whole) in [
+            (TextFormat::Jsonl, one.clone()),
+            (TextFormat::Csv { raw: false }, csv(&b, false).unwrap()),
+        ] {
+            let mut sink = TextSink::new(Vec::new(), b.schema(), format, 2).unwrap();
+            sink.write(b.clone()).unwrap();
+            let (rows, out) = sink.finish().unwrap();
+            assert_eq!(rows, b.num_rows() as u64);
+            assert!(out.ends_with(&whole), "{format:?}");
+        }
     }
 
     #[test]
