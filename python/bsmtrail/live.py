@@ -61,6 +61,7 @@ from .lazy import module as _mod
 from .outputs import check_output, write_all
 from .select import Selection
 from .tally import DamageEntry, report_entries
+from .trailset import parse_name
 from .types import EventsOption
 from .userdb import NamesArg, resolve_groups, resolve_users
 
@@ -86,9 +87,6 @@ __all__ = [
 Start = Literal["current", "end", "first"]
 #: Bytes read at once: each piece decided becomes one batch (and one checkpoint).
 DEFAULT_CHUNK = 4 << 20
-#: Names auditd gives trails: start stamp, then end stamp, ``not_terminated`` or
-#: ``crash_recovery``.
-TRAIL_NAME = re.compile(r"^(\d{14})\.(\d{14}|not_terminated|crash_recovery)$")
 #: Seconds a followed FILE replaced at its path must stay quiet before it is let go.
 ROTATION_GRACE = 2.0
 CHECKPOINT_FORMAT = "bsmtrail-follow-checkpoint"
@@ -256,15 +254,16 @@ def cut_unfinished_line(fd: int) -> int:
 
 
 def trail_files(directory: str) -> list[str]:
-    """auditd's trail files in ``directory`` (regular files, or links to them, named
-    ``START.*``), in the order they were written (start stamp, then name)."""
+    """auditd's trail files in ``directory`` (regular files, or links to them, named as
+    :func:`bsmtrail.trailset.parse_name` reads auditd's names; compressed ones are closed
+    and not followed), in the order they were written (start stamp, then name)."""
     found = []
     with os.scandir(directory) as it:
         for entry in it:
-            m = TRAIL_NAME.match(entry.name)
-            if m and entry.is_file():
-                found.append(entry.name)
-    return sorted(found, key=lambda n: (n[:14], n))
+            parsed = parse_name(entry.name)
+            if parsed is not None and not parsed.compressed and entry.is_file():
+                found.append(parsed)
+    return [t.name for t in sorted(found, key=lambda t: (t.start, t.name))]
 
 
 def created_name(name: str) -> str:
@@ -549,9 +548,7 @@ class Follower:
         saved = self._saved
         if saved is not None:
             self._records, self._rows = saved.records, saved.rows
-            self._position = saved
-            cur = self._resume(saved)
-            return cur
+            return self._resume(saved)
         if not self.directory:
             size = os.stat(self.target).st_size
             name = self.given

@@ -73,6 +73,8 @@ class TrailName:
     start: datetime
     end: datetime | None
     state: State
+    #: Compressed after it was closed (``.gz``, ``.bz2``, ``.xz``, ``.zst``).
+    compressed: bool = False
 
 
 def parse_name(name: str) -> TrailName | None:
@@ -84,13 +86,13 @@ def parse_name(name: str) -> TrailName | None:
     start = _stamp(m["start"])
     if start is None:
         return None
-    tail = m["end"]
+    tail, packed = m["end"], m["packed"] is not None
     if tail in ("not_terminated", "crash_recovery"):
-        return TrailName(name, start, None, tail)  # type: ignore[arg-type]
+        return TrailName(name, start, None, tail, packed)  # type: ignore[arg-type]
     end = _stamp(tail)
     if end is None:
         return None
-    return TrailName(name, start, end, "terminated")
+    return TrailName(name, start, end, "terminated", packed)
 
 
 @dataclass(frozen=True)

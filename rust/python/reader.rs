@@ -539,10 +539,9 @@ impl StreamDecoder {
         damage: Option<&Bound<'_, DamageLog>>,
         keep: bool,
     ) -> PyResult<Vec<Record>> {
-        let mut out = Vec::new();
-        self.inner.keep_bytes(keep);
-        self.inner.feed(data, &mut out);
-        stream_records(out, damage, keep)
+        self.step(keep, damage, |d, out| {
+            d.feed(data, out);
+        })
     }
 
     /// The input has gone quiet: give up a record still waiting if whole records have
@@ -554,10 +553,9 @@ impl StreamDecoder {
         damage: Option<&Bound<'_, DamageLog>>,
         keep: bool,
     ) -> PyResult<Vec<Record>> {
-        let mut out = Vec::new();
-        self.inner.keep_bytes(keep);
-        self.inner.settle(&mut out);
-        stream_records(out, damage, keep)
+        self.step(keep, damage, |d, out| {
+            d.settle(out);
+        })
     }
 
     /// End of input: a record still incomplete becomes a truncated-tail damage region
@@ -568,10 +566,7 @@ impl StreamDecoder {
         damage: Option<&Bound<'_, DamageLog>>,
         keep: bool,
     ) -> PyResult<Vec<Record>> {
-        let mut out = Vec::new();
-        self.inner.keep_bytes(keep);
-        self.inner.finish(&mut out);
-        stream_records(out, damage, keep)
+        self.step(keep, damage, |d, out| d.finish(out))
     }
 
     /// Stream offset of the first byte not yet consumed.
@@ -590,6 +585,21 @@ impl StreamDecoder {
     #[getter]
     fn max_record(&self) -> usize {
         self.inner.max_record()
+    }
+}
+
+impl StreamDecoder {
+    /// One decoder call with `keep` applied: its items as records (see `stream_records`).
+    fn step(
+        &mut self,
+        keep: bool,
+        damage: Option<&Bound<'_, DamageLog>>,
+        call: impl FnOnce(&mut StreamCore, &mut Vec<StreamItem>),
+    ) -> PyResult<Vec<Record>> {
+        let mut out = Vec::new();
+        self.inner.keep_bytes(keep);
+        call(&mut self.inner, &mut out);
+        stream_records(out, damage, keep)
     }
 }
 

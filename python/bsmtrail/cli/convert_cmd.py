@@ -6,10 +6,16 @@ import argparse
 import os
 import sys
 
-from ..arrow import check_columns
 from ..export import EXTENSIONS, FORMATS, Format, check_compression, export, format_for
 from ..outputs import check_output
-from .inputs import DamageReport, Inputs, add_where_arguments, damage_summary, parse_where
+from .inputs import (
+    DamageReport,
+    Inputs,
+    add_where_arguments,
+    damage_summary,
+    parse_columns,
+    parse_where,
+)
 from .progress import Progress, progress_wanted
 from .usage import UsageError, add_threads_argument
 
@@ -124,11 +130,7 @@ def _columns(args: argparse.Namespace) -> list[str] | None:
         return None
     if args.view != "records":
         raise UsageError("--columns applies to the records view only")
-    cols = [c.strip() for c in args.columns.split(",") if c.strip()]
-    try:
-        return check_columns(cols, passwd=args.passwd is not None, group=args.group is not None)
-    except ValueError as e:
-        raise UsageError(f"--columns: {e}") from None
+    return parse_columns(args.columns, passwd=args.passwd is not None, group=args.group is not None)
 
 
 def _internal_columns(user: list[str] | None, view: str, need_time: bool) -> list[str] | None:

@@ -17,8 +17,7 @@ from contextlib import contextmanager
 from ..export import jsonl_lines
 from ..live import CheckpointError, Follower, LiveBatch, cut_unfinished_line
 from ..outputs import check_output, write_all
-from ..tally import DamageEntry
-from .inputs import add_where_arguments, parse_where
+from .inputs import add_where_arguments, damage_text, parse_columns, parse_where
 from .printable import printable
 from .usage import UsageError, add_threads_argument
 
@@ -121,19 +120,6 @@ class _Stopper:
             os.close(self._w)
 
 
-def _columns(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    return [c.strip() for c in text.split(",") if c.strip()]
-
-
-def _damage_line(d: DamageEntry) -> str:
-    return (
-        f"{PROG}: damage: {printable(d.source)} @{d.offset} (0x{d.offset:x}) {d.kind} "
-        f"{d.length} bytes: {printable(d.message)}"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     if not os.path.exists(args.target):
         raise FileNotFoundError(2, "No such file or directory", args.target)
@@ -148,7 +134,11 @@ def run(args: argparse.Namespace) -> int:
             checkpoint=args.checkpoint,
             start=args.start,
             where=where,
-            columns=_columns(args.columns),
+            columns=None
+            if args.columns is None
+            else parse_columns(
+                args.columns, passwd=args.passwd is not None, group=args.group is not None
+            ),
             events=args.events,
             passwd=args.passwd,
             group=args.group,
@@ -209,7 +199,7 @@ def _resuming(follower: Follower) -> str:
 
 def _write_batch(fd: int, batch: LiveBatch, threads: int | None, *, sync: bool) -> None:
     for d in batch.damage:
-        print(_damage_line(d), file=sys.stderr)
+        print(f"{PROG}: damage: {damage_text(d)}", file=sys.stderr)
     for b in batch.batches:
         for piece in jsonl_lines(b, threads=threads):
             write_all(fd, piece)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from ..arrow import BatchStream, View, stream
+from ..arrow import BatchStream, View, check_columns, stream
 from ..select import Selection, SelectionError, parse_auditreduce_args, selection
 from ..sources import COMPRESSIONS, Expansion, Materialized, expand, materialize, sniff
 from ..tally import DEFAULT_KEEP, DamageEntry, report_entries
@@ -273,6 +273,24 @@ class Inputs:
         return out
 
 
+def parse_columns(text: str, *, passwd: bool = False, group: bool = False) -> list[str]:
+    """``--columns A,B,...``: records-view column names, checked (``arrow.check_columns``;
+    name columns need ``--passwd``/``--group``)."""
+    cols = [c.strip() for c in text.split(",") if c.strip()]
+    try:
+        return check_columns(cols, passwd=passwd, group=group)
+    except ValueError as e:
+        raise UsageError(f"--columns: {e}") from None
+
+
+def damage_text(d: DamageEntry) -> str:
+    """One damage entry as commands print it: where, what, how long, why."""
+    return (
+        f"{printable(d.source)} @{d.offset} (0x{d.offset:x}) {d.kind} {d.length} bytes: "
+        f"{printable(d.message)}"
+    )
+
+
 def damage_summary(prog: str, damage: DamageReport, limit: int = 10) -> str:
     """The stderr lines for damage found in recover mode."""
     if not damage:
@@ -284,11 +302,7 @@ def damage_summary(prog: str, damage: DamageReport, limit: int = 10) -> str:
     ]
     shown = damage.entries[:limit]
     for d in shown:
-        at = f"@{d.offset} (0x{d.offset:x})"
-        lines.append(
-            f"{prog}:   {printable(d.source)} {at} {d.kind} {d.length} bytes: "
-            f"{printable(d.message)}"
-        )
+        lines.append(f"{prog}:   {damage_text(d)}")
     if len(damage) > len(shown):
         lines.append(f"{prog}:   ... and {len(damage) - len(shown)} more")
     return "\n".join(lines) + "\n"
