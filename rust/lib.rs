@@ -12,6 +12,7 @@ pub mod fault;
 pub mod framing;
 pub mod inet;
 pub mod lookup;
+pub mod merge;
 pub mod mode;
 pub mod ordered;
 pub mod recover;

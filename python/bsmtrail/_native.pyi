@@ -260,6 +260,7 @@ GENERATOR_VERSION: int
 # The public, documented API is bsmtrail.arrow and the Trail methods (docs/arrow-schema.md).
 
 ARROW_SCHEMA_VERSION: str
+MERGE_WINDOW_MS: int
 ARROW_COLUMNS: list[str]
 
 @final
@@ -331,6 +332,10 @@ class InputReport:
     def undecided(self) -> list[int]: ...
     @property
     def undecided_total(self) -> int: ...
+    @property
+    def late(self) -> list[tuple[int, tuple[int, int], tuple[int, int]]]: ...
+    @property
+    def late_total(self) -> int: ...
 
 def arrow_stream(
     inputs: list[tuple[str, object]],
@@ -346,6 +351,7 @@ def arrow_stream(
     prefetch: int = 0,
     map_files: bool = False,
     selection: Selection | None = None,
+    merge_window_ms: int | None = None,
 ) -> ArrowStream: ...
 
 # --- selection (bsmtrail.select) -------------------------------------------------------

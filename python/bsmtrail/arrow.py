@@ -40,10 +40,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "EVENT_COLUMNS",
+    "MERGE_WINDOW_MS",
     "NAME_COLUMNS",
     "RECORD_COLUMNS",
     "SCHEMA_VERSION",
     "BatchStream",
+    "Order",
     "View",
     "check_columns",
     "iter_trails",
@@ -79,6 +81,12 @@ _GROUP_NAMES = ("egid_name", "rgid_name")
 DEFAULT_BATCH_SIZE = 65_536
 
 View = Literal["records", "tokens", "errors"]
+#: Rows in input order (files one after another), or merged by time across every input.
+Order = Literal["input", "time"]
+#: A time-ordered read puts right records stamped up to this many milliseconds before one
+#: framed ahead of them in the same trail (records are stamped when their event began);
+#: an older one is reported (:attr:`InputReport.late`), never silently reordered.
+MERGE_WINDOW_MS: int = _native.MERGE_WINDOW_MS
 
 
 def _pa() -> Any:
@@ -348,15 +356,23 @@ def stream(
     keep: object = None,
     passwd: NamesArg = None,
     group: NamesArg = None,
+    order: Order = "input",
+    window_ms: int = MERGE_WINDOW_MS,
 ) -> BatchStream:
     """The one stream behind every Arrow export: ``inputs`` are ``(name, path or bytes)``
     pairs (paths read through a bounded window, or memory-mapped with ``map_files``).
+    ``order="time"`` merges every input by (time, msec, input order) instead
+    (:func:`iter_trails`).
     ``where`` is tested on each framed record in Rust, on the worker threads, before any
     column is built; rows keep their offsets in their input. ``keep`` is held as long as
     the stream (temporary copies it reads). ``passwd``/``group``: the trail machine's
     files (or ``{id: name}``), for :data:`NAME_COLUMNS`."""
     if threads is not None and threads < 0:
         raise ValueError("threads must be None (all cores) or at least 1")
+    if order not in ("input", "time"):
+        raise ValueError(f"order must be 'input' or 'time', not {order!r}")
+    if window_ms < 0:
+        raise ValueError("window_ms must be at least 0")
     common: dict[str, Any] = {
         "mode": mode,
         "batch_size": batch_size,
@@ -364,6 +380,7 @@ def stream(
         "prefetch": prefetch,
         "map_files": map_files,
         "selection": where,
+        "merge_window_ms": window_ms if order == "time" else None,
     }
     if view != "records":
         if columns is not None or passwd is not None or group is not None:
@@ -389,6 +406,23 @@ def warn_undecided(reports: Sequence[InputReport], stacklevel: int = 2) -> None:
             f"{total} record(s) left out of the selection: a token bsmtrail cannot decode "
             f"hides what the criteria depend on (first in {first.name} at offset "
             f"{first.undecided[0]})",
+            BSMWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
+def warn_late(reports: Sequence[InputReport], stacklevel: int = 2) -> None:
+    """A :class:`~bsmtrail.BSMWarning` for records a time-ordered read could not put in
+    their place: stamped earlier than a record its trail had already given out, beyond
+    the window (a clock set back, a record inserted); they are kept right after the
+    record before them in their trail."""
+    total = sum(r.late_total for r in reports)
+    if total:
+        first = next(r for r in reports if r.late)
+        offset, (secs, msec), _ = first.late[0]
+        warnings.warn(
+            f"{total} record(s) out of time order beyond the merge window, left where their "
+            f"trail has them (first in {first.name} at offset {offset}, stamped {secs}.{msec:03d})",
             BSMWarning,
             stacklevel=stacklevel + 1,
         )
@@ -422,10 +456,20 @@ def iter_trails(
     prefetch: int = 0,
     passwd: NamesArg = None,
     group: NamesArg = None,
+    order: Order = "input",
+    window_ms: int = MERGE_WINDOW_MS,
 ) -> BatchStream:
     """Stream several trails as one sequence of batches (files in the given order; a
     directory or glob in sorted name order). Files are read through a bounded window, so
     memory stays flat whatever their size. The ``source`` column names each row's file.
+
+    ``order="time"`` gives one timeline instead: the rows of every input merged by
+    (time, msec, input order), with a bounded-memory k-way merge over the files (each is
+    mapped; memory grows with the number of files, not their size). Records are stamped
+    when their event began, so a trail is only nearly in order: inversions inside a trail
+    up to ``window_ms`` are put right; an older record is kept right after the record
+    before it in its trail and reported (:attr:`InputReport.late`), never silently
+    reordered.
     ``prefetch`` > 0 decodes up to that many batches ahead on a thread of its own, so the
     consumer's work (writing Parquet, say) overlaps decoding.
 
@@ -451,6 +495,8 @@ def iter_trails(
         prefetch=prefetch,
         passwd=passwd,
         group=group,
+        order=order,
+        window_ms=window_ms,
         # A selective stream is mostly framing: mapped, the workers frame byte ranges in
         # parallel, and pages behind the reader are released (memory stays flat).
         map_files=where is not None,
@@ -471,8 +517,12 @@ def read_trails(
     where: Selection | None = None,
     passwd: NamesArg = None,
     group: NamesArg = None,
+    order: Order = "input",
+    window_ms: int = MERGE_WINDOW_MS,
 ) -> Any:
-    """Read several trails (paths, a directory, or a glob) into one ``pyarrow.Table``.
+    """Read several trails (paths, a directory, or a glob) into one ``pyarrow.Table``;
+    ``order="time"`` merges them into one timeline (see :func:`iter_trails`; records
+    left out of order beyond ``window_ms`` raise a :class:`~bsmtrail.BSMWarning`).
 
     Framing walks each file's headers in order; the records are decoded in parallel on
     every core (``threads``), in chunks that never change the row order. ``mode="recover"``
@@ -505,10 +555,13 @@ def read_trails(
             map_files=True,
             passwd=passwd,
             group=group,
+            order=order,
+            window_ms=window_ms,
         )
         table = s.read_all()
         reports = s.report()
         warn_undecided(reports)
+        warn_late(reports)
         if mode == "recover" and view == "records" and where is None:
             _warn_thin_inputs(reports, copies)
         return table

@@ -21,6 +21,7 @@ use super::window::{FileReader, Found, WindowFramer, DEFAULT_WINDOW};
 use crate::chunks::{self, Params, Window};
 use crate::error::DecodeError;
 use crate::framing::Check;
+use crate::merge::{self, Late, Merger, PieceKind};
 use crate::mode::Mode;
 use crate::ordered::Pool;
 use crate::recover::{Item, Items};
@@ -59,6 +60,19 @@ pub struct Options {
     /// are framed and judged, never decoded into columns. Rows keep their offsets in the
     /// input. Batches of kept rows are joined up to `batch_size` rows.
     pub selection: Option<Arc<AllOf>>,
+    /// Rows in input order, or merged in time order (`crate::merge`).
+    pub order: Order,
+}
+
+/// The order of a stream's rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Inputs one after another, each in file order.
+    #[default]
+    Input,
+    /// Every input merged by (time, msec, input order); inversions inside a trail up to
+    /// `window_ms` are put right, larger ones reported (`Findings::late`).
+    Time { window_ms: u64 },
 }
 
 impl Default for Options {
@@ -72,6 +86,7 @@ impl Default for Options {
             validate: true,
             window: DEFAULT_WINDOW,
             selection: None,
+            order: Order::Input,
         }
     }
 }
@@ -193,6 +208,8 @@ struct Chunk {
     range: Option<Range>,
     /// The mapped input framing had reached when the chunk closed, and where.
     end: Option<(Source, usize)>,
+    /// A time-ordered read's late records found while the chunk was merged.
+    late: Vec<Late>,
 }
 
 /// Framing state of the input being read.
@@ -229,6 +246,8 @@ struct Framer {
     prefilter: Option<Arc<AllOf>>,
     /// Hand memory inputs to the workers as byte ranges to frame themselves (`Range`).
     ranges: bool,
+    /// A time-ordered read: every input framed at once and merged (`crate::merge`).
+    merge: Option<Merger>,
 }
 
 /// Bytes of a memory input framed by one worker (`Range`).
@@ -493,6 +512,9 @@ impl Framer {
     /// Frame the next chunk; None when the inputs are exhausted (or a fatal error stops
     /// them, kept in `fatal`).
     fn chunk(&mut self, max_records: usize, max_bytes: usize) -> Option<Chunk> {
+        if self.merge.is_some() {
+            return self.merged_chunk(max_records, max_bytes);
+        }
         let mut chunk = Chunk::default();
         let (mut records, mut bytes, mut items) = (0usize, 0usize, 0usize);
         while !self.done && records < max_records && bytes < max_bytes {
@@ -579,6 +601,89 @@ impl Framer {
     }
 }
 
+impl Framer {
+    /// The next chunk of a time-ordered read: merged items gathered into one buffer, in
+    /// segments of consecutive items of one input.
+    fn merged_chunk(&mut self, max_records: usize, max_bytes: usize) -> Option<Chunk> {
+        let merger = self.merge.as_mut()?;
+        if self.done {
+            return None;
+        }
+        let Some(g) = merger.next_chunk(max_records, max_bytes) else {
+            self.done = true;
+            if self.mode == Mode::Strict {
+                if let Some((_, e)) = merger.fatal() {
+                    self.fatal = Some(external(e.clone()));
+                }
+            }
+            return None;
+        };
+        if self.mode == Mode::Strict {
+            if let Some((_, e)) = merger.fatal() {
+                // Strictly, the stream ends with the first error: after this chunk.
+                self.fatal = Some(external(e.clone()));
+                self.done = true;
+            }
+        }
+        let buf = Buf::Window(Arc::new(g.bytes));
+        let mut chunk = Chunk {
+            framed: g.framed.iter().map(|&(i, n, b)| (i as i32, n, b)).collect(),
+            late: g.late,
+            ..Chunk::default()
+        };
+        for p in g.pieces {
+            let input = p.input as i32;
+            let mut job = Job {
+                rel: p.rel,
+                len: p.len,
+                offset: p.offset,
+                kind: match p.kind {
+                    PieceKind::Record { index } => {
+                        chunk.records += 1;
+                        JobKind::Record { index, kept: false }
+                    }
+                    PieceKind::File => JobKind::File,
+                    PieceKind::Damage { len, error } => JobKind::Damage { len, error },
+                },
+            };
+            if let Some((sel, state)) = self.sequential.as_mut() {
+                // A selection that judges in order judges the merged order, here.
+                let bytes = buf.bytes().get(p.rel..p.rel + p.len).unwrap_or(&[]);
+                let keep = match job.kind {
+                    JobKind::Record { .. } | JobKind::File => {
+                        match (&mut job.kind, sel.verdict(bytes, state)) {
+                            (JobKind::Record { kept, .. }, Verdict::Selected) => {
+                                *kept = true;
+                                true
+                            }
+                            (JobKind::Record { .. }, Verdict::Undecided) => {
+                                job.kind = JobKind::Undecided;
+                                true
+                            }
+                            (JobKind::File, Verdict::Selected) => true,
+                            _ => false,
+                        }
+                    }
+                    _ => true,
+                };
+                if !keep {
+                    continue;
+                }
+            }
+            match chunk.segments.last_mut() {
+                Some(seg) if seg.source == input => seg.jobs.push(job),
+                _ => chunk.segments.push(Segment {
+                    source: input,
+                    generation: 0,
+                    buf: buf.clone(),
+                    jobs: vec![job],
+                }),
+            }
+        }
+        Some(chunk)
+    }
+}
+
 /// Everything decoding needs, shared by the workers.
 struct Ctx {
     view: View,
@@ -629,6 +734,9 @@ fn frame_range(ctx: &Ctx, r: &Range, notes: &mut Notes) -> (Segment, usize) {
 
 fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Decoded {
     let mut notes = Notes::default();
+    for l in &chunk.late {
+        notes.of(l.input as i32).late.push((l.offset, l.time, l.after));
+    }
     for &(source, records, bytes) in &chunk.framed {
         let n = notes.of(source);
         n.records += records;
@@ -897,7 +1005,13 @@ impl BatchReader {
         // rows before a fatal error come first).
         let ranges = opts.selection.as_ref().is_some_and(|s| !s.sequential())
             && opts.mode == Mode::Recover
-            && !matches!(opts.view, View::Tokens);
+            && !matches!(opts.view, View::Tokens)
+            && opts.order == Order::Input;
+        let prefilter = opts.selection.clone().filter(|s| !s.sequential());
+        let merge = match opts.order {
+            Order::Input => None,
+            Order::Time { window_ms } => Some(merger(&inputs, &opts, window_ms, &prefilter)?),
+        };
         Ok(BatchReader {
             ctx: Arc::new(Ctx {
                 view: opts.view,
@@ -921,8 +1035,9 @@ impl BatchReader {
                     .clone()
                     .filter(|s| s.sequential())
                     .map(|s| (s, AllOfState::default())),
-                prefilter: opts.selection.clone().filter(|s| !s.sequential()),
+                prefilter,
                 ranges,
+                merge,
             },
             pool,
             depth,
@@ -1004,6 +1119,45 @@ impl BatchReader {
             }
         }
     }
+}
+
+/// The merge of a time-ordered read: every input opened at once (files mapped: the
+/// merge reads them where it likes), a selection's header check applied as they are
+/// framed.
+fn merger(
+    inputs: &[Input],
+    opts: &Options,
+    window_ms: u64,
+    prefilter: &Option<Arc<AllOf>>,
+) -> Result<Merger, ArrowError> {
+    let mut lanes = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let (source, base) = match input {
+            Input::Bytes { source, base, .. } => (source.clone(), *base),
+            Input::File { path, .. } | Input::Mapped { path, .. } => (
+                Source::map_file(path)
+                    .map_err(|e| ArrowError::IoError(format!("{}: {e}", path.display()), e))?,
+                0,
+            ),
+        };
+        lanes.push(merge::Input { source, base });
+    }
+    let m = Merger::new(
+        lanes,
+        merge::Options {
+            mode: opts.mode,
+            check: Check::Trailer,
+            window_ms,
+            ..merge::Options::default()
+        },
+    );
+    Ok(match prefilter {
+        Some(sel) => {
+            let sel = Arc::clone(sel);
+            m.with_filter(move |rec| sel.prefilter(rec))
+        }
+        None => m,
+    })
 }
 
 impl Iterator for BatchReader {

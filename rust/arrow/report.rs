@@ -27,7 +27,13 @@ pub struct Findings {
     /// Offsets of records a selection left out because a token bsmtrail cannot decode
     /// hides what a criterion depends on.
     pub undecided: Kept<u64>,
+    /// A time-ordered read's records older than one their input had already given out
+    /// (`crate::merge::Late`): (offset, the record's time, the time it went out as).
+    pub late: Kept<Late>,
 }
+
+/// (offset, time, time it went out as); times are (seconds, msec).
+pub type Late = (u64, (i64, u64), (i64, u64));
 
 impl Default for Findings {
     fn default() -> Self {
@@ -38,6 +44,7 @@ impl Default for Findings {
             damage: DamageLog::new(DEFAULT_KEEP),
             failing: DamageLog::new(DEFAULT_KEEP),
             undecided: Kept::new(DEFAULT_KEEP),
+            late: Kept::new(DEFAULT_KEEP),
         }
     }
 }
@@ -51,6 +58,7 @@ impl Findings {
         self.damage.absorb(other.damage);
         self.failing.absorb(other.failing);
         self.undecided.absorb(other.undecided);
+        self.late.absorb(other.late);
     }
 }
 

@@ -13,7 +13,9 @@ use super::report::InputReport;
 use super::select::Selection;
 use super::source::{source_from, TrailSlice};
 use crate::arrow::schema::Col;
-use crate::arrow::{BatchReader, Input, Options, Prefetch, SharedReport, View, SCHEMA_VERSION};
+use crate::arrow::{
+    BatchReader, Input, Options, Order, Prefetch, SharedReport, View, SCHEMA_VERSION,
+};
 use crate::error::DecodeError;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, StructArray};
 use arrow_schema::{ArrowError, Field, SchemaRef};
@@ -277,12 +279,13 @@ fn columns(names: Option<Vec<String>>) -> PyResult<Vec<Col>> {
 /// read through a bounded window (flat memory), or memory-mapped one at a time with
 /// `map_files` (faster, for callers that keep every batch); bytes are shared without
 /// copying. With
-/// `prefetch` > 0 a thread decodes up to that many batches ahead of the consumer.
+/// `prefetch` > 0 a thread decodes up to that many batches ahead of the consumer. With
+/// `merge_window_ms`, rows come merged in time order (`crate::merge`), every input open.
 #[pyfunction]
 #[pyo3(signature = (
     inputs, *, view = "records", columns = None, mode, batch_size = 65536,
     threads = 0, validate = true, max_batch_bytes = 33554432, window = 4194304, prefetch = 0,
-    map_files = false, selection = None
+    map_files = false, selection = None, merge_window_ms = None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn arrow_stream(
@@ -298,6 +301,7 @@ fn arrow_stream(
     prefetch: usize,
     map_files: bool,
     selection: Option<PyRef<'_, Selection>>,
+    merge_window_ms: Option<u64>,
 ) -> PyResult<ArrowStream> {
     let view = match view {
         "records" => View::Records(self::columns(columns)?),
@@ -325,6 +329,7 @@ fn arrow_stream(
         validate,
         window,
         selection: selection.map(|s| Arc::clone(&s.core)),
+        order: merge_window_ms.map_or(Order::Input, |window_ms| Order::Time { window_ms }),
     };
     let err = |e: ArrowError| PyRuntimeError::new_err(e.to_string());
     let reader = BatchReader::new(inputs, opts).map_err(err)?;
@@ -341,6 +346,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ArrowStream>()?;
     m.add_function(wrap_pyfunction!(arrow_stream, m)?)?;
     m.add("ARROW_SCHEMA_VERSION", SCHEMA_VERSION)?;
+    m.add("MERGE_WINDOW_MS", crate::merge::DEFAULT_WINDOW_MS)?;
     m.add(
         "ARROW_COLUMNS",
         Col::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),

@@ -71,6 +71,19 @@ impl InputReport {
         self.core.found.undecided.total()
     }
 
+    /// A time-ordered read's first records that were older than one their input had
+    /// already given out: (offset, (seconds, msec), (seconds, msec) it went out as).
+    #[getter]
+    fn late(&self) -> Vec<crate::arrow::report::Late> {
+        self.core.found.late.items().to_vec()
+    }
+
+    /// How many records a time-ordered read could not put in their place.
+    #[getter]
+    fn late_total(&self) -> u64 {
+        self.core.found.late.total()
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<bsmtrail InputReport {:?}: {} records, {} rows, {} damaged regions>",
