@@ -354,6 +354,35 @@ def arrow_stream(
     merge_window_ms: int | None = None,
 ) -> ArrowStream: ...
 
+# --- time-ordered merge (bsmtrail.timeline) ---------------------------------------------
+
+@final
+class MergedChunk:
+    @property
+    def slice(self) -> TrailSlice: ...
+    @property
+    def inputs(self) -> list[int]: ...
+    @property
+    def offsets(self) -> list[int]: ...
+
+@final
+class Merge:
+    def __new__(
+        cls,
+        inputs: list[_Input],
+        *,
+        mode: _Mode,
+        window_ms: int,
+        count_framing: bool = False,
+        keep: int = 1000,
+    ) -> Self: ...
+    def __iter__(self) -> Merge: ...
+    def __next__(self) -> MergedChunk: ...
+    def report(
+        self,
+    ) -> list[tuple[int, DamageLog, list[tuple[int, tuple[int, int], tuple[int, int]]], int]]: ...
+    def error(self) -> tuple[int, Any] | None: ...
+
 # --- selection (bsmtrail.select) -------------------------------------------------------
 
 @final

@@ -6,6 +6,7 @@ mod chunks;
 mod convert;
 mod errors;
 mod export;
+mod merge;
 mod mode;
 mod reader;
 mod render;
@@ -34,6 +35,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     chunks::register(m)?;
     errors::register(m)?;
     export::register(m)?;
+    merge::register(m)?;
     reader::register(m)?;
     render::register(m)?;
     report::register(m)?;

@@ -59,6 +59,16 @@ impl TrailSlice {
     pub(crate) fn source(&self) -> Source {
         self.source.clone()
     }
+
+    /// All `len` bytes of `source`, a buffer of its own (offsets relative to its start).
+    pub(crate) fn whole(source: Source, len: usize) -> Self {
+        TrailSlice {
+            source,
+            start: 0,
+            end: len,
+            offset: 0,
+        }
+    }
 }
 
 #[pymethods]

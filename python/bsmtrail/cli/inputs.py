@@ -16,13 +16,15 @@ import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
-from ..arrow import BatchStream, View, check_columns, stream
+from ..arrow import MERGE_WINDOW_MS, BatchStream, View, check_columns, stream
 from ..select import Selection, SelectionError, parse_auditreduce_args, selection
 from ..sources import COMPRESSIONS, Expansion, Materialized, expand, materialize, sniff
 from ..tally import DEFAULT_KEEP, DamageEntry, report_entries
+from ..timeline import InputReport
 from ..types import Mode
 from .printable import printable
 from .progress import Progress
@@ -306,3 +308,43 @@ def damage_summary(prog: str, damage: DamageReport, limit: int = 10) -> str:
     if len(damage) > len(shown):
         lines.append(f"{prog}:   ... and {len(damage) - len(shown)} more")
     return "\n".join(lines) + "\n"
+
+
+def add_merge_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """``--merge`` and ``--window-ms`` (:mod:`bsmtrail.timeline`)."""
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help=f"{what} the trails (files, directories, globs) as one timeline, merged by time",
+    )
+    p.add_argument(
+        "--window-ms",
+        type=int,
+        default=MERGE_WINDOW_MS,
+        metavar="MS",
+        help="--merge: put right records up to this much out of order inside a trail "
+        f"(default {MERGE_WINDOW_MS}); older ones are reported and left in place",
+    )
+
+
+def late_lines(prog: str, reports: Sequence[InputReport], window_ms: int) -> list[str]:
+    """The stderr lines for records a merge could not put in their place."""
+    lines = []
+    for r in reports:
+        if not r.late:
+            continue
+        offset, (secs, msec), (asecs, amsec) = r.late[0]
+        lines.append(
+            f"{prog}: {printable(r.name)}: {r.late.total} record(s) out of time order by more "
+            f"than {window_ms} ms, left after the record before them; first @{offset} "
+            f"stamped {_stamp(secs, msec)} after a record stamped {_stamp(asecs, amsec)}"
+        )
+    return lines
+
+
+def _stamp(secs: int, msec: int) -> str:
+    try:
+        t = datetime.fromtimestamp(secs, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        t = f"{secs} s"
+    return f"{t}.{msec:03d} UTC"

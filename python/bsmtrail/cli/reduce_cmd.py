@@ -13,7 +13,10 @@ from ..outputs import atomic_file, check_output
 from ..select import SelectionError, parse_auditreduce_args, reduce, selection
 from ..sources import materialize
 from ..types import Mode
-from .inputs import expand_paths
+from ..arrow import MERGE_WINDOW_MS
+from ..timeline import InputReport, Timeline
+from ..timeline import reduce as reduce_timeline
+from .inputs import expand_paths, late_lines
 from .printable import printable
 from .usage import parse_threads, say_no_records
 
@@ -50,6 +53,9 @@ auditreduce options:
 bsmtrail options:
   -w FILE             write to FILE instead of standard output
   --recover           skip damaged regions and resynchronise (default: stop like auditreduce)
+  --merge             one timeline: the records of every input merged by time (auditreduce
+                      cannot merge); records out of order inside a trail by more than
+                      --window-ms MS (default 30000) are reported and left in place
   --variants {all,auditreduce}
   --events FILE       audit_event file          --passwd FILE / --group FILE  the trail
                       machine's files; user and group names in criteria need them
@@ -65,7 +71,7 @@ exit status: 0 ok; 1 damaged input or an input without records; 2 bad criteria, 
 an unreadable input or a refused output; 130 interrupted
 """
 
-LONG = ["recover", "variants=", "events=", "passwd=", "group=", "threads=", "help"]
+LONG = ["recover", "merge", "window-ms=", "variants=", "events=", "passwd=", "group=", "threads=", "help"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -138,15 +144,33 @@ def main(argv: Sequence[str]) -> int:
         return 2
     if not rest and sys.stdin.isatty():
         print(f"{PROG}: reading a trail from standard input (Ctrl-D ends it)", file=sys.stderr)
+    mode: Mode = "recover" if ours.get("recover") else "strict"
+    window_ms = MERGE_WINDOW_MS
+    if "window-ms" in ours:
+        try:
+            window_ms = int(ours["window-ms"])
+            if window_ms < 0:
+                raise ValueError
+        except ValueError:
+            print(f"{PROG}: --window-ms must be a number of milliseconds", file=sys.stderr)
+            return 2
+    if ours.get("merge") and names == ["-"]:
+        print(f"{PROG}: --merge reads trail files, not standard input", file=sys.stderr)
+        return 2
     status = 0
     with contextlib.ExitStack() as stack:
         if out is not None:
             sink: BinaryIO = stack.enter_context(open(stack.enter_context(atomic_file(out)), "wb"))
         else:
             sink = sys.stdout.buffer
+        if ours.get("merge"):
+            tl = stack.enter_context(
+                Timeline(names, mode=mode, window_ms=window_ms, praudit_framing=mode == "strict")
+            )
+            reduce_timeline(tl, sel, sink, threads=threads)
+            return _merge_status(tl.report(), window_ms)
         for name in names:
             src = stack.enter_context(materialize(name))
-            mode: Mode = "recover" if ours.get("recover") else "strict"
             res = reduce(src.path, sel, sink, mode=mode, threads=threads)
             if res.error is not None:
                 print(f"{PROG}: {printable(src.name)}: stopped: {res.error}", file=sys.stderr)
@@ -172,4 +196,28 @@ def main(argv: Sequence[str]) -> int:
                 say_no_records(PROG, src.name, src.path)
                 status = 1
         sink.flush()
+    return status
+
+
+def _merge_status(reports: list[InputReport], window_ms: int) -> int:
+    """``--merge``'s findings on stderr, per input; 1 when any."""
+    status = 0
+    for r in reports:
+        if r.error is not None:
+            print(f"{PROG}: {printable(r.name)}: stopped: {r.error}", file=sys.stderr)
+            status = 1
+        if r.damage:
+            print(
+                f"{PROG}: {printable(r.name)}: skipped {len(r.damage)} damaged regions "
+                f"({r.damage.bytes} bytes); first at offset {r.damage[0].offset}: "
+                f"{r.damage[0].error}",
+                file=sys.stderr,
+            )
+            status = 1
+        if r.records == 0:
+            print(f"{PROG}: {printable(r.name)}: no records", file=sys.stderr)
+            status = 1
+    for line in late_lines(PROG, reports, window_ms):
+        print(line, file=sys.stderr)
+        status = 1
     return status
