@@ -41,7 +41,7 @@ XML_HEADER: bytes = _native.XML_HEADER
 XML_FOOTER: bytes = _native.XML_FOOTER
 
 #: A trail: a path, or its bytes.
-Source = str | os.PathLike[str] | bytes | bytearray | memoryview
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | _native.TrailSlice
 #: The event table: ``None`` for the default database (:func:`bsmtrail.events.load_events`),
 #: an audit_event path, an :class:`~bsmtrail.events.EventDatabase`, or
 #: ``(number, name, description)`` entries (first entry per number wins).

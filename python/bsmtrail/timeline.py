@@ -103,7 +103,7 @@ class Timeline:
         """``(input name, offset in it, record or file token)`` in time order."""
         for chunk in self._native:
             items = _native.Reader(chunk.slice).records("strict", files=FileToken._from_native)
-            for item, i, offset in zip(items, chunk.inputs, chunk.offsets):
+            for item, i, offset in zip(items, chunk.inputs, chunk.offsets, strict=True):
                 yield self.names[i], offset, item
 
     def report(self) -> list[InputReport]:
@@ -118,7 +118,7 @@ class Timeline:
                 error[1] if error is not None and error[0] == i else None,
             )
             for i, (name, (records, damage, late, late_total)) in enumerate(
-                zip(self.names, self._native.report())
+                zip(self.names, self._native.report(), strict=True)
             )
         ]
 

@@ -11,8 +11,10 @@ from ..outputs import check_output
 from .inputs import (
     DamageReport,
     Inputs,
+    add_merge_arguments,
     add_where_arguments,
     damage_summary,
+    late_lines,
     parse_columns,
     parse_where,
 )
@@ -67,6 +69,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="one row per record (default), per token, or per damaged region/failing record",
     )
     p.add_argument("--columns", metavar="A,B,...", help="records-view columns to keep, in order")
+    p.add_argument(
+        "--sort",
+        choices=("input", "time"),
+        default="input",
+        help="row order: inputs one after another (default), or one timeline merged by time",
+    )
+    add_merge_arguments(p, None)
     p.add_argument(
         "--mode",
         choices=("recover", "strict"),
@@ -178,7 +187,13 @@ def run(args: argparse.Namespace) -> int:
         build = _internal_columns(user_cols, args.view, bool(args.partition_by))
         names = {"passwd": args.passwd, "group": args.group} if args.view == "records" else {}
         stream = inputs.stream(
-            view=args.view, columns=build, batch_size=args.batch_size, events=args.events, **names
+            view=args.view,
+            columns=build,
+            batch_size=args.batch_size,
+            events=args.events,
+            order=args.sort,
+            window_ms=args.window_ms,
+            **names,
         )
         with Progress(inputs.total, "convert", bars) as bar:
             rows = export(
@@ -196,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
         if args.mode == "recover" and args.view != "errors":
             damage = inputs.damage()
         empty = args.view == "records" and inputs.report_empty(PROG)
+        late = late_lines(PROG, inputs.late(), args.window_ms)
+    for line in late:
+        print(line, file=sys.stderr)
     if not args.quiet:
         where_to = "standard output" if args.output == "-" else args.output
         print(f"{PROG}: {rows} rows to {where_to} ({fmt})", file=sys.stderr)
@@ -208,4 +226,4 @@ def run(args: argparse.Namespace) -> int:
             )
         return 1 if rows else 0
     sys.stderr.write(damage_summary(PROG, damage))
-    return 1 if damage or empty else 0
+    return 1 if damage or empty or late else 0

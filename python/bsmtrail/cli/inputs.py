@@ -20,11 +20,11 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
-from ..arrow import MERGE_WINDOW_MS, BatchStream, View, check_columns, stream
+from ..arrow import MERGE_WINDOW_MS, BatchStream, Order, View, check_columns, stream
 from ..select import Selection, SelectionError, parse_auditreduce_args, selection
 from ..sources import COMPRESSIONS, Expansion, Materialized, expand, materialize, sniff
-from ..tally import DEFAULT_KEEP, DamageEntry, report_entries
-from ..timeline import InputReport
+from ..tally import DEFAULT_KEEP, Bounded, DamageEntry, report_entries
+from ..timeline import Late
 from ..types import Mode
 from .printable import printable
 from .progress import Progress
@@ -202,6 +202,8 @@ class Inputs:
         events: str | None = None,
         passwd: str | None = None,
         group: str | None = None,
+        order: Order = "input",
+        window_ms: int = MERGE_WINDOW_MS,
     ) -> BatchStream:
         """One Arrow stream over every input (fixed dictionaries across them), selecting
         with ``where``; ``events`` an audit_event file for the event columns (default:
@@ -218,6 +220,8 @@ class Inputs:
             threads=self.threads,
             passwd=passwd,
             group=group,
+            order=order,
+            window_ms=window_ms,
             # A selective read is mostly framing: mapped, the workers frame byte ranges
             # of the file in parallel (pages behind the reader are released as it goes).
             map_files=self.where is not None,
@@ -258,6 +262,15 @@ class Inputs:
         for it in found:
             say_no_records(prog, it.name, it.path)
         return bool(found)
+
+    def late(self) -> list[tuple[str, Bounded[Late]]]:
+        """Per input, the records a time-ordered stream could not put in their place."""
+        if self._stream is None:
+            return []
+        return [
+            (it.name, Bounded(tuple(r.late), r.late_total))
+            for it, r in zip(self.items, self._stream.report(), strict=True)
+        ]
 
     def damage(self) -> DamageReport:
         """What the stream skipped or could not decide, as it reported it: damaged regions,
@@ -310,32 +323,36 @@ def damage_summary(prog: str, damage: DamageReport, limit: int = 10) -> str:
     return "\n".join(lines) + "\n"
 
 
-def add_merge_arguments(p: argparse.ArgumentParser, what: str) -> None:
-    """``--merge`` and ``--window-ms`` (:mod:`bsmtrail.timeline`)."""
-    p.add_argument(
-        "--merge",
-        action="store_true",
-        help=f"{what} the trails (files, directories, globs) as one timeline, merged by time",
-    )
+def add_merge_arguments(p: argparse.ArgumentParser, what: str | None) -> None:
+    """``--merge`` (unless ``what`` is None) and ``--window-ms`` (:mod:`bsmtrail.timeline`)."""
+    if what is not None:
+        p.add_argument(
+            "--merge",
+            action="store_true",
+            help=f"{what} the trails (files, directories, globs) as one timeline, merged by time",
+        )
     p.add_argument(
         "--window-ms",
         type=int,
         default=MERGE_WINDOW_MS,
         metavar="MS",
-        help="--merge: put right records up to this much out of order inside a trail "
+        help="time order: put right records up to this much out of order inside a trail "
         f"(default {MERGE_WINDOW_MS}); older ones are reported and left in place",
     )
 
 
-def late_lines(prog: str, reports: Sequence[InputReport], window_ms: int) -> list[str]:
-    """The stderr lines for records a merge could not put in their place."""
+def late_lines(
+    prog: str, reports: Sequence[tuple[str, Bounded[Late]]], window_ms: int
+) -> list[str]:
+    """The stderr lines for records a merge could not put in their place, per input
+    ``(name, late records)``."""
     lines = []
-    for r in reports:
-        if not r.late:
+    for name, late in reports:
+        if not late:
             continue
-        offset, (secs, msec), (asecs, amsec) = r.late[0]
+        offset, (secs, msec), (asecs, amsec) = late[0]
         lines.append(
-            f"{prog}: {printable(r.name)}: {r.late.total} record(s) out of time order by more "
+            f"{prog}: {printable(name)}: {late.total} record(s) out of time order by more "
             f"than {window_ms} ms, left after the record before them; first @{offset} "
             f"stamped {_stamp(secs, msec)} after a record stamped {_stamp(asecs, amsec)}"
         )

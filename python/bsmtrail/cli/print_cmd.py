@@ -197,7 +197,7 @@ def _merged(renderer: Renderer, out: BinaryIO, args: argparse.Namespace) -> int:
         out.flush()
         reports = tl.report()
     status = 0
-    for line in late_lines(PROG, reports, args.window_ms):
+    for line in late_lines(PROG, [(r.name, r.late) for r in reports], args.window_ms):
         print(line, file=sys.stderr)
     for r in reports:
         if r.records == 0:

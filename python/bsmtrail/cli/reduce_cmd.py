@@ -9,13 +9,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
+from ..arrow import MERGE_WINDOW_MS
 from ..outputs import atomic_file, check_output
 from ..select import SelectionError, parse_auditreduce_args, reduce, selection
 from ..sources import materialize
-from ..types import Mode
-from ..arrow import MERGE_WINDOW_MS
 from ..timeline import InputReport, Timeline
 from ..timeline import reduce as reduce_timeline
+from ..types import Mode
 from .inputs import expand_paths, late_lines
 from .printable import printable
 from .usage import parse_threads, say_no_records
@@ -71,7 +71,17 @@ exit status: 0 ok; 1 damaged input or an input without records; 2 bad criteria, 
 an unreadable input or a refused output; 130 interrupted
 """
 
-LONG = ["recover", "merge", "window-ms=", "variants=", "events=", "passwd=", "group=", "threads=", "help"]
+LONG = [
+    "recover",
+    "merge",
+    "window-ms=",
+    "variants=",
+    "events=",
+    "passwd=",
+    "group=",
+    "threads=",
+    "help",
+]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -217,7 +227,7 @@ def _merge_status(reports: list[InputReport], window_ms: int) -> int:
         if r.records == 0:
             print(f"{PROG}: {printable(r.name)}: no records", file=sys.stderr)
             status = 1
-    for line in late_lines(PROG, reports, window_ms):
+    for line in late_lines(PROG, [(r.name, r.late) for r in reports], window_ms):
         print(line, file=sys.stderr)
         status = 1
     return status
