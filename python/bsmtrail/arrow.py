@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _native
@@ -40,11 +40,13 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "EVENT_COLUMNS",
+    "HOST_COLUMN",
     "MERGE_WINDOW_MS",
     "NAME_COLUMNS",
     "RECORD_COLUMNS",
     "SCHEMA_VERSION",
     "BatchStream",
+    "InputsArg",
     "Order",
     "View",
     "check_columns",
@@ -77,6 +79,13 @@ NAME_COLUMNS: dict[str, str] = {
     "rgid_name": "rgid",
 }
 _GROUP_NAMES = ("egid_name", "rgid_name")
+#: The label of each row's input when the inputs are given labelled (``{"host1":
+#: paths, ...}``): dictionary-encoded, null for an input given without one. Tells the
+#: machines of one case apart in a merged timeline.
+HOST_COLUMN = "host"
+#: Paths, or paths by label (``{"host1": "/evidence/host1/audit", ...}``): every file a
+#: label's paths name gets the label in the :data:`HOST_COLUMN`.
+InputsArg = PathsArg | Mapping[str, PathsArg]
 #: Records per batch unless told otherwise.
 DEFAULT_BATCH_SIZE = 65_536
 
@@ -99,10 +108,12 @@ def check_columns(
     *,
     passwd: bool = False,
     group: bool = False,
+    host: bool = False,
 ) -> list[str]:
     """``columns`` as a list once each names a records-view column (:data:`RECORD_COLUMNS`,
-    :data:`EVENT_COLUMNS`, or :data:`NAME_COLUMNS` when ``passwd``/``group`` files are
-    given) once; else ``ValueError`` naming the bad ones. The one place column names are
+    :data:`EVENT_COLUMNS`, :data:`NAME_COLUMNS` when ``passwd``/``group`` files are
+    given, :data:`HOST_COLUMN` when inputs are labelled) once; else ``ValueError`` naming
+    the bad ones. The one place column names are
     checked (the command line's ``--columns`` too)."""
     if isinstance(columns, str):
         raise TypeError("columns must be a sequence of names, not a string")
@@ -111,7 +122,7 @@ def check_columns(
         raise ValueError("columns must name at least one column")
     if len(set(out)) != len(out):
         raise ValueError(f"columns named more than once: {out}")
-    known = [*RECORD_COLUMNS, *EVENT_COLUMNS, *NAME_COLUMNS]
+    known = [*RECORD_COLUMNS, *EVENT_COLUMNS, *NAME_COLUMNS, HOST_COLUMN]
     unknown = [c for c in out if c not in known]
     if unknown:
         raise ValueError(
@@ -124,15 +135,19 @@ def check_columns(
         if c in NAME_COLUMNS and not (group if c in _GROUP_NAMES else passwd):
             table = "group" if c in _GROUP_NAMES else "passwd"
             raise ValueError(f"{c} needs the trail machine's {table} file ({table}=)")
+    if HOST_COLUMN in out and not host:
+        raise ValueError(f"{HOST_COLUMN} needs labelled inputs ({{label: paths}}, --label)")
     return out
 
 
 def _columns(
-    columns: Sequence[str] | None, events: EventsOption, names: _Names | None
+    columns: Sequence[str] | None, events: EventsOption, names: _Names | None, host: bool
 ) -> tuple[list[str], list[str]]:
     """(output columns, native columns to build). Default: every column."""
     if columns is None:
         out = list(RECORD_COLUMNS)
+        if host:
+            out.insert(out.index("source"), HOST_COLUMN)
         if events is not False:
             at = out.index("event") + 1
             out[at:at] = EVENT_COLUMNS
@@ -145,15 +160,39 @@ def _columns(
             events,
             passwd=names is not None and names.users is not None,
             group=names is not None and names.groups is not None,
+            host=host,
         )
-    derived = [*EVENT_COLUMNS, *NAME_COLUMNS]
+    derived = [*EVENT_COLUMNS, *NAME_COLUMNS, HOST_COLUMN]
     native = [c for c in out if c not in derived]
     if any(c in EVENT_COLUMNS for c in out) and "event" not in native:
         native.append("event")
     for c in out:
         if c in NAME_COLUMNS and NAME_COLUMNS[c] not in native:
             native.append(NAME_COLUMNS[c])
+    if HOST_COLUMN in out and "source" not in native:
+        native.append("source")
     return out, native
+
+
+class _Labels:
+    """Each input's label as a dictionary column over the ``source`` column's indices
+    (one ``take`` per batch: no row loop, no string per row)."""
+
+    def __init__(self, labels: Sequence[str | None]) -> None:
+        pa = _pa()
+        values = sorted({x for x in labels if x is not None})
+        at = {v: i for i, v in enumerate(values)}
+        self.index = pa.array([None if x is None else at[x] for x in labels], pa.int32())
+        self.values = pa.array(values, pa.string())
+        self.type = pa.dictionary(pa.int32(), pa.string())
+
+    def column(self, source: Any) -> Any:
+        pa = _pa()
+        pc = importlib.import_module("pyarrow.compute")
+        if isinstance(source, pa.ChunkedArray):
+            return pa.chunked_array([self.column(c) for c in source.chunks], type=self.type)
+        keys = pc.take(self.index, source.indices.cast(pa.int32()))
+        return pa.DictionaryArray.from_arrays(keys, self.values)
 
 
 class _Names:
@@ -212,7 +251,12 @@ class _Enricher:
     loop)."""
 
     def __init__(
-        self, native_schema: Any, out: list[str], events: EventsOption, names: _Names | None
+        self,
+        native_schema: Any,
+        out: list[str],
+        events: EventsOption,
+        names: _Names | None,
+        labels: _Labels | None = None,
     ) -> None:
         from .events import load_events
 
@@ -220,6 +264,7 @@ class _Enricher:
         self.kinds = tuple(_EVENT_LOOKUP[c] for c in out if c in EVENT_COLUMNS)
         self.db = load_events(None if events is False else events) if self.kinds else None
         self.names = names
+        self.labels = labels
         self.out = out
         fields = []
         for name in out:
@@ -231,6 +276,9 @@ class _Enricher:
             elif name in NAME_COLUMNS:
                 assert names is not None
                 fields.append(pa.field(name, names.type))
+            elif name == HOST_COLUMN:
+                assert labels is not None
+                fields.append(pa.field(name, labels.type))
             else:
                 fields.append(native_schema.field(name))
         self.schema = pa.schema(fields, metadata=native_schema.metadata)
@@ -246,6 +294,9 @@ class _Enricher:
             elif name in NAME_COLUMNS:
                 assert self.names is not None
                 out.append(self.names.column(name, columns[NAME_COLUMNS[name]]))
+            elif name == HOST_COLUMN:
+                assert self.labels is not None
+                out.append(self.labels.column(columns["source"]))
             else:
                 out.append(columns[name])
         return out
@@ -358,9 +409,11 @@ def stream(
     group: NamesArg = None,
     order: Order = "input",
     window_ms: int = MERGE_WINDOW_MS,
+    labels: Sequence[str | None] | None = None,
 ) -> BatchStream:
     """The one stream behind every Arrow export: ``inputs`` are ``(name, path or bytes)``
     pairs (paths read through a bounded window, or memory-mapped with ``map_files``).
+    ``labels``: each input's label for :data:`HOST_COLUMN` (None: no such column).
     ``order="time"`` merges every input by (time, msec, input order) instead
     (:func:`iter_trails`).
     ``where`` is tested on each framed record in Rust, on the worker threads, before any
@@ -387,13 +440,16 @@ def stream(
             raise ValueError("columns and names apply to the records view only")
         return BatchStream(_native.arrow_stream(list(inputs), view=view, **common), keep=keep)
     names = names_option(passwd, group)
-    out, build = _columns(columns, events, names)
+    if labels is not None and len(labels) != len(inputs):
+        raise ValueError("labels must give one label (or None) per input")
+    hosts = None if labels is None else _Labels(labels)
+    out, build = _columns(columns, events, names, hosts is not None)
     native = _native.arrow_stream(
         list(inputs), view="records", columns=build, validate=validate, **common
     )
     if out == build:
         return BatchStream(native, keep=keep)
-    return BatchStream(native, _Enricher(native.schema, out, events, names), keep)
+    return BatchStream(native, _Enricher(native.schema, out, events, names, hosts), keep)
 
 
 def warn_undecided(reports: Sequence[InputReport], stacklevel: int = 2) -> None:
@@ -438,12 +494,36 @@ def open_inputs(paths: PathsArg, *, stacklevel: int = 2) -> list[Materialized]:
     return materialize_all(found.files)
 
 
+def label_inputs(paths: InputsArg) -> tuple[list[str], list[str | None] | None]:
+    """``paths`` as a flat list of paths and, when they are given by label, each one's
+    label (files a label's paths name, in order; the labels in the mapping's order)."""
+    if not isinstance(paths, Mapping):
+        return list(_flat(paths)), None
+    flat: list[str] = []
+    labels: list[str | None] = []
+    for label, group in paths.items():
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"labels must be non-empty strings, not {label!r}")
+        found = expand(group)
+        for note in found.notes():
+            warnings.warn(note, BSMWarning, stacklevel=3)
+        flat += found.files
+        labels += [label] * len(found.files)
+    return flat, labels
+
+
+def _flat(paths: PathsArg) -> list[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [os.fspath(paths)]
+    return [os.fspath(p) for p in paths]
+
+
 def _named(copies: list[Materialized]) -> list[tuple[str, object]]:
     return [(m.name, m.path) for m in copies]
 
 
 def iter_trails(
-    paths: PathsArg,
+    paths: InputsArg,
     columns: Sequence[str] | None = None,
     mode: Mode = "recover",
     *,
@@ -470,6 +550,10 @@ def iter_trails(
     up to ``window_ms`` are put right; an older record is kept right after the record
     before it in its trail and reported (:attr:`InputReport.late`), never silently
     reordered.
+
+    ``paths`` given by label (``{"host1": "/evidence/host1/audit", "host2": ...}``) add
+    the :data:`HOST_COLUMN` naming each row's label: the machines of one case told
+    apart in one timeline.
     ``prefetch`` > 0 decodes up to that many batches ahead on a thread of its own, so the
     consumer's work (writing Parquet, say) overlaps decoding.
 
@@ -481,7 +565,8 @@ def iter_trails(
     ``passwd``/``group``: the trail machine's passwd (or master.passwd) and group files,
     or ``{id: name}``; the rows then name the subject's ids (:data:`NAME_COLUMNS`) as the
     evidence does, never as the machine reading it does."""
-    copies = open_inputs(paths)
+    flat, labels = label_inputs(paths)
+    copies = open_inputs(flat)
     return stream(
         _named(copies),
         view=view,
@@ -497,6 +582,7 @@ def iter_trails(
         group=group,
         order=order,
         window_ms=window_ms,
+        labels=labels,
         # A selective stream is mostly framing: mapped, the workers frame byte ranges in
         # parallel, and pages behind the reader are released (memory stays flat).
         map_files=where is not None,
@@ -505,7 +591,7 @@ def iter_trails(
 
 
 def read_trails(
-    paths: PathsArg,
+    paths: InputsArg,
     columns: Sequence[str] | None = None,
     mode: Mode = "recover",
     *,
@@ -540,7 +626,8 @@ def read_trails(
     raises a :class:`~bsmtrail.BSMWarning` naming it (its damage is in
     ``view="errors"``), so nothing comes back empty without a word.
     """
-    copies = open_inputs(paths)
+    flat, labels = label_inputs(paths)
+    copies = open_inputs(flat)
     try:
         s = stream(
             _named(copies),
@@ -557,6 +644,7 @@ def read_trails(
             group=group,
             order=order,
             window_ms=window_ms,
+            labels=labels,
         )
         table = s.read_all()
         reports = s.report()

@@ -11,11 +11,13 @@ from ..outputs import check_output
 from .inputs import (
     DamageReport,
     Inputs,
+    add_label_argument,
     add_merge_arguments,
     add_where_arguments,
     damage_summary,
     late_lines,
     parse_columns,
+    parse_labels,
     parse_where,
 )
 from .progress import Progress, progress_wanted
@@ -59,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("trails", nargs="+", metavar="TRAIL", help="trail files, directories, globs")
+    p.add_argument("trails", nargs="*", metavar="TRAIL", help="trail files, directories, globs")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output; - for stdout")
     p.add_argument("--format", choices=FORMATS, help="output format (default: extension)")
     p.add_argument(
@@ -76,6 +78,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="row order: inputs one after another (default), or one timeline merged by time",
     )
     add_merge_arguments(p, None)
+    add_label_argument(p)
     p.add_argument(
         "--mode",
         choices=("recover", "strict"),
@@ -139,7 +142,12 @@ def _columns(args: argparse.Namespace) -> list[str] | None:
         return None
     if args.view != "records":
         raise UsageError("--columns applies to the records view only")
-    return parse_columns(args.columns, passwd=args.passwd is not None, group=args.group is not None)
+    return parse_columns(
+        args.columns,
+        passwd=args.passwd is not None,
+        group=args.group is not None,
+        host=bool(args.label),
+    )
 
 
 def _internal_columns(user: list[str] | None, view: str, need_time: bool) -> list[str] | None:
@@ -172,6 +180,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--compression: {e}") from None
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    labelled = parse_labels(args.label)
+    if not args.trails and not labelled:
+        raise UsageError("give at least one TRAIL or --label NAME=PATH")
+    if labelled and args.view != "records":
+        raise UsageError("--label names rows of the records view")
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     # No bars when the rows themselves go to the same terminal.
     to_tty = args.output == "-" and sys.stdout.isatty()
@@ -183,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         where=where,
         progress=bars,
         threads=args.threads,
+        labelled=labelled,
     ) as inputs:
         build = _internal_columns(user_cols, args.view, bool(args.partition_by))
         names = {"passwd": args.passwd, "group": args.group} if args.view == "records" else {}

@@ -158,6 +158,7 @@ class Inputs:
         where: Selection | None = None,
         progress: bool = False,
         threads: int | None = None,
+        labelled: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.mode: Mode = mode
         self.threads = threads
@@ -165,8 +166,16 @@ class Inputs:
         self._copies: list[Materialized] = []
         self._stream: BatchStream | None = None
         self.items: list[Input] = []
+        #: Each input's label (``--label NAME=PATH``), when any input has one.
+        self.labels: list[str | None] | None = None
         try:
-            names = expand_paths(paths, prog)
+            names = expand_paths(paths, prog) if paths else []
+            if labelled:
+                self.labels = [None] * len(names)
+                for label, path in labelled:
+                    found = expand_paths([path], prog)
+                    names += found
+                    self.labels += [label] * len(found)
             sizes = [os.path.getsize(n) for n in names]
             # Decompression gets its own bar (it comes before any batch).
             packed = any(sniff(n) in COMPRESSIONS for n in names)
@@ -222,6 +231,7 @@ class Inputs:
             group=group,
             order=order,
             window_ms=window_ms,
+            labels=self.labels if view == "records" else None,
             # A selective read is mostly framing: mapped, the workers frame byte ranges
             # of the file in parallel (pages behind the reader are released as it goes).
             map_files=self.where is not None,
@@ -288,12 +298,14 @@ class Inputs:
         return out
 
 
-def parse_columns(text: str, *, passwd: bool = False, group: bool = False) -> list[str]:
+def parse_columns(
+    text: str, *, passwd: bool = False, group: bool = False, host: bool = False
+) -> list[str]:
     """``--columns A,B,...``: records-view column names, checked (``arrow.check_columns``;
-    name columns need ``--passwd``/``--group``)."""
+    name columns need ``--passwd``/``--group``, ``host`` needs ``--label``)."""
     cols = [c.strip() for c in text.split(",") if c.strip()]
     try:
-        return check_columns(cols, passwd=passwd, group=group)
+        return check_columns(cols, passwd=passwd, group=group, host=host)
     except ValueError as e:
         raise UsageError(f"--columns: {e}") from None
 
@@ -339,6 +351,29 @@ def add_merge_arguments(p: argparse.ArgumentParser, what: str | None) -> None:
         help="time order: put right records up to this much out of order inside a trail "
         f"(default {MERGE_WINDOW_MS}); older ones are reported and left in place",
     )
+
+
+def add_label_argument(p: argparse.ArgumentParser) -> None:
+    """``--label NAME=PATH`` (repeatable), read by :func:`parse_labels`."""
+    p.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="read PATH (a trail, directory or glob) as machine NAME: rows get a host "
+        "column (repeatable; with --sort time, one timeline of several machines)",
+    )
+
+
+def parse_labels(values: Sequence[str]) -> list[tuple[str, str]]:
+    """``--label`` values as (name, path) pairs; :class:`UsageError` for a bad one."""
+    out = []
+    for v in values:
+        name, sep, path = v.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"--label wants NAME=PATH, not {v!r}")
+        out.append((name, path))
+    return out
 
 
 def late_lines(
