@@ -9,10 +9,10 @@
 //! in the input): exactly a full sort of every item by time with input order as the tie
 //! break, whenever no lane is out of order by more than the window.
 //!
-//! A record older than one its lane has already let go (the clock set back, a record
-//! inserted by hand, a larger inversion) cannot be put in its place without holding the
-//! whole trail. It is never reordered silently: it is reported ([`Late`]) and goes out
-//! right after the item framed before it in its input, as if stamped with that one's time. The same holds when a lane's
+//! A record further behind the newest one framed before it in its trail than the window
+//! (the clock set back, a record inserted by hand) is never reordered silently: it is
+//! reported ([`Late`]) and goes out right after the item framed before it in its input,
+//! as if stamped with that one's time. The same holds when a lane's
 //! heap reaches its bound (a hostile trail of identical times would otherwise be held
 //! whole).
 //!
@@ -323,23 +323,25 @@ impl Merger {
                 (s.offset, s.len, kind, time)
             }
         };
-        let key = match lane.released {
-            // Older than what this input already gave out: reported, and kept right
-            // after the item framed before it.
-            Some(released) if time < released && !matches!(kind, PieceKind::Damage { .. }) => {
-                let after = released.max(lane.previous);
-                let late = Late {
-                    input: i as u32,
-                    offset: base + offset as u64,
-                    time,
-                    after,
-                };
-                self.late.push(late.clone());
-                self.new_late.push(late);
-                after
-            }
-            Some(after) => time.max(after),
-            None => time,
+        // Further behind the newest record framed before it than the window (or behind
+        // what this input already gave out): reported, and kept right after the item
+        // framed before it, never moved back past the records between.
+        let window = i128::from(self.opts.window_ms);
+        let behind = lane.newest.is_some_and(|n| millis(time) + window < n)
+            || lane.released.is_some_and(|r| time < r);
+        let key = if behind && !matches!(kind, PieceKind::Damage { .. }) {
+            let after = lane.previous;
+            let late = Late {
+                input: i as u32,
+                offset: base + offset as u64,
+                time,
+                after,
+            };
+            self.late.push(late.clone());
+            self.new_late.push(late);
+            after
+        } else {
+            time.max(lane.released.unwrap_or(time))
         };
         let m = millis(key);
         lane.newest = Some(lane.newest.map_or(m, |n| n.max(m)));

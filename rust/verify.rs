@@ -54,6 +54,34 @@ pub struct Report {
     pub latest: Option<Time>,
     /// Tokens decoded, by id.
     pub token_counts: Vec<(u8, u64)>,
+    /// The standalone file token the trail opens with (before any record or damage).
+    pub opening: Option<FileMark>,
+    /// The standalone file token the trail ends with (nothing after it).
+    pub closing: Option<FileMark>,
+}
+
+/// A standalone file token: its offset, time, and the name it carries (without the
+/// terminating NULs). auditd writes one as it opens a trail and one as it closes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileMark {
+    pub offset: usize,
+    pub time: Time,
+    pub name: Vec<u8>,
+}
+
+fn file_mark(data: &[u8], offset: usize, len: usize) -> Option<FileMark> {
+    let bytes = data.get(offset..offset + len)?;
+    match tokens::decode(bytes, 0, tokens::DecodeOptions::PRAUDIT).ok()?.token {
+        Token::File { seconds, msec, name } => {
+            let end = name.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            Some(FileMark {
+                offset,
+                time: (i64::from(seconds), u64::from(msec)),
+                name: name[..end].to_vec(),
+            })
+        }
+        _ => None,
+    }
 }
 
 impl Report {
@@ -95,7 +123,7 @@ pub fn verify_with(
             )),
             _ => None,
         };
-        m.item(item, walked);
+        m.item(data, item, walked);
     }
     m.finish()
 }
@@ -165,7 +193,7 @@ pub fn verify_parallel(
                 Item::Record(_) => results.next(),
                 _ => None,
             };
-            m.item(item, w);
+            m.item(data, item, w);
         }
         drop(results);
         spare.push((job, walked));
@@ -259,12 +287,20 @@ impl Merge {
         }
     }
 
-    /// One framed item; `walked` is a record's walk (None for the other items).
-    fn item(&mut self, item: Item, walked: Option<Walked>) {
+    /// One framed item of `data`; `walked` is a record's walk (None for the other items).
+    fn item(&mut self, data: &[u8], item: Item, walked: Option<Walked>) {
         let r = &mut self.r;
         let span = match item {
-            Item::Damage(d) => return r.damage.push(d.offset as u64, d.len as u64, &d.error),
+            Item::Damage(d) => {
+                r.closing = None;
+                return r.damage.push(d.offset as u64, d.len as u64, &d.error);
+            }
             Item::File(span) => {
+                let mark = file_mark(data, span.offset, span.len);
+                if r.file_tokens == 0 && r.records == 0 && r.damage.count() == 0 {
+                    r.opening = mark.clone();
+                }
+                r.closing = mark;
                 r.file_tokens += 1;
                 r.covered += span.len as u64;
                 self.counts[usize::from(tokens::ids::OTHER_FILE32)] += 1;
@@ -272,6 +308,7 @@ impl Merge {
             }
             Item::Record(span) => span,
         };
+        r.closing = None;
         let (header, seqs) = match walked {
             Some(Walked::Valid { header, seqs }) => (header, seqs),
             Some(Walked::Failed(f)) => {

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "EVENT_COLUMNS",
-    "HOST_COLUMN",
+    "LABEL_COLUMN",
     "MERGE_WINDOW_MS",
     "NAME_COLUMNS",
     "RECORD_COLUMNS",
@@ -82,9 +82,9 @@ _GROUP_NAMES = ("egid_name", "rgid_name")
 #: The label of each row's input when the inputs are given labelled (``{"host1":
 #: paths, ...}``): dictionary-encoded, null for an input given without one. Tells the
 #: machines of one case apart in a merged timeline.
-HOST_COLUMN = "host"
+LABEL_COLUMN = "label"
 #: Paths, or paths by label (``{"host1": "/evidence/host1/audit", ...}``): every file a
-#: label's paths name gets the label in the :data:`HOST_COLUMN`.
+#: label's paths name gets the label in the :data:`LABEL_COLUMN`.
 InputsArg = PathsArg | Mapping[str, PathsArg]
 #: Records per batch unless told otherwise.
 DEFAULT_BATCH_SIZE = 65_536
@@ -108,11 +108,11 @@ def check_columns(
     *,
     passwd: bool = False,
     group: bool = False,
-    host: bool = False,
+    label: bool = False,
 ) -> list[str]:
     """``columns`` as a list once each names a records-view column (:data:`RECORD_COLUMNS`,
     :data:`EVENT_COLUMNS`, :data:`NAME_COLUMNS` when ``passwd``/``group`` files are
-    given, :data:`HOST_COLUMN` when inputs are labelled) once; else ``ValueError`` naming
+    given, :data:`LABEL_COLUMN` when inputs are labelled) once; else ``ValueError`` naming
     the bad ones. The one place column names are
     checked (the command line's ``--columns`` too)."""
     if isinstance(columns, str):
@@ -122,7 +122,7 @@ def check_columns(
         raise ValueError("columns must name at least one column")
     if len(set(out)) != len(out):
         raise ValueError(f"columns named more than once: {out}")
-    known = [*RECORD_COLUMNS, *EVENT_COLUMNS, *NAME_COLUMNS, HOST_COLUMN]
+    known = [*RECORD_COLUMNS, *EVENT_COLUMNS, *NAME_COLUMNS, LABEL_COLUMN]
     unknown = [c for c in out if c not in known]
     if unknown:
         raise ValueError(
@@ -135,19 +135,19 @@ def check_columns(
         if c in NAME_COLUMNS and not (group if c in _GROUP_NAMES else passwd):
             table = "group" if c in _GROUP_NAMES else "passwd"
             raise ValueError(f"{c} needs the trail machine's {table} file ({table}=)")
-    if HOST_COLUMN in out and not host:
-        raise ValueError(f"{HOST_COLUMN} needs labelled inputs ({{label: paths}}, --label)")
+    if LABEL_COLUMN in out and not label:
+        raise ValueError(f"{LABEL_COLUMN} needs labelled inputs ({{label: paths}}, --label)")
     return out
 
 
 def _columns(
-    columns: Sequence[str] | None, events: EventsOption, names: _Names | None, host: bool
+    columns: Sequence[str] | None, events: EventsOption, names: _Names | None, label: bool
 ) -> tuple[list[str], list[str]]:
     """(output columns, native columns to build). Default: every column."""
     if columns is None:
         out = list(RECORD_COLUMNS)
-        if host:
-            out.insert(out.index("source"), HOST_COLUMN)
+        if label:
+            out.insert(out.index("source"), LABEL_COLUMN)
         if events is not False:
             at = out.index("event") + 1
             out[at:at] = EVENT_COLUMNS
@@ -160,16 +160,16 @@ def _columns(
             events,
             passwd=names is not None and names.users is not None,
             group=names is not None and names.groups is not None,
-            host=host,
+            label=label,
         )
-    derived = [*EVENT_COLUMNS, *NAME_COLUMNS, HOST_COLUMN]
+    derived = [*EVENT_COLUMNS, *NAME_COLUMNS, LABEL_COLUMN]
     native = [c for c in out if c not in derived]
     if any(c in EVENT_COLUMNS for c in out) and "event" not in native:
         native.append("event")
     for c in out:
         if c in NAME_COLUMNS and NAME_COLUMNS[c] not in native:
             native.append(NAME_COLUMNS[c])
-    if HOST_COLUMN in out and "source" not in native:
+    if LABEL_COLUMN in out and "source" not in native:
         native.append("source")
     return out, native
 
@@ -276,7 +276,7 @@ class _Enricher:
             elif name in NAME_COLUMNS:
                 assert names is not None
                 fields.append(pa.field(name, names.type))
-            elif name == HOST_COLUMN:
+            elif name == LABEL_COLUMN:
                 assert labels is not None
                 fields.append(pa.field(name, labels.type))
             else:
@@ -294,7 +294,7 @@ class _Enricher:
             elif name in NAME_COLUMNS:
                 assert self.names is not None
                 out.append(self.names.column(name, columns[NAME_COLUMNS[name]]))
-            elif name == HOST_COLUMN:
+            elif name == LABEL_COLUMN:
                 assert self.labels is not None
                 out.append(self.labels.column(columns["source"]))
             else:
@@ -413,7 +413,7 @@ def stream(
 ) -> BatchStream:
     """The one stream behind every Arrow export: ``inputs`` are ``(name, path or bytes)``
     pairs (paths read through a bounded window, or memory-mapped with ``map_files``).
-    ``labels``: each input's label for :data:`HOST_COLUMN` (None: no such column).
+    ``labels``: each input's label for :data:`LABEL_COLUMN` (None: no such column).
     ``order="time"`` merges every input by (time, msec, input order) instead
     (:func:`iter_trails`).
     ``where`` is tested on each framed record in Rust, on the worker threads, before any
@@ -442,14 +442,14 @@ def stream(
     names = names_option(passwd, group)
     if labels is not None and len(labels) != len(inputs):
         raise ValueError("labels must give one label (or None) per input")
-    hosts = None if labels is None else _Labels(labels)
-    out, build = _columns(columns, events, names, hosts is not None)
+    labelled = None if labels is None else _Labels(labels)
+    out, build = _columns(columns, events, names, labelled is not None)
     native = _native.arrow_stream(
         list(inputs), view="records", columns=build, validate=validate, **common
     )
     if out == build:
         return BatchStream(native, keep=keep)
-    return BatchStream(native, _Enricher(native.schema, out, events, names, hosts), keep)
+    return BatchStream(native, _Enricher(native.schema, out, events, names, labelled), keep)
 
 
 def warn_undecided(reports: Sequence[InputReport], stacklevel: int = 2) -> None:
@@ -552,7 +552,7 @@ def iter_trails(
     reordered.
 
     ``paths`` given by label (``{"host1": "/evidence/host1/audit", "host2": ...}``) add
-    the :data:`HOST_COLUMN` naming each row's label: the machines of one case told
+    the :data:`LABEL_COLUMN` naming each row's label: the machines of one case told
     apart in one timeline.
     ``prefetch`` > 0 decodes up to that many batches ahead on a thread of its own, so the
     consumer's work (writing Parquet, say) overlaps decoding.

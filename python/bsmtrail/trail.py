@@ -88,6 +88,10 @@ class VerifyReport:
     #: The earliest and latest record times anywhere in the trail.
     earliest: tuple[int, int] | None = None
     latest: tuple[int, int] | None = None
+    #: The standalone file tokens auditd writes as it opens and closes a trail, when the
+    #: trail begins (ends) with one: (offset, (seconds, msec), name).
+    opening: tuple[int, tuple[int, int], bytes] | None = None
+    closing: tuple[int, tuple[int, int], bytes] | None = None
 
     @property
     def empty(self) -> bool:
@@ -459,6 +463,8 @@ def _verify(trail: Trail, events: EventsArg, tolerance_ms: int, threads: int) ->
         token_counts=dict(v.token_counts),
         earliest=v.earliest,
         latest=v.latest,
+        opening=v.opening,
+        closing=v.closing,
     )
 
 

@@ -20,7 +20,19 @@ is what an analyst must hear about:
   written just after a rotation are normal);
 * ``stray_trail``: a file whose name is not a trail's but whose bytes are (or are
   compressed): a renamed trail. Other files are listed in the notes;
-* ``empty``: a trail file holding no record.
+* ``empty``: a trail file holding no record;
+* ``missing_trail``: the standalone file tokens chaining the trails name one that is not
+  there (a trail deleted from the middle of the set);
+* ``unclosed``: a trail opened with auditd's file token and named as closed, but without
+  the closing token: its end was cut off at a record boundary (a cut inside a record is
+  the per-trail report's truncated tail);
+* ``renamed``: a trail whose file tokens name another interval than its file name.
+
+The file tokens follow one of two conventions, told apart by what they name: each trail's
+own name (``START.not_terminated`` as it opens, ``START.END`` as it closes: bsmtrail's
+writer and generator), or its neighbours' (Solaris auditd: the previous trail as it
+opens, the next as it closes). Trails without file tokens (FreeBSD's and macOS's auditd
+write none) are checked by their names alone.
 
 Damage, a cut tail, sequence gaps and time running backwards inside each trail are the
 per-trail report's (:meth:`bsmtrail.Trail.verify`); :func:`check` adds the set's findings.
@@ -204,11 +216,16 @@ def check(
         report.notes.append(f"other files, not trails: {', '.join(others)}")
     given = dict(reports or {})
     tolerance = timedelta(milliseconds=tolerance_ms)
-    for i, t in enumerate(trails):
+    verified: list[VerifyReport] = []
+    for t in trails:
         r = given.get(t.name)
         if r is None:
             r = open_trail(os.path.join(root, t.name)).verify()
+        verified.append(r)
+    for i, t in enumerate(trails):
+        r = verified[i]
         findings += _content(t, r, tolerance)
+        findings += _marks(t, r)
         last = i + 1 == len(trails)
         if t.state == "crash_recovery":
             findings.append(
@@ -238,7 +255,8 @@ def check(
                 )
         if last:
             break
-        findings += _link(t, trails[i + 1])
+        missing = _chain(t, r, trails[i + 1], verified[i + 1])
+        findings += missing or _link(t, trails[i + 1])
     report.findings = findings
     return report
 
@@ -304,3 +322,67 @@ def _content(t: TrailName, r: VerifyReport, tolerance: timedelta) -> list[Findin
             last,
         )
     ]
+
+
+def _mark(m: tuple[int, tuple[int, int], bytes] | None) -> TrailName | None:
+    """The trail a file token names (by its base name), or None."""
+    if m is None:
+        return None
+    return parse_name(os.path.basename(os.fsdecode(m[2])))
+
+
+def _chain(a: TrailName, ra: VerifyReport, b: TrailName, rb: VerifyReport) -> list[Finding]:
+    """What the file tokens linking trail ``a`` and the next one, ``b``, say is missing
+    between them (neighbour-naming tokens only; self-naming ones name no neighbour)."""
+    named = []
+    nxt, prev = _mark(ra.closing), _mark(rb.opening)
+    if nxt is not None and nxt.start != a.start and nxt.start != b.start:
+        named.append((nxt, f"{a.name} names {nxt.name} as the next trail"))
+    if prev is not None and prev.start != b.start and prev.start != a.start:
+        named.append((prev, f"{b.name} names {prev.name} as the trail before it"))
+    if not named:
+        return []
+    missing = sorted({n.name for n, _ in named})
+    start = a.end or (_ms_time(ra.latest) if ra.latest else a.start)
+    return [
+        Finding(
+            "missing_trail",
+            (a.name, *missing, b.name),
+            f"{'; '.join(why for _, why in named)}: not in the set (deleted?); nothing "
+            f"covers {_text(start)} to {_text(b.start)} UTC",
+            start,
+            b.start,
+        )
+    ]
+
+
+def _marks(t: TrailName, r: VerifyReport) -> list[Finding]:
+    """What a trail's own file tokens say against its name."""
+    out = []
+    opening, closing = _mark(r.opening), _mark(r.closing)
+    if t.state == "terminated" and r.opening is not None and r.closing is None:
+        if not r.truncated_tail:
+            out.append(
+                Finding(
+                    "unclosed",
+                    (t.name,),
+                    f"{t.name}: opens with auditd's file token and is named as closed, but "
+                    f"has no closing file token: its end was cut off after offset "
+                    f"{r.nbytes} (truncated at a record boundary?)",
+                    t.start,
+                    t.end,
+                )
+            )
+    own = [m for m in (opening, closing) if m is not None and m.start == t.start]
+    for m in own:
+        if m.end is not None and t.end is not None and m.end != t.end:
+            out.append(
+                Finding(
+                    "renamed",
+                    (t.name,),
+                    f"{t.name}: its closing file token names it {m.name}: the file was renamed",
+                    t.start,
+                    m.end,
+                )
+            )
+    return out

@@ -199,6 +199,15 @@ pub struct Verified {
     earliest: Option<verify::Time>,
     latest: Option<verify::Time>,
     token_counts: Vec<(String, u64)>,
+    /// The file tokens the trail opens and ends with: (offset, (seconds, msec), name).
+    opening: Option<FileMark>,
+    closing: Option<FileMark>,
+}
+
+type FileMark = (u64, verify::Time, Vec<u8>);
+
+fn mark(m: Option<verify::FileMark>) -> Option<FileMark> {
+    m.map(|m| (m.offset as u64, m.time, m.name))
 }
 
 /// What `Reader.scan` found (`crate::verify::Scan`), field by field.
@@ -313,6 +322,8 @@ impl Reader {
             last_time: r.last_time,
             earliest: r.earliest,
             latest: r.latest,
+            opening: mark(r.opening),
+            closing: mark(r.closing),
             token_counts: r
                 .token_counts
                 .iter()

@@ -146,7 +146,7 @@ def _columns(args: argparse.Namespace) -> list[str] | None:
         args.columns,
         passwd=args.passwd is not None,
         group=args.group is not None,
-        host=bool(args.label),
+        label=bool(args.label),
     )
 
 

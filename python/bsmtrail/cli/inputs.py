@@ -299,13 +299,13 @@ class Inputs:
 
 
 def parse_columns(
-    text: str, *, passwd: bool = False, group: bool = False, host: bool = False
+    text: str, *, passwd: bool = False, group: bool = False, label: bool = False
 ) -> list[str]:
     """``--columns A,B,...``: records-view column names, checked (``arrow.check_columns``;
-    name columns need ``--passwd``/``--group``, ``host`` needs ``--label``)."""
+    name columns need ``--passwd``/``--group``, ``label`` needs ``--label``)."""
     cols = [c.strip() for c in text.split(",") if c.strip()]
     try:
-        return check_columns(cols, passwd=passwd, group=group, host=host)
+        return check_columns(cols, passwd=passwd, group=group, label=label)
     except ValueError as e:
         raise UsageError(f"--columns: {e}") from None
 
