@@ -43,6 +43,10 @@ pub const DEFAULT_WINDOW_MS: u64 = 30_000;
 pub const MAX_HELD: usize = 1 << 20;
 pub const MIN_HELD: usize = 1024;
 
+/// Each input's pages are released behind the merge in steps of this many bytes: the
+/// resident set stays near one step per input, however many inputs are interleaved.
+const RELEASE_STEP: usize = 1 << 20;
+
 #[derive(Clone, Debug)]
 pub struct Options {
     pub mode: Mode,
@@ -196,6 +200,8 @@ pub struct Merger {
     started: bool,
     /// Items one lane holds at most.
     held_per_lane: usize,
+    /// A mapped input that changed while it was read (its check, before it was let go).
+    io_error: Option<String>,
 }
 
 impl Merger {
@@ -204,6 +210,7 @@ impl Merger {
         let held_per_lane = (opts.max_held / inputs.len().max(1)).max(MIN_HELD.min(opts.max_held));
         Merger {
             held_per_lane,
+            io_error: None,
             lanes: inputs
                 .into_iter()
                 .map(|input| Lane {
@@ -250,6 +257,15 @@ impl Merger {
         self.lanes.len()
     }
 
+    /// An error if a mapped input changed while it was read (it shrank: the bytes read
+    /// there were zeros, not the trail's). Callers check after each chunk.
+    pub fn check(&self) -> std::io::Result<()> {
+        if let Some(e) = &self.io_error {
+            return Err(std::io::Error::other(e.clone()));
+        }
+        self.lanes.iter().try_for_each(|l| l.input.source.check())
+    }
+
     /// Frame lane `i` until its earliest held item may go (or it is empty and ended).
     fn fill(&mut self, i: usize) {
         let window = i128::from(self.opts.window_ms);
@@ -265,6 +281,14 @@ impl Merger {
                     return;
                 }
             } else if lane.ended {
+                // Done with this input: unmap it now (a set of many rotated trails is
+                // read one after another), after checking its bytes were all there.
+                if !lane.input.source.bytes().is_empty() {
+                    if let Err(e) = lane.input.source.check() {
+                        self.io_error.get_or_insert(e.to_string());
+                    }
+                    self.lanes[i].input.source = Source::from_owner(Vec::<u8>::new());
+                }
                 return;
             }
             self.pull(i);
@@ -390,8 +414,9 @@ impl Merger {
                 time: h.time,
                 kind: h.kind,
             });
-            // Pages this input has given out behind its held items can go.
-            l.input.source.release(h.offset);
+            // Pages this input has given out can go (a held item behind them is read
+            // again from the page cache).
+            l.input.source.release_every(h.offset, RELEASE_STEP);
             self.fill(i);
         }
         for (i, l) in self.lanes.iter_mut().enumerate() {

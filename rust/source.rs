@@ -149,10 +149,18 @@ impl Source {
     /// no-op for owned bytes and slices; called per record, so the common case is one
     /// relaxed load.
     pub fn release(&self, pos: usize) {
+        self.release_every(pos, RELEASE_STEP);
+    }
+
+    /// [`Source::release`], acted on every `step` bytes (at least one page): a merge of
+    /// many inputs releases each in smaller steps, so its resident set stays near one
+    /// step per input.
+    pub fn release_every(&self, pos: usize, step: usize) {
         let Some(m) = self.mapped.as_ref().filter(|_| self.whole) else {
             return;
         };
-        let end = (pos - pos % RELEASE_STEP).min(m.map.len());
+        let step = step.max(4096);
+        let end = (pos - pos % step).min(m.map.len());
         if end <= m.released.load(Ordering::Relaxed) {
             return;
         }

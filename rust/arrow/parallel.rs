@@ -609,7 +609,13 @@ impl Framer {
         if self.done {
             return None;
         }
-        let Some(g) = merger.next_chunk(max_records, max_bytes) else {
+        let next = merger.next_chunk(max_records, max_bytes);
+        if let Err(e) = merger.check() {
+            self.fatal = Some(ArrowError::IoError(e.to_string(), e));
+            self.done = true;
+            return None;
+        }
+        let Some(g) = next else {
             self.done = true;
             if self.mode == Mode::Strict {
                 if let Some((_, e)) = merger.fatal() {

@@ -109,7 +109,13 @@ impl Merge {
         let gathered = py.detach(|| {
             let mut st = lock(&self.state);
             loop {
-                let g = st.merger.next_chunk(1 << 16, 8 << 20)?;
+                let next = st.merger.next_chunk(1 << 16, 8 << 20);
+                if let Err(e) = st.merger.check() {
+                    return Err(e);
+                }
+                let Some(g) = next else {
+                    return Ok(None);
+                };
                 let st = &mut *st;
                 for &(i, n, _) in &g.framed {
                     st.found[i as usize].records += n;
@@ -125,11 +131,11 @@ impl Merge {
                     }
                 }
                 if g.pieces.iter().any(|p| p.len > 0) {
-                    return Some(g);
+                    return Ok(Some(g));
                 }
             }
         });
-        let Some(g) = gathered else {
+        let Some(g) = gathered? else {
             return Ok(None);
         };
         let (inputs, offsets) = g
