@@ -13,7 +13,7 @@
 //! (the clock set back, a record inserted by hand) is never reordered silently: it is
 //! reported ([`Late`]) and goes out right after the item framed before it in its input,
 //! as if stamped with that one's time. The same holds when a lane's
-//! heap reaches its bound (a hostile trail of identical times would otherwise be held
+//! queue reaches its bound (a hostile trail of identical times would otherwise be held
 //! whole).
 //!
 //! Memory: one heap entry per item still in a lane's window (no record bytes: the inputs
@@ -29,7 +29,7 @@ use crate::source::Source;
 use crate::tally::Kept;
 use crate::tokens::{self, DecodeOptions, Token};
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// A record's time as `Record.time` reads it: seconds (signed: 64-bit headers) and msec.
 pub type Time = (i64, u64);
@@ -81,10 +81,15 @@ pub struct Input {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PieceKind {
     /// `index`: the record's number in its input (0 for the first).
-    Record { index: u64 },
+    Record {
+        index: u64,
+    },
     File,
-    /// Boxed: damage is rare, and a small held item keeps a lane's heap small.
-    Damage { len: u64, error: Box<DecodeError> },
+    /// Boxed: damage is rare, and a small held item keeps a lane's queue small.
+    Damage {
+        len: u64,
+        error: Box<DecodeError>,
+    },
 }
 
 /// One item of a gathered chunk: `len` bytes at `rel` in the chunk's buffer (none for
@@ -169,7 +174,9 @@ struct Lane {
     pos: usize,
     /// Framing found the end (or, strictly, its first error).
     ended: bool,
-    held: BinaryHeap<Reverse<Held>>,
+    /// Held items in (key, seq) order: a trail is nearly in order, so most items go on
+    /// the back, and the few out of order are inserted by binary search.
+    held: VecDeque<Held>,
     seq: u64,
     records: u64,
     /// The newest time framed so far.
@@ -184,11 +191,14 @@ struct Lane {
 
 type Filter = Box<dyn Fn(&[u8]) -> bool + Send>;
 
+/// A lane's earliest item's place in the merge: (its key, lane, its position in the lane).
+type Head = (Time, u32, u64);
+
 /// The k-way merge (see the module).
 pub struct Merger {
     lanes: Vec<Lane>,
-    /// Lanes with an item ready: (its time, lane, its position).
-    heads: BinaryHeap<Reverse<(Time, u32, u64)>>,
+    /// Lanes with an item ready, earliest first.
+    heads: BinaryHeap<Reverse<Head>>,
     opts: Options,
     filter: Option<Filter>,
     late: Kept<Late>,
@@ -217,7 +227,7 @@ impl Merger {
                     input,
                     pos: 0,
                     ended: false,
-                    held: BinaryHeap::new(),
+                    held: VecDeque::new(),
                     seq: 0,
                     records: 0,
                     newest: None,
@@ -266,19 +276,18 @@ impl Merger {
         self.lanes.iter().try_for_each(|l| l.input.source.check())
     }
 
-    /// Frame lane `i` until its earliest held item may go (or it is empty and ended).
-    fn fill(&mut self, i: usize) {
+    /// Frame lane `i` until its earliest held item may go (or it is empty and ended);
+    /// that item's place in the merge, if any.
+    fn fill(&mut self, i: usize) -> Option<Head> {
         let window = i128::from(self.opts.window_ms);
         loop {
             let lane = &self.lanes[i];
-            if let Some(Reverse(top)) = lane.held.peek() {
+            if let Some(top) = lane.held.front() {
                 let ready = lane.ended
                     || lane.held.len() >= self.held_per_lane
                     || lane.newest.is_some_and(|n| millis(top.key) + window <= n);
                 if ready {
-                    let (t, s) = (top.key, top.seq);
-                    self.heads.push(Reverse((t, i as u32, s)));
-                    return;
+                    return Some((top.key, i as u32, top.seq));
                 }
             } else if lane.ended {
                 // Done with this input: unmap it now (a set of many rotated trails is
@@ -289,7 +298,7 @@ impl Merger {
                     }
                     self.lanes[i].input.source = Source::from_owner(Vec::<u8>::new());
                 }
-                return;
+                return None;
             }
             self.pull(i);
         }
@@ -371,14 +380,20 @@ impl Merger {
         lane.newest = Some(lane.newest.map_or(m, |n| n.max(m)));
         lane.previous = key;
         lane.seq += 1;
-        lane.held.push(Reverse(Held {
+        let held = Held {
             key,
             time,
             seq: lane.seq,
             offset,
             len,
             kind,
-        }));
+        };
+        if lane.held.back().map_or(true, |b| *b <= held) {
+            lane.held.push_back(held);
+        } else {
+            let at = lane.held.partition_point(|h| *h <= held);
+            lane.held.insert(at, held);
+        }
     }
 
     /// The next chunk of merged items (about `max_items` items or `max_bytes` bytes), or
@@ -387,17 +402,34 @@ impl Merger {
         if !self.started {
             self.started = true;
             for i in 0..self.lanes.len() {
-                self.fill(i);
+                if let Some(h) = self.fill(i) {
+                    self.heads.push(Reverse(h));
+                }
             }
         }
         let mut g = Gathered::default();
+        // The lane just given from stays out of the heap while its next item is still the
+        // earliest (a run of one trail: a rotated set is read one trail after another).
+        let mut current: Option<Head> = None;
         while g.pieces.len() < max_items && g.bytes.len() < max_bytes {
-            let Some(Reverse((_, lane, _))) = self.heads.pop() else {
-                break;
+            let next = match current.take() {
+                Some(c) if self.heads.peek().map_or(true, |Reverse(p)| c <= *p) => c,
+                Some(c) => {
+                    self.heads.push(Reverse(c));
+                    match self.heads.pop() {
+                        Some(Reverse(p)) => p,
+                        None => break,
+                    }
+                }
+                None => match self.heads.pop() {
+                    Some(Reverse(p)) => p,
+                    None => break,
+                },
             };
+            let lane = next.1;
             let i = lane as usize;
             let l = &mut self.lanes[i];
-            let Some(Reverse(h)) = l.held.pop() else {
+            let Some(h) = l.held.pop_front() else {
                 continue;
             };
             l.released = Some(h.key);
@@ -417,7 +449,10 @@ impl Merger {
             // Pages this input has given out can go (a held item behind them is read
             // again from the page cache).
             l.input.source.release_every(h.offset, RELEASE_STEP);
-            self.fill(i);
+            current = self.fill(i);
+        }
+        if let Some(c) = current {
+            self.heads.push(Reverse(c));
         }
         for (i, l) in self.lanes.iter_mut().enumerate() {
             if l.framed.0 > 0 {
@@ -503,11 +538,18 @@ mod tests {
     fn inversions_within_the_window_are_put_right_larger_ones_reported() {
         let r = rec(0, 0, 1).len() as u64;
         // 103 is 3 s behind 106: within a 5 s window. 90 is 16 s behind: late.
-        let a = trail(&[(100, 0), (106, 0), (103, 0), (120, 0), (90, 0), (121, 0)], 1);
+        let a = trail(
+            &[(100, 0), (106, 0), (103, 0), (120, 0), (90, 0), (121, 0)],
+            1,
+        );
         let (out, late) = merge(vec![a], 5000);
         let secs: Vec<i64> = out.iter().map(|o| o.2 .0).collect();
         assert_eq!(secs, vec![100, 103, 106, 120, 90, 121]);
-        assert_eq!(out[4].1, 4 * r, "the late record goes next, at its own offset");
+        assert_eq!(
+            out[4].1,
+            4 * r,
+            "the late record goes next, at its own offset"
+        );
         assert_eq!(
             late,
             vec![Late {
@@ -562,7 +604,13 @@ mod tests {
         let kinds: Vec<_> = g
             .pieces
             .iter()
-            .map(|p| (p.input, p.offset, matches!(p.kind, PieceKind::Damage { .. })))
+            .map(|p| {
+                (
+                    p.input,
+                    p.offset,
+                    matches!(p.kind, PieceKind::Damage { .. }),
+                )
+            })
             .collect();
         let r = rec(0, 0, 1).len() as u64;
         assert_eq!(

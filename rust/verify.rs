@@ -71,8 +71,15 @@ pub struct FileMark {
 
 fn file_mark(data: &[u8], offset: usize, len: usize) -> Option<FileMark> {
     let bytes = data.get(offset..offset + len)?;
-    match tokens::decode(bytes, 0, tokens::DecodeOptions::PRAUDIT).ok()?.token {
-        Token::File { seconds, msec, name } => {
+    match tokens::decode(bytes, 0, tokens::DecodeOptions::PRAUDIT)
+        .ok()?
+        .token
+    {
+        Token::File {
+            seconds,
+            msec,
+            name,
+        } => {
             let end = name.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
             Some(FileMark {
                 offset,

@@ -62,8 +62,9 @@ class Timeline:
     :meth:`chunks` for gathered chunks, or :meth:`records` for ``(name, offset, item)``
     tuples; :meth:`report` once done. ``praudit_framing`` frames a strict read on the
     header's count alone, as praudit and auditreduce do (each input then stops silently at
-    its first framing problem, as praudit stops a file). Close it (or use ``with``) to
-    remove decompressed copies."""
+    its first framing problem, as praudit stops a file). ``prefilter``: a selection whose
+    header check drops records as they are framed (only a first look: :func:`reduce`
+    gives the full verdict). Close it (or use ``with``) to remove decompressed copies."""
 
     def __init__(
         self,
@@ -72,6 +73,7 @@ class Timeline:
         mode: Mode = "recover",
         window_ms: int = MERGE_WINDOW_MS,
         praudit_framing: bool = False,
+        prefilter: _native.Selection | None = None,
     ) -> None:
         if mode not in ("strict", "recover"):
             raise ValueError(f"mode must be 'strict' or 'recover', not {mode!r}")
@@ -88,6 +90,7 @@ class Timeline:
                 mode=mode,
                 window_ms=window_ms,
                 count_framing=praudit_framing,
+                selection=prefilter,
             )
         except BaseException:
             self.close()
@@ -157,37 +160,48 @@ def render(
 
 @dataclass(frozen=True)
 class Reduced:
-    """What :func:`reduce` kept: records ``kept`` of ``seen`` (every input's records)."""
+    """What :func:`reduce` kept: records ``kept`` of ``seen`` (every input's records),
+    and what the merge found in each input."""
 
     kept: int
     seen: int
+    inputs: list[InputReport]
 
 
 def reduce(
-    timeline: Timeline,
+    paths: PathsArg,
     sel: _native.Selection,
     out: str | os.PathLike[str] | BinaryIO,
     *,
+    mode: Mode = "strict",
+    window_ms: int = MERGE_WINDOW_MS,
     threads: int | None = None,
 ) -> Reduced:
-    """Write the records of ``timeline`` that ``sel`` keeps, whole and in time order, to
+    """Write the records of ``paths``, merged by time, that ``sel`` keeps, whole, to
     ``out`` (a path, written under a temporary name and renamed into place when complete;
     or a binary file object): a trail that pipes into ``print`` or praudit. The output
-    may not be one of the inputs."""
+    may not be one of the inputs. ``mode="strict"`` frames each input as auditreduce
+    does (it stops at its first framing problem, in its report's ``error``). The
+    selection's header check drops records as they are framed; the rest of the verdict
+    is given on ``threads`` workers, chunk by chunk."""
     workers = worker_threads(threads)
+    with Timeline(
+        paths, mode=mode, window_ms=window_ms, praudit_framing=mode == "strict", prefilter=sel
+    ) as tl:
 
-    def run(f: BinaryIO) -> Reduced:
-        kept = 0
-        for chunk in timeline.chunks():
-            # Gathered chunks hold whole records only: a strict read of one never stops.
-            n, _, _, _, _ = _native.reduce(chunk.slice, sel, f, mode="strict", threads=workers)
-            kept += n
-        f.flush()
-        return Reduced(kept, sum(r.records for r in timeline.report()))
+        def run(f: BinaryIO) -> Reduced:
+            kept = 0
+            for chunk in tl.chunks():
+                # Gathered chunks hold whole records only: a strict read never stops.
+                n, _, _, _, _ = _native.reduce(chunk.slice, sel, f, mode="strict", threads=workers)
+                kept += n
+            f.flush()
+            reports = tl.report()
+            return Reduced(kept, sum(r.records for r in reports), reports)
 
-    if isinstance(out, (str, os.PathLike)):
-        check_output(out, timeline.names)
-        with contextlib.ExitStack() as stack:
-            tmp = stack.enter_context(atomic_file(out))
-            return run(stack.enter_context(open(tmp, "wb")))
-    return run(out)
+        if isinstance(out, (str, os.PathLike)):
+            check_output(out, tl.names)
+            with contextlib.ExitStack() as stack:
+                tmp = stack.enter_context(atomic_file(out))
+                return run(stack.enter_context(open(tmp, "wb")))
+        return run(out)

@@ -8,6 +8,7 @@ until a record's ``tokens`` are asked for.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import os
 from collections.abc import Callable, Iterator
@@ -90,8 +91,8 @@ class VerifyReport:
     latest: tuple[int, int] | None = None
     #: The standalone file tokens auditd writes as it opens and closes a trail, when the
     #: trail begins (ends) with one: (offset, (seconds, msec), name).
-    opening: tuple[int, tuple[int, int], bytes] | None = None
-    closing: tuple[int, tuple[int, int], bytes] | None = None
+    opening: tuple[int, tuple[int, int], builtins.bytes] | None = None
+    closing: tuple[int, tuple[int, int], builtins.bytes] | None = None
 
     @property
     def empty(self) -> bool:

@@ -741,7 +741,10 @@ fn frame_range(ctx: &Ctx, r: &Range, notes: &mut Notes) -> (Segment, usize) {
 fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Decoded {
     let mut notes = Notes::default();
     for l in &chunk.late {
-        notes.of(l.input as i32).late.push((l.offset, l.time, l.after));
+        notes
+            .of(l.input as i32)
+            .late
+            .push((l.offset, l.time, l.after));
     }
     for &(source, records, bytes) in &chunk.framed {
         let n = notes.of(source);

@@ -4,6 +4,7 @@
 
 use super::errors::to_pyexc;
 use super::mode::PyMode;
+use super::select::Selection;
 use super::source::{source_from, TrailSlice};
 use super::tally::DamageLog;
 use crate::framing::Check;
@@ -12,7 +13,7 @@ use crate::source::Source;
 use crate::tally::{DamageLog as Log, Kept};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What the merge found in one input.
 struct Found {
@@ -53,14 +54,17 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 impl Merge {
     /// `inputs`: paths (memory-mapped) or bytes. `count_framing`: a strict read frames on
     /// the header's count alone (praudit, auditreduce) instead of checking trailers.
+    /// `selection`: records its header check rejects are dropped as they are framed
+    /// (counted, never gathered); the caller gives the full verdict.
     #[new]
-    #[pyo3(signature = (inputs, *, mode, window_ms, count_framing = false, keep = 1000))]
+    #[pyo3(signature = (inputs, *, mode, window_ms, count_framing = false, keep = 1000, selection = None))]
     fn new(
         inputs: Vec<Bound<'_, PyAny>>,
         mode: PyMode,
         window_ms: u64,
         count_framing: bool,
         keep: usize,
+        selection: Option<PyRef<'_, Selection>>,
     ) -> PyResult<Self> {
         if inputs.is_empty() {
             return Err(PyValueError::new_err("a merge needs at least one input"));
@@ -92,11 +96,13 @@ impl Merge {
             keep,
             ..merge::Options::default()
         };
+        let mut merger = Merger::new(lanes, opts);
+        if let Some(sel) = selection {
+            let sel = Arc::clone(&sel.core);
+            merger = merger.with_filter(move |rec| sel.prefilter(rec));
+        }
         Ok(Merge {
-            state: Mutex::new(State {
-                merger: Merger::new(lanes, opts),
-                found,
-            }),
+            state: Mutex::new(State { merger, found }),
         })
     }
 
@@ -127,7 +133,9 @@ impl Merge {
                 }
                 for p in &g.pieces {
                     if let PieceKind::Damage { len, error } = &p.kind {
-                        st.found[p.input as usize].damage.push(p.offset, *len, error);
+                        st.found[p.input as usize]
+                            .damage
+                            .push(p.offset, *len, error);
                     }
                 }
                 if g.pieces.iter().any(|p| p.len > 0) {
@@ -157,8 +165,7 @@ impl Merge {
     /// records (offset, time, time they went out as) with their total.
     fn report(&self) -> Vec<(u64, DamageLog, Vec<LateEntry>, u64)> {
         let st = lock(&self.state);
-        st
-            .found
+        st.found
             .iter()
             .map(|f| {
                 (

@@ -13,7 +13,7 @@ from ..arrow import MERGE_WINDOW_MS
 from ..outputs import atomic_file, check_output
 from ..select import SelectionError, parse_auditreduce_args, reduce, selection
 from ..sources import materialize
-from ..timeline import InputReport, Timeline
+from ..timeline import InputReport
 from ..timeline import reduce as reduce_timeline
 from ..types import Mode
 from .inputs import expand_paths, late_lines
@@ -174,11 +174,10 @@ def main(argv: Sequence[str]) -> int:
         else:
             sink = sys.stdout.buffer
         if ours.get("merge"):
-            tl = stack.enter_context(
-                Timeline(names, mode=mode, window_ms=window_ms, praudit_framing=mode == "strict")
+            merged = reduce_timeline(
+                names, sel, sink, mode=mode, window_ms=window_ms, threads=threads
             )
-            reduce_timeline(tl, sel, sink, threads=threads)
-            return _merge_status(tl.report(), window_ms)
+            return _merge_status(merged.inputs, window_ms)
         for name in names:
             src = stack.enter_context(materialize(name))
             res = reduce(src.path, sel, sink, mode=mode, threads=threads)
