@@ -46,6 +46,59 @@ def generated_trail() -> Callable[[int], Path]:
     return generated_path
 
 
+# ---- trail sets (merge benchmarks) -------------------------------------------------------
+
+#: Header token ids (their byte count follows the id as a big-endian u32) and the file token.
+_HEADERS = {0x14, 0x15, 0x74, 0x79}
+_FILE = 0x11
+
+
+def _deal(src: Path, outs: list[Path]) -> None:
+    """Deal the records of ``src`` round-robin into ``outs`` (standalone file tokens
+    dropped): trails whose times all overlap, the hardest case for a merge."""
+    data = memoryview(src.read_bytes())
+    files = [p.open("wb", buffering=1 << 20) for p in outs]
+    try:
+        pos, n = 0, 0
+        while pos < len(data):
+            tid = data[pos]
+            if tid == _FILE:
+                pos += 11 + int.from_bytes(data[pos + 9 : pos + 11], "big")
+                continue
+            if tid not in _HEADERS:
+                raise ValueError(f"{src}: no record at offset {pos}")
+            size = int.from_bytes(data[pos + 1 : pos + 5], "big")
+            files[n % len(files)].write(data[pos : pos + size])
+            pos += size
+            n += 1
+    finally:
+        for f in files:
+            f.close()
+
+
+def trail_set(mb: int, parts: int, kind: str) -> list[Path]:
+    """``parts`` trails of ``mb`` MB in all (cached). ``kind="rotated"``: each generated
+    with its own seed, so their times follow one another as a rotated /var/audit does;
+    ``"interleaved"``: one generated trail dealt record by record into ``parts`` files, so
+    every trail spans the same time."""
+    folder = CACHE / f"set-v{_native.GENERATOR_VERSION}-{kind}-{mb}MB-{parts}"
+    paths = [folder / f"t{i:04d}.bsm" for i in range(parts)]
+    if folder.exists():
+        return paths
+    tmp = folder.with_suffix(".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    staged = [tmp / p.name for p in paths]
+    if kind == "rotated":
+        for i, p in enumerate(staged):
+            generate_trail(p, mb * MB // parts, SEED + 1 + i)
+    elif kind == "interleaved":
+        _deal(generated_path(mb), staged)
+    else:
+        raise ValueError(f"unknown trail-set kind {kind!r}")
+    tmp.replace(folder)
+    return paths
+
+
 # ---- plaso (optional) ---------------------------------------------------------------------
 
 try:

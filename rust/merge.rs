@@ -29,6 +29,7 @@ use crate::source::Source;
 use crate::tally::Kept;
 use crate::tokens::{self, DecodeOptions, Token};
 use std::cmp::{Ordering, Reverse};
+use std::collections::binary_heap::PeekMut;
 use std::collections::{BinaryHeap, VecDeque};
 
 /// A record's time as `Record.time` reads it: seconds (signed: 64-bit headers) and msec.
@@ -412,19 +413,13 @@ impl Merger {
         // earliest (a run of one trail: a rotated set is read one trail after another).
         let mut current: Option<Head> = None;
         while g.pieces.len() < max_items && g.bytes.len() < max_bytes {
-            let next = match current.take() {
-                Some(c) if self.heads.peek().map_or(true, |Reverse(p)| c <= *p) => c,
-                Some(c) => {
-                    self.heads.push(Reverse(c));
-                    match self.heads.pop() {
-                        Some(Reverse(p)) => p,
-                        None => break,
-                    }
-                }
-                None => match self.heads.pop() {
-                    Some(Reverse(p)) => p,
-                    None => break,
-                },
+            let next = match (current.take(), self.heads.peek_mut()) {
+                // The earlier of the current lane and the heap's top goes; the other
+                // takes the top's place (one sift instead of a push and a pop).
+                (Some(c), Some(mut top)) if top.0 < c => std::mem::replace(&mut *top, Reverse(c)).0,
+                (Some(c), _) => c,
+                (None, Some(top)) => PeekMut::pop(top).0,
+                (None, None) => break,
             };
             let lane = next.1;
             let i = lane as usize;

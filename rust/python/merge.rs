@@ -1,6 +1,9 @@
 //! `Merge`: the time-ordered merge of several trails (`crate::merge`) as an iterator of
 //! gathered chunks, each a `TrailSlice` of whole records that any reader of one trail
 //! (the renderer, reduce, the record iterator) takes as it is.
+//!
+//! The merge runs one chunk ahead on its own thread, so that gathering the next chunk
+//! overlaps whatever the caller does with this one (reduce's or the renderer's workers).
 
 use super::errors::to_pyexc;
 use super::mode::PyMode;
@@ -8,12 +11,14 @@ use super::select::Selection;
 use super::source::{source_from, TrailSlice};
 use super::tally::DamageLog;
 use crate::framing::Check;
-use crate::merge::{self, Merger, PieceKind};
+use crate::merge::{self, Gathered, Merger, PieceKind};
 use crate::source::Source;
 use crate::tally::{DamageLog as Log, Kept};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
 
 /// What the merge found in one input.
 struct Found {
@@ -31,8 +36,13 @@ struct State {
 /// input order). See `bsmtrail.timeline`.
 #[pyclass(module = "bsmtrail._native", frozen)]
 pub struct Merge {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
+    /// The read-ahead thread's chunks once iteration has begun, and whether its last
+    /// message (the end or an error) has come.
+    ahead: Mutex<(Option<Receiver<Next>>, bool)>,
 }
+
+type Next = std::io::Result<Option<Gathered>>;
 
 /// One gathered chunk: its bytes as a trail slice, and for each of its items (records
 /// and file tokens, in order) the input it came from and its offset there.
@@ -46,8 +56,51 @@ pub struct MergedChunk {
     offsets: Vec<u64>,
 }
 
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The next chunk holding any bytes, with what was found on the way noted in `st`.
+fn gather(st: &mut State) -> Next {
+    loop {
+        let next = st.merger.next_chunk(1 << 16, 8 << 20);
+        st.merger.check()?;
+        let Some(g) = next else {
+            return Ok(None);
+        };
+        for &(i, n, _) in &g.framed {
+            st.found[i as usize].records += n;
+        }
+        for l in &g.late {
+            st.found[l.input as usize]
+                .late
+                .push((l.offset, l.time, l.after));
+        }
+        for p in &g.pieces {
+            if let PieceKind::Damage { len, error } = &p.kind {
+                st.found[p.input as usize]
+                    .damage
+                    .push(p.offset, *len, error);
+            }
+        }
+        if g.pieces.iter().any(|p| p.len > 0) {
+            return Ok(Some(g));
+        }
+    }
+}
+
+/// Gathers chunks on a thread of its own, one ahead of the receiver. It ends after the
+/// last chunk or an error, or when the receiver is dropped (its send fails).
+fn read_ahead(state: Arc<Mutex<State>>) -> Receiver<Next> {
+    let (tx, rx) = sync_channel::<Next>(1);
+    thread::spawn(move || loop {
+        let next = gather(&mut lock(&state));
+        let last = !matches!(next, Ok(Some(_)));
+        if tx.send(next).is_err() || last {
+            return;
+        }
+    });
+    rx
 }
 
 #[pymethods]
@@ -102,7 +155,8 @@ impl Merge {
             merger = merger.with_filter(move |rec| sel.prefilter(rec));
         }
         Ok(Merge {
-            state: Mutex::new(State { merger, found }),
+            state: Arc::new(Mutex::new(State { merger, found })),
+            ahead: Mutex::new((None, false)),
         })
     }
 
@@ -110,38 +164,22 @@ impl Merge {
         slf
     }
 
-    /// The next chunk (about `max_bytes` of records), or StopIteration.
+    /// The next chunk (about 8 MiB of records), or StopIteration.
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<MergedChunk>> {
         let gathered = py.detach(|| {
-            let mut st = lock(&self.state);
-            loop {
-                let next = st.merger.next_chunk(1 << 16, 8 << 20);
-                if let Err(e) = st.merger.check() {
-                    return Err(e);
-                }
-                let Some(g) = next else {
-                    return Ok(None);
-                };
-                let st = &mut *st;
-                for &(i, n, _) in &g.framed {
-                    st.found[i as usize].records += n;
-                }
-                for l in &g.late {
-                    st.found[l.input as usize]
-                        .late
-                        .push((l.offset, l.time, l.after));
-                }
-                for p in &g.pieces {
-                    if let PieceKind::Damage { len, error } = &p.kind {
-                        st.found[p.input as usize]
-                            .damage
-                            .push(p.offset, *len, error);
-                    }
-                }
-                if g.pieces.iter().any(|p| p.len > 0) {
-                    return Ok(Some(g));
-                }
+            let mut ahead = lock(&self.ahead);
+            let (rx, ended) = &mut *ahead;
+            if *ended {
+                return Ok(None);
             }
+            let rx = rx.get_or_insert_with(|| read_ahead(Arc::clone(&self.state)));
+            let next = rx.recv().unwrap_or_else(|_| {
+                // The thread always says how it ended: a closed channel without that
+                // is a panic, and the chunks it would have given must not go unnoticed.
+                Err(std::io::Error::other("the merge stopped unexpectedly"))
+            });
+            *ended = !matches!(next, Ok(Some(_)));
+            next
         });
         let Some(g) = gathered? else {
             return Ok(None);
