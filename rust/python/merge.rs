@@ -24,7 +24,7 @@ use std::thread;
 struct Found {
     records: u64,
     damage: Log,
-    late: Kept<(u64, (i64, u64), (i64, u64))>,
+    late: Kept<LateEntry>,
 }
 
 struct State {
