@@ -14,6 +14,10 @@
 //! Cheap criteria come first: the header is the first token, and [`Selection::matches`]
 //! stops at the first token that fails, so a record rejected on event, time or class costs
 //! one header decode. The Arrow pipeline and [`crate::reduce`] call it on framed spans.
+//!
+//! [`Rows`] are criteria of another kind: on the records view's columns (`time`, the
+//! first subject's ids and pid), so that a dataframe filter on those columns can be
+//! pushed into the reader and keep exactly the records whose rows it would keep.
 
 use crate::tokens::{ids, Addr, DecodeOptions, Header, Subject, Token, TokenIter};
 use regex::bytes::{Regex, RegexBuilder};
@@ -37,6 +41,9 @@ const OPT_U: u32 = 0x10000;
 const OPT_ALL: u32 = 0x20000; // -A
 const OPT_V: u32 = 0x40000;
 const OPT_Z: u32 = 0x80000;
+// bsmtrail's own: the records view's `time` column, and its first subject's columns.
+const OPT_ROW_TIME: u32 = 0x100000;
+const OPT_ROW_SUBJECT: u32 = 0x200000;
 
 const HEADER_CHECKS: u32 = OPT_ALL | OPT_A_ | OPT_B | OPT_C | OPT_M | OPT_V;
 const SUBJECT_CHECKS: u32 = OPT_U | OPT_E | OPT_F | OPT_G | OPT_R | OPT_J;
@@ -201,6 +208,51 @@ fn bracket(pattern: &[u8], p: usize, c: u8) -> Option<(bool, usize)> {
     }
 }
 
+/// Criteria on the records view's columns, each a set of values the column must hold
+/// (None: any). `time_ms`: an inclusive range of the `time` column (ms since the epoch,
+/// as [`crate::arrow::records::time_ms`] reads the header: a record whose time is out of
+/// range has a null `time` and is rejected). The ids and `pid` are the **first** subject
+/// token's (any variant), as the columns hold them: auditreduce's `-u`/`-e`/... instead
+/// require every subject and process token to match. A record without a subject has
+/// null ids and is rejected by any of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rows {
+    pub time_ms: Option<(i64, i64)>,
+    pub auid: Option<Vec<u32>>,
+    pub euid: Option<Vec<u32>>,
+    pub egid: Option<Vec<u32>>,
+    pub ruid: Option<Vec<u32>>,
+    pub rgid: Option<Vec<u32>>,
+    pub pid: Option<Vec<u32>>,
+}
+
+impl Rows {
+    fn subject_wanted(&self) -> bool {
+        [
+            &self.auid, &self.euid, &self.egid, &self.ruid, &self.rgid, &self.pid,
+        ]
+        .iter()
+        .any(|c| c.is_some())
+    }
+
+    fn time_ok(&self, h: &Header, id: u8) -> bool {
+        self.time_ms.map_or(true, |(lo, hi)| {
+            crate::arrow::time_ms(id, h.seconds, h.msec).is_some_and(|t| lo <= t && t <= hi)
+        })
+    }
+
+    fn subject_ok(&self, s: &Subject) -> bool {
+        let has =
+            |want: &Option<Vec<u32>>, got: u32| want.as_ref().map_or(true, |w| w.contains(&got));
+        has(&self.auid, s.auid)
+            && has(&self.euid, s.euid)
+            && has(&self.egid, s.egid)
+            && has(&self.ruid, s.ruid)
+            && has(&self.rgid, s.rgid)
+            && has(&self.pid, s.pid)
+    }
+}
+
 /// What to select. Build it, then call [`Selection::matches`] per record.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
@@ -234,6 +286,9 @@ pub struct Selection {
     pub zone: Option<Vec<u8>>,
     /// `-v`.
     pub invert: bool,
+    /// Criteria on the records view's columns (checked on every variant of the header
+    /// and subject tokens, whatever `variants` says).
+    pub rows: Rows,
 }
 
 /// What a selection says of one record.
@@ -279,6 +334,8 @@ impl Selection {
         set(self.files.is_some(), OPT_OF);
         set(self.zone.is_some(), OPT_Z);
         set(self.invert, OPT_V);
+        set(self.rows.time_ms.is_some(), OPT_ROW_TIME);
+        set(self.rows.subject_wanted(), OPT_ROW_SUBJECT);
         w
     }
 
@@ -375,18 +432,16 @@ impl Selection {
             return true;
         }
         let id = rec.first().copied().unwrap_or(0);
-        let header_checked = match self.variants {
-            Variants::All => ids::is_header(id),
-            Variants::Auditreduce => id == ids::HEADER32,
-        };
-        if !header_checked {
+        if !ids::is_header(id) {
             return true;
         }
+        // auditreduce checks header32 alone; the row criteria, every variant.
+        let header_checked = self.variants == Variants::All || id == ids::HEADER32;
         match crate::tokens::decode(rec, 0, DecodeOptions::PRAUDIT) {
             Ok(crate::tokens::Tok {
                 token: Token::Header(h),
                 ..
-            }) => self.header_ok(&h, id),
+            }) => self.rows.time_ok(&h, id) && (!header_checked || self.header_ok(&h, id)),
             _ => true,
         }
     }
@@ -417,6 +472,7 @@ impl Selection {
         let mut selected = true;
         let mut err = false;
         let mut header_event: Option<u16> = None;
+        let (mut first_header, mut first_subject) = (true, true);
         for t in TokenIter::new(rec, opts) {
             let t = match t {
                 Ok(t) => t,
@@ -430,6 +486,24 @@ impl Selection {
                 // The unknown token swallows the rest of the record: what it hides could
                 // still reject (or, for -c, refine) the record.
                 blind = true;
+                break;
+            }
+            // The columns' own criteria look at the first header and subject of any
+            // variant, as the records view fills its columns.
+            match &t.token {
+                Token::Header(h) if first_header => {
+                    first_header = false;
+                    chkd |= OPT_ROW_TIME;
+                    selected = self.rows.time_ok(h, t.id);
+                }
+                Token::Subject(s) if first_subject => {
+                    first_subject = false;
+                    chkd |= OPT_ROW_SUBJECT;
+                    selected = self.rows.subject_ok(s);
+                }
+                _ => {}
+            }
+            if !selected {
                 break;
             }
             selected = match t.token {
@@ -605,6 +679,67 @@ mod tests {
             _ => s.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4]),
         }
         s
+    }
+
+    #[test]
+    fn row_criteria_read_the_first_subject_and_header_as_the_columns_do() {
+        let rows = |r: Rows| Selection {
+            rows: r,
+            ..Selection::default()
+        };
+        let m = |s: &Selection, r: &[u8]| s.matches(r, &mut SelectState::default());
+        // First subject auid 501, a second (kill's target, say) auid 0: auditreduce's
+        // -u 501 rejects it; the row's auid is 501.
+        let mut body = subject(0x24, 501, 501, 42);
+        body.extend(subject(0x24, 0, 0, 7));
+        let r = record(23, 1000, &body);
+        let u = |v: u32| Selection {
+            auid: Some(v),
+            ..Selection::default()
+        };
+        assert!(!m(&u(501), &r));
+        let by_auid = |v: Vec<u32>| {
+            rows(Rows {
+                auid: Some(v),
+                ..Rows::default()
+            })
+        };
+        assert!(m(&by_auid(vec![501]), &r));
+        assert!(m(&by_auid(vec![7, 501]), &r));
+        assert!(!m(&by_auid(vec![0]), &r), "the second subject is not the row's");
+        let pid = rows(Rows {
+            pid: Some(vec![42]),
+            ..Rows::default()
+        });
+        assert!(m(&pid, &r));
+        // No subject: null ids, rejected.
+        assert!(!m(&by_auid(vec![501]), &record(23, 1000, &path(b"/x"))));
+        // Any subject variant (64-bit, _ex) is a first subject.
+        for id in [0x75, 0x7a, 0x7c] {
+            assert!(m(&by_auid(vec![501]), &record(23, 1000, &subject(id, 501, 0, 1))));
+        }
+        // time: ms since the epoch, msec included, bounds inclusive.
+        let mut t = record(23, 1000, &[]);
+        t[14..18].copy_from_slice(&250u32.to_be_bytes());
+        let window = |lo, hi| {
+            rows(Rows {
+                time_ms: Some((lo, hi)),
+                ..Rows::default()
+            })
+        };
+        for (lo, hi, keep) in [
+            (1_000_250, 1_000_250, true),
+            (1_000_251, i64::MAX, false),
+            (0, 1_000_249, false),
+            (1_000_000, 1_000_999, true),
+        ] {
+            assert_eq!(m(&window(lo, hi), &t), keep, "{lo}..={hi}");
+            assert_eq!(window(lo, hi).prefilter(&t), keep, "prefilter {lo}..={hi}");
+        }
+        // A hostile msec carries into the next seconds, in the column and here alike.
+        t[14..18].copy_from_slice(&5_000u32.to_be_bytes());
+        assert!(m(&window(1_005_000, 1_005_000), &t));
+        assert!(!m(&window(1_000_000, 1_004_999), &t));
     }
 
     fn path(p: &[u8]) -> Vec<u8> {

@@ -699,8 +699,15 @@ def records_schema(
     events: EventsOption = None,
     passwd: NamesArg = None,
     group: NamesArg = None,
+    label: bool = False,
 ) -> Any:
-    """The records view's ``pyarrow.Schema`` (for ``columns``, default all)."""
+    """The records view's ``pyarrow.Schema`` (for ``columns``, default all; ``label``:
+    with the :data:`LABEL_COLUMN` that labelled inputs add)."""
     return stream(
-        [("<schema>", b"")], columns=columns, events=events, passwd=passwd, group=group
+        [("<schema>", b"")],
+        columns=columns,
+        events=events,
+        passwd=passwd,
+        group=group,
+        labels=["<schema>"] if label else None,
     ).schema

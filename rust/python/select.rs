@@ -7,10 +7,11 @@ use super::mode::PyMode;
 use super::source::source_from;
 use super::tally::DamageLog;
 use crate::reduce::{reduce as reduce_core, Reduced};
-use crate::select::{file_patterns, AllOf, AllOfState, Selection as Core, Variants, Verdict};
+use crate::select::{file_patterns, AllOf, AllOfState, Rows, Selection as Core, Variants, Verdict};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
+use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,7 +56,8 @@ impl Selection {
         *, variants = "all", all = false, after = None, before = None, class_mask = None,
         event_classes = None, events = None, euid = None, egid = None, rgid = None,
         ruid = None, auid = None, subject_pid = None, object_pid = None, msgqid = None,
-        semid = None, shmid = None, files = None, zone = None, invert = false
+        semid = None, shmid = None, files = None, zone = None, invert = false,
+        time_ms = None, first_subject = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -80,6 +82,8 @@ impl Selection {
         files: Option<&str>,
         zone: Option<&[u8]>,
         invert: bool,
+        time_ms: Option<(i64, i64)>,
+        first_subject: Option<BTreeMap<String, Vec<u32>>>,
     ) -> PyResult<Self> {
         // The arguments as given, beside the compiled form, so a pickled selection is
         // rebuilt by this same constructor.
@@ -108,6 +112,28 @@ impl Selection {
         spec.set_item("files", files)?;
         spec.set_item("zone", zone.map(|z| PyBytes::new(py, z)))?;
         spec.set_item("invert", invert)?;
+        spec.set_item("time_ms", time_ms)?;
+        spec.set_item("first_subject", first_subject.clone())?;
+        let mut rows = Rows {
+            time_ms,
+            ..Rows::default()
+        };
+        for (k, v) in first_subject.unwrap_or_default() {
+            let slot = match k.as_str() {
+                "auid" => &mut rows.auid,
+                "euid" => &mut rows.euid,
+                "egid" => &mut rows.egid,
+                "ruid" => &mut rows.ruid,
+                "rgid" => &mut rows.rgid,
+                "pid" => &mut rows.pid,
+                _ => {
+                    return Err(PyValueError::new_err(format!(
+                        "first_subject takes auid, euid, egid, ruid, rgid and pid, not {k:?}"
+                    )))
+                }
+            };
+            *slot = Some(v);
+        }
         let variants = match variants {
             "all" => Variants::All,
             "auditreduce" => Variants::Auditreduce,
@@ -148,6 +174,7 @@ impl Selection {
             files,
             zone: zone.map(<[u8]>::to_vec),
             invert,
+            rows,
         };
         Ok(Selection {
             core: Arc::new(AllOf::new(vec![core])),

@@ -1,0 +1,231 @@
+"""Lazy polars scans of trails: ``scan_trails(paths)`` is a ``polars.LazyFrame`` whose
+query decides what bsmtrail reads.
+
+Through polars' IO-plugin interface the scan learns, when the query is collected, which
+columns it needs (only those are built, in Rust), its filter (the conjuncts that
+:mod:`bsmtrail.pushdown` recognises become a native selection, tested on each framed
+record before any column is built; the whole filter is then applied to what is read, so
+the rows are exactly those of filtering :func:`~bsmtrail.arrow.read_trails`), and a row
+limit (``head``, ``limit``: reading stops once it is reached). Batches stream, so a query
+over more trails than fit in memory runs (``collect(engine="streaming")`` or
+``sink_parquet``). DuckDB reads the same scan lazily (:mod:`bsmtrail.duckdb`).
+
+Records that a pushed filter could not judge (a token bsmtrail cannot decode hides the
+subject, in a damaged or hostile trail) are left out, with a ``BSMWarning``, as
+``read_trails(where=...)`` does: an eager read would give them as rows with ``error``
+set."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._native import InputReport, Selection
+from .arrow import (
+    DEFAULT_BATCH_SIZE,
+    MERGE_WINDOW_MS,
+    NAME_COLUMNS,
+    InputsArg,
+    Order,
+    iter_trails,
+    label_inputs,
+    records_schema,
+    warn_late,
+    warn_undecided,
+)
+from .lazy import module
+from .pushdown import Lookups, Pushed, split
+from .types import EventsOption, Mode
+from .userdb import NamesArg, resolve_groups, resolve_users
+
+__all__ = ["Scan", "ScanLog", "scan_trails"]
+
+#: Name columns whose ids come from the evidence's group file (the rest: passwd).
+_GROUP_COLUMNS = ("egid_name", "rgid_name")
+_USER_COLUMNS = tuple(c for c in NAME_COLUMNS if c not in _GROUP_COLUMNS)
+
+
+@dataclass
+class Scan:
+    """One collection of a scan: the columns built, what of the filter was pushed
+    (``pushed.conjuncts``; empty when nothing was), the row limit, and per input what
+    was read (``records`` framed, ``rows`` built: rows < records when the pushed filter
+    or the selection skipped records before their columns were built)."""
+
+    columns: list[str] | None
+    pushed: Pushed
+    n_rows: int | None
+    reports: list[InputReport] = field(default_factory=list)
+    rows_out: int = 0
+
+    @property
+    def records(self) -> int:
+        return sum(r.records for r in self.reports)
+
+    @property
+    def rows(self) -> int:
+        return sum(r.rows for r in self.reports)
+
+
+class ScanLog:
+    """Collects a :class:`Scan` for each time a scan is collected (pass one to
+    :func:`scan_trails`): what a query made bsmtrail read."""
+
+    def __init__(self) -> None:
+        self.scans: list[Scan] = []
+        self._lock = threading.Lock()
+
+    def add(self, scan: Scan) -> None:
+        with self._lock:
+            self.scans.append(scan)
+
+
+def _pl() -> Any:
+    return module("polars")
+
+
+def _event_lookups(events: EventsOption) -> dict[str, dict[str, frozenset[int]]]:
+    """For ``event_name`` and ``event_description``: each value's event numbers, read from
+    the same columns the scan builds (so the pushed numbers are exactly the rows')."""
+    if events is False:
+        return {}
+    from .events import load_events
+
+    pa = module("pyarrow")
+    db = load_events(events)
+    numbers = pa.array(range(1 << 16), pa.uint16())
+    looked = db.arrow_columns(numbers, ("name", "description"))
+    out: dict[str, dict[str, frozenset[int]]] = {}
+    for column, kind in (("event_name", "name"), ("event_description", "description")):
+        by_value: dict[str, set[int]] = {}
+        for n, v in enumerate(looked[kind].to_pylist()):
+            if v is not None:
+                by_value.setdefault(v, set()).add(n)
+        out[column] = {k: frozenset(v) for k, v in by_value.items()}
+    return out
+
+
+_ByName = dict[str, frozenset[int]]
+
+
+def _name_lookups(passwd: NamesArg, group: NamesArg) -> dict[str, tuple[str, _ByName]]:
+    """For each ``*_name`` column: each name's ids, as the name columns give names (the
+    first entry of an id wins; text decoded with ``backslashreplace``)."""
+    out: dict[str, tuple[str, _ByName]] = {}
+    for pairs, columns in (
+        (None if passwd is None else resolve_users(passwd), _USER_COLUMNS),
+        (None if group is None else resolve_groups(group), _GROUP_COLUMNS),
+    ):
+        if pairs is None:
+            continue
+        first: dict[int, bytes] = {}
+        for ident, name in pairs:
+            first.setdefault(ident, name)
+        by_name: dict[str, set[int]] = {}
+        for ident, name in first.items():
+            by_name.setdefault(name.decode("utf-8", "backslashreplace"), set()).add(ident)
+        frozen = {k: frozenset(v) for k, v in by_name.items()}
+        for c in columns:
+            out[c] = (NAME_COLUMNS[c], frozen)
+    return out
+
+
+def scan_trails(
+    paths: InputsArg,
+    mode: Mode = "recover",
+    *,
+    where: Selection | None = None,
+    events: EventsOption = None,
+    passwd: NamesArg = None,
+    group: NamesArg = None,
+    order: Order = "input",
+    window_ms: int = MERGE_WINDOW_MS,
+    threads: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    log: ScanLog | None = None,
+) -> Any:
+    """The records view of ``paths`` (as :func:`~bsmtrail.arrow.read_trails` takes them:
+    files, directories, globs, compressed files, ``{label: paths}``) as a
+    ``polars.LazyFrame``; nothing is read until the query is collected (see the module).
+    ``where`` (a :class:`~bsmtrail.select.Selection`) selects records first, as
+    ``read_trails(where=...)`` does. ``log``: a :class:`ScanLog` told what each
+    collection read."""
+    pl = _pl()
+    plugins = module("polars.io.plugins")
+    _, labels = label_inputs(paths)
+    arrow_schema = records_schema(
+        events=events, passwd=passwd, group=group, label=labels is not None
+    )
+    schema = pl.from_arrow(arrow_schema.empty_table()).schema
+    lookups: Lookups | None = None
+
+    def source(
+        with_columns: list[str] | None,
+        predicate: Any,
+        n_rows: int | None,
+        batch_hint: int | None,
+    ) -> Iterator[Any]:
+        nonlocal lookups
+        pushed = Pushed()
+        if predicate is not None:
+            if lookups is None:
+                lookups = Lookups(_event_lookups(events), _name_lookups(passwd, group))
+            pushed = split(predicate, schema.names(), lookups)
+        build: list[str] | None = None
+        if with_columns is not None:
+            wanted = set(with_columns)
+            if predicate is not None:
+                wanted.update(predicate.meta.root_names())
+            build = [c for c in schema.names() if c in wanted]
+        native = pushed.selection()
+        sel = native if where is None else (where if native is None else where & native)
+        scan = Scan(with_columns, pushed, n_rows)
+        if log is not None:
+            log.add(scan)
+        if n_rows == 0:
+            return
+        stream = iter_trails(
+            paths,
+            build,
+            mode,
+            batch_size=min(batch_size, batch_hint) if batch_hint else batch_size,
+            threads=threads,
+            events=events,
+            where=sel,
+            passwd=passwd,
+            group=group,
+            order=order,
+            window_ms=window_ms,
+        )
+        try:
+            for batch in stream:
+                df = pl.from_arrow(batch)
+                if predicate is not None:
+                    df = df.filter(predicate)
+                if with_columns is not None:
+                    df = df.select(with_columns)
+                if n_rows is not None:
+                    df = df.head(n_rows - scan.rows_out)
+                scan.rows_out += df.height
+                yield df
+                if n_rows is not None and scan.rows_out >= n_rows:
+                    return
+        finally:
+            if stream.report_finished:
+                scan.reports = stream.report()
+                warn_undecided(scan.reports, stacklevel=3)
+                warn_late(scan.reports, stacklevel=3)
+            else:
+                scan.reports = stream.report()
+
+    return plugins.register_io_source(
+        source, schema=schema, is_pure=True, explain_name="bsmtrail", explain_detail=_detail(paths)
+    )
+
+
+def _detail(paths: InputsArg) -> str:
+    if isinstance(paths, (str, bytes)) or not isinstance(paths, (Sequence, dict)):
+        return str(paths)
+    return f"{len(paths)} inputs"

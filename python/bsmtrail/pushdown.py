@@ -1,0 +1,275 @@
+"""Dataframe filters pushed into the reader: the parts of a polars predicate on the
+records view that bsmtrail's selection can test in Rust, before any column is built.
+
+:func:`split` walks the predicate's top-level conjunction (``a & b & ...``) and turns each
+conjunct it recognises into row criteria with the **columns'** meaning: the ``time``
+column's range in ms, the ``event`` number (``event_name`` and ``event_description``
+resolved through the same event database as the columns), and the first subject's
+``auid``/``euid``/``egid``/``ruid``/``rgid``/``pid`` (and ``*_name`` through the
+evidence's passwd/group, as the name columns are made). Every recognised conjunct keeps a
+superset of the rows the full predicate keeps, so the caller still applies the whole
+predicate to what the reader gives; anything else (``|``, negation, arithmetic, casts of
+the column, list and text functions, other columns) is simply not pushed.
+
+Only the expression tree's node kinds are read from polars' serialized form (its
+top-level key and operator); operands are taken apart with ``Expr.meta`` and literals
+evaluated by polars itself, so a change in how polars serializes literals costs nothing
+but, at worst, a conjunct not pushed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._native import Selection
+from .lazy import module
+
+#: The first subject's id columns (and ``pid``) whose values can be pushed.
+SUBJECT_COLUMNS = ("auid", "euid", "egid", "ruid", "rgid", "pid")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_U32 = 1 << 32
+_FLIP = {"Lt": "Gt", "LtEq": "GtEq", "Gt": "Lt", "GtEq": "LtEq", "Eq": "Eq"}
+
+
+@dataclass
+class Pushed:
+    """What :func:`split` pushed: value sets per column (None: not constrained), the
+    ``time`` range in ms (inclusive), and the conjuncts pushed, as text."""
+
+    events: set[int] | None = None
+    subject: dict[str, set[int]] = field(default_factory=dict)
+    time_ms: tuple[int, int] | None = None
+    conjuncts: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.conjuncts
+
+    def selection(self) -> Selection | None:
+        """The native selection keeping every record whose row may pass, or None."""
+        if self.empty:
+            return None
+        return Selection(
+            events=None if self.events is None else sorted(self.events),
+            time_ms=self.time_ms,
+            first_subject={k: sorted(v) for k, v in self.subject.items()} or None,
+        )
+
+    def _values(self, column: str, values: set[int]) -> None:
+        if column == "event":
+            self.events = values if self.events is None else self.events & values
+        else:
+            old = self.subject.get(column)
+            self.subject[column] = values if old is None else old & values
+
+    def _time(self, lo: int, hi: int) -> None:
+        if self.time_ms is not None:
+            lo, hi = max(lo, self.time_ms[0]), min(hi, self.time_ms[1])
+        self.time_ms = (lo, hi)
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """How text columns map back to the numbers the reader tests: for each of
+    ``event_name``/``event_description``, each text's event numbers; for each ``*_name``
+    column, each name's ids (with the id column it names)."""
+
+    events: Mapping[str, Mapping[str, frozenset[int]]] = field(default_factory=dict)
+    names: Mapping[str, tuple[str, Mapping[str, frozenset[int]]]] = field(default_factory=dict)
+
+
+def _pl() -> Any:
+    return module("polars")
+
+
+def _node(expr: Any) -> tuple[str, Any]:
+    """The expression's top-level kind and its payload in polars' serialized form."""
+    tree = json.loads(expr.meta.serialize(format="json"))
+    if not isinstance(tree, dict) or len(tree) != 1:
+        return "", None
+    ((kind, body),) = tree.items()
+    return kind, body
+
+
+def _inputs(expr: Any) -> list[Any]:
+    # meta.pop() lists a node's inputs last first.
+    return list(reversed(expr.meta.pop()))
+
+
+def _column(expr: Any) -> str | None:
+    """The column an operand reads as it is: a bare column, or a time column whose unit
+    alone is changed (as DuckDB compares times in microseconds)."""
+    if expr.meta.is_column():
+        return str(expr.meta.output_name())
+    kind, body = _node(expr)
+    if kind == "Function" and isinstance(body, dict):
+        fn = body.get("function")
+        temporal = fn.get("TemporalExpr") if isinstance(fn, dict) else None
+        if isinstance(temporal, dict) and "CastTimeUnit" in temporal:
+            (inner,) = _inputs(expr)
+            return _column(inner)
+    return None
+
+
+def _is_null_or_false(tree: Any) -> bool:
+    scalar = tree.get("Literal", {}).get("Scalar") if isinstance(tree, dict) else None
+    return isinstance(scalar, dict) and ("Null" in scalar or scalar.get("Boolean") is False)
+
+
+def _child(expr: Any, tree: Any) -> Any:
+    """The input of ``expr`` whose serialized form is ``tree``."""
+    want = json.dumps(tree, sort_keys=True)
+    for e in expr.meta.pop():
+        if json.dumps(json.loads(e.meta.serialize(format="json")), sort_keys=True) == want:
+            return e
+    return None
+
+
+def _literal(expr: Any) -> list[Any] | None:
+    """The values of an expression that reads no column (a scalar, a list, a Series)."""
+    if expr.meta.root_names():
+        return None
+    pl = _pl()
+    try:
+        series = pl.select(expr).to_series()
+    except Exception:  # anything polars cannot evaluate is simply not pushed
+        return None
+    if isinstance(series.dtype, pl.List):
+        series = series.explode()
+    return list(series.to_list())
+
+
+def _ints(values: Iterable[Any], limit: int) -> set[int] | None:
+    out = set()
+    for v in values:
+        if v is None:
+            continue  # null never equals anything, nor is it in a list (nulls_equal off)
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < limit:
+            return None
+        out.add(v)
+    return out
+
+
+def _micros(value: Any) -> int | None:
+    """An aware datetime as microseconds since the epoch (exact); None otherwise."""
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        return None
+    return (value - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _time_range(op: str, us: int) -> tuple[int, int]:
+    """The ms values ``m`` of the ``time`` column with ``m * 1000 <op> us``."""
+    lo, hi = -(1 << 63), (1 << 63) - 1
+    floor, ceil = us // 1000, -(-us // 1000)
+    if op == "Gt":
+        return floor + 1, hi
+    if op == "GtEq":
+        return ceil, hi
+    if op == "Lt":
+        return lo, ceil - 1
+    if op == "LtEq":
+        return lo, floor
+    return ceil, floor  # Eq: empty unless a whole ms
+
+
+class _Splitter:
+    def __init__(self, columns: set[str], lookups: Lookups) -> None:
+        self.columns = columns
+        self.lookups = lookups
+        self.out = Pushed()
+
+    def conjunct(self, expr: Any) -> None:
+        kind, body = _node(expr)
+        if kind == "BinaryExpr" and isinstance(body, dict):
+            op = body.get("op")
+            if op in ("And", "LogicalAnd"):
+                for part in _inputs(expr):
+                    self.conjunct(part)
+                return
+            if op in _FLIP:
+                left, right = _inputs(expr)
+                if self.compare(left, op, right) or self.compare(right, _FLIP[op], left):
+                    self.out.conjuncts.append(str(expr))
+            return
+        if kind == "Ternary" and isinstance(body, dict) and _is_null_or_false(body.get("truthy")):
+            # when(c).then(null).otherwise(x) keeps no row that x drops (DuckDB writes
+            # `IN` so).
+            falsy = _child(expr, body.get("falsy"))
+            if falsy is not None:
+                self.conjunct(falsy)
+            return
+        if kind == "Function" and isinstance(body, dict):
+            fn = body.get("function")
+            boolean = fn.get("Boolean") if isinstance(fn, dict) else None
+            if isinstance(boolean, dict) and "IsIn" in boolean:
+                col, values = _inputs(expr)
+                if self.member(col, values):
+                    self.out.conjuncts.append(str(expr))
+            elif isinstance(boolean, dict) and "IsBetween" in boolean:
+                col, lower, upper = _inputs(expr)
+                closed = boolean["IsBetween"].get("closed", "Both")
+                low_op = "GtEq" if closed in ("Both", "Left") else "Gt"
+                high_op = "LtEq" if closed in ("Both", "Right") else "Lt"
+                if self.compare(col, low_op, lower) and self.compare(col, high_op, upper):
+                    self.out.conjuncts.append(str(expr))
+
+    def compare(self, col_expr: Any, op: str, value_expr: Any) -> bool:
+        col = _column(col_expr)
+        if col is None or col not in self.columns:
+            return False
+        values = _literal(value_expr)
+        if values is None or len(values) != 1:
+            return False
+        if col == "time":
+            us = _micros(values[0])
+            if us is None:
+                return False
+            self.out._time(*_time_range(op, us))
+            return True
+        return op == "Eq" and self.equals(col, values)
+
+    def member(self, col_expr: Any, values_expr: Any) -> bool:
+        col = _column(col_expr)
+        if col is None or col not in self.columns or col == "time":
+            return False
+        values = _literal(values_expr)
+        return values is not None and self.equals(col, values)
+
+    def equals(self, col: str, values: list[Any]) -> bool:
+        """``col`` is one of ``values``."""
+        if col == "event":
+            ints = _ints(values, 1 << 16)
+            if ints is None:
+                return False
+            self.out._values("event", ints)
+            return True
+        if col in SUBJECT_COLUMNS:
+            ints = _ints(values, _U32)
+            if ints is None:
+                return False
+            self.out._values(col, ints)
+            return True
+        texts = [v for v in values if v is not None]
+        if not all(isinstance(v, str) for v in texts):
+            return False
+        if col in self.lookups.events:
+            table = self.lookups.events[col]
+            self.out._values("event", set().union(*(table.get(t, frozenset()) for t in texts)))
+            return True
+        if col in self.lookups.names:
+            id_col, by_name = self.lookups.names[col]
+            self.out._values(id_col, set().union(*(by_name.get(t, frozenset()) for t in texts)))
+            return True
+        return False
+
+
+def split(predicate: Any, columns: Iterable[str], lookups: Lookups | None = None) -> Pushed:
+    """What of ``predicate`` (a ``polars.Expr`` on the records view) the reader can test:
+    see the module. ``columns``: the columns the scan has (a pushed conjunct must name
+    one of them); ``lookups``: text columns' values back to numbers."""
+    s = _Splitter(set(columns), lookups or Lookups())
+    s.conjunct(predicate)
+    return s.out
