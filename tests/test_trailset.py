@@ -17,6 +17,8 @@ import pytest
 from bsmtrail.trailset import TrailSetReport, check, parse_name
 from bsmtrail.writer import RecordBuilder, write_trail
 
+DATA = Path(__file__).parent / "data"
+
 CMD = [sys.executable, "-m", "bsmtrail", "verify", "-q"]
 T0 = int(datetime(2026, 11, 30, 0, 0, tzinfo=timezone.utc).timestamp())
 HOUR = 3600
@@ -226,3 +228,20 @@ def test_a_folder_of_evidence_files_is_no_trail_set(tmp_path: Path) -> None:
     res = subprocess.run([*CMD, "--json", str(folder)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     assert not [d for d in map(json.loads, res.stdout.splitlines()) if "trail_set" in d]
+
+
+@pytest.mark.parametrize(
+    ("name", "renamed"),
+    [
+        ("20231201220847.20231201220909", False),  # as its closing token names it
+        ("20231201220847.20231201220910", False),  # a second later: the same close
+        ("20231201220847.20231201230909", True),  # an hour later: not what auditd wrote
+    ],
+)
+def test_a_rename_is_told_from_a_second_of_stamping(
+    tmp_path: Path, name: str, renamed: bool
+) -> None:
+    # gen-1.bsm closes with a file token naming it 20231201220847.20231201220909.
+    (tmp_path / name).write_bytes((DATA / "gen-1.bsm").read_bytes())
+    kinds = _kinds(check(tmp_path))
+    assert kinds == ([("renamed", (name,))] if renamed else [])
