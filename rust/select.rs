@@ -706,7 +706,10 @@ mod tests {
         };
         assert!(m(&by_auid(vec![501]), &r));
         assert!(m(&by_auid(vec![7, 501]), &r));
-        assert!(!m(&by_auid(vec![0]), &r), "the second subject is not the row's");
+        assert!(
+            !m(&by_auid(vec![0]), &r),
+            "the second subject is not the row's"
+        );
         let pid = rows(Rows {
             pid: Some(vec![42]),
             ..Rows::default()
@@ -716,7 +719,10 @@ mod tests {
         assert!(!m(&by_auid(vec![501]), &record(23, 1000, &path(b"/x"))));
         // Any subject variant (64-bit, _ex) is a first subject.
         for id in [0x75, 0x7a, 0x7c] {
-            assert!(m(&by_auid(vec![501]), &record(23, 1000, &subject(id, 501, 0, 1))));
+            assert!(m(
+                &by_auid(vec![501]),
+                &record(23, 1000, &subject(id, 501, 0, 1))
+            ));
         }
         // time: ms since the epoch, msec included, bounds inclusive.
         let mut t = record(23, 1000, &[]);
