@@ -484,7 +484,7 @@ mod tests {
         times.iter().flat_map(|&(s, m)| rec(s, m, ev)).collect()
     }
 
-    fn merge(trails: Vec<Vec<u8>>, window_ms: u64) -> (Vec<(u32, u64, Time)>, Vec<Late>) {
+    fn merger(trails: Vec<Vec<u8>>, opts: Options) -> Merger {
         let inputs = trails
             .into_iter()
             .map(|t| Input {
@@ -492,8 +492,12 @@ mod tests {
                 base: 0,
             })
             .collect();
-        let mut m = Merger::new(
-            inputs,
+        Merger::new(inputs, opts)
+    }
+
+    fn merge(trails: Vec<Vec<u8>>, window_ms: u64) -> (Vec<(u32, u64, Time)>, Vec<Late>) {
+        let mut m = merger(
+            trails,
             Options {
                 window_ms,
                 ..Options::default()
@@ -559,12 +563,8 @@ mod tests {
     #[test]
     fn a_held_bound_keeps_memory_flat_and_reports_what_it_cannot_order() {
         let a = trail(&[(5, 0), (5, 0), (5, 0), (4, 0)], 1);
-        let inputs = vec![Input {
-            source: Source::from_owner(a),
-            base: 0,
-        }];
-        let mut m = Merger::new(
-            inputs,
+        let mut m = merger(
+            vec![a],
             Options {
                 max_held: 2,
                 ..Options::default()
@@ -625,15 +625,8 @@ mod tests {
         let mut a = rec(10, 0, 1);
         a.extend_from_slice(&[0xee; 7]);
         let b = trail(&[(5, 0), (20, 0)], 2);
-        let inputs = [a, b]
-            .into_iter()
-            .map(|t| Input {
-                source: Source::from_owner(t),
-                base: 0,
-            })
-            .collect();
-        let mut m = Merger::new(
-            inputs,
+        let mut m = merger(
+            vec![a, b],
             Options {
                 mode: Mode::Strict,
                 ..Options::default()

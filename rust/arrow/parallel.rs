@@ -429,18 +429,7 @@ impl Framer {
         let keep = match job.kind {
             JobKind::Record { .. } | JobKind::File => {
                 let verdict = sel.verdict(self.bytes_of(job), &mut state);
-                match (&mut job.kind, verdict) {
-                    (JobKind::Record { kept, .. }, Verdict::Selected) => {
-                        *kept = true;
-                        true
-                    }
-                    (JobKind::Record { .. }, Verdict::Undecided) => {
-                        job.kind = JobKind::Undecided;
-                        true
-                    }
-                    (JobKind::File, Verdict::Selected) => true,
-                    _ => false,
-                }
+                apply_verdict(&mut job.kind, verdict)
             }
             _ => true,
         };
@@ -657,18 +646,7 @@ impl Framer {
                 let bytes = buf.bytes().get(p.rel..p.rel + p.len).unwrap_or(&[]);
                 let keep = match job.kind {
                     JobKind::Record { .. } | JobKind::File => {
-                        match (&mut job.kind, sel.verdict(bytes, state)) {
-                            (JobKind::Record { kept, .. }, Verdict::Selected) => {
-                                *kept = true;
-                                true
-                            }
-                            (JobKind::Record { .. }, Verdict::Undecided) => {
-                                job.kind = JobKind::Undecided;
-                                true
-                            }
-                            (JobKind::File, Verdict::Selected) => true,
-                            _ => false,
-                        }
+                        apply_verdict(&mut job.kind, sel.verdict(bytes, state))
                     }
                     _ => true,
                 };
@@ -736,6 +714,23 @@ fn frame_range(ctx: &Ctx, r: &Range, notes: &mut Notes) -> (Segment, usize) {
         jobs,
     };
     (segment, items.position())
+}
+
+/// A job after a sequential selection's verdict: a selected record is marked kept, an
+/// undecided one becomes [`JobKind::Undecided`] (reported); false when it is dropped.
+fn apply_verdict(kind: &mut JobKind, verdict: Verdict) -> bool {
+    match (kind, verdict) {
+        (JobKind::Record { kept, .. }, Verdict::Selected) => {
+            *kept = true;
+            true
+        }
+        (kind @ JobKind::Record { .. }, Verdict::Undecided) => {
+            *kind = JobKind::Undecided;
+            true
+        }
+        (JobKind::File, Verdict::Selected) => true,
+        _ => false,
+    }
 }
 
 fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Decoded {
