@@ -40,7 +40,7 @@ def _duckdb(path: Any) -> Any:
     con = duckdb.connect()
     bsm_duckdb.register(con, "trails", path)
     # DuckDB does not push filters on dictionary text: ask by event number.
-    return con.sql("select time, auid from trails where event = 200").arrow()
+    return con.sql("select time, auid from trails where event = 200").fetchall()
 
 
 @pytest.mark.parametrize("how", ["eager", "lazy", "duckdb"])

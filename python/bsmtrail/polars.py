@@ -86,34 +86,47 @@ def _pl() -> Any:
     return module("polars")
 
 
-def _event_lookups(events: EventsOption) -> dict[str, dict[str, frozenset[int]]]:
-    """For ``event_name`` and ``event_description``: each value's event numbers, read from
-    the same columns the scan builds (so the pushed numbers are exactly the rows')."""
-    if events is False:
-        return {}
-    from .events import load_events
+class _ScanLookups(Lookups):
+    """Text back to numbers from the scan's own event database and passwd/group files,
+    built on first use: the event columns as the scan builds them for all 65,536 event
+    numbers (so the numbers pushed are exactly the rows'), and each name's ids as the
+    name columns give names (the first entry of an id wins; ``backslashreplace``)."""
 
-    pa = module("pyarrow")
-    db = load_events(events)
-    numbers = pa.array(range(1 << 16), pa.uint16())
-    looked = db.arrow_columns(numbers, ("name", "description"))
-    out: dict[str, dict[str, frozenset[int]]] = {}
-    for column, kind in (("event_name", "name"), ("event_description", "description")):
-        by_value: dict[str, set[int]] = {}
-        for n, v in enumerate(looked[kind].to_pylist()):
-            if v is not None:
-                by_value.setdefault(v, set()).add(n)
-        out[column] = {k: frozenset(v) for k, v in by_value.items()}
-    return out
+    def __init__(self, events: EventsOption, passwd: NamesArg, group: NamesArg) -> None:
+        self._events = events
+        self._passwd = passwd
+        self._group = group
+        self._event_values: dict[str, Any] | None = None
+        self._names: dict[str, tuple[str, dict[str, set[int]]]] | None = None
+
+    def event_numbers(self, column: str, texts: list[str]) -> set[int] | None:
+        if column not in _EVENT_KINDS or self._events is False:
+            return None
+        pa, pc = module("pyarrow"), module("pyarrow.compute")
+        if self._event_values is None:
+            from .events import load_events
+
+            numbers = pa.array(range(1 << 16), pa.uint16())
+            looked = load_events(self._events).arrow_columns(numbers, tuple(_EVENT_KINDS.values()))
+            self._event_values = {c: looked[k].dictionary_decode() for c, k in _EVENT_KINDS.items()}
+        hit = pc.is_in(self._event_values[column], value_set=pa.array(texts, pa.string()))
+        return {i for i, v in enumerate(hit.to_pylist()) if v} if texts else set()
+
+    def name_ids(self, column: str, texts: list[str]) -> tuple[str, set[int]] | None:
+        if self._names is None:
+            self._names = _names(self._passwd, self._group)
+        if column not in self._names:
+            return None
+        id_column, by_name = self._names[column]
+        return id_column, set().union(*(by_name.get(t, set()) for t in texts))
 
 
-_ByName = dict[str, frozenset[int]]
+#: The event columns a filter on text can name, and the lookup kind behind each.
+_EVENT_KINDS = {"event_name": "name", "event_description": "description"}
 
 
-def _name_lookups(passwd: NamesArg, group: NamesArg) -> dict[str, tuple[str, _ByName]]:
-    """For each ``*_name`` column: each name's ids, as the name columns give names (the
-    first entry of an id wins; text decoded with ``backslashreplace``)."""
-    out: dict[str, tuple[str, _ByName]] = {}
+def _names(passwd: NamesArg, group: NamesArg) -> dict[str, tuple[str, dict[str, set[int]]]]:
+    out: dict[str, tuple[str, dict[str, set[int]]]] = {}
     for pairs, columns in (
         (None if passwd is None else resolve_users(passwd), _USER_COLUMNS),
         (None if group is None else resolve_groups(group), _GROUP_COLUMNS),
@@ -126,9 +139,8 @@ def _name_lookups(passwd: NamesArg, group: NamesArg) -> dict[str, tuple[str, _By
         by_name: dict[str, set[int]] = {}
         for ident, name in first.items():
             by_name.setdefault(name.decode("utf-8", "backslashreplace"), set()).add(ident)
-        frozen = {k: frozenset(v) for k, v in by_name.items()}
         for c in columns:
-            out[c] = (NAME_COLUMNS[c], frozen)
+            out[c] = (NAME_COLUMNS[c], by_name)
     return out
 
 
@@ -159,7 +171,7 @@ def scan_trails(
         events=events, passwd=passwd, group=group, label=labels is not None
     )
     schema = pl.from_arrow(arrow_schema.empty_table()).schema
-    lookups: Lookups | None = None
+    lookups = _ScanLookups(events, passwd, group)
 
     def source(
         with_columns: list[str] | None,
@@ -167,11 +179,8 @@ def scan_trails(
         n_rows: int | None,
         batch_hint: int | None,
     ) -> Iterator[Any]:
-        nonlocal lookups
         pushed = Pushed()
         if predicate is not None:
-            if lookups is None:
-                lookups = Lookups(_event_lookups(events), _name_lookups(passwd, group))
             pushed = split(predicate, schema.names(), lookups)
         build: list[str] | None = None
         if with_columns is not None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,14 +71,20 @@ class Pushed:
         self.time_ms = (lo, hi)
 
 
-@dataclass(frozen=True)
 class Lookups:
-    """How text columns map back to the numbers the reader tests: for each of
-    ``event_name``/``event_description``, each text's event numbers; for each ``*_name``
-    column, each name's ids (with the id column it names)."""
+    """How text columns map back to the numbers the reader tests. This base knows none;
+    a scan gives one that answers from the same event database and passwd/group files
+    as its columns."""
 
-    events: Mapping[str, Mapping[str, frozenset[int]]] = field(default_factory=dict)
-    names: Mapping[str, tuple[str, Mapping[str, frozenset[int]]]] = field(default_factory=dict)
+    def event_numbers(self, column: str, texts: list[str]) -> set[int] | None:
+        """The event numbers whose ``column`` (``event_name``, ...) is one of ``texts``;
+        None when ``column`` is not such a column."""
+        return None
+
+    def name_ids(self, column: str, texts: list[str]) -> tuple[str, set[int]] | None:
+        """For a ``*_name`` column: the id column it names and the ids named one of
+        ``texts``; None when ``column`` is not such a column."""
+        return None
 
 
 def _pl() -> Any:
@@ -255,13 +261,13 @@ class _Splitter:
         texts = [v for v in values if v is not None]
         if not all(isinstance(v, str) for v in texts):
             return False
-        if col in self.lookups.events:
-            table = self.lookups.events[col]
-            self.out._values("event", set().union(*(table.get(t, frozenset()) for t in texts)))
+        events = self.lookups.event_numbers(col, texts)
+        if events is not None:
+            self.out._values("event", events)
             return True
-        if col in self.lookups.names:
-            id_col, by_name = self.lookups.names[col]
-            self.out._values(id_col, set().union(*(by_name.get(t, frozenset()) for t in texts)))
+        named = self.lookups.name_ids(col, texts)
+        if named is not None:
+            self.out._values(*named)
             return True
         return False
 
