@@ -38,9 +38,10 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, Literal, Union
+from typing import IO, Literal
 
 from . import dtaudit
+from .types import PathsArg
 
 __all__ = [
     "COMPRESSIONS",
@@ -63,10 +64,6 @@ __all__ = [
     "sniff",
     "sniff_bytes",
 ]
-
-#: Paths as every multi-file entry point takes them: one path (a file, a directory or a
-#: glob) or a sequence of paths.
-PathsArg = Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
 
 #: What a file holds, from its first bytes.
 Kind = Literal["trail", "gzip", "bzip2", "xz", "zstd", "dtaudit", "empty", "other"]
