@@ -296,3 +296,17 @@ def test_random_conjunctions_equal_eager(
         warnings.simplefilter("error")
         got = _scan(trail, batch_size=5000).filter(pred).select("offset", "auid").collect()
     assert got.equals(eager.filter(pred).select("offset", "auid"))
+
+
+def test_globs_directories_and_compressed_inputs(tmp_path: Path, trail: Path) -> None:
+    import gzip
+
+    (tmp_path / "a.bsm").write_bytes(trail.read_bytes())
+    (tmp_path / "b.bsm.gz").write_bytes(gzip.compress((DATA / "gen-1.bsm").read_bytes()))
+    pred = pl.col("auid") == 501
+    for inputs in [tmp_path, str(tmp_path / "*.bsm*"), [tmp_path / "b.bsm.gz", trail]]:
+        eager = pl.from_arrow(read_trails(inputs))
+        assert isinstance(eager, pl.DataFrame)
+        got = scan_trails(inputs).filter(pred).select("source", "offset").collect()
+        assert got.equals(eager.filter(pred).select("source", "offset")), inputs
+        assert got["source"].n_unique() == 2
