@@ -229,6 +229,15 @@ class _Names:
         index = pc.index_in(ids, value_set=known)
         return pa.DictionaryArray.from_arrays(index, names)
 
+    def ids_named(self, name: str, texts: Sequence[str]) -> set[int]:
+        """The ids whose ``name`` column (``auid_name``, ...) shows one of ``texts``."""
+        pa, pc = _pa(), importlib.import_module("pyarrow.compute")
+        table = self.groups if name in _GROUP_NAMES else self.users
+        assert table is not None  # checked with the columns
+        known, names = table
+        hit = pc.is_in(names, value_set=pa.array(texts, pa.string()))
+        return set(known.filter(hit).to_pylist())
+
     @property
     def type(self) -> Any:
         pa = _pa()

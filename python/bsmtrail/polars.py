@@ -17,6 +17,7 @@ set."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from .arrow import (
     Order,
     iter_trails,
     label_inputs,
+    names_option,
     records_schema,
     warn_late,
     warn_undecided,
@@ -38,13 +40,9 @@ from .arrow import (
 from .lazy import module
 from .pushdown import Lookups, Pushed, split
 from .types import EventsOption, Mode
-from .userdb import NamesArg, resolve_groups, resolve_users
+from .userdb import NamesArg
 
 __all__ = ["Scan", "ScanLog", "scan_trails"]
-
-#: Name columns whose ids come from the evidence's group file (the rest: passwd).
-_GROUP_COLUMNS = ("egid_name", "rgid_name")
-_USER_COLUMNS = tuple(c for c in NAME_COLUMNS if c not in _GROUP_COLUMNS)
 
 
 @dataclass
@@ -96,52 +94,39 @@ class _ScanLookups(Lookups):
         self._events = events
         self._passwd = passwd
         self._group = group
-        self._event_values: dict[str, Any] | None = None
-        self._names: dict[str, tuple[str, dict[str, set[int]]]] | None = None
 
     def event_numbers(self, column: str, texts: list[str]) -> set[int] | None:
         if column not in _EVENT_KINDS or self._events is False:
             return None
         pa, pc = module("pyarrow"), module("pyarrow.compute")
-        if self._event_values is None:
-            from .events import load_events
-
-            numbers = pa.array(range(1 << 16), pa.uint16())
-            looked = load_events(self._events).arrow_columns(numbers, tuple(_EVENT_KINDS.values()))
-            self._event_values = {c: looked[k].dictionary_decode() for c, k in _EVENT_KINDS.items()}
         hit = pc.is_in(self._event_values[column], value_set=pa.array(texts, pa.string()))
-        return {i for i, v in enumerate(hit.to_pylist()) if v} if texts else set()
+        return {i for i, v in enumerate(hit.to_pylist()) if v}
 
     def name_ids(self, column: str, texts: list[str]) -> tuple[str, set[int]] | None:
-        if self._names is None:
-            self._names = _names(self._passwd, self._group)
-        if column not in self._names:
+        names = self._names
+        if names is None or column not in names.columns:
             return None
-        id_column, by_name = self._names[column]
-        return id_column, set().union(*(by_name.get(t, set()) for t in texts))
+        return NAME_COLUMNS[column], names.ids_named(column, texts)
+
+    @functools.cached_property
+    def _event_values(self) -> dict[str, Any]:
+        """Each event text column's value for every event number, as the scan builds it."""
+        from .events import load_events
+
+        pa = module("pyarrow")
+        numbers = pa.array(range(1 << 16), pa.uint16())
+        db = load_events(None if self._events is False else self._events)
+        looked = db.arrow_columns(numbers, tuple(_EVENT_KINDS.values()))
+        return {c: looked[k].dictionary_decode() for c, k in _EVENT_KINDS.items()}
+
+    @functools.cached_property
+    def _names(self) -> Any:
+        """The name columns' tables (``arrow.names_option``), or None without files."""
+        return names_option(self._passwd, self._group)
 
 
 #: The event columns a filter on text can name, and the lookup kind behind each.
 _EVENT_KINDS = {"event_name": "name", "event_description": "description"}
-
-
-def _names(passwd: NamesArg, group: NamesArg) -> dict[str, tuple[str, dict[str, set[int]]]]:
-    out: dict[str, tuple[str, dict[str, set[int]]]] = {}
-    for pairs, columns in (
-        (None if passwd is None else resolve_users(passwd), _USER_COLUMNS),
-        (None if group is None else resolve_groups(group), _GROUP_COLUMNS),
-    ):
-        if pairs is None:
-            continue
-        first: dict[int, bytes] = {}
-        for ident, name in pairs:
-            first.setdefault(ident, name)
-        by_name: dict[str, set[int]] = {}
-        for ident, name in first.items():
-            by_name.setdefault(name.decode("utf-8", "backslashreplace"), set()).add(ident)
-        for c in columns:
-            out[c] = (NAME_COLUMNS[c], by_name)
-    return out
 
 
 def scan_trails(

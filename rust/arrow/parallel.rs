@@ -604,15 +604,6 @@ impl Framer {
             self.done = true;
             return None;
         }
-        let Some(g) = next else {
-            self.done = true;
-            if self.mode == Mode::Strict {
-                if let Some((_, e)) = merger.fatal() {
-                    self.fatal = Some(external(e.clone()));
-                }
-            }
-            return None;
-        };
         if self.mode == Mode::Strict {
             if let Some((_, e)) = merger.fatal() {
                 // Strictly, the stream ends with the first error: after this chunk.
@@ -620,6 +611,10 @@ impl Framer {
                 self.done = true;
             }
         }
+        let Some(g) = next else {
+            self.done = true;
+            return None;
+        };
         let buf = Buf::Window(Arc::new(g.bytes));
         let mut chunk = Chunk {
             framed: g.framed.iter().map(|&(i, n, b)| (i as i32, n, b)).collect(),
