@@ -391,3 +391,20 @@ def test_a_thousand_trails_merge_in_bounded_memory(tmp_path: Path) -> None:
     n, grown_kib = map(int, res.stdout.split())
     assert n == 1000 * per
     assert grown_kib * 1024 < total // 4, (grown_kib, total)
+
+
+@pytest.mark.parametrize("command", ["print", "reduce"])
+def test_a_missing_input_is_said_as_every_command_says_it(tmp_path: Path, command: str) -> None:
+    trail = tmp_path / "a.bsm"
+    trail.write_bytes((Path(__file__).parent / "data" / "gen-1.bsm").read_bytes())
+    res = subprocess.run(
+        [*BSM, command, "--merge", "nope.bsm", str(trail)],
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert res.returncode == 2
+    assert res.stdout == b""
+    assert res.stderr.decode().endswith(
+        f"bsmtrail {command}: nope.bsm: No such file or directory\n"
+    )

@@ -180,11 +180,8 @@ def _merged(renderer: Renderer, out: BinaryIO, args: argparse.Namespace) -> int:
     if args.window_ms < 0:
         print(f"{PROG}: --window-ms must be at least 0", file=sys.stderr)
         return 2
-    try:
-        names = expand_paths(args.files, PROG)
-    except OSError as e:
-        print(f"{PROG}: {printable(str(e))}", file=sys.stderr)
-        return 2
+    # A file that cannot be read is said by the command's one OSError rule.
+    names = expand_paths(args.files, PROG)
     if not names:
         print(f"{PROG}: no trail to merge", file=sys.stderr)
         return 1
