@@ -44,6 +44,7 @@ const OPT_Z: u32 = 0x80000;
 // bsmtrail's own: the records view's `time` column, and its first subject's columns.
 const OPT_ROW_TIME: u32 = 0x100000;
 const OPT_ROW_SUBJECT: u32 = 0x200000;
+const OPT_ROW_RETURN: u32 = 0x400000;
 
 const HEADER_CHECKS: u32 = OPT_ALL | OPT_A_ | OPT_B | OPT_C | OPT_M | OPT_V;
 const SUBJECT_CHECKS: u32 = OPT_U | OPT_E | OPT_F | OPT_G | OPT_R | OPT_J;
@@ -224,6 +225,8 @@ pub struct Rows {
     pub ruid: Option<Vec<u32>>,
     pub rgid: Option<Vec<u32>>,
     pub pid: Option<Vec<u32>>,
+    /// The `success` column: the first return token's status is (not) 0.
+    pub success: Option<bool>,
 }
 
 impl Rows {
@@ -244,7 +247,12 @@ impl Rows {
     fn subject_ok(&self, s: &Subject) -> bool {
         let has =
             |want: &Option<Vec<u32>>, got: u32| want.as_ref().map_or(true, |w| w.contains(&got));
-        has(&self.auid, s.auid)
+        // The unset auid is null in the column: no value selects it.
+        let auid_ok = self
+            .auid
+            .as_ref()
+            .map_or(true, |w| s.auid != u32::MAX && w.contains(&s.auid));
+        auid_ok
             && has(&self.euid, s.euid)
             && has(&self.egid, s.egid)
             && has(&self.ruid, s.ruid)
@@ -336,6 +344,7 @@ impl Selection {
         set(self.invert, OPT_V);
         set(self.rows.time_ms.is_some(), OPT_ROW_TIME);
         set(self.rows.subject_wanted(), OPT_ROW_SUBJECT);
+        set(self.rows.success.is_some(), OPT_ROW_RETURN);
         w
     }
 
@@ -472,7 +481,7 @@ impl Selection {
         let mut selected = true;
         let mut err = false;
         let mut header_event: Option<u16> = None;
-        let (mut first_header, mut first_subject) = (true, true);
+        let (mut first_header, mut first_subject, mut first_return) = (true, true, true);
         for t in TokenIter::new(rec, opts) {
             let t = match t {
                 Ok(t) => t,
@@ -500,6 +509,11 @@ impl Selection {
                     first_subject = false;
                     chkd |= OPT_ROW_SUBJECT;
                     selected = self.rows.subject_ok(s);
+                }
+                Token::Return { status, .. } if first_return => {
+                    first_return = false;
+                    chkd |= OPT_ROW_RETURN;
+                    selected = self.rows.success.map_or(true, |ok| ok == (*status == 0));
                 }
                 _ => {}
             }
@@ -667,6 +681,11 @@ mod tests {
         r
     }
 
+    /// A return32 token.
+    fn ret(status: u8) -> Vec<u8> {
+        vec![0x27, status, 0, 0, 0, 0]
+    }
+
     fn subject(id: u8, auid: u32, euid: u32, pid: u32) -> Vec<u8> {
         let mut s = vec![id];
         for v in [auid, euid, 20, 501, 20, pid, 7] {
@@ -746,6 +765,38 @@ mod tests {
         t[14..18].copy_from_slice(&5_000u32.to_be_bytes());
         assert!(m(&window(1_005_000, 1_005_000), &t));
         assert!(!m(&window(1_000_000, 1_004_999), &t));
+        // The unset auid is null in the column: no value selects it, not even its own.
+        let unset = record(23, 1000, &subject(0x24, u32::MAX, 0, 1));
+        assert!(!m(&by_auid(vec![u32::MAX]), &unset));
+        assert!(m(&rows(Rows::default()), &unset));
+    }
+
+    #[test]
+    fn success_is_the_first_return_status() {
+        let m = |s: &Selection, r: &[u8]| s.matches(r, &mut SelectState::default());
+        let want = |ok: bool| Selection {
+            rows: Rows {
+                success: Some(ok),
+                ..Rows::default()
+            },
+            ..Selection::default()
+        };
+        let ok = record(23, 1000, &ret(0));
+        let failed = record(23, 1000, &ret(2));
+        // The first return token decides (a second is another token of the row).
+        let mut twice = ret(2);
+        twice.extend(ret(0));
+        let twice = record(23, 1000, &twice);
+        let none = record(23, 1000, &path(b"/x"));
+        for (r, success, failure) in [
+            (&ok, true, false),
+            (&failed, false, true),
+            (&twice, false, true),
+            (&none, false, false),
+        ] {
+            assert_eq!(m(&want(true), r), success);
+            assert_eq!(m(&want(false), r), failure);
+        }
     }
 
     fn path(p: &[u8]) -> Vec<u8> {
@@ -845,7 +896,6 @@ mod tests {
     fn class_checks_header_then_return_status() {
         let mut classes = vec![None; 1 << 16];
         classes[1] = Some(0x1000); // lo
-        let ret = |status: u8| vec![0x27, status, 0, 0, 0, 0];
         let s = |succ, fail| Selection {
             class: Some((succ, fail)),
             event_classes: classes.clone(),

@@ -328,7 +328,10 @@ impl StatsTally {
                     self.minutes.add((minute, event, failed), 1);
                 }
             }
-            self.auid.add(opt(c.auid, i), 1);
+            // An unset auid is null in the column (schema 2) but a subject is there (its
+            // euid is not null): the table keeps it apart from records with no subject.
+            let auid = opt(c.auid, i).or_else(|| c.euid.is_valid(i).then_some(u32::MAX));
+            self.auid.add(auid, 1);
             self.euid.add(opt(c.euid, i), 1);
             if c.paths.is_valid(i) {
                 let (start, end) = (path_offsets[i] as usize, path_offsets[i + 1] as usize);

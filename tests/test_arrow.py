@@ -63,7 +63,7 @@ def test_records_agree_with_praudit_raw_goldens(
     rows = table.to_pylist()
     assert len(rows) == len(golden) == table.num_rows
     for row, line in zip(rows, golden, strict=True):
-        where = f"record at {row['offset']}: {line[:80]}"
+        where = f"record at {row['record_offset']}: {line[:80]}"
         t = row["time"]
         seconds = int(t.timestamp()) if t is not None else None
         msec = t.microsecond // 1000 if t is not None else None
@@ -71,7 +71,9 @@ def test_records_agree_with_praudit_raw_goldens(
         head += f"{row['event']},{row['modifier']},{seconds},{msec},"
         assert line.startswith(head), where
         if row["subject_type"] is not None:
-            ids = [_signed32(row[k]) for k in ("auid", "euid", "egid", "ruid", "rgid")]
+            # A null auid is the unset one, praudit's -1.
+            ids = [-1 if row["auid"] is None else _signed32(row["auid"])]
+            ids += [_signed32(row[k]) for k in ("euid", "egid", "ruid", "rgid")]
             ids += [row["pid"], row["sid"], row["tid_port"], row["tid_addr"]]
             sub = f"{TOKEN_IDS[row['subject_type']]}," + ",".join(map(str, ids)) + ","
             assert sub in line, where
@@ -120,7 +122,7 @@ def expected_row(rec: bsmtrail.Record, source: str) -> dict[str, Any]:
     """The records-view row for ``rec``, written from the documented routing rules."""
     row: dict[str, Any] = {
         "source": source,
-        "offset": rec.offset,
+        "record_offset": rec.offset,
         "size": rec.size,
         "header_type": rec.header_type,
         "version": rec.version,
@@ -135,6 +137,7 @@ def expected_row(rec: bsmtrail.Record, source: str) -> dict[str, Any]:
         "return_status": None,
         "return_value": None,
         "return_errno": None,
+        "success": None,
         "paths": [],
         "texts": [],
         "exec_args": None,
@@ -182,12 +185,14 @@ def expected_row(rec: bsmtrail.Record, source: str) -> dict[str, Any]:
         if group == "subject":
             row["subject_type"] = ty
             row.update({k: t[k] for k in SUBJECT_KEYS})
+            row["auid"] = _auid(t["auid"])
             row["tid_port"], row["tid_addr"] = t["port"], t["addr"]
         elif group == "return":
             row["return_status"] = t["status"]
             v = t["value"]
             row["return_value"] = _signed64(v) if ty == "return64" else v
             row["return_errno"] = "?" if t["status"] else None
+            row["success"] = t["status"] == 0
         elif ty == "path":
             row["paths"].append(_text(t["path"]))
         elif ty == "text":
@@ -204,7 +209,7 @@ def expected_row(rec: bsmtrail.Record, source: str) -> dict[str, Any]:
         elif ty in ("socket", "socket_ex", "sockinet32", "sockinet128", "sockunix"):
             row["sockets"].append(_socket(t))
         elif ty.startswith("process"):
-            p = {"type": ty, **{k: t[k] for k in SUBJECT_KEYS}}
+            p = {"type": ty, **{k: t[k] for k in SUBJECT_KEYS}, "auid": _auid(t["auid"])}
             p.update(tid_port=t["port"], tid_addr=t["addr"])
             row["processes"].append(p)
         elif ty == "identity":
@@ -225,9 +230,14 @@ def expected_row(rec: bsmtrail.Record, source: str) -> dict[str, Any]:
         else:
             real = t["type"]
             row["other_tokens"].append(
-                {"type": real, "id": t["id"], "offset": t["offset"], "data": raw}
+                {"type": real, "id": t["id"], "token_offset": t["offset"], "data": raw}
             )
     return row
+
+
+def _auid(value: int) -> int | None:
+    """The unset audit id (AU_DEFAUDITID, praudit's -1) is null in the table."""
+    return None if value == 0xFFFFFFFF else value
 
 
 def _compare(got: dict[str, Any], want: dict[str, Any], where: str) -> None:
@@ -308,7 +318,7 @@ def _rare_record(i: int, host: bool, tokens: set[str], damaged: bool) -> bytes:
         [
             None,
             ["host", "seq"],
-            ["identity", "error", "offset"],
+            ["identity", "error", "record_offset"],
             ["zone", "groups", "exec_env", "exec_args"],
             ["args", "attrs", "sockets", "processes", "other_tokens"],
         ]
@@ -320,11 +330,11 @@ def test_sparse_columns_agree_with_the_record_api(
     data = b"".join(_rare_record(i, *spec) for i, spec in enumerate(specs))
     trail = bsmtrail.open(data, mode="recover")
     asked = columns
-    if columns is not None and "offset" not in columns:
-        asked = [*columns, "offset"]
+    if columns is not None and "record_offset" not in columns:
+        asked = [*columns, "record_offset"]
     table = trail.to_arrow(asked, events=False, batch_size=batch_size, threads=1)
     assert table.num_rows == len(specs)
-    rows = {r["offset"]: r for r in table.to_pylist()}
+    rows = {r["record_offset"]: r for r in table.to_pylist()}
     valid = list(trail)  # the record API yields the records that pass validation
     assert len(valid) == sum(not d for _, _, d in specs)
     for rec in valid:
@@ -374,7 +384,7 @@ def test_demo_trail_loses_no_token() -> None:
     seen = set(tokens.column("type").to_pylist())
     assert seen == set(bsmtrail.token_ids().values())
     per_record = tokens.filter(pa.compute.is_valid(tokens.column("record_index")))
-    counts = per_record.group_by("record_index").aggregate([("offset", "count")])
+    counts = per_record.group_by("record_index").aggregate([("token_offset", "count")])
     by_index = dict(zip(counts.column(0).to_pylist(), counts.column(1).to_pylist(), strict=True))
     for i, (row, rec) in enumerate(zip(table.to_pylist(), records, strict=True)):
         typed = 2 + sum(len(row[c]) for c in _LISTS)
@@ -399,7 +409,7 @@ def test_tokens_view_is_lossless(shared_trails: dict[str, Path]) -> None:
             rec = records[off]
             assert b"".join(r["raw"] for r in rows) == rec.raw
             for row, (tok, raw) in zip(rows, _token_bytes(rec), strict=True):
-                assert (row["offset"], row["id"], row["type"]) == (
+                assert (row["token_offset"], row["id"], row["type"]) == (
                     tok["offset"],
                     tok["id"],
                     tok["type"],
@@ -443,18 +453,18 @@ def test_recover_mode_keeps_failing_records_as_rows() -> None:
     rows = [r for r in table.to_pylist() if r["error"] is not None]
     assert len(rows) == 1
     row = rows[0]
-    assert (row["offset"], row["error"], row["error_offset"]) == (
+    assert (row["record_offset"], row["error"], row["error_offset"]) == (
         bad_at,
         "unknown_token",
         bad_at + 18,
     )
     assert row["event"] == 72 and row["texts"] == [] and row["paths"] == []
     (invalid,) = row["other_tokens"]
-    assert invalid["type"] == "invalid" and invalid["offset"] == bad_at + 18
+    assert invalid["type"] == "invalid" and invalid["token_offset"] == bad_at + 18
     assert invalid["data"] == data[bad_at + 18 : bad_at + row["size"]]
     # The errors table has the damaged region and the failing record.
     errors = trail.errors_table().to_pylist()
-    assert [(e["kind"], e["offset"], e["reason"]) for e in errors] == [
+    assert [(e["kind"], e["region_offset"], e["reason"]) for e in errors] == [
         ("damage", junk_at, "not_a_record"),
         ("record", bad_at, "unknown_token"),
     ]
@@ -491,11 +501,11 @@ def test_strict_mode_yields_every_batch_before_the_error(tmp_path: Path, threads
     path.write_bytes(data)
     offsets: list[int] = []
     stream = bsmtrail.open(path).iter_batches(
-        batch_size=2, columns=["offset"], events=False, threads=threads
+        batch_size=2, columns=["record_offset"], events=False, threads=threads
     )
     with pytest.raises(bsmtrail.BSMError) as exc:
         for batch in stream:
-            offsets.extend(batch.column("offset").to_pylist())
+            offsets.extend(batch.column("record_offset").to_pylist())
     assert exc.value.offset == junk_at
     assert offsets == [r.offset for r in bsmtrail.open(data[:junk_at])]
 
@@ -539,7 +549,7 @@ def test_truncated_tail_and_empty_input(tmp_path: Path) -> None:
     t = bsmtrail.open(cut, mode="recover")
     assert t.to_arrow().num_rows == len(list(bsmtrail.open(demo)))
     (e,) = t.errors_table().to_pylist()
-    assert (e["offset"], e["length"], e["reason"]) == (len(demo), 40, "truncated")
+    assert (e["region_offset"], e["length"], e["reason"]) == (len(demo), 40, "truncated")
     empty = bsmtrail.open(b"").to_arrow()
     assert empty.num_rows == 0
     assert empty.schema.metadata[b"bsmtrail.schema_version"] == bsa.SCHEMA_VERSION.encode()
@@ -571,11 +581,11 @@ def test_time_out_of_range_is_null() -> None:
 def test_schema_and_projection() -> None:
     trail = bsmtrail.open(bsmtrail.demo_path())
     full = trail.to_arrow()
-    assert full.schema.metadata[b"bsmtrail.schema_version"] == b"1"
+    assert full.schema.metadata[b"bsmtrail.schema_version"] == b"2"
     assert full.schema.metadata[b"bsmtrail.view"] == b"records"
     assert full.column_names[:9] == [
         "source",
-        "offset",
+        "record_offset",
         "size",
         "header_type",
         "version",
@@ -591,9 +601,9 @@ def test_schema_and_projection() -> None:
         full.column("event").to_pylist(), full.column("event_name").to_pylist(), strict=True
     ):
         assert name == db.name(ev)
-    part = trail.to_arrow(["event_name", "offset"], validate=False)
-    assert part.column_names == ["event_name", "offset"]
-    assert part.column("offset").equals(full.column("offset"))
+    part = trail.to_arrow(["event_name", "record_offset"], validate=False)
+    assert part.column_names == ["event_name", "record_offset"]
+    assert part.column("record_offset").equals(full.column("record_offset"))
     assert part.column("event_name").to_pylist() == full.column("event_name").to_pylist()
     with pytest.raises(ValueError, match=r"unknown column.*not records columns"):
         trail.to_arrow(["nope"])
@@ -621,8 +631,8 @@ def test_stream_is_consumed_once_and_releases_batches() -> None:
 
 def test_requested_schema_casts() -> None:
     trail = bsmtrail.open(bsmtrail.demo_path())
-    stream = trail.iter_batches(columns=["host", "offset"], events=False)
-    want = pa.schema([("host", pa.large_string()), ("offset", pa.uint64())])
+    stream = trail.iter_batches(columns=["host", "record_offset"], events=False)
+    want = pa.schema([("host", pa.large_string()), ("record_offset", pa.uint64())])
     reader = pa.RecordBatchReader.from_stream(stream, schema=want)
     t = reader.read_all()
     assert t.schema.field("host").type == pa.large_string()
@@ -674,7 +684,7 @@ def test_parquet_round_trip(shared_trails: dict[str, Path], tmp_path: Path) -> N
     back = pq.read_table(out)
     assert back.num_rows == rows
     assert back.to_pylist() == table.to_pylist()
-    assert back.schema.metadata[b"bsmtrail.schema_version"] == b"1"
+    assert back.schema.metadata[b"bsmtrail.schema_version"] == b"2"
     big = bsmtrail.open(shared_trails["apple"])
     big.to_parquet(tmp_path / "apple.parquet")
     back, table = pq.read_table(tmp_path / "apple.parquet"), big.to_arrow()
@@ -711,7 +721,7 @@ def test_parquet_reads_back_equal_in_pyarrow_polars_and_duckdb(
     assert back.schema.equals(table.schema, check_metadata=True)
     assert back.to_pylist() == table.to_pylist()
     assert pl.read_parquet(out).equals(pl.from_arrow(table))
-    cols = '"offset", "time", "event", auid, paths, event_name'
+    cols = "record_offset, time, event, auid, paths, event_name"
     got = duckdb.sql(f"select {cols} from '{out}'").fetchall()
     con = duckdb.connect()
     con.register("t", table)
@@ -746,9 +756,11 @@ def test_polars_pandas_duckdb(shared_trails: dict[str, Path]) -> None:
     ]
 
     con = duckdb.connect()
-    con.register("tbl", trail.iter_batches(columns=["offset", "event", "event_name", "paths"]))
+    con.register(
+        "tbl", trail.iter_batches(columns=["record_offset", "event", "event_name", "paths"])
+    )
     got = con.execute(
-        'select event, event_name, "offset", len(paths) as n from tbl order by "offset"'
+        "select event, event_name, record_offset, len(paths) as n from tbl order by record_offset"
     ).fetchall()
     assert [g[0] for g in got] == events
     assert [g[1] for g in got] == want.column("event_name").to_pylist()

@@ -20,7 +20,7 @@ from bsmtrail.arrow import stream
 from bsmtrail.chunks import chunk_boundaries, chunk_span, read_chunk, read_trail
 from bsmtrail.writer import generate_trail
 
-COLS = ["offset", "size", "event", "texts", "other_tokens", "error", "error_offset"]
+COLS = ["record_offset", "size", "event", "texts", "other_tokens", "error", "error_offset"]
 # Small windows so the tests cross them; the records below stay shorter than both.
 SMALL = {"lookback": 256, "ahead": 64}
 
@@ -148,10 +148,10 @@ def test_crafted_input_still_tiles(pieces: list[bytes], draw: st.DataObject) -> 
     bounds = chunk_boundaries(data, splits=splits, **SMALL)
     assert bounds[0] == 0 and bounds[-1] == len(data) and bounds == sorted(bounds)
     rows = chunked_records(data, bounds)
-    offsets = [r["offset"] for r in rows]
+    offsets = [r["record_offset"] for r in rows]
     assert offsets == sorted(set(offsets))
     for r in rows:
-        o, n = r["offset"], r["size"]
+        o, n = r["record_offset"], r["size"]
         rec = data[o : o + n]
         assert len(rec) == n and rec[0] in (0x14, 0x15, 0x74, 0x79)
         assert rec[-7:] == struct.pack(">BHI", 0x13, 0xB105, n)
@@ -196,7 +196,7 @@ def test_adversarial_embedding_still_tiles() -> None:
     bounds = chunk_boundaries(data, chunk_bytes=400, lookback=64, ahead=64)
     assert bounds[0] == 0 and bounds[-1] == len(data) and bounds == sorted(bounds)
     got = chunked_records(data, bounds)
-    offsets = [r["offset"] for r in got]
+    offsets = [r["record_offset"] for r in got]
     assert len(offsets) == len(set(offsets))
     exact = chunk_boundaries(data, chunk_bytes=400)
     assert chunked_records(data, exact) == records_of(data)
@@ -240,7 +240,7 @@ def test_generated_trail_in_chunks_equals_read_trails(generated: Path) -> None:
         assert got.num_rows == whole.num_rows
         assert got.schema == whole.schema
         for name in (
-            "offset",
+            "record_offset",
             "size",
             "event",
             "event_name",
@@ -271,10 +271,10 @@ def test_read_trail_with_where_and_columns(generated: Path) -> None:
 def test_rebased_offsets_match_bytes(generated: Path) -> None:
     data = generated.read_bytes()
     b = chunk_boundaries(generated, 4)
-    t = read_chunk(generated, b[2], b[3], columns=["offset", "size", "other_tokens"])
+    t = read_chunk(generated, b[2], b[3], columns=["record_offset", "size", "other_tokens"])
     for row in t.to_pylist()[:50]:
-        rec = data[row["offset"] : row["offset"] + row["size"]]
+        rec = data[row["record_offset"] : row["record_offset"] + row["size"]]
         assert rec[0] in (0x14, 0x15, 0x74, 0x79)
         for tok in row["other_tokens"]:
-            assert data[tok["offset"] : tok["offset"] + len(tok["data"])] == tok["data"]
+            assert data[tok["token_offset"] : tok["token_offset"] + len(tok["data"])] == tok["data"]
     assert isinstance(t, pa.Table)

@@ -61,7 +61,7 @@ def test_meta_and_partitions_without_reading(
 
 
 def test_local_cluster_matches_single_process(collection: Path) -> None:
-    cols = ["event", "size", "time", "auid", "offset", "source"]
+    cols = ["event", "size", "time", "auid", "record_offset", "source"]
     ddf = bsmtrail.dask.read_trails(collection, columns=cols, chunk_bytes=400_000)
     assert ddf.npartitions > 3
     with (
@@ -82,7 +82,7 @@ def test_local_cluster_matches_single_process(collection: Path) -> None:
     want = expected(collection, columns=cols)
     assert aggregates(got) == aggregates(want)
     got = got.reset_index(drop=True)
-    assert got["offset"].tolist() == want["offset"].tolist()
+    assert got["record_offset"].tolist() == want["record_offset"].tolist()
     assert got["source"].astype(str).tolist() == want["source"].astype(str).tolist()
     want_sel = expected(collection, columns=cols, where=sel)
     assert 0 < len(picked) < len(got)
@@ -94,14 +94,14 @@ def test_memory_url(collection: Path) -> None:
     paths = sorted(collection.glob("*.bsm"))
     for p in paths:
         fs.pipe(f"/bsm/{p.name}", p.read_bytes())
-    cols = ["event", "size", "time", "auid", "offset", "other_tokens"]
+    cols = ["event", "size", "time", "auid", "record_offset", "other_tokens"]
     ddf = bsmtrail.dask.read_trails(
         "memory://bsm/*.bsm", columns=cols, chunk_bytes=300_000, lookback=4096, ahead=4096
     )
     got = ddf.compute(scheduler="sync").reset_index(drop=True)
     want = expected(paths, columns=cols)
     assert aggregates(got) == aggregates(want)
-    assert got["offset"].tolist() == want["offset"].tolist()
+    assert got["record_offset"].tolist() == want["record_offset"].tolist()
     got_tokens = pa.array(got["other_tokens"]).to_pylist()
     assert got_tokens == pa.array(want["other_tokens"]).to_pylist()
 

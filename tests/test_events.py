@@ -780,7 +780,13 @@ def test_arrow_columns(stock: EventDatabase) -> None:
         "AUE_NULL",
     ]
     assert cols["description"].to_pylist()[3] == "audit crash recovery"
-    assert cols["classes"].to_pylist()[0] == "pc,ex"
+    # Each event's classes, in audit_event's order, as a list (AUE_EXECVE is "pc,ex").
+    assert cols["classes"].to_pylist() == [
+        None if n is None or stock.get(n) is None else list(stock.get(n).classes)  # type: ignore[union-attr]
+        for n in numbers.to_pylist()
+    ]
+    assert cols["classes"].to_pylist()[0] == ["pc", "ex"]
+    assert cols["classes"].type == pa.list_(pa.dictionary(pa.int32(), pa.string()))
     assert cols["mask"].type == pa.uint32()
     assert cols["mask"].to_pylist() == [0x40000080, None, None, 0x800, 0x1000, 0]
     # Dictionaries are built once per database and shared by every call.

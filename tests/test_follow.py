@@ -243,7 +243,7 @@ def _kill_and_restart_run(tmp_path: Path, kills: int, seed: int, to_file: bool) 
         for line in lines:
             row = json.loads(line)  # every whole line is whole JSON
             rows.append(row)
-            keys.append((row["source"], row["offset"]))
+            keys.append((row["source"], row["record_offset"]))
         runs[-1] = (before, runs[-1][1], len(keys) - before)
 
     def start() -> _Run:
@@ -274,7 +274,7 @@ def _kill_and_restart_run(tmp_path: Path, kills: int, seed: int, to_file: bool) 
     assert written_during_kills >= kills // 2  # the kills landed while trails were written
 
     want = writer.expected()
-    want_keys = [(r["source"], r["offset"]) for r in want]
+    want_keys = [(r["source"], r["record_offset"]) for r in want]
     # Every record, in order, once repeats are dropped by (source, offset).
     seen: set[tuple[str, int]] = set()
     first_seen = []
@@ -329,14 +329,14 @@ def _one_trail(tmp_path: Path, name: str = f"{STAMPS[0]}.not_terminated") -> tup
 def test_a_checkpoint_in_a_trail_renamed_since_resumes_in_it(tmp_path: Path) -> None:
     audit, _data = _one_trail(tmp_path)
     whole = bsmtrail.read_trails([str(audit / f"{STAMPS[0]}.not_terminated")])
-    at = whole.column("offset")[10].as_py()
+    at = whole.column("record_offset")[10].as_py()
     ckpt = tmp_path / "c.json"
     checkpoint_save(str(ckpt), str(audit), Position(f"{STAMPS[0]}.not_terminated", 1, at, 10, 10))
     os.rename(audit / f"{STAMPS[0]}.not_terminated", audit / f"{STAMPS[0]}.{STAMPS[1]}")
     (audit / f"{STAMPS[1]}.not_terminated").write_bytes(b"")
     batches = _follow_all({"target": audit, "checkpoint": ckpt}, until=lambda: True)
     got = _table(batches)
-    assert got.column("offset").to_pylist() == whole.column("offset").to_pylist()[10:]
+    assert got.column("record_offset").to_pylist() == whole.column("record_offset").to_pylist()[10:]
     assert set(got.column("source").to_pylist()) == {f"{STAMPS[0]}.not_terminated"}
     # Finished: the checkpoint now names the successor's start; the counts go on.
     pos = checkpoint_load(str(ckpt), str(audit))
@@ -356,7 +356,7 @@ def test_a_checkpoint_naming_a_trail_that_is_gone_resumes_in_its_successor(
         batches = _follow_all({"target": audit, "checkpoint": ckpt}, until=lambda: True)
     got = _table(batches)
     assert got.num_rows == bsmtrail.read_trails([str(audit)]).num_rows
-    assert got.column("offset")[0].as_py() < 100
+    assert got.column("record_offset")[0].as_py() < 100
 
 
 def test_checkpoints_that_cannot_be_used_are_refused(tmp_path: Path) -> None:
@@ -443,7 +443,7 @@ def test_the_command_writes_json_lines_and_stops_cleanly_on_signals(tmp_path: Pa
         _, err = p.communicate(timeout=30)
         assert p.returncode == 0, err
         rows = [json.loads(x) for x in out.read_text().splitlines()]
-        assert [r["offset"] for r in rows] == whole.column("offset").to_pylist()
+        assert [r["record_offset"] for r in rows] == whole.column("record_offset").to_pylist()
         assert rows[3]["event_name"] == whole.column("event_name")[3].as_py()
         assert rows[3]["source"] == f"{STAMPS[0]}.not_terminated"
         assert f"stopped: {whole.num_rows} rows written".encode() in err
@@ -473,8 +473,8 @@ def test_selection_columns_and_start_at_the_end(tmp_path: Path) -> None:
         until=lambda: True,
     )
     got = _table(batches)
-    assert got.column_names == ["source", "offset", "event_name", "auid"]
-    assert got.column("offset").to_pylist() == want.column("offset").to_pylist()
+    assert got.column_names == ["source", "record_offset", "event_name", "auid"]
+    assert got.column("record_offset").to_pylist() == want.column("record_offset").to_pylist()
     assert sum(b.records for b in batches) == whole.num_rows
 
     # start="end": only what is written after following began.
@@ -490,8 +490,8 @@ def test_selection_columns_and_start_at_the_end(tmp_path: Path) -> None:
         return True
 
     got = _table(_follow_all({"target": audit, "start": "end", "poll_interval": 0.001}, until))
-    assert got.column("offset").to_pylist() == [
-        o + len(data) - 52 for o in whole["offset"].to_pylist()
+    assert got.column("record_offset").to_pylist() == [
+        o + len(data) - 52 for o in whole["record_offset"].to_pylist()
     ]
 
 
@@ -499,7 +499,7 @@ def test_damage_is_reported_as_it_passes(tmp_path: Path) -> None:
     audit, data = _one_trail(tmp_path)
     live = audit / f"{STAMPS[0]}.not_terminated"
     whole = bsmtrail.read_trails([str(live)])
-    cut = whole.column("offset")[5].as_py()
+    cut = whole.column("record_offset")[5].as_py()
     junk = b"\x14\x00\x00\x00\x30" + b"\xee" * 40
     live.write_bytes(data[:cut] + junk + data[cut:])
     out = tmp_path / "o.jsonl"
@@ -512,8 +512,8 @@ def test_damage_is_reported_as_it_passes(tmp_path: Path) -> None:
         f"damage: {STAMPS[0]}.not_terminated @{cut} (0x{cut:x}) damage {len(junk)} bytes".encode()
         in err
     )
-    offsets = [json.loads(x)["offset"] for x in out.read_text().splitlines()]
-    shifted = [o if o < cut else o + len(junk) for o in whole.column("offset").to_pylist()]
+    offsets = [json.loads(x)["record_offset"] for x in out.read_text().splitlines()]
+    shifted = [o if o < cut else o + len(junk) for o in whole.column("record_offset").to_pylist()]
     assert offsets == shifted
 
 
@@ -613,8 +613,10 @@ def test_a_replaced_file_is_read_until_its_writer_is_done_with_it(tmp_path: Path
 
     start = time.monotonic()
     batches = _follow_all({"target": path, "poll_interval": 0.2}, until)
-    whole = bsmtrail.read_trails([str(path)]).column("offset").to_pylist()
-    got = [(b.source, r) for b in batches for x in b.batches for r in x["offset"].to_pylist()]
+    whole = bsmtrail.read_trails([str(path)]).column("record_offset").to_pylist()
+    got = [
+        (b.source, r) for b in batches for x in b.batches for r in x["record_offset"].to_pylist()
+    ]
     assert got == [(str(path), o) for o in whole] + [(f"{path}#2", o) for o in whole]
     assert not [d for b in batches for d in b.damage]
 

@@ -213,7 +213,7 @@ def test_a_sparse_file_claiming_a_huge_record_keeps_every_intact_record(
     rss, status, _, err = run_measured(args)
     assert rss <= RSS_LIMIT_MB, f"peak RSS {rss:.0f} MB"
     assert status == (1 if how == "convert" else 0), err
-    texts = pq.read_table(out, columns=["offset"]).num_rows
+    texts = pq.read_table(out, columns=["record_offset"]).num_rows
     assert texts == 20
     if how == "convert":
         assert "1 damaged region(s)" in err
@@ -536,7 +536,7 @@ def test_partition_by_day_keeps_few_files_open(tmp_path: Path) -> None:
     assert len(list(out.iterdir())) == n
     # A day's rows are its records, whichever part file they went to.
     first = table.filter(ds.field("day") == "2001-09-09")
-    assert sorted(first.column("offset").to_pylist()) == [0, n * len(rec(b"d"))]
+    assert sorted(first.column("record_offset").to_pylist()) == [0, n * len(rec(b"d"))]
 
 
 # -- follow mode ---------------------------------------------------------------------------

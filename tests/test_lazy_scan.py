@@ -71,6 +71,23 @@ def _queries(eager: pl.DataFrame) -> list[tuple[str, Any, bool]]:
         ("auid==", pl.col("auid") == 501, True),
         ("auid unset", pl.col("auid") == 4294967295, True),
         ("auid in", pl.col("auid").is_in([0, 502, None]), True),
+        (
+            "auid unset is null",
+            pl.col("auid").is_null() & pl.col("subject_type").is_not_null(),
+            False,
+        ),
+        ("success", pl.col("success"), True),
+        ("failure", ~pl.col("success"), True),
+        ("success==False", pl.col("success") == False, True),  # noqa: E712 (the query as typed)
+        ("success is null", pl.col("success").is_null(), False),
+        ("class", pl.col("event_classes").list.contains("ex"), True),
+        ("class unknown", pl.col("event_classes").list.contains("zz"), True),
+        (
+            "class and failure",
+            pl.col("event_classes").list.contains("fr") & ~pl.col("success"),
+            True,
+        ),
+        ("success and failure", pl.col("success") & ~pl.col("success"), True),
         ("euid==", pl.col("euid") == 0, True),
         ("egid==", pl.col("egid") == 20, True),
         ("ruid==", pl.col("ruid") == 501, True),
@@ -100,7 +117,8 @@ def _scan(trail: Path, log: ScanLog | None = None, **kw: Any) -> pl.LazyFrame:
 
 
 def test_query_matrix_equals_eager_filtering(trail: Path, eager: pl.DataFrame) -> None:
-    cols = ["offset", "time", "event_name", "auid", "auid_name", "pid"]
+    cols = ["record_offset", "time", "event_name", "event_classes", "success", "auid", "pid"]
+    cols.append("auid_name")
     for name, pred, pushable in _queries(eager):
         log = ScanLog()
         lazy = _scan(trail, log).filter(pred).select(cols).collect()
@@ -199,12 +217,12 @@ def test_streaming_engine_and_sink(trail: Path, eager: pl.DataFrame, tmp_path: P
     got = (
         _scan(trail, batch_size=2048)
         .filter(pred)
-        .select("offset", "pid")
+        .select("record_offset", "pid")
         .collect(engine="streaming")
     )
-    assert got.equals(eager.filter(pred).select("offset", "pid"))
+    assert got.equals(eager.filter(pred).select("record_offset", "pid"))
     out = tmp_path / "x.parquet"
-    _scan(trail, batch_size=2048).filter(pred).select("offset", "pid").sink_parquet(out)
+    _scan(trail, batch_size=2048).filter(pred).select("record_offset", "pid").sink_parquet(out)
     assert pl.read_parquet(out).equals(got)
 
 
@@ -215,7 +233,7 @@ def test_damaged_records_are_warned_of_when_a_pushed_filter_cannot_judge(tmp_pat
     # Corrupt the id of the second token of some records: the subject cannot be found.
     eager = pl.from_arrow(read_trails(path))
     assert isinstance(eager, pl.DataFrame)
-    offsets = eager.filter(pl.col("auid") == 501)["offset"].head(3).to_list()
+    offsets = eager.filter(pl.col("auid") == 501)["record_offset"].head(3).to_list()
     for off in offsets:
         data[off + 18] = 0xEE  # header32 is 18 bytes; its next token's id
     path.write_bytes(bytes(data))
@@ -231,7 +249,7 @@ def test_damaged_records_are_warned_of_when_a_pushed_filter_cannot_judge(tmp_pat
     with pytest.warns(BSMWarning, match="left out of the selection"):
         got = scan_trails(path).filter(pl.col("auid") == 501).collect()
     want = eager.filter(pl.col("auid") == 501)
-    assert set(got["offset"]) <= set(want["offset"])
+    assert set(got["record_offset"]) <= set(want["record_offset"])
 
 
 def test_duckdb_register_pushes_projection_and_filters(trail: Path, eager: pl.DataFrame) -> None:
@@ -242,12 +260,12 @@ def test_duckdb_register_pushes_projection_and_filters(trail: Path, eager: pl.Da
     lo, hi = _bounds(eager)
     mid = lo + (hi - lo) / 2
     queries = [
-        'select "offset" as o, pid from {t} where auid = 501 order by o',
+        "select record_offset as o, pid from {t} where auid = 501 order by o",
         "select count(*) from {t} where event in (23, 2, 72)",
-        f"select \"offset\" as o from {{t}} where time >= TIMESTAMPTZ '{mid.isoformat()}' "
+        f"select record_offset as o from {{t}} where time >= TIMESTAMPTZ '{mid.isoformat()}' "
         "and euid = 0 order by o",
         "select event_name, count(*) as n from {t} where auid in (0, 501) group by 1 order by 1",
-        "select \"offset\" as o from {t} where auid_name = 'alice' order by o",
+        "select record_offset as o from {t} where auid_name = 'alice' order by o",
     ]
     for q in queries:
         before = len(log.scans)
@@ -287,6 +305,11 @@ def test_random_conjunctions_equal_eager(
         ),
         st.builds(lambda v: pl.col("pid") == v, st.sampled_from(eager["pid"].head(20).to_list())),
         st.builds(lambda v: pl.col("size") > v, st.integers(0, 400)),
+        st.sampled_from([pl.col("success"), ~pl.col("success"), pl.col("success").is_null()]),
+        st.builds(
+            lambda c: pl.col("event_classes").list.contains(c),
+            st.sampled_from(["ex", "fr", "fw", "lo", "pc", "zz"]),
+        ),
     )
     parts = data.draw(st.lists(atoms, min_size=1, max_size=4))
     pred = parts[0]
@@ -294,8 +317,8 @@ def test_random_conjunctions_equal_eager(
         pred = pred & p
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = _scan(trail, batch_size=5000).filter(pred).select("offset", "auid").collect()
-    assert got.equals(eager.filter(pred).select("offset", "auid"))
+        got = _scan(trail, batch_size=5000).filter(pred).select("record_offset", "auid").collect()
+    assert got.equals(eager.filter(pred).select("record_offset", "auid"))
 
 
 def test_globs_directories_and_compressed_inputs(tmp_path: Path, trail: Path) -> None:
@@ -307,6 +330,6 @@ def test_globs_directories_and_compressed_inputs(tmp_path: Path, trail: Path) ->
     for inputs in [tmp_path, str(tmp_path / "*.bsm*"), [tmp_path / "b.bsm.gz", trail]]:
         eager = pl.from_arrow(read_trails(inputs))
         assert isinstance(eager, pl.DataFrame)
-        got = scan_trails(inputs).filter(pred).select("source", "offset").collect()
-        assert got.equals(eager.filter(pred).select("source", "offset")), inputs
+        got = scan_trails(inputs).filter(pred).select("source", "record_offset").collect()
+        assert got.equals(eager.filter(pred).select("source", "record_offset")), inputs
         assert got["source"].n_unique() == 2

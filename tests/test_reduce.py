@@ -298,10 +298,10 @@ def test_trail_select_and_arrow_where_keep_the_golden_records(
     assert [r.raw for r in picked] == [r.raw for r in bsmtrail.open(want)]
     # Offsets are positions in the original trail, not in the selection.
     assert all(data[r.offset : r.offset + r.size] == r.raw for r in picked)
-    table = read_trails(TRAILS / trail, ["offset", "event", "size"], where=sel, events=False)
+    table = read_trails(TRAILS / trail, ["record_offset", "event", "size"], where=sel, events=False)
     assert table.num_rows == n
     assert table.column("event").to_pylist() == [r.event for r in bsmtrail.open(want)]
-    assert table.column("offset").to_pylist() == [r.offset for r in picked]
+    assert table.column("record_offset").to_pylist() == [r.offset for r in picked]
 
 
 @pytest.mark.parametrize(("trail", "case", "args", "n", "expected"), CASES)
@@ -335,12 +335,17 @@ def test_every_selection_path_keeps_what_reduce_keeps(
     assert [data[o : o + r.size] for o, r in zip(offsets, reduced, strict=True)] == [
         r.raw for r in reduced
     ]
-    cols = ["offset", "event"]
-    assert read_trails(path, cols, where=sel, events=False).column("offset").to_pylist() == offsets
-    assert read_trail(path, 3, columns=cols, where=sel).column("offset").to_pylist() == offsets
+    cols = ["record_offset", "event"]
+    assert (
+        read_trails(path, cols, where=sel, events=False).column("record_offset").to_pylist()
+        == offsets
+    )
+    assert (
+        read_trail(path, 3, columns=cols, where=sel).column("record_offset").to_pylist() == offsets
+    )
     with dask.config.set(scheduler="synchronous"):
         frame = bdask.read_trails(path, cols, where=sel, chunk_bytes=4096).compute()
-    assert [int(o) for o in frame["offset"]] == offsets
+    assert [int(o) for o in frame["record_offset"]] == offsets
     out = tmp_path / "sel.parquet"
     where = f"--where={args}"
     files = ["--events", str(ETC / "audit_event"), "--passwd", str(ETC / "passwd")]
@@ -348,7 +353,7 @@ def test_every_selection_path_keeps_what_reduce_keeps(
         ["convert", str(path), "-o", str(out), where, *files, "--group", str(ETC / "group"), "-q"]
     )
     assert status in (0, 1)
-    assert pq.read_table(out).column("offset").to_pylist() == offsets
+    assert pq.read_table(out).column("record_offset").to_pylist() == offsets
 
 
 @pytest.mark.conformance
@@ -382,15 +387,17 @@ def test_selected_offsets_point_into_the_original_everywhere(tmp_path: Path) -> 
     assert [r.offset for r in twice] == offsets
     assert all(every[o] == r.raw for o, r in zip(offsets, once, strict=True))
     for t in (once, twice):
-        assert t.to_arrow(columns=["offset"]).column("offset").to_pylist() == offsets
+        assert t.to_arrow(columns=["record_offset"]).column("record_offset").to_pylist() == offsets
     assert (
-        read_trails(path, ["offset"], where=sel, events=False).column("offset").to_pylist()
+        read_trails(path, ["record_offset"], where=sel, events=False)
+        .column("record_offset")
+        .to_pylist()
         == offsets
     )
     out = tmp_path / "sel.parquet"
     cmd = [sys.executable, "-m", "bsmtrail", "convert", str(path), "-o", str(out)]
     res = subprocess.run(
-        [*cmd, "--where=-m 45025", "--columns", "offset,event"], capture_output=True
+        [*cmd, "--where=-m 45025", "--columns", "record_offset,event"], capture_output=True
     )
     assert res.returncode == 0, res.stderr
-    assert pq.read_table(out).column("offset").to_pylist() == offsets
+    assert pq.read_table(out).column("record_offset").to_pylist() == offsets

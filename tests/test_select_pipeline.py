@@ -55,7 +55,7 @@ def test_selected_rows_are_the_same_for_1_2_4_threads(
 ) -> None:
     data = _damaged(generated.read_bytes(), cuts)
     sel = selection(events=events, invert=invert)
-    cols = ["offset", "size", "event", "error"]
+    cols = ["record_offset", "size", "event", "error"]
     tables = [
         bsmtrail.open(data, mode="recover")
         .select(sel)
@@ -66,16 +66,16 @@ def test_selected_rows_are_the_same_for_1_2_4_threads(
     # The rows are exactly the records iteration keeps, at their offsets in `data`.
     view = bsmtrail.open(data, mode="recover").select(sel)
     want = [(r.offset, r.size, r.event) for r in view]
-    got = [(r["offset"], r["size"], r["event"]) for r in tables[0].to_pylist()]
+    got = [(r["record_offset"], r["size"], r["event"]) for r in tables[0].to_pylist()]
     assert got == want
     assert all(r.raw == data[r.offset : r.offset + r.size] for r in view)
 
 
 def test_batches_of_a_selective_query_are_joined_up_to_the_batch_size(generated: Path) -> None:
     sel = selection(events=[23, 72])
-    total = read_trails(generated, ["offset"], where=sel, events=False).num_rows
+    total = read_trails(generated, ["record_offset"], where=sel, events=False).num_rows
     assert total > 300
-    stream = iter_trails(generated, ["offset"], where=sel, events=False, batch_size=300)
+    stream = iter_trails(generated, ["record_offset"], where=sel, events=False, batch_size=300)
     sizes = [b.num_rows for b in stream]
     assert sum(sizes) == total and all(n == 300 for n in sizes[:-1]) and 0 < sizes[-1] <= 300
 
@@ -89,7 +89,7 @@ def test_stream_report_equals_recover_iteration(generated: Path, tmp_path: Path)
     want = [(d.offset, d.length, d.error.reason) for d in trail.damage]
     assert len(want) == 3
     for where in (None, selection(events=[23])):
-        s = iter_trails(bad, ["offset"], where=where, events=False, batch_size=1000)
+        s = iter_trails(bad, ["record_offset"], where=where, events=False, batch_size=1000)
         for _ in s:
             pass
         assert s.report_finished
@@ -153,7 +153,7 @@ def test_selective_convert_writes_only_its_output_and_calls_no_python_per_record
     records = bsmtrail.open(generated).scan(decode=False).records
     few = bsmtrail.open(small).scan(decode=False).records
     sel = selection(events=[45025])
-    kept = read_trails(generated, ["offset"], where=sel, events=False).num_rows
+    kept = read_trails(generated, ["record_offset"], where=sel, events=False).num_rows
     assert 0 < kept < records / 100 and records > 5 * few
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -199,17 +199,17 @@ def test_undecided_records_are_reported_by_every_selection_path(tmp_path: Path) 
     view = bsmtrail.open(data, mode="recover").select(sel)
     assert list(view) == []
     assert len(view.undecided) == 3 and view.undecided.kept == (0, size, 2 * size)
-    s = view.arrow_stream(columns=["offset"], events=False)
+    s = view.arrow_stream(columns=["record_offset"], events=False)
     assert s.read_all().num_rows == 0
     (r,) = s.report()
     assert (r.undecided_total, r.undecided, r.records, r.rows) == (3, [0, size, 2 * size], 3, 0)
     path = tmp_path / "u.bsm"
     path.write_bytes(data)
     with pytest.warns(bsmtrail.BSMWarning, match="3 record"):
-        assert read_trails(path, ["offset"], where=sel, events=False).num_rows == 0
+        assert read_trails(path, ["record_offset"], where=sel, events=False).num_rows == 0
 
 
-@pytest.mark.parametrize("columns", [None, "time", "offset,event"])
+@pytest.mark.parametrize("columns", [None, "time", "record_offset,event"])
 def test_failing_records_are_reported_whatever_the_columns(
     generated: Path, tmp_path: Path, columns: str | None
 ) -> None:
@@ -225,5 +225,8 @@ def test_failing_records_are_reported_whatever_the_columns(
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 1
     assert "1 record(s) failing validation" in res.stderr
-    assert f"@{want['offset']} (0x{want['offset']:x}) record {want['length']} bytes" in res.stderr
+    assert (
+        f"@{want['region_offset']} (0x{want['region_offset']:x}) record {want['length']} bytes"
+        in res.stderr
+    )
     assert want["message"] in res.stderr

@@ -211,9 +211,11 @@ def test_merges_equal_a_full_sort(tmp_path_factory: pytest.TempPathFactory, spec
     assert got == [(str(paths[i]), off, raw) for _, _, i, off, raw in want]
     # The Arrow table.
     t = bsmtrail.read_trails(
-        paths, order="time", window_ms=10_000, columns=["source", "offset"], threads=threads
+        paths, order="time", window_ms=10_000, columns=["source", "record_offset"], threads=threads
     )
-    assert t.to_pylist() == [{"source": str(paths[i]), "offset": off} for _, _, i, off, _ in want]
+    assert t.to_pylist() == [
+        {"source": str(paths[i]), "record_offset": off} for _, _, i, off, _ in want
+    ]
     # print --merge: byte-identical to printing the sorted records as one trail.
     joined = tmp / "sorted.bsm"
     joined.write_bytes(b"".join(raw for *_, raw in want))
@@ -274,7 +276,7 @@ def test_two_hundred_trails_print_and_reduce_merged(tmp_path: Path) -> None:
             "-o",
             str(pq),
             "--columns",
-            "source,offset",
+            "source,record_offset",
             *map(str, paths),
         ],
         capture_output=True,
@@ -284,7 +286,7 @@ def test_two_hundred_trails_print_and_reduce_merged(tmp_path: Path) -> None:
     import pyarrow.parquet as papq
 
     rows = papq.read_table(pq).to_pylist()
-    assert rows == [{"source": str(paths[i]), "offset": off} for _, _, i, off, _ in want]
+    assert rows == [{"source": str(paths[i]), "record_offset": off} for _, _, i, off, _ in want]
 
 
 def test_an_inversion_beyond_the_window_is_reported_not_reordered(tmp_path: Path) -> None:
@@ -322,7 +324,7 @@ def test_labels_name_each_hosts_rows(tmp_path: Path) -> None:
     b_dir.mkdir()
     _trails(b_dir, [[(2, 0)]])
     t = bsmtrail.read_trails(
-        {"web": a, "db": str(b_dir)}, order="time", columns=["label", "offset"]
+        {"web": a, "db": str(b_dir)}, order="time", columns=["label", "record_offset"]
     )
     assert t.column("label").to_pylist() == ["web", "db", "web"]
     assert pa.types.is_dictionary(t.schema.field("label").type)
@@ -341,7 +343,7 @@ def test_labels_name_each_hosts_rows(tmp_path: Path) -> None:
             "--label",
             f"db={b_dir}",
             "--columns",
-            "label,offset",
+            "label,record_offset",
             "-o",
             str(out),
         ],
@@ -350,7 +352,7 @@ def test_labels_name_each_hosts_rows(tmp_path: Path) -> None:
     )
     assert res.returncode == 0, res.stderr
     assert out.read_text().splitlines() == [
-        '"label","offset"',
+        '"label","record_offset"',
         '"web",0',
         '"db",0',
         f'"web",{len(_rec((T0, 0), "0-0"))}',

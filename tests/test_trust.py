@@ -198,13 +198,13 @@ def test_compressed_trails_read_by_every_entry_point(
     with packed.open("rb") as f:
         assert [r.offset for r in bsmtrail.stream(f)] == offsets
     assert [r.offset for r in bsmtrail.stream(packed)] == offsets
-    cols = ["offset", "event", "auid"]
+    cols = ["record_offset", "event", "auid"]
     want = read_trails(plain, cols)
     assert read_trails(packed, cols).equals(want)
     assert iter_trails([packed], cols).read_all().equals(want)
     assert bsmtrail.chunks.read_trail(packed, chunks=3, columns=cols).equals(want)
     df = bsmtrail.dask.read_trails(str(packed), columns=cols).compute()
-    assert df["offset"].tolist() == want.column("offset").to_pylist()
+    assert df["record_offset"].tolist() == want.column("record_offset").to_pylist()
     out = io.BytesIO()
     assert reduce(packed, selection(all=True), out).kept == len(offsets)
     assert out.getvalue() == reduce_bytes(plain)
@@ -283,7 +283,7 @@ def test_read_trails_warns_about_inputs_without_records_or_mostly_damage(
     junk.write_bytes(trail_bytes[:300] + os.urandom(4000).replace(b"\x14", b"\x00"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = read_trails([good, empty, junk], ["offset"])
+        table = read_trails([good, empty, junk], ["record_offset"])
     said = [str(w.message) for w in caught if issubclass(w.category, bsmtrail.BSMWarning)]
     assert said == [
         f"{empty}: no records: empty file",
@@ -292,7 +292,7 @@ def test_read_trails_warns_about_inputs_without_records_or_mostly_damage(
         "bytes (see view='errors')",
     ]
     assert table.num_rows > 0
-    assert "offset" == table.column_names[0] and table.num_columns == 1
+    assert "record_offset" == table.column_names[0] and table.num_columns == 1
 
 
 # -- outputs never overwrite inputs, and appear whole or not at all ----------------------

@@ -279,9 +279,7 @@ class _Enricher:
         for name in out:
             if name in EVENT_COLUMNS:
                 assert self.db is not None
-                kind = _EVENT_LOOKUP[name]
-                value_type = self.db.vector.dictionary(kind).type
-                fields.append(pa.field(name, pa.dictionary(pa.int32(), value_type)))
+                fields.append(pa.field(name, self.db.vector.arrow_type(_EVENT_LOOKUP[name])))
             elif name in NAME_COLUMNS:
                 assert names is not None
                 fields.append(pa.field(name, names.type))

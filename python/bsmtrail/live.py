@@ -668,19 +668,19 @@ def _same_file(path: str, inode: int) -> bool:
 
 
 def _with_place(columns: Sequence[str] | None) -> list[str] | None:
-    """``columns`` with ``source`` and ``offset`` first (every line says where it came
-    from)."""
+    """``columns`` with ``source`` and ``record_offset`` first (every line says where it
+    came from)."""
     if columns is None:
         return None
-    rest = [c for c in columns if c not in ("source", "offset")]
-    return ["source", "offset", *rest]
+    rest = [c for c in columns if c not in ("source", "record_offset")]
+    return ["source", "record_offset", *rest]
 
 
 def _from(batches: list[Any], offset: int) -> list[Any]:
     pc = _mod("pyarrow.compute")
     out = []
     for b in batches:
-        kept = b.filter(pc.greater_equal(b.column("offset"), offset))
+        kept = b.filter(pc.greater_equal(b.column("record_offset"), offset))
         if kept.num_rows:
             out.append(kept)
     return out

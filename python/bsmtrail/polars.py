@@ -108,6 +108,28 @@ class _ScanLookups(Lookups):
             return None
         return NAME_COLUMNS[column], names.ids_named(column, texts)
 
+    def class_events(self, name: str) -> set[int] | None:
+        if self._events is False:
+            return None
+        return self._class_members.get(name, set())
+
+    @functools.cached_property
+    def _class_members(self) -> dict[str, set[int]]:
+        """Each class name's events, read from the ``event_classes`` column as the scan
+        builds it for every event number."""
+        from .events import load_events
+
+        pa, pc = module("pyarrow"), module("pyarrow.compute")
+        db = load_events(None if self._events is False else self._events)
+        classes = db.arrow_columns(pa.array(range(1 << 16), pa.uint16()), ("classes",))
+        lists = classes["classes"]
+        events = pc.list_parent_indices(lists).to_pylist()
+        names = lists.flatten().dictionary_decode().to_pylist()
+        out: dict[str, set[int]] = {}
+        for event, cls in zip(events, names, strict=True):
+            out.setdefault(cls, set()).add(event)
+        return out
+
     @functools.cached_property
     def _event_values(self) -> dict[str, Any]:
         """Each event text column's value for every event number, as the scan builds it."""

@@ -4,10 +4,12 @@ records view that bsmtrail's selection can test in Rust, before any column is bu
 :func:`split` walks the predicate's top-level conjunction (``a & b & ...``) and turns each
 conjunct it recognises into row criteria with the **columns'** meaning: the ``time``
 column's range in ms, the ``event`` number (``event_name`` and ``event_description``
-resolved through the same event database as the columns), and the first subject's
-``auid``/``euid``/``egid``/``ruid``/``rgid``/``pid`` (and ``*_name`` through the
-evidence's passwd/group, as the name columns are made). Every recognised conjunct keeps a
-superset of the rows the full predicate keeps, so the caller still applies the whole
+resolved through the same event database as the columns, and ``event_classes``'
+``list.contains`` to the events in a class), ``success`` (the first return token's
+status), and the first subject's ``auid``/``euid``/``egid``/``ruid``/``rgid``/``pid``
+(and ``*_name`` through the evidence's passwd/group, as the name columns are made).
+Every recognised conjunct keeps a superset of the rows the full predicate keeps, so the
+caller still applies the whole
 predicate to what the reader gives; anything else (``|``, negation, arithmetic, casts of
 the column, list and text functions, other columns) is simply not pushed.
 
@@ -42,6 +44,7 @@ class Pushed:
     events: set[int] | None = None
     subject: dict[str, set[int]] = field(default_factory=dict)
     time_ms: tuple[int, int] | None = None
+    success: bool | None = None
     conjuncts: list[str] = field(default_factory=list)
 
     @property
@@ -56,6 +59,7 @@ class Pushed:
             events=None if self.events is None else sorted(self.events),
             time_ms=self.time_ms,
             first_subject={k: sorted(v) for k, v in self.subject.items()} or None,
+            success=self.success,
         )
 
     def _values(self, column: str, values: set[int]) -> None:
@@ -64,6 +68,11 @@ class Pushed:
         else:
             old = self.subject.get(column)
             self.subject[column] = values if old is None else old & values
+
+    def _success(self, value: bool) -> None:
+        if self.success is not None and self.success != value:
+            self.events = set()  # success and failure at once: no row
+        self.success = value
 
     def _time(self, lo: int, hi: int) -> None:
         if self.time_ms is not None:
@@ -84,6 +93,11 @@ class Lookups:
     def name_ids(self, column: str, texts: list[str]) -> tuple[str, set[int]] | None:
         """For a ``*_name`` column: the id column it names and the ids named one of
         ``texts``; None when ``column`` is not such a column."""
+        return None
+
+    def class_events(self, name: str) -> set[int] | None:
+        """The event numbers whose ``event_classes`` list holds ``name``; None when the
+        scan has no such column."""
         return None
 
 
@@ -189,6 +203,10 @@ class _Splitter:
 
     def conjunct(self, expr: Any) -> None:
         kind, body = _node(expr)
+        if kind == "Column" and body == "success" and "success" in self.columns:
+            self.out._success(True)  # filter(pl.col("success")), DuckDB `where success`
+            self.out.conjuncts.append(str(expr))
+            return
         if kind == "BinaryExpr" and isinstance(body, dict):
             op = body.get("op")
             if op in ("And", "LogicalAnd"):
@@ -210,6 +228,18 @@ class _Splitter:
         if kind == "Function" and isinstance(body, dict):
             fn = body.get("function")
             boolean = fn.get("Boolean") if isinstance(fn, dict) else None
+            if boolean == "Not":
+                (inner,) = _inputs(expr)
+                if _column(inner) == "success" and "success" in self.columns:
+                    self.out._success(False)
+                    self.out.conjuncts.append(str(expr))
+                return
+            listed = fn.get("ListExpr") if isinstance(fn, dict) else None
+            if isinstance(listed, dict) and "Contains" in listed:
+                col, item = _inputs(expr)
+                if self.contains(col, item):
+                    self.out.conjuncts.append(str(expr))
+                return
             if isinstance(boolean, dict) and "IsIn" in boolean:
                 col, values = _inputs(expr)
                 if self.member(col, values):
@@ -244,8 +274,27 @@ class _Splitter:
         values = _literal(values_expr)
         return values is not None and self.equals(col, values)
 
+    def contains(self, col_expr: Any, item_expr: Any) -> bool:
+        """``col.list.contains(item)`` on ``event_classes``."""
+        if _column(col_expr) != "event_classes" or "event_classes" not in self.columns:
+            return False
+        values = _literal(item_expr)
+        if values is None or len(values) != 1 or not isinstance(values[0], str):
+            return False
+        events = self.lookups.class_events(values[0])
+        if events is None:
+            return False
+        self.out._values("event", events)
+        return True
+
     def equals(self, col: str, values: list[Any]) -> bool:
         """``col`` is one of ``values``."""
+        if col == "success":
+            flags = {v for v in values if v is not None}
+            if len(flags) != 1 or not all(isinstance(v, bool) for v in flags):
+                return False
+            self.out._success(flags.pop())
+            return True
         if col == "event":
             ints = _ints(values, 1 << 16)
             if ints is None:

@@ -20,8 +20,8 @@ use crate::tokens::{self, canonical_name, ids, Addr, DecodeOptions, Subject, Tok
 use arrow_array::types::{
     Int64Type, TimestampMillisecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
-use arrow_array::{ArrayRef, RecordBatch, StructArray};
-use arrow_buffer::NullBuffer;
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch, StructArray};
+use arrow_buffer::{BooleanBuffer, NullBuffer};
 use arrow_schema::{ArrowError, DataType, Fields, SchemaRef};
 use std::sync::{Arc, OnceLock};
 
@@ -154,15 +154,38 @@ impl Ids {
 
     /// The ten arrays, all sharing `nulls`.
     fn arrays(&mut self, nulls: &Option<NullBuffer>) -> Result<Vec<ArrayRef>, ArrowError> {
-        let mut out: Vec<ArrayRef> = self
-            .ids
-            .iter_mut()
-            .map(|v| prim::<UInt32Type>(v, nulls.clone()))
-            .collect();
+        let mut out: Vec<ArrayRef> = Vec::with_capacity(10);
+        for (i, v) in self.ids.iter_mut().enumerate() {
+            let n = if i == 0 {
+                unset_auid(v, nulls.clone())
+            } else {
+                nulls.clone()
+            };
+            out.push(prim::<UInt32Type>(v, n));
+        }
         out.push(prim::<UInt64Type>(&mut self.port, nulls.clone()));
         out.push(self.addr.utf8(nulls.clone())?);
         Ok(out)
     }
+}
+
+/// The validity of an `auid` column: null where `nulls` says so and where the id is
+/// 4294967295, the unset audit id (AU_DEFAUDITID), so that `auid = -1`-style sentinels
+/// neither match a real user nor pollute `max()` (docs/arrow-schema.md, schema 2).
+fn unset_auid(values: &[u32], nulls: Option<NullBuffer>) -> Option<NullBuffer> {
+    if !values.contains(&u32::MAX) {
+        return nulls;
+    }
+    let set = NullBuffer::from(BooleanBuffer::collect_bool(values.len(), |i| {
+        values[i] != u32::MAX
+    }));
+    NullBuffer::union(nulls.as_ref(), Some(&set))
+}
+
+/// `success`: the first return token's status is 0; null where there is no return token.
+fn success_array(status: &[u8], ret: Option<NullBuffer>) -> ArrayRef {
+    let ok = BooleanBuffer::collect_bool(status.len(), |i| status[i] == 0);
+    Arc::new(BooleanArray::new(ok, ret))
 }
 
 fn list_field(dt: DataType) -> Arc<arrow_schema::Field> {
@@ -454,7 +477,7 @@ impl Want {
         let any = |cs: &[Col]| cs.iter().any(|c| on[c.idx()]);
         Want {
             source: any(&[Col::Source]),
-            offset: any(&[Col::Offset]),
+            offset: any(&[Col::RecordOffset]),
             size: any(&[Col::Size]),
             header_type: any(&[Col::HeaderType]),
             header: any(&[Col::Version, Col::Event, Col::Modifier]),
@@ -472,7 +495,12 @@ impl Want {
                 Col::TidPort,
                 Col::TidAddr,
             ]),
-            ret: any(&[Col::ReturnStatus, Col::ReturnValue, Col::ReturnErrno]),
+            ret: any(&[
+                Col::ReturnStatus,
+                Col::ReturnValue,
+                Col::ReturnErrno,
+                Col::Success,
+            ]),
             paths: any(&[Col::Paths]),
             texts: any(&[Col::Texts]),
             exec_args: any(&[Col::ExecArgs]),
@@ -497,6 +525,8 @@ struct Groups {
     ret: Option<NullBuffer>,
     header: Option<NullBuffer>,
     error: Option<NullBuffer>,
+    /// The `success` column, built from `return_status` before that is moved.
+    success: Option<ArrayRef>,
 }
 
 /// One record being walked into the builder.
@@ -1054,6 +1084,15 @@ impl RecordsBuilder {
             ret: self.return_valid.finish(),
             header: self.header_valid.finish(),
             error: self.error.g.valid.finish(),
+            success: None,
+        };
+        // Read before `return_status` is moved into its own column.
+        let groups = Groups {
+            success: self
+                .cols
+                .contains(&Col::Success)
+                .then(|| success_array(&self.return_status, groups.ret.clone())),
+            ..groups
         };
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.cols.len());
         for c in self.cols.clone() {
@@ -1072,7 +1111,7 @@ impl RecordsBuilder {
         let idx = |c: Col| c.idx() - Col::Auid.idx();
         Ok(match c {
             Col::Source => dict_array(&mut self.source, None, &self.sources)?,
-            Col::Offset => prim::<UInt64Type>(&mut self.offset, None),
+            Col::RecordOffset => prim::<UInt64Type>(&mut self.offset, None),
             Col::Size => prim::<UInt32Type>(&mut self.size, None),
             Col::HeaderType => dict_array(&mut self.header_type, None, header_dictionary())?,
             Col::Version => prim::<UInt8Type>(&mut self.version, header),
@@ -1095,6 +1134,10 @@ impl RecordsBuilder {
             Col::Auid | Col::Euid | Col::Egid | Col::Ruid | Col::Rgid | Col::Pid | Col::Sid => {
                 let v = self.subject.ids.get_mut(idx(c));
                 match v {
+                    Some(v) if c == Col::Auid => {
+                        let nulls = unset_auid(v, subject);
+                        prim::<UInt32Type>(v, nulls)
+                    }
                     Some(v) => prim::<UInt32Type>(v, subject),
                     None => return Err(ArrowError::SchemaError("subject id".into())),
                 }
@@ -1103,6 +1146,10 @@ impl RecordsBuilder {
             Col::TidAddr => self.subject.addr.utf8(subject)?,
             Col::ReturnStatus => prim::<UInt8Type>(&mut self.return_status, ret),
             Col::ReturnValue => prim::<Int64Type>(&mut self.return_value, ret),
+            Col::Success => match g.success.clone() {
+                Some(a) => a,
+                None => return Err(ArrowError::SchemaError("success".into())),
+            },
             Col::ReturnErrno => {
                 let nulls = self.errno_valid.finish();
                 dict_array(&mut self.errno, nulls, &errno::dictionary())?

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// `bsmtrail.schema_version` in every schema's metadata.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 /// Which table a stream produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +50,7 @@ macro_rules! columns {
 
 columns! {
     Source = "source",
-    Offset = "offset",
+    RecordOffset = "record_offset",
     Size = "size",
     HeaderType = "header_type",
     Version = "version",
@@ -71,6 +71,7 @@ columns! {
     ReturnStatus = "return_status",
     ReturnValue = "return_value",
     ReturnErrno = "return_errno",
+    Success = "success",
     Paths = "paths",
     Texts = "texts",
     ExecArgs = "exec_args",
@@ -103,7 +104,7 @@ impl Col {
         matches!(
             self,
             Col::Source
-                | Col::Offset
+                | Col::RecordOffset
                 | Col::Size
                 | Col::HeaderType
                 | Col::Version
@@ -120,7 +121,7 @@ impl Col {
             Col::Source | Col::HeaderType | Col::SubjectType | Col::ReturnErrno | Col::Error => {
                 dict()
             }
-            Col::Offset | Col::TidPort | Col::ErrorOffset => D::UInt64,
+            Col::RecordOffset | Col::TidPort | Col::ErrorOffset => D::UInt64,
             Col::Size | Col::Auid | Col::Euid | Col::Egid | Col::Ruid | Col::Rgid => D::UInt32,
             Col::Pid | Col::Sid | Col::Seq => D::UInt32,
             Col::Version | Col::ReturnStatus => D::UInt8,
@@ -128,6 +129,7 @@ impl Col {
             Col::Time => timestamp(),
             Col::Host | Col::TidAddr | Col::Zone => D::Utf8,
             Col::ReturnValue => D::Int64,
+            Col::Success => D::Boolean,
             Col::Paths | Col::Texts | Col::ExecArgs | Col::ExecEnv => list(D::Utf8, false),
             Col::Groups => list(D::UInt32, false),
             Col::Args => list_of(args_fields()),
@@ -143,7 +145,7 @@ impl Col {
         !matches!(
             self,
             Col::Source
-                | Col::Offset
+                | Col::RecordOffset
                 | Col::Size
                 | Col::HeaderType
                 | Col::Paths
@@ -221,7 +223,9 @@ pub fn sockets_fields() -> Fields {
 
 pub fn processes_fields() -> Fields {
     let mut v = vec![f("type", DataType::Utf8, false)];
-    for n in ["auid", "euid", "egid", "ruid", "rgid", "pid", "sid"] {
+    // auid is null when unset (4294967295), as the records view's `auid` column.
+    v.push(f("auid", DataType::UInt32, true));
+    for n in ["euid", "egid", "ruid", "rgid", "pid", "sid"] {
         v.push(f(n, DataType::UInt32, false));
     }
     v.push(f("tid_port", DataType::UInt64, false));
@@ -244,7 +248,7 @@ pub fn other_fields() -> Fields {
     Fields::from(vec![
         f("type", DataType::Utf8, false),
         f("id", DataType::UInt8, false),
-        f("offset", DataType::UInt64, false),
+        f("token_offset", DataType::UInt64, false),
         f("data", DataType::Binary, false),
     ])
 }
@@ -256,7 +260,7 @@ pub fn tokens_fields() -> Vec<Field> {
         f("record_index", DataType::UInt64, true),
         f("record_offset", DataType::UInt64, false),
         f("token_index", DataType::UInt32, false),
-        f("offset", DataType::UInt64, false),
+        f("token_offset", DataType::UInt64, false),
         f("id", DataType::UInt8, false),
         f("type", dict(), false),
         f("length", DataType::UInt32, false),
@@ -269,7 +273,7 @@ pub fn tokens_fields() -> Vec<Field> {
 pub fn errors_fields() -> Vec<Field> {
     vec![
         f("source", dict(), false),
-        f("offset", DataType::UInt64, false),
+        f("region_offset", DataType::UInt64, false),
         f("length", DataType::UInt64, false),
         f("kind", dict(), false),
         f("reason", dict(), false),

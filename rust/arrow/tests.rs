@@ -226,7 +226,9 @@ fn damage_goes_to_the_errors_view() {
     let e = &e[0];
     assert_eq!(e.num_rows(), 1);
     assert_eq!(
-        col(e, "offset").as_primitive::<UInt64Type>().value(0),
+        col(e, "region_offset")
+            .as_primitive::<UInt64Type>()
+            .value(0),
         n as u64
     );
     // The damage runs to the next record (a standalone file token is no resync point).
@@ -374,7 +376,7 @@ mod selection {
 
     fn offsets(data: &[u8], sel: &AllOf, threads: usize, batch_size: usize) -> Vec<u64> {
         let opts = Options {
-            view: View::Records(vec![Col::Offset]),
+            view: View::Records(vec![Col::RecordOffset]),
             mode: Mode::Recover,
             threads,
             batch_size,
@@ -479,7 +481,7 @@ mod selection {
             base: 0,
         };
         let opts = Options {
-            view: View::Records(vec![Col::Offset]),
+            view: View::Records(vec![Col::RecordOffset]),
             threads: 2,
             batch_size: 50,
             selection: Some(Arc::new(sel.clone())),
@@ -523,7 +525,7 @@ mod selection {
         let all = read(
             &data,
             Options {
-                view: View::Records(vec![Col::Offset]),
+                view: View::Records(vec![Col::RecordOffset]),
                 ..Options::default()
             },
         );
@@ -538,7 +540,7 @@ mod selection {
             base: start as u64,
         };
         let opts = Options {
-            view: View::Records(vec![Col::Offset]),
+            view: View::Records(vec![Col::RecordOffset]),
             ..Options::default()
         };
         let got: Vec<u64> = BatchReader::new(vec![input], opts)
@@ -595,7 +597,7 @@ mod ranges {
             ..Selection::default()
         }]);
         let opts = Options {
-            view: View::Records(vec![Col::Offset]),
+            view: View::Records(vec![Col::RecordOffset]),
             threads,
             batch_size: 1000,
             selection: Some(Arc::new(sel)),

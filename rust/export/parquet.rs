@@ -28,9 +28,10 @@ use std::sync::Arc;
 /// Columns whose values mostly grow from row to row (an offset into the trail, a time, a
 /// record number): delta-encoded, never dictionary-encoded.
 const GROWING: &[&str] = &[
-    "offset",
-    "time",
     "record_offset",
+    "token_offset",
+    "region_offset",
+    "time",
     "record_index",
     "error_offset",
 ];
@@ -360,7 +361,7 @@ mod tests {
             );
             assert!(col.statistics().is_some(), "{name}: no statistics");
             let encodings: Vec<Encoding> = col.encodings().collect();
-            if name == "offset" || name == "time" {
+            if name == "record_offset" || name == "time" {
                 assert!(encodings.contains(&Encoding::DELTA_BINARY_PACKED), "{name}");
                 assert!(col.dictionary_page_offset().is_none(), "{name}");
             }

@@ -57,7 +57,7 @@ impl Selection {
         event_classes = None, events = None, euid = None, egid = None, rgid = None,
         ruid = None, auid = None, subject_pid = None, object_pid = None, msgqid = None,
         semid = None, shmid = None, files = None, zone = None, invert = false,
-        time_ms = None, first_subject = None
+        time_ms = None, first_subject = None, success = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -84,6 +84,7 @@ impl Selection {
         invert: bool,
         time_ms: Option<(i64, i64)>,
         first_subject: Option<BTreeMap<String, Vec<u32>>>,
+        success: Option<bool>,
     ) -> PyResult<Self> {
         // The arguments as given, beside the compiled form, so a pickled selection is
         // rebuilt by this same constructor.
@@ -114,8 +115,10 @@ impl Selection {
         spec.set_item("invert", invert)?;
         spec.set_item("time_ms", time_ms)?;
         spec.set_item("first_subject", first_subject.clone())?;
+        spec.set_item("success", success)?;
         let mut rows = Rows {
             time_ms,
+            success,
             ..Rows::default()
         };
         for (k, v) in first_subject.unwrap_or_default() {

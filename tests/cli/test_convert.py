@@ -148,7 +148,10 @@ def test_compressed_inputs_directories_and_globs(tmp_path: Path) -> None:
         assert t.num_rows == 54 + 50 + 54
         sources = t.column("source").to_pylist()
         assert sources[0].endswith("20131104.a.gz") and sources[-1].endswith("20131104.c")
-        assert t.column("offset").to_pylist()[:54] == t.column("offset").to_pylist()[104:]
+        assert (
+            t.column("record_offset").to_pylist()[:54]
+            == t.column("record_offset").to_pylist()[104:]
+        )
 
 
 @pytest.mark.conformance
@@ -199,7 +202,7 @@ def test_where_matches_auditreduce(case: list[str]) -> None:
         "--format",
         "jsonl",
         "--columns",
-        "offset,event",
+        "record_offset,event",
     )
     assert p.returncode == 0, p.stderr
     rows = jsonl(p.stdout)
@@ -207,7 +210,7 @@ def test_where_matches_auditreduce(case: list[str]) -> None:
     # Offsets are positions in the original trail (the audit startup record is apple's
     # second, after the 104-byte crash-recovery record), not in the selected copy.
     if trail == "apple.bsm" and args == "-m AUE_audit_startup":
-        assert rows == [{"offset": 104, "event": 45000}]
+        assert rows == [{"record_offset": 104, "event": 45000}]
 
 
 @pytest.mark.conformance
@@ -232,7 +235,10 @@ def test_damage_recover_exit_1_strict_exit_1_no_output(tmp_path: Path) -> None:
     p = bsm("convert", str(bad), str(bad2), "--view", "errors", "-o", str(errors))
     assert p.returncode == 1
     rows = list(csv.DictReader(io.StringIO(errors.read_text())))
-    assert [(r["kind"], r["offset"]) for r in rows] == [("record", "3202"), ("damage", "104")]
+    assert [(r["kind"], r["region_offset"]) for r in rows] == [
+        ("record", "3202"),
+        ("damage", "104"),
+    ]
     strict = tmp_path / "s.parquet"
     p = bsm("convert", str(bad), "-o", str(strict), "--mode", "strict")
     assert p.returncode == 1
@@ -281,7 +287,7 @@ def test_demo_runs_the_arrow_path(tmp_path: Path) -> None:
     assert "event_name, event_description" in out and "other_tokens, error, error_offset" in out
     lines = out.splitlines()
     i = next(n for n, line in enumerate(lines) if line.startswith("first 3 rows"))
-    assert lines[i + 1].split()[:3] == ["offset", "event_name", "time"]
+    assert lines[i + 1].split()[:3] == ["record_offset", "event_name", "time"]
     assert lines[i + 3].split()[:2] == ["52", "AUE_audit_startup"]
     # The Parquet file is left where the demo says, and the next steps follow.
     assert lines[i + 6 : i + 10] == ["", f"the Parquet file is at {kept}", "", "next steps:"]

@@ -155,7 +155,7 @@ def _internal_columns(user: list[str] | None, view: str, need_time: bool) -> lis
     read."""
     if view != "records" or user is None:
         return None
-    extra = ["source", "offset", "size"] + (["time"] if need_time else [])
+    extra = ["source", "record_offset", "size"] + (["time"] if need_time else [])
     return user + [c for c in extra if c not in user]
 
 

@@ -20,7 +20,16 @@ from .printable import text_table
 from .summary_cmd import summarise
 
 #: Columns of the rows the demo shows from the Parquet table.
-SHOWN = ["offset", "event_name", "time", "auid", "euid", "return_status", "paths", "exec_args"]
+SHOWN = [
+    "record_offset",
+    "event_name",
+    "time",
+    "auid",
+    "euid",
+    "return_status",
+    "paths",
+    "exec_args",
+]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

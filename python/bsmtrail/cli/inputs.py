@@ -30,6 +30,13 @@ from .printable import printable
 from .progress import Progress
 from .usage import UsageError, say_no_records
 
+#: Each view's columns for the byte span a row covers (where the progress bar is).
+_SPAN = {
+    "records": ("record_offset", "size"),
+    "tokens": ("token_offset", "length"),
+    "errors": ("region_offset", "length"),
+}
+
 __all__ = [
     "DamageEntry",
     "DamageReport",
@@ -243,15 +250,15 @@ class Inputs:
     ) -> Iterator[Any]:
         """The stream's batches, moving ``progress`` by the bytes of input they cover
         (each input weighs its size on disk, compressed or not)."""
-        size_col = "size" if view == "records" else "length"
+        offset_col, size_col = _SPAN[view]
         before = [0]
         for it in self.items:
             before.append(before[-1] + it.weight)
         for batch in stream:
             names = batch.schema.names
-            if batch.num_rows and "offset" in names and size_col in names:
+            if batch.num_rows and offset_col in names and size_col in names:
                 src = batch.column("source").indices[-1].as_py()
-                pos = batch.column("offset")[-1].as_py() + batch.column(size_col)[-1].as_py()
+                pos = batch.column(offset_col)[-1].as_py() + batch.column(size_col)[-1].as_py()
                 it = self.items[src]
                 frac = min(pos / it.length, 1.0) if it.length else 1.0
                 progress.update(before[src] + int(it.weight * frac))

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 #: Columns :meth:`VectorLookup.arrow_columns` can produce.
 COLUMNS = ("name", "description", "classes", "mask")
-TEXT_COLUMNS = ("name", "description", "classes")
+#: Columns with one text per event (dictionary codes, :meth:`VectorLookup.take_codes`).
+TEXT_COLUMNS = ("name", "description")
 
 
 def _numpy() -> Any:
@@ -38,11 +39,7 @@ def _pyarrow() -> Any:
 
 
 def _text(entry: AuditEvent, column: str) -> str:
-    if column == "name":
-        return entry.name
-    if column == "description":
-        return entry.description
-    return ",".join(entry.classes)
+    return entry.name if column == "name" else entry.description
 
 
 class VectorLookup:
@@ -59,6 +56,18 @@ class VectorLookup:
                 codes[number] = index.setdefault(_text(entry, column), len(index))
             self.values[column] = list(index)
             self.codes[column] = codes
+        # classes: a list per event. Event n's class codes are
+        # class_codes[class_start[n] : class_start[n] + class_count[n]].
+        class_index: dict[str, int] = {}
+        flat: list[int] = []
+        self.class_start: npt.NDArray[np.int64] = xp.zeros(65536, dtype=xp.int64)
+        self.class_count: npt.NDArray[np.int32] = xp.zeros(65536, dtype=xp.int32)
+        for number, entry in by_number.items():
+            self.class_start[number] = len(flat)
+            self.class_count[number] = len(entry.classes)
+            flat.extend(class_index.setdefault(c, len(class_index)) for c in entry.classes)
+        self.values["classes"] = list(class_index)
+        self.class_codes: npt.NDArray[np.int32] = xp.asarray(flat, dtype=xp.int32)
         self.known: npt.NDArray[np.bool_] = self.codes["name"] >= 0
         #: The same codes with 0 for unknown events (hidden by the validity bitmap).
         self.safe_codes: dict[str, npt.NDArray[np.int32]] = {
@@ -94,7 +103,10 @@ class VectorLookup:
         return arr.astype(xp.uint16), None
 
     def take_codes(self, numbers: Any, column: str) -> npt.NDArray[np.int32]:
-        """Dictionary codes (int32, -1 for unknown events) for ``column``."""
+        """Dictionary codes (int32, -1 for unknown events) for ``column``, one of
+        :data:`TEXT_COLUMNS`."""
+        if column not in TEXT_COLUMNS:
+            raise ValueError(f"no codes for {column!r}; choose from {TEXT_COLUMNS}")
         idx, bad = self.index(numbers)
         codes: npt.NDArray[np.int32] = self.codes[column].take(idx)
         if bad is not None:
@@ -142,8 +154,10 @@ class VectorLookup:
     def arrow_columns(self, numbers: Any, columns: Sequence[str] = COLUMNS) -> dict[str, Any]:
         """Arrow columns for ``numbers`` (a pyarrow Array/ChunkedArray or numpy array).
 
-        Text columns are ``dictionary<int32, string>``; ``mask`` is ``uint32``. Rows whose
-        event is unknown, or whose input is null, are null.
+        ``name`` and ``description`` are ``dictionary<int32, string>``, ``classes``
+        ``list<dictionary<int32, string>>`` (the event's class names in audit_event's
+        order), ``mask`` ``uint32``. Rows whose event is unknown, or whose input is null,
+        are null.
         """
         pa = _pyarrow()
         for column in columns:
@@ -153,17 +167,18 @@ class VectorLookup:
             parts = [self._arrow_chunk(chunk, columns) for chunk in numbers.chunks]
             return {
                 column: pa.chunked_array(
-                    [part[column] for part in parts], type=self._arrow_type(column)
+                    [part[column] for part in parts], type=self.arrow_type(column)
                 )
                 for column in columns
             }
         return self._arrow_chunk(numbers, columns)
 
-    def _arrow_type(self, column: str) -> Any:
+    def arrow_type(self, column: str) -> Any:
         pa = _pyarrow()
         if column == "mask":
             return pa.uint32()
-        return pa.dictionary(pa.int32(), self.dictionary(column).type)
+        text = pa.dictionary(pa.int32(), self.dictionary(column).type)
+        return pa.list_(text) if column == "classes" else text
 
     def _arrow_chunk(self, numbers: Any, columns: Iterable[str]) -> dict[str, Any]:
         pa = _pyarrow()
@@ -196,6 +211,9 @@ class VectorLookup:
                     pa.uint32(), length, [validity, pa.py_buffer(data)], null_count
                 )
                 continue
+            if column == "classes":
+                out[column] = self._classes(idx, missing, validity, null_count)
+                continue
             codes = self.safe_codes[column].take(idx)
             indices = pa.Array.from_buffers(
                 pa.int32(), length, [validity, pa.py_buffer(codes)], null_count
@@ -204,6 +222,31 @@ class VectorLookup:
                 indices, self.dictionary(column), safe=False
             )
         return out
+
+    def _classes(self, idx: Any, missing: Any, validity: Any, null_count: int) -> Any:
+        """The ``classes`` list column: each row's run of class codes, gathered with
+        one ``repeat`` and one ``take`` (null rows hold an empty run)."""
+        pa = _pyarrow()
+        xp = _numpy()
+        counts = xp.where(missing, 0, self.class_count.take(idx))
+        offsets = xp.zeros(len(idx) + 1, dtype=xp.int32)
+        xp.cumsum(counts, out=offsets[1:])
+        total = int(offsets[-1])
+        # Position k of the output is element (k - row's offset) of the row's run.
+        shift = xp.repeat(self.class_start.take(idx) - offsets[:-1], counts)
+        codes = self.class_codes.take(shift + xp.arange(total, dtype=xp.int64))
+        values = pa.DictionaryArray.from_arrays(
+            pa.Array.from_buffers(pa.int32(), total, [None, pa.py_buffer(codes)]),
+            self.dictionary("classes"),
+            safe=False,
+        )
+        return pa.ListArray.from_buffers(
+            self.arrow_type("classes"),
+            len(idx),
+            [validity, pa.py_buffer(offsets)],
+            null_count,
+            children=[values],
+        )
 
 
 def _binary_array(pa: Any, values: Sequence[bytes], type: Any = None) -> Any:

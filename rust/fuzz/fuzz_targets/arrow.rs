@@ -97,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     for threads in [1, 2] {
-        let cols = View::Records(vec![Col::Offset, Col::Error]);
+        let cols = View::Records(vec![Col::RecordOffset, Col::Error]);
         assert_eq!(
             record_rows(&batches(trail, cols, batch_size, threads)),
             want_records

@@ -101,7 +101,7 @@ fn pipeline(
         base: 0,
     };
     let opts = Options {
-        view: View::Records(vec![Col::Offset]),
+        view: View::Records(vec![Col::RecordOffset]),
         mode: Mode::Recover,
         batch_size,
         threads,
