@@ -11,6 +11,7 @@ pub mod export;
 pub mod fault;
 pub mod framing;
 pub mod inet;
+pub mod lineage;
 pub mod lookup;
 pub mod merge;
 pub mod mode;

@@ -25,6 +25,7 @@ from .errors import (
     TruncatedError,
     UnknownTokenError,
 )
+from .lineage import lineage, processes, sessions
 from .stream import Stream, follow, stream
 from .tally import Bounded, DamageLog
 from .trail import Damage, FileToken, ScanResult, Trail, VerifyReport, open, parse_record
@@ -55,10 +56,13 @@ __all__ = [
     "build_profile",
     "demo_path",
     "follow",
+    "lineage",
     "max_record_size",
     "open",
     "parse_record",
+    "processes",
     "read_trails",
+    "sessions",
     "stream",
     "token_ids",
     "write_trail",

@@ -462,3 +462,30 @@ def chunk_span(
     lookback: int = ...,
     ahead: int = ...,
 ) -> tuple[int, int, tuple[int, int] | None]: ...
+
+# -- sessions and processes (rust/python/lineage.rs) ---------------------------------------
+
+@final
+class Lineage:
+    """The sessions and processes views over records-view batches fed in order."""
+
+    COLUMNS: ClassVar[list[str]]
+    FORK: ClassVar[int]
+    SPAWN: ClassVar[int]
+    EXEC: ClassVar[int]
+    EXIT: ClassVar[int]
+    LOGIN: ClassVar[int]
+    LOGOUT: ClassVar[int]
+    FILE: ClassVar[int]
+    NETWORK: ClassVar[int]
+    def __new__(
+        cls,
+        kinds: list[tuple[int, int]],
+        *,
+        sessions: bool = True,
+        processes: bool = True,
+        first_commands: int = 10,
+    ) -> Self: ...
+    def add(self, batch: Any) -> None: ...
+    def sessions(self) -> Any | None: ...
+    def processes(self) -> Any | None: ...

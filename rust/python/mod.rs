@@ -6,6 +6,7 @@ mod chunks;
 mod convert;
 mod errors;
 mod export;
+mod lineage;
 mod merge;
 mod mode;
 mod reader;
@@ -34,6 +35,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     arrow::register(m)?;
     chunks::register(m)?;
     errors::register(m)?;
+    lineage::register(m)?;
     export::register(m)?;
     merge::register(m)?;
     reader::register(m)?;

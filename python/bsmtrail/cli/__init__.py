@@ -34,6 +34,7 @@ SUBCOMMANDS = (
     "summary_cmd",
     "convert_cmd",
     "stats_cmd",
+    "lineage_cmd",
     "follow_cmd",
     "demo_cmd",
     "gen_cmd",
