@@ -71,18 +71,28 @@ pub struct Row<'a> {
     pub addr: Option<&'a str>,
     pub success: Option<bool>,
     pub ret: Option<i64>,
-    /// The exec_args token's strings, when the record has one.
-    pub args: Option<Vec<&'a str>>,
+    /// The exec_args token's strings, when the record has one: read only for the
+    /// records that need them (execs), not for every row.
+    args: Option<(&'a StringArray, std::ops::Range<usize>)>,
     pub first_path: Option<&'a str>,
     /// The exit token's (status, return value).
     pub exit: Option<(u32, u32)>,
 }
 
-impl Row<'_> {
+impl<'a> Row<'a> {
+    /// The exec_args token's strings (none without one).
+    pub fn args(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.args
+            .iter()
+            .flat_map(|(values, range)| range.clone().map(|k| values.value(k)))
+    }
+
     /// The command line: the arguments joined by spaces, else the image's path.
     pub fn command(&self) -> Option<String> {
         match &self.args {
-            Some(a) if !a.is_empty() => Some(a.join(" ")),
+            Some((_, range)) if !range.is_empty() => {
+                Some(self.args().collect::<Vec<_>>().join(" "))
+            }
             _ => self.first_path.map(str::to_string),
         }
     }
@@ -236,9 +246,7 @@ impl<'a> Cols<'a> {
         let (al, av) = self.exec_args;
         let args = al.is_valid(i).then(|| {
             let o = al.value_offsets();
-            (o[i] as usize..o[i + 1] as usize)
-                .map(|k| av.value(k))
-                .collect()
+            (av, o[i] as usize..o[i + 1] as usize)
         });
         let (pl, pv) = self.paths;
         let po = pl.value_offsets();

@@ -8,7 +8,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, TimeUnit};
-use std::collections::HashMap;
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 use std::sync::Arc;
 
 #[derive(Clone, Copy)]
@@ -68,10 +68,7 @@ fn exec(r: &Row<'_>) -> Exec {
     Exec {
         time: r.time,
         path: r.first_path.map(str::to_string),
-        args: r
-            .args
-            .as_ref()
-            .map_or_else(Vec::new, |a| a.iter().map(|s| s.to_string()).collect()),
+        args: r.args().map(str::to_string).collect(),
         auid: r.auid,
         asid: r.asid,
         euid: r.euid,

@@ -8,7 +8,10 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 use std::sync::Arc;
 
 /// (host, asid, auid): a session's key. An unset auid (null) is its own row per asid.
@@ -49,7 +52,7 @@ fn span(a: Option<i64>, b: Option<i64>, pick: fn(i64, i64) -> i64) -> Option<i64
 impl Sessions {
     pub fn new(first_commands: usize) -> Self {
         Sessions {
-            open: HashMap::new(),
+            open: HashMap::default(),
             first_commands,
             next: 0,
         }
@@ -71,7 +74,7 @@ impl Sessions {
                     logout: None,
                     port: r.port,
                     addr: r.addr.map(str::to_string),
-                    pids: HashSet::new(),
+                    pids: HashSet::default(),
                     commands: 0,
                     first_commands: Vec::new(),
                     euids: BTreeSet::new(),
