@@ -94,3 +94,6 @@ impl Lineage {
         self.hosts.names()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+use super::*;
+use crate::arrow::schema::Col;
+use crate::arrow::{BatchReader, Input, Options, View};
+use crate::source::Source;
+use crate::writer::demo_trail;
+use arrow_array::Array;
+
+fn batches(batch_size: usize) -> Vec<RecordBatch> {
+    let cols = COLUMNS
+        .iter()
+        .map(|n| Col::from_name(n).expect("a records column"))
+        .collect();
+    let input = Input::Bytes {
+        name: "demo".into(),
+        source: Source::from_owner(demo_trail()),
+        base: 0,
+    };
+    let opts = Options {
+        view: View::Records(cols),
+        batch_size,
+        ..Options::default()
+    };
+    BatchReader::new(vec![input], opts)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// The demo trail's kinds: execve (23) execs, fork (2) forks, exit (1) exits, the
+/// login events (6152 login, 45021 lw_login) log in.
+fn kinds() -> EventKinds {
+    EventKinds::new(&[
+        (23, EXEC),
+        (2, FORK),
+        (1, EXIT),
+        (6152, LOGIN),
+        (45021, LOGIN),
+        (6153, LOGOUT),
+    ])
+}
+
+fn views(batch_size: usize) -> (RecordBatch, RecordBatch) {
+    let mut l = Lineage::new(kinds(), true, true, 10);
+    for b in batches(batch_size) {
+        l.add(&b).unwrap();
+    }
+    let hosts = l.hosts().to_vec();
+    let s = l.sessions.as_mut().unwrap().finish(&hosts).unwrap();
+    let p = l.processes.as_mut().unwrap().finish(&hosts).unwrap();
+    (s, p)
+}
+
+#[test]
+fn batch_boundaries_do_not_change_the_views() {
+    let (s, p) = views(65_536);
+    assert!(s.num_rows() > 0 && p.num_rows() > 0);
+    for size in [1, 2, 7] {
+        assert_eq!(views(size), (s.clone(), p.clone()), "batch size {size}");
+    }
+    assert_eq!(s.schema(), Sessions::schema());
+    assert_eq!(p.schema(), Processes::schema());
+}
+
+#[test]
+fn every_record_with_a_subject_is_counted_once() {
+    let with_subject: usize = batches(100)
+        .iter()
+        .map(|b| {
+            let euid = b.column_by_name("euid").unwrap();
+            euid.len() - euid.null_count()
+        })
+        .sum();
+    let (s, p) = views(100);
+    let sum = |b: &RecordBatch| -> u64 {
+        let c = b.column_by_name("records").unwrap();
+        c.as_any()
+            .downcast_ref::<arrow_array::UInt64Array>()
+            .unwrap()
+            .values()
+            .iter()
+            .sum()
+    };
+    assert_eq!(sum(&s) as usize, with_subject);
+    assert_eq!(sum(&p) as usize, with_subject);
+}
+
+#[test]
+fn a_batch_without_a_column_is_an_error_not_a_panic() {
+    let b = batches(100).remove(0);
+    let mut l = Lineage::new(kinds(), true, true, 10);
+    for drop in COLUMNS {
+        let keep: Vec<usize> = (0..b.num_columns())
+            .filter(|&i| b.schema().field(i).name() != drop)
+            .collect();
+        let err = l.add(&b.project(&keep).unwrap()).unwrap_err();
+        assert!(err.to_string().contains(drop), "{drop}: {err}");
+    }
+}
