@@ -56,6 +56,30 @@ struct Proc {
     failures: u64,
 }
 
+impl Proc {
+    fn new(id: u64, r: &Row<'_>, pid: u32, origin: Origin, parent: Option<(u64, u32)>) -> Self {
+        Proc {
+            id,
+            parent,
+            host: r.host,
+            pid,
+            start: r.time,
+            last: r.time,
+            end: None,
+            origin,
+            exit: None,
+            asid: r.asid,
+            auid: r.auid,
+            euid: r.euid,
+            execs: Vec::new(),
+            records: 0,
+            file: 0,
+            network: 0,
+            failures: 0,
+        }
+    }
+}
+
 /// Open processes by (host, pid), and the finished ones.
 #[derive(Default)]
 pub struct Processes {
@@ -78,25 +102,7 @@ fn exec(r: &Row<'_>) -> Exec {
 impl Processes {
     fn start(&mut self, r: &Row<'_>, pid: u32, origin: Origin, parent: Option<(u64, u32)>) {
         self.next += 1;
-        let p = Proc {
-            id: self.next,
-            parent,
-            host: r.host,
-            pid,
-            start: r.time,
-            last: r.time,
-            end: None,
-            origin,
-            exit: None,
-            asid: r.asid,
-            auid: r.auid,
-            euid: r.euid,
-            execs: Vec::new(),
-            records: 0,
-            file: 0,
-            network: 0,
-            failures: 0,
-        };
+        let p = Proc::new(self.next, r, pid, origin, parent);
         if let Some(mut old) = self.open.insert((r.host, pid), p) {
             old.end = Some((End::Reused, old.last));
             self.done.push(old);
@@ -105,12 +111,11 @@ impl Processes {
 
     pub fn add(&mut self, r: &Row<'_>) {
         let key = (r.host, r.pid);
-        if !self.open.contains_key(&key) {
-            self.start(r, r.pid, Origin::Seen, None);
-        }
-        let Some(p) = self.open.get_mut(&key) else {
-            return;
-        };
+        let next = &mut self.next;
+        let p = self.open.entry(key).or_insert_with(|| {
+            *next += 1;
+            Proc::new(*next, r, r.pid, Origin::Seen, None)
+        });
         p.last = r.time.or(p.last);
         p.records += 1;
         p.failures += u64::from(r.success == Some(false));

@@ -31,14 +31,41 @@ struct Session {
     first_commands: Vec<String>,
     euids: BTreeSet<u32>,
     ruids: BTreeSet<u32>,
-    /// Order of first appearance, for a stable row order.
-    seen: u64,
+    /// The last record's pid and (euid, ruid): consecutive records of a session mostly
+    /// repeat them, and a compare is cheaper than a set insert.
+    last_pid: Option<u32>,
+    last_ids: Option<(u32, u32)>,
+}
+
+impl Session {
+    fn new(r: &Row<'_>) -> Self {
+        Session {
+            start: None,
+            end: None,
+            records: 0,
+            failures: 0,
+            login: None,
+            logout: None,
+            port: r.port,
+            addr: r.addr.map(str::to_string),
+            pids: HashSet::default(),
+            commands: 0,
+            first_commands: Vec::new(),
+            euids: BTreeSet::new(),
+            ruids: BTreeSet::new(),
+            last_pid: None,
+            last_ids: None,
+        }
+    }
 }
 
 pub struct Sessions {
-    open: HashMap<Key, Session>,
+    /// Sessions in order of first appearance, found by key.
+    rows: Vec<(Key, Session)>,
+    index: HashMap<Key, usize>,
+    /// The last record's session: most records follow one of the same session.
+    last: Option<(Key, usize)>,
     first_commands: usize,
-    next: u64,
 }
 
 fn span(a: Option<i64>, b: Option<i64>, pick: fn(i64, i64) -> i64) -> Option<i64> {
@@ -52,43 +79,45 @@ fn span(a: Option<i64>, b: Option<i64>, pick: fn(i64, i64) -> i64) -> Option<i64
 impl Sessions {
     pub fn new(first_commands: usize) -> Self {
         Sessions {
-            open: HashMap::default(),
+            rows: Vec::new(),
+            index: HashMap::default(),
+            last: None,
             first_commands,
-            next: 0,
         }
     }
 
+    fn slot(&mut self, r: &Row<'_>) -> usize {
+        let key = (r.host, r.asid, r.auid);
+        if let Some((k, i)) = self.last {
+            if k == key {
+                return i;
+            }
+        }
+        let rows = &mut self.rows;
+        let i = *self.index.entry(key).or_insert_with(|| {
+            rows.push((key, Session::new(r)));
+            rows.len() - 1
+        });
+        self.last = Some((key, i));
+        i
+    }
+
     pub fn add(&mut self, r: &Row<'_>) {
-        let next = &mut self.next;
-        let s = self
-            .open
-            .entry((r.host, r.asid, r.auid))
-            .or_insert_with(|| {
-                *next += 1;
-                Session {
-                    start: None,
-                    end: None,
-                    records: 0,
-                    failures: 0,
-                    login: None,
-                    logout: None,
-                    port: r.port,
-                    addr: r.addr.map(str::to_string),
-                    pids: HashSet::default(),
-                    commands: 0,
-                    first_commands: Vec::new(),
-                    euids: BTreeSet::new(),
-                    ruids: BTreeSet::new(),
-                    seen: *next,
-                }
-            });
+        let i = self.slot(r);
+        let s = &mut self.rows[i].1;
         s.start = span(s.start, r.time, i64::min);
         s.end = span(s.end, r.time, i64::max);
         s.records += 1;
         s.failures += u64::from(r.success == Some(false));
-        s.pids.insert(r.pid);
-        s.euids.insert(r.euid);
-        s.ruids.insert(r.ruid);
+        if s.last_pid != Some(r.pid) {
+            s.pids.insert(r.pid);
+            s.last_pid = Some(r.pid);
+        }
+        if s.last_ids != Some((r.euid, r.ruid)) {
+            s.euids.insert(r.euid);
+            s.ruids.insert(r.ruid);
+            s.last_ids = Some((r.euid, r.ruid));
+        }
         if let Some(e) = r.event {
             if r.kind & LOGIN != 0 && s.login.is_none() {
                 s.login = Some((e, r.time));
@@ -136,8 +165,9 @@ impl Sessions {
 
     /// The rows, in order of each session's first record; `hosts` names host ids.
     pub fn finish(&mut self, hosts: &[String]) -> Result<RecordBatch, ArrowError> {
-        let mut rows: Vec<(Key, Session)> = self.open.drain().collect();
-        rows.sort_by_key(|(_, s)| s.seen);
+        let rows = std::mem::take(&mut self.rows);
+        self.index.clear();
+        self.last = None;
         let n = rows.len();
         let mut host = StringBuilder::new();
         let mut asid = UInt32Builder::with_capacity(n);

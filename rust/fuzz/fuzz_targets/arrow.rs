@@ -56,7 +56,7 @@ fn record_rows(bs: &[RecordBatch]) -> Vec<(u64, bool)> {
     let mut out = Vec::new();
     for b in bs {
         let err = b.column_by_name("error").expect("error");
-        for (i, o) in u64s(b, "offset").into_iter().enumerate() {
+        for (i, o) in u64s(b, "record_offset").into_iter().enumerate() {
             out.push((o, err.is_valid(i)));
         }
     }
@@ -67,7 +67,7 @@ fn record_rows(bs: &[RecordBatch]) -> Vec<(u64, bool)> {
 fn error_rows(bs: &[RecordBatch]) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     for b in bs {
-        out.extend(u64s(b, "offset").into_iter().zip(u64s(b, "length")));
+        out.extend(u64s(b, "region_offset").into_iter().zip(u64s(b, "length")));
     }
     out
 }
