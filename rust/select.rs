@@ -45,6 +45,7 @@ const OPT_Z: u32 = 0x80000;
 const OPT_ROW_TIME: u32 = 0x100000;
 const OPT_ROW_SUBJECT: u32 = 0x200000;
 const OPT_ROW_RETURN: u32 = 0x400000;
+const OPT_ROW_PATH: u32 = 0x800000;
 
 const HEADER_CHECKS: u32 = OPT_ALL | OPT_A_ | OPT_B | OPT_C | OPT_M | OPT_V;
 const SUBJECT_CHECKS: u32 = OPT_U | OPT_E | OPT_F | OPT_G | OPT_R | OPT_J;
@@ -227,6 +228,9 @@ pub struct Rows {
     pub pid: Option<Vec<u32>>,
     /// The `success` column: the first return token's status is (not) 0.
     pub success: Option<bool>,
+    /// The `paths` column holds one of these: some path token's bytes, less one
+    /// trailing NUL (the column's text rule), equal one of them.
+    pub paths: Option<Vec<Vec<u8>>>,
 }
 
 impl Rows {
@@ -345,6 +349,7 @@ impl Selection {
         set(self.rows.time_ms.is_some(), OPT_ROW_TIME);
         set(self.rows.subject_wanted(), OPT_ROW_SUBJECT);
         set(self.rows.success.is_some(), OPT_ROW_RETURN);
+        set(self.rows.paths.is_some(), OPT_ROW_PATH);
         w
     }
 
@@ -482,6 +487,7 @@ impl Selection {
         let mut err = false;
         let mut header_event: Option<u16> = None;
         let (mut first_header, mut first_subject, mut first_return) = (true, true, true);
+        let mut path_hit = false;
         for t in TokenIter::new(rec, opts) {
             let t = match t {
                 Ok(t) => t,
@@ -514,6 +520,12 @@ impl Selection {
                     first_return = false;
                     chkd |= OPT_ROW_RETURN;
                     selected = self.rows.success.map_or(true, |ok| ok == (*status == 0));
+                }
+                Token::Path(p) if !path_hit => {
+                    if let Some(want) = &self.rows.paths {
+                        let text = p.strip_suffix(&[0]).unwrap_or(p);
+                        path_hit = want.iter().any(|w| w.as_slice() == text);
+                    }
                 }
                 _ => {}
             }
@@ -573,6 +585,9 @@ impl Selection {
         }
         if blind && selected {
             return Verdict::Undecided;
+        }
+        if path_hit {
+            chkd |= OPT_ROW_PATH; // a record without the path is not selected
         }
         let print = selected && !err && (wanted & !chkd) == 0;
         if print != self.invert {
@@ -769,6 +784,26 @@ mod tests {
         let unset = record(23, 1000, &subject(0x24, u32::MAX, 0, 1));
         assert!(!m(&by_auid(vec![u32::MAX]), &unset));
         assert!(m(&rows(Rows::default()), &unset));
+    }
+
+    #[test]
+    fn paths_hold_one_of_the_texts() {
+        let m = |s: &Selection, r: &[u8]| s.matches(r, &mut SelectState::default());
+        let want = |ps: &[&[u8]]| Selection {
+            rows: Rows {
+                paths: Some(ps.iter().map(|p| p.to_vec()).collect()),
+                ..Rows::default()
+            },
+            ..Selection::default()
+        };
+        let mut two = path(b"/etc/passwd");
+        two.extend(path(b"/tmp/x"));
+        let two = record(23, 1000, &two);
+        assert!(m(&want(&[b"/tmp/x"]), &two), "any path token, not the first only");
+        assert!(m(&want(&[b"/nope", b"/etc/passwd"]), &two));
+        assert!(!m(&want(&[b"/etc"]), &two), "equal, not a prefix");
+        assert!(!m(&want(&[b"/tmp/x"]), &record(23, 1000, &[])));
+        assert!(!m(&want(&[]), &two));
     }
 
     #[test]

@@ -45,6 +45,12 @@ def _bounds(eager: pl.DataFrame) -> tuple[dt.datetime, dt.datetime]:
     return lo, hi
 
 
+def _a_path(eager: pl.DataFrame, k: int) -> str:
+    """The k-th most common path of the trail (some records have it, most do not)."""
+    counts = eager["paths"].explode().drop_nulls().value_counts(sort=True)
+    return str(counts[min(k, counts.height - 1), 0]) if counts.height else "/"
+
+
 def _queries(eager: pl.DataFrame) -> list[tuple[str, Any, bool]]:
     """(id, predicate, whether something of it can be pushed)."""
     lo, hi = _bounds(eager)
@@ -88,6 +94,15 @@ def _queries(eager: pl.DataFrame) -> list[tuple[str, Any, bool]]:
             True,
         ),
         ("success and failure", pl.col("success") & ~pl.col("success"), True),
+        ("path", pl.col("paths").list.contains(_a_path(eager, 0)), True),
+        ("path absent", pl.col("paths").list.contains("/no/such/path"), True),
+        (
+            "two paths",
+            pl.col("paths").list.contains(_a_path(eager, 0))
+            & pl.col("paths").list.contains(_a_path(eager, 1)),
+            True,
+        ),
+        ("path with backslash", pl.col("paths").list.contains("/a\\x41"), False),
         ("euid==", pl.col("euid") == 0, True),
         ("egid==", pl.col("egid") == 20, True),
         ("ruid==", pl.col("ruid") == 501, True),
@@ -310,6 +325,7 @@ def test_random_conjunctions_equal_eager(
             lambda c: pl.col("event_classes").list.contains(c),
             st.sampled_from(["ex", "fr", "fw", "lo", "pc", "zz"]),
         ),
+        st.builds(lambda k: pl.col("paths").list.contains(_a_path(eager, k)), st.integers(0, 5)),
     )
     parts = data.draw(st.lists(atoms, min_size=1, max_size=4))
     pred = parts[0]

@@ -6,12 +6,12 @@ conjunct it recognises into row criteria with the **columns'** meaning: the ``ti
 column's range in ms, the ``event`` number (``event_name`` and ``event_description``
 resolved through the same event database as the columns, and ``event_classes``'
 ``list.contains`` to the events in a class), ``success`` (the first return token's
-status), and the first subject's ``auid``/``euid``/``egid``/``ruid``/``rgid``/``pid``
-(and ``*_name`` through the evidence's passwd/group, as the name columns are made).
-Every recognised conjunct keeps a superset of the rows the full predicate keeps, so the
-caller still applies the whole
-predicate to what the reader gives; anything else (``|``, negation, arithmetic, casts of
-the column, list and text functions, other columns) is simply not pushed.
+status), ``paths``' ``list.contains`` (some path token equal to the text), and the first
+subject's ``auid``/``euid``/``egid``/``ruid``/``rgid``/``pid`` (and ``*_name`` through
+the evidence's passwd/group, as the name columns are made). Every recognised conjunct
+keeps a superset of the rows the full predicate keeps, so the caller still applies the
+whole predicate to what the reader gives; anything else (``|``, negation, arithmetic,
+casts of the column, other list and text functions, other columns) is simply not pushed.
 
 Only the expression tree's node kinds are read from polars' serialized form (its
 top-level key and operator); operands are taken apart with ``Expr.meta`` and literals
@@ -45,6 +45,7 @@ class Pushed:
     subject: dict[str, set[int]] = field(default_factory=dict)
     time_ms: tuple[int, int] | None = None
     success: bool | None = None
+    paths: set[str] | None = None
     conjuncts: list[str] = field(default_factory=list)
 
     @property
@@ -60,6 +61,7 @@ class Pushed:
             time_ms=self.time_ms,
             first_subject={k: sorted(v) for k, v in self.subject.items()} or None,
             success=self.success,
+            paths=None if self.paths is None else sorted(p.encode() for p in self.paths),
         )
 
     def _values(self, column: str, values: set[int]) -> None:
@@ -275,12 +277,22 @@ class _Splitter:
         return values is not None and self.equals(col, values)
 
     def contains(self, col_expr: Any, item_expr: Any) -> bool:
-        """``col.list.contains(item)`` on ``event_classes``."""
-        if _column(col_expr) != "event_classes" or "event_classes" not in self.columns:
+        """``col.list.contains(item)`` on ``event_classes`` or ``paths``."""
+        col = _column(col_expr)
+        if col not in ("event_classes", "paths") or col not in self.columns:
             return False
         values = _literal(item_expr)
         if values is None or len(values) != 1 or not isinstance(values[0], str):
             return False
+        if col == "paths":
+            # A path's column text equals its bytes unless it held invalid UTF-8, which
+            # the column writes with backslash escapes: a literal without a backslash is
+            # compared byte for byte exactly. One set only: a second contains() would
+            # need both paths, which "any of a set" cannot say (it is left to polars).
+            if "\\" in values[0] or self.out.paths is not None:
+                return False
+            self.out.paths = {values[0]}
+            return True
         events = self.lookups.class_events(values[0])
         if events is None:
             return False

@@ -57,7 +57,7 @@ impl Selection {
         event_classes = None, events = None, euid = None, egid = None, rgid = None,
         ruid = None, auid = None, subject_pid = None, object_pid = None, msgqid = None,
         semid = None, shmid = None, files = None, zone = None, invert = false,
-        time_ms = None, first_subject = None, success = None
+        time_ms = None, first_subject = None, success = None, paths = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -85,6 +85,7 @@ impl Selection {
         time_ms: Option<(i64, i64)>,
         first_subject: Option<BTreeMap<String, Vec<u32>>>,
         success: Option<bool>,
+        paths: Option<Vec<Vec<u8>>>,
     ) -> PyResult<Self> {
         // The arguments as given, beside the compiled form, so a pickled selection is
         // rebuilt by this same constructor.
@@ -116,9 +117,16 @@ impl Selection {
         spec.set_item("time_ms", time_ms)?;
         spec.set_item("first_subject", first_subject.clone())?;
         spec.set_item("success", success)?;
+        spec.set_item(
+            "paths",
+            paths
+                .as_ref()
+                .map(|ps| ps.iter().map(|p| PyBytes::new(py, p)).collect::<Vec<_>>()),
+        )?;
         let mut rows = Rows {
             time_ms,
             success,
+            paths,
             ..Rows::default()
         };
         for (k, v) in first_subject.unwrap_or_default() {
