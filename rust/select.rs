@@ -799,7 +799,10 @@ mod tests {
         let mut two = path(b"/etc/passwd");
         two.extend(path(b"/tmp/x"));
         let two = record(23, 1000, &two);
-        assert!(m(&want(&[b"/tmp/x"]), &two), "any path token, not the first only");
+        assert!(
+            m(&want(&[b"/tmp/x"]), &two),
+            "any path token, not the first only"
+        );
         assert!(m(&want(&[b"/nope", b"/etc/passwd"]), &two));
         assert!(!m(&want(&[b"/etc"]), &two), "equal, not a prefix");
         assert!(!m(&want(&[b"/tmp/x"]), &record(23, 1000, &[])));
