@@ -42,7 +42,7 @@ from .userdb import NamesArg
 if TYPE_CHECKING:
     from .events import EventDatabase
 
-__all__ = ["event_kinds", "lineage", "processes", "sessions", "tree_lines"]
+__all__ = ["command_line", "event_kinds", "lineage", "processes", "sessions", "tree_lines"]
 
 #: Events that create a process whose pid is the return value, by name.
 FORK_EVENTS = ("AUE_FORK", "AUE_VFORK", "AUE_RFORK", "AUE_PDFORK", "AUE_FORK1")
@@ -179,7 +179,9 @@ def processes(paths: InputsArg, mode: Mode = "recover", **options: Any) -> Any:
     return lineage(paths, mode, sessions=False, processes=True, **options)[1]
 
 
-def _command(execs: Sequence[dict[str, Any]]) -> str:
+def command_line(execs: Sequence[dict[str, Any]]) -> str:
+    """A process's ``execs`` as one line: each image's arguments (else its path, else
+    ``?``), ``=>`` between successive images; ``?`` when it executed nothing."""
     if not execs:
         return "?"
     images = []
@@ -216,7 +218,7 @@ def tree_lines(
             end = f"exit {r['exit_status']}" if r["exit_status"] is not None else "exit"
         else:
             end = str(r["end_reason"])
-        return f"{r['pid']} {_command(r['execs'])} [{who} euid {r['euid']}, {end}]"
+        return f"{r['pid']} {command_line(r['execs'])} [{who} euid {r['euid']}, {end}]"
 
     def walk(r: dict[str, Any], prefix: str, last: bool, root: bool) -> Iterator[str]:
         line = label(r) if root else f"{prefix}{'`-- ' if last else '|-- '}{label(r)}"

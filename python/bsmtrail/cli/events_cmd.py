@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
 
 from ..events import AuditClass, AuditEvent, AuditFlagsError, EventDatabase, load_events
-from .printable import printable
+from .printable import aligned_table
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,13 +60,6 @@ def _event_json(e: AuditEvent) -> dict[str, object]:
     }
 
 
-def _table(rows: Iterable[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    rows = [header, *(tuple(printable(c) for c in r) for r in rows)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines) + "\n"
-
-
 class _Usage(Exception):
     pass
 
@@ -105,7 +97,7 @@ def run_events(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         rows = ((str(e.number), e.name, e.description, ",".join(e.classes)) for e in found)
-        sys.stdout.write(_table(rows, ("number", "name", "description", "classes")))
+        sys.stdout.write(aligned_table(rows, ("number", "name", "description", "classes")))
     return 0
 
 
@@ -135,5 +127,5 @@ def run_classes(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         rows = ((c.name, f"0x{c.mask:08x}", c.description) for c in db.classes)
-        sys.stdout.write(_table(rows, ("name", "mask", "description")))
+        sys.stdout.write(aligned_table(rows, ("name", "mask", "description")))
     return 0

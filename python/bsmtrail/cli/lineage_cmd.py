@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..arrow import InputsArg
-from ..lazy import module
-from ..lineage import lineage, tree_lines
+from ..export import Sink, format_for
+from ..lineage import command_line, lineage, tree_lines
 from ..outputs import atomic_file, check_output
 from .inputs import (
     add_label_argument,
@@ -21,7 +20,7 @@ from .inputs import (
     parse_labels,
     parse_where,
 )
-from .printable import printable
+from .printable import aligned_table, printable
 from .usage import UsageError
 
 _SESSION_COLUMNS = ("host", "asid", "auid", "start", "end", "records", "failures")
@@ -85,38 +84,28 @@ def _cell(v: Any) -> str:
         return v.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(v, list):
         return ",".join(map(str, v))
-    return printable(str(v))
+    return str(v)
 
 
 def _print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
-    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    out = sys.stdout
-    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
-    for row in cells:
-        out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    sys.stdout.write(aligned_table(([_cell(r.get(c)) for c in columns] for r in rows), columns))
 
 
 def _write(table: Any, output: str, inputs: Sequence[str]) -> None:
-    if output == "-":
-        for row in table.to_pylist():
-            sys.stdout.write(json.dumps(row, default=str) + "\n")
-        return
-    check_output(output, inputs)
+    """``table`` to ``output`` in the format its name ends in (``-``: JSON lines on
+    stdout), through the writers ``convert`` uses, replacing the file atomically."""
+    fmt = "jsonl" if output == "-" else format_for(output)
+    if fmt not in ("parquet", "csv", "jsonl"):
+        raise UsageError(f"-o {output}: end the name in .parquet, .csv or .jsonl")
+    if output != "-":
+        check_output(output, inputs)
     with atomic_file(output) as tmp:
-        if output.endswith(".parquet"):
-            module("pyarrow.parquet").write_table(table, tmp)
-        elif output.endswith(".csv"):
-            flat = table.select(
-                [f.name for f in table.schema if not module("pyarrow").types.is_nested(f.type)]
-            )
-            module("pyarrow.csv").write_csv(flat, tmp)
-        elif output.endswith(".jsonl"):
-            with open(tmp, "w", encoding="utf-8") as f:
-                for row in table.to_pylist():
-                    f.write(json.dumps(row, default=str) + "\n")
-        else:
-            raise UsageError(f"-o {output}: end the name in .parquet, .csv or .jsonl")
+        sink = Sink(fmt, tmp, table.schema)
+        try:
+            for batch in table.to_batches():
+                sink.write(batch)
+        finally:
+            sink.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -154,9 +143,7 @@ def run(args: argparse.Namespace) -> int:
         _print_table(rows, [*_SESSION_COLUMNS, "login", "terminal", "processes", "commands"])
     else:
         for r in rows:
-            r["command"] = " => ".join(
-                " ".join(e["args"]) if e["args"] else (e["path"] or "?") for e in r["execs"]
-            )
+            r["command"] = command_line(r["execs"]) if r["execs"] else ""
         _print_table(
             rows,
             [

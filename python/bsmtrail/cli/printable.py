@@ -14,7 +14,7 @@ becomes ``\\\\`` so that an escape is never ambiguous with the same text in a na
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = ["printable", "text_table"]
@@ -38,6 +38,14 @@ def _escape(m: re.Match[str]) -> str:
 def printable(text: object) -> str:
     """``str(text)`` with every character that could act on a terminal escaped."""
     return _UNSAFE.sub(_escape, str(text))
+
+
+def aligned_table(rows: Iterable[Sequence[object]], header: Sequence[str]) -> str:
+    """Rows under a header, each column left-aligned to its widest cell, cells escaped."""
+    cells = [list(header), *([printable(c) for c in r] for r in rows)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines) + "\n"
 
 
 def text_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
