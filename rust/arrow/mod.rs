@@ -44,5 +44,6 @@ pub(crate) fn reason_dictionary() -> ArrayRef {
         .clone()
 }
 
+/// Test helpers (`read`) are shared with the exporters' and lineage's tests.
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -11,7 +11,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 
-fn read(data: &[u8], opts: Options) -> Vec<RecordBatch> {
+/// Every batch `opts` makes of `data` (one input named `t`), panicking on an error.
+pub(crate) fn read(data: &[u8], opts: Options) -> Vec<RecordBatch> {
     let input = Input::Bytes {
         name: "t".into(),
         source: Source::from_owner(data.to_vec()),

@@ -266,28 +266,18 @@ fn encode(
 mod tests {
     use super::*;
     use crate::arrow::schema::Col;
-    use crate::arrow::{BatchReader, Input, Options, View};
-    use crate::source::Source;
+    use crate::arrow::{Options, View};
     use crate::writer::demo_trail;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     fn batches(view: View, batch_size: usize) -> Vec<RecordBatch> {
-        let data = demo_trail();
-        let input = Input::Bytes {
-            name: "demo".into(),
-            source: Source::from_owner(data),
-            base: 0,
-        };
         let opts = Options {
             view,
             batch_size,
             ..Options::default()
         };
-        BatchReader::new(vec![input], opts)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        crate::arrow::tests::read(&demo_trail(), opts)
     }
 
     fn write(batches: &[RecordBatch], opts: &ParquetOptions) -> Vec<u8> {

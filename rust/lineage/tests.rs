@@ -1,7 +1,6 @@
 use super::*;
 use crate::arrow::schema::Col;
-use crate::arrow::{BatchReader, Input, Options, View};
-use crate::source::Source;
+use crate::arrow::{Options, View};
 use crate::writer::demo_trail;
 use arrow_array::Array;
 
@@ -10,20 +9,12 @@ fn batches(batch_size: usize) -> Vec<RecordBatch> {
         .iter()
         .map(|n| Col::from_name(n).expect("a records column"))
         .collect();
-    let input = Input::Bytes {
-        name: "demo".into(),
-        source: Source::from_owner(demo_trail()),
-        base: 0,
-    };
     let opts = Options {
         view: View::Records(cols),
         batch_size,
         ..Options::default()
     };
-    BatchReader::new(vec![input], opts)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    crate::arrow::tests::read(&demo_trail(), opts)
 }
 
 /// The demo trail's kinds: execve (23) execs, fork (2) forks, exit (1) exits, the
