@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bsmtrail
-from bsmtrail.lineage import lineage, processes, sessions, tree_lines
+from bsmtrail.lineage import iter_processes, lineage, processes, sessions, tree_lines
 from bsmtrail.scenario import Truth, write_scenario
 from bsmtrail.select import selection
 from bsmtrail.writer import RecordBuilder
@@ -53,7 +53,7 @@ def _check_sessions(table: pa.Table, truth: Truth) -> None:
 
 
 def _check_processes(table: pa.Table, truth: Truth) -> None:
-    rows = table.to_pylist()
+    rows = table.sort_by("id").to_pylist()
     assert len(rows) == len(truth.processes)
     for row, want in zip(rows, truth.processes, strict=True):
         where = (want["index"], want["pid"])
@@ -156,6 +156,14 @@ def test_names_where_and_a_damaged_trail(scenario: tuple[Path, Truth], tmp_path:
     }
     for auid, name in names.items():
         assert name == (None if auid is None else passwd.get(auid))
+    # The added name columns leave the view's other fields as they were.
+    plain = sessions(path)
+    assert s.drop_columns(["auid_name", "login_event_name", "logout_event_name"]).schema.equals(
+        plain.drop_columns(["login_event_name", "logout_event_name"]).schema
+    )
+    assert not s.schema.field("asid").nullable
+    p = processes(path, passwd=DATA / "passwd")
+    assert p.drop_columns(["auid_name"]).equals(processes(path))
     # A selection keeps rows, as read_trails(where=...) does: only alice's records.
     only = sessions(path, where=selection(auid=501))
     assert set(only["auid"].to_pylist()) == {501}
@@ -242,12 +250,36 @@ def test_any_record_sequence_is_counted_once(
     assert sum(s["records"].to_pylist()) == n
     assert sum(p["records"].to_pylist()) == n
     ids = p["id"].to_pylist()
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert len(set(ids)) == len(ids)
+    # Rows come as processes end; the open ones last, in order of appearance.
+    is_open = p["open"].to_pylist()
+    assert is_open == sorted(is_open)
+    still = [i for i, o in zip(ids, is_open, strict=True) if o]
+    assert still == sorted(still)
     for row in p.to_pylist():
         assert row["parent_id"] is None or row["parent_id"] < row["id"]
     # At most one process per pid is open at the end.
     open_pids = [r["pid"] for r in p.to_pylist() if r["open"]]
     assert len(open_pids) == len(set(open_pids))
+
+
+@pytest.mark.parametrize("batch_rows", [1, 7, 65536])
+def test_processes_stream_in_batches_as_they_end(
+    scenario: tuple[Path, Truth], batch_rows: int
+) -> None:
+    """``iter_processes`` hands out full batches while reading, then the rest; joined,
+    they are the view, whatever the batch size."""
+    path, truth = scenario
+    batches = list(iter_processes(path, batch_rows=batch_rows))
+    assert all(b.num_rows == batch_rows for b in batches[:-1])
+    assert 0 < batches[-1].num_rows <= batch_rows
+    table = pa.Table.from_batches(batches)
+    assert table.equals(processes(path))
+    _check_processes(table, truth)
+    ended = [p for p in truth.processes if p["end_reason"] is not None]
+    assert table["open"].to_pylist() == [False] * len(ended) + [True] * (
+        len(truth.processes) - len(ended)
+    )
 
 
 def test_cli(scenario: tuple[Path, Truth], tmp_path: Path) -> None:

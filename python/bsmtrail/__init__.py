@@ -25,7 +25,7 @@ from .errors import (
     TruncatedError,
     UnknownTokenError,
 )
-from .lineage import lineage, processes, sessions
+from .lineage import iter_processes, lineage, processes, sessions
 from .stream import Stream, follow, stream
 from .tally import Bounded, DamageLog
 from .trail import Damage, FileToken, ScanResult, Trail, VerifyReport, open, parse_record
@@ -56,6 +56,7 @@ __all__ = [
     "build_profile",
     "demo_path",
     "follow",
+    "iter_processes",
     "lineage",
     "max_record_size",
     "open",

@@ -13,9 +13,11 @@ input say so (``open``). ``id``/``parent_id`` link processes unambiguously, pid 
 not; :func:`tree_lines` draws them.
 
 Both are built in Rust (``_native.Lineage``) in one pass over the records view, merged
-in time across inputs by default; memory holds the open sessions and processes and the
-rows made. Which events fork, spawn, exec, exit, log in or out, or touch files or the
-network comes from the event database (:func:`event_kinds`)."""
+in time across inputs by default. Memory holds the open processes, the sessions and the
+rows made; :func:`iter_processes` hands the processes' rows out as they are made, so
+writing that view holds only the open processes. Which events fork, spawn, exec, exit,
+log in or out, or touch files or the network comes from the event database
+(:func:`event_kinds`)."""
 
 from __future__ import annotations
 
@@ -42,7 +44,15 @@ from .userdb import NamesArg
 if TYPE_CHECKING:
     from .events import EventDatabase
 
-__all__ = ["command_line", "event_kinds", "lineage", "processes", "sessions", "tree_lines"]
+__all__ = [
+    "command_line",
+    "event_kinds",
+    "iter_processes",
+    "lineage",
+    "processes",
+    "sessions",
+    "tree_lines",
+]
 
 #: Events that create a process whose pid is the return value, by name.
 FORK_EVENTS = ("AUE_FORK", "AUE_VFORK", "AUE_RFORK", "AUE_PDFORK", "AUE_FORK1")
@@ -84,6 +94,99 @@ def event_kinds(db: EventDatabase) -> list[tuple[int, int]]:
     return out
 
 
+class _Pass:
+    """One pass over the inputs building the views asked for: :meth:`batches` reads the
+    input and yields the processes view's batches as processes end (none without that
+    view); then :attr:`sessions` holds the sessions view."""
+
+    def __init__(
+        self,
+        paths: InputsArg,
+        mode: Mode,
+        *,
+        sessions: bool,
+        processes: bool,
+        where: _native.Selection | None,
+        events: EventsOption,
+        passwd: NamesArg,
+        group: NamesArg,
+        order: Order,
+        window_ms: int,
+        threads: int | None,
+        first_commands: int,
+        batch_rows: int,
+    ) -> None:
+        from .events import load_events  # the event tables: only when a view is built
+
+        self.db = load_events(None if events is False else events)
+        self.names = names_option(passwd, group)
+        self.native = _native.Lineage(
+            event_kinds(self.db),
+            sessions=sessions,
+            processes=processes,
+            first_commands=first_commands,
+            batch_rows=batch_rows,
+        )
+        _, labels = label_inputs(paths)
+        columns = list(_native.Lineage.COLUMNS) + (["label"] if labels is not None else [])
+        self.stream = iter_trails(
+            paths,
+            columns,
+            mode,
+            threads=threads,
+            events=False,
+            where=where,
+            order=order,
+            window_ms=window_ms,
+            # Decoding runs ahead on a thread of its own while the views take a batch.
+            prefetch=PREFETCH,
+        )
+        self.sessions: Any = None
+
+    def batches(self) -> Iterator[Any]:
+        native = self.native
+        for batch in self.stream:
+            native.add(batch)
+            for done in native.take_processes():
+                yield self._named(done)
+        reports = self.stream.report()
+        warn_undecided(reports, stacklevel=4)
+        warn_late(reports, stacklevel=4)
+        _warn_damage(reports)
+        for done in native.processes() or []:
+            yield self._named(done)
+        sessions = native.sessions()
+        if sessions is not None:
+            self.sessions = module("pyarrow").Table.from_batches([self._named(sessions)])
+
+    def _named(self, batch: Any) -> Any:
+        """``batch`` with the event names of its event columns and, with passwd, the
+        audit user's name, each right after its column."""
+        for col in ("login_event", "logout_event"):
+            if col in batch.schema.names:
+                name = self.db.arrow_columns(batch.column(col), ("name",))["name"]
+                batch = _insert_after(batch, col, f"{col}_name", name)
+        if self.names is not None and "auid_name" in self.names.columns:
+            name = self.names.column("auid_name", batch.column("auid"))
+            batch = _insert_after(batch, "auid", "auid_name", name)
+        return batch
+
+
+#: Batches decoded ahead of the views (a batch of the 14 columns is a few MB).
+PREFETCH = 4
+
+
+def _insert_after(batch: Any, after: str, name: str, array: Any) -> Any:
+    """``batch`` with ``array`` as column ``name`` right after ``after`` (the other
+    fields as they were, nullability included)."""
+    pa = module("pyarrow")
+    at = batch.schema.get_field_index(after) + 1
+    schema = batch.schema.insert(at, pa.field(name, array.type))
+    arrays = list(batch.columns)
+    arrays.insert(at, array)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
 def lineage(
     paths: InputsArg,
     mode: Mode = "recover",
@@ -98,45 +201,58 @@ def lineage(
     window_ms: int = MERGE_WINDOW_MS,
     threads: int | None = None,
     first_commands: int = 10,
+    batch_rows: int = 65536,
 ) -> tuple[Any, Any]:
     """Both views in one pass: ``(sessions, processes)`` as ``pyarrow.Table`` (None for
     a view not asked for). Inputs and options as :func:`~bsmtrail.arrow.read_trails`;
     ``order="time"`` (the default) merges the inputs into one timeline, which a process
-    crossing a rotation needs."""
-    from .events import load_events  # the event tables: only when a view is built
-
-    pa = module("pyarrow")
-    db = load_events(None if events is False else events)
-    native = _native.Lineage(
-        event_kinds(db), sessions=sessions, processes=processes, first_commands=first_commands
-    )
-    _, labels = label_inputs(paths)
-    columns = list(_native.Lineage.COLUMNS) + (["label"] if labels is not None else [])
-    stream = iter_trails(
+    crossing a rotation needs. Process rows come in the order the processes ended, those
+    still open at the end last, in order of appearance (sort by ``id`` for the order of
+    appearance); ``batch_rows`` processes make a record batch."""
+    run = _Pass(
         paths,
-        columns,
         mode,
-        threads=threads,
-        events=False,
+        sessions=sessions,
+        processes=processes,
         where=where,
+        events=events,
+        passwd=passwd,
+        group=group,
         order=order,
         window_ms=window_ms,
+        threads=threads,
+        first_commands=first_commands,
+        batch_rows=batch_rows,
     )
-    for batch in stream:
-        native.add(batch)
-    reports = stream.report()
-    warn_undecided(reports, stacklevel=3)
-    warn_late(reports, stacklevel=3)
-    _warn_damage(reports)
-    names = names_option(passwd, group)
-    out: list[Any] = []
-    for batch in (native.sessions(), native.processes()):
-        if batch is None:
-            out.append(None)
-            continue
-        table = pa.Table.from_batches([batch])
-        out.append(_named(table, db, names))
-    return out[0], out[1]
+    batches = list(run.batches())
+    table = module("pyarrow").Table.from_batches(batches) if processes else None
+    return run.sessions, table
+
+
+def iter_processes(paths: InputsArg, mode: Mode = "recover", **options: Any) -> Iterator[Any]:
+    """The processes view of ``paths`` as ``pyarrow.RecordBatch``es made while the input
+    is read, for writing a view larger than memory: each batch holds processes that
+    ended, in the order they ended; the processes still open at the end come last, in
+    order of appearance. At least one batch (maybe empty, for the schema). Memory holds
+    the open processes and one batch. Options as :func:`lineage`."""
+    yield from _Pass(
+        paths,
+        mode,
+        **{**_PASS_DEFAULTS, **options, "sessions": False, "processes": True},
+    ).batches()
+
+
+_PASS_DEFAULTS: dict[str, Any] = {
+    "where": None,
+    "events": None,
+    "passwd": None,
+    "group": None,
+    "order": "time",
+    "window_ms": MERGE_WINDOW_MS,
+    "threads": None,
+    "first_commands": 10,
+    "batch_rows": 65536,
+}
 
 
 def _warn_damage(reports: Sequence[_native.InputReport]) -> None:
@@ -151,20 +267,6 @@ def _warn_damage(reports: Sequence[_native.InputReport]) -> None:
                 BSMWarning,
                 stacklevel=4,
             )
-
-
-def _named(table: Any, db: EventDatabase, names: Any) -> Any:
-    """``table`` with the event names of its event columns and, with passwd, the audit
-    user's name, each right after its column."""
-    for col in ("login_event", "logout_event"):
-        if col in table.column_names:
-            at = table.column_names.index(col) + 1
-            name = db.arrow_columns(table.column(col), ("name",))["name"]
-            table = table.add_column(at, f"{col}_name", name)
-    if names is not None and "auid_name" in names.columns:
-        at = table.column_names.index("auid") + 1
-        table = table.add_column(at, "auid_name", names.column("auid_name", table.column("auid")))
-    return table
 
 
 def sessions(paths: InputsArg, mode: Mode = "recover", **options: Any) -> Any:
@@ -199,11 +301,14 @@ def tree_lines(
     its audit user and effective uid, and how it ended. ``asid``/``host`` keep the
     processes of one session (their ancestors outside it are not drawn: each kept
     process whose parent is not kept is a root). ``width`` > 0 cuts lines to it."""
-    rows = [
-        r
-        for r in table.to_pylist()
-        if (asid is None or r["asid"] == asid) and (host is None or r["host"] == host)
-    ]
+    rows = sorted(
+        (
+            r
+            for r in table.to_pylist()
+            if (asid is None or r["asid"] == asid) and (host is None or r["host"] == host)
+        ),
+        key=lambda r: r["id"],  # children in the order they appeared
+    )
     kept = {r["id"] for r in rows}
     children: dict[int | None, list[dict[str, Any]]] = {}
     for r in rows:

@@ -75,8 +75,9 @@ pub struct Row<'a> {
     /// records that need them (execs), not for every row.
     args: Option<(&'a StringArray, std::ops::Range<usize>)>,
     pub first_path: Option<&'a str>,
-    /// The exit token's (status, return value).
-    pub exit: Option<(u32, u32)>,
+    /// The record's other tokens (ids, bodies, this row's range): searched only for the
+    /// records that need them (exits).
+    other: (&'a UInt8Array, &'a BinaryArray, std::ops::Range<usize>),
 }
 
 impl<'a> Row<'a> {
@@ -95,6 +96,22 @@ impl<'a> Row<'a> {
             }
             _ => self.first_path.map(str::to_string),
         }
+    }
+
+    /// The exit token's (status, return value), when the record has one.
+    pub fn exit(&self) -> Option<(u32, u32)> {
+        let (id, data, range) = &self.other;
+        range
+            .clone()
+            .find(|&k| id.value(k) == EXIT_TOKEN)
+            .and_then(|k| {
+                let d = data.value(k);
+                let be = |at: usize| {
+                    d.get(at..at + 4)
+                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                };
+                Some((be(1)?, be(5)?))
+            })
     }
 
     /// The call did not fail (a record without a return token counts as done).
@@ -253,16 +270,6 @@ impl<'a> Cols<'a> {
         let first_path = (pl.is_valid(i) && po[i + 1] > po[i]).then(|| pv.value(po[i] as usize));
         let (ol, oid, odata) = self.other;
         let oo = ol.value_offsets();
-        let exit = (oo[i] as usize..oo[i + 1] as usize)
-            .find(|&k| oid.value(k) == EXIT_TOKEN)
-            .and_then(|k| {
-                let d = odata.value(k);
-                let be = |at: usize| {
-                    d.get(at..at + 4)
-                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-                };
-                Some((be(1)?, be(5)?))
-            });
         Some(Row {
             host: self.host.as_ref().and_then(|(keys, ids)| {
                 let k = keys.is_valid(i).then(|| keys.value(i))?;
@@ -282,7 +289,7 @@ impl<'a> Cols<'a> {
             ret: self.ret.is_valid(i).then(|| self.ret.value(i)),
             args,
             first_path,
-            exit,
+            other: (oid, odata, oo[i] as usize..oo[i + 1] as usize),
         })
     }
 }

@@ -62,11 +62,18 @@ pub struct Lineage {
 }
 
 impl Lineage {
-    /// `first_commands`: how many command lines a session row lists.
-    pub fn new(kinds: EventKinds, sessions: bool, processes: bool, first_commands: usize) -> Self {
+    /// `first_commands`: how many command lines a session row lists; `batch_rows`: how
+    /// many finished processes make a batch of the processes view.
+    pub fn new(
+        kinds: EventKinds,
+        sessions: bool,
+        processes: bool,
+        first_commands: usize,
+        batch_rows: usize,
+    ) -> Self {
         Lineage {
             sessions: sessions.then(|| Sessions::new(first_commands)),
-            processes: processes.then(Processes::default),
+            processes: processes.then(|| Processes::new(batch_rows)),
             kinds,
             hosts: input::Hosts::default(),
         }
@@ -83,7 +90,7 @@ impl Lineage {
                 s.add(&row);
             }
             if let Some(p) = &mut self.processes {
-                p.add(&row);
+                p.add(&row, self.hosts.names())?;
             }
         }
         Ok(())

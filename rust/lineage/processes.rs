@@ -80,11 +80,14 @@ impl Proc {
     }
 }
 
-/// Open processes by (host, pid), and the finished ones.
-#[derive(Default)]
+/// Open processes by (host, pid); finished ones go straight into the row builders, so
+/// memory holds the open processes and one batch of rows, whatever the input's length.
 pub struct Processes {
     open: HashMap<(Option<u32>, u32), Proc>,
-    done: Vec<Proc>,
+    rows: Rows,
+    /// Full batches of finished processes, waiting to be taken.
+    ready: Vec<RecordBatch>,
+    batch_rows: usize,
     next: u64,
 }
 
@@ -100,16 +103,45 @@ fn exec(r: &Row<'_>) -> Exec {
 }
 
 impl Processes {
-    fn start(&mut self, r: &Row<'_>, pid: u32, origin: Origin, parent: Option<(u64, u32)>) {
+    /// Finished processes are handed out in batches of `batch_rows` rows (at least 1).
+    pub fn new(batch_rows: usize) -> Self {
+        Processes {
+            open: HashMap::default(),
+            rows: Rows::new(),
+            ready: Vec::new(),
+            batch_rows: batch_rows.max(1),
+            next: 0,
+        }
+    }
+
+    /// A finished process, into the rows (a full batch to `ready`).
+    fn close(&mut self, p: Proc, hosts: &[String]) -> Result<(), ArrowError> {
+        self.rows.push(p, hosts)?;
+        if self.rows.len() >= self.batch_rows {
+            self.ready.push(self.rows.finish()?);
+        }
+        Ok(())
+    }
+
+    fn start(
+        &mut self,
+        r: &Row<'_>,
+        pid: u32,
+        origin: Origin,
+        parent: Option<(u64, u32)>,
+        hosts: &[String],
+    ) -> Result<(), ArrowError> {
         self.next += 1;
         let p = Proc::new(self.next, r, pid, origin, parent);
         if let Some(mut old) = self.open.insert((r.host, pid), p) {
             old.end = Some((End::Reused, old.last));
-            self.done.push(old);
+            self.close(old, hosts)?;
         }
+        Ok(())
     }
 
-    pub fn add(&mut self, r: &Row<'_>) {
+    /// One record of a subject, in input order; `hosts` names the rows' host ids.
+    pub fn add(&mut self, r: &Row<'_>, hosts: &[String]) -> Result<(), ArrowError> {
         let key = (r.host, r.pid);
         let next = &mut self.next;
         let p = self.open.entry(key).or_insert_with(|| {
@@ -132,7 +164,7 @@ impl Processes {
             if let Some(child) = child {
                 let spawn = r.kind & SPAWN != 0;
                 let origin = if spawn { Origin::Spawn } else { Origin::Fork };
-                self.start(r, child, origin, Some(parent));
+                self.start(r, child, origin, Some(parent), hosts)?;
                 if spawn {
                     if let Some(c) = self.open.get_mut(&(r.host, child)) {
                         c.execs.push(exec(r));
@@ -145,10 +177,32 @@ impl Processes {
         if r.kind & EXIT != 0 {
             if let Some(mut p) = self.open.remove(&key) {
                 p.end = Some((End::Exit, r.time));
-                p.exit = r.exit;
-                self.done.push(p);
+                p.exit = r.exit();
+                self.close(p, hosts)?;
             }
         }
+        Ok(())
+    }
+
+    /// The full batches of processes that ended since the last call, in the order they
+    /// ended.
+    pub fn take(&mut self) -> Vec<RecordBatch> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// The end of the input: what `take` has not handed out, then the processes still
+    /// open, in order of appearance (`id`); the last batch may be empty, never missing.
+    pub fn finish(&mut self, hosts: &[String]) -> Result<Vec<RecordBatch>, ArrowError> {
+        let mut open: Vec<Proc> = self.open.drain().map(|(_, p)| p).collect();
+        open.sort_by_key(|p| p.id);
+        for p in open {
+            self.close(p, hosts)?;
+        }
+        let mut out = self.take();
+        if self.rows.len() > 0 || out.is_empty() {
+            out.push(self.rows.finish()?);
+        }
+        Ok(out)
     }
 
     fn exec_fields() -> Fields {
@@ -198,31 +252,39 @@ impl Processes {
             f("failures", DataType::UInt64, false),
         ]))
     }
+}
 
-    /// The rows in order of appearance (`id`), still-open processes included.
-    pub fn finish(&mut self, hosts: &[String]) -> Result<RecordBatch, ArrowError> {
-        let mut rows: Vec<Proc> = std::mem::take(&mut self.done);
-        rows.extend(self.open.drain().map(|(_, p)| p));
-        rows.sort_by_key(|p| p.id);
-        let n = rows.len();
-        let mut id = UInt64Builder::with_capacity(n);
-        let mut parent_id = UInt64Builder::with_capacity(n);
-        let mut host = StringBuilder::new();
-        let mut pid = UInt32Builder::with_capacity(n);
-        let mut ppid = UInt32Builder::with_capacity(n);
-        let ts = || TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
-        let (mut start, mut end) = (ts(), ts());
-        let mut open = BooleanBuilder::with_capacity(n);
-        let mut origin = StringBuilder::new();
-        let mut end_reason = StringBuilder::new();
-        let mut exit_status = UInt32Builder::with_capacity(n);
-        let mut exit_value = UInt32Builder::with_capacity(n);
-        let mut asid = UInt32Builder::with_capacity(n);
-        let mut auid = UInt32Builder::with_capacity(n);
-        let mut euid = UInt32Builder::with_capacity(n);
-        let fields = Self::exec_fields();
+/// The column builders of the processes view; `finish` empties them for the next batch.
+struct Rows {
+    n: usize,
+    id: UInt64Builder,
+    parent_id: UInt64Builder,
+    host: StringBuilder,
+    pid: UInt32Builder,
+    ppid: UInt32Builder,
+    start: TimestampMillisecondBuilder,
+    end: TimestampMillisecondBuilder,
+    open: BooleanBuilder,
+    origin: StringBuilder,
+    end_reason: StringBuilder,
+    exit_status: UInt32Builder,
+    exit_value: UInt32Builder,
+    asid: UInt32Builder,
+    auid: UInt32Builder,
+    euid: UInt32Builder,
+    execs: ListBuilder<StructBuilder>,
+    records: UInt64Builder,
+    file: UInt64Builder,
+    network: UInt64Builder,
+    failures: UInt64Builder,
+}
+
+impl Rows {
+    fn new() -> Self {
+        let ts = || TimestampMillisecondBuilder::new().with_timezone("UTC");
+        let fields = Processes::exec_fields();
         let members: Vec<Box<dyn ArrayBuilder>> = vec![
-            Box::new(TimestampMillisecondBuilder::new().with_timezone("UTC")),
+            Box::new(ts()),
             Box::new(StringBuilder::new()),
             Box::new(
                 ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
@@ -235,79 +297,110 @@ impl Processes {
             Box::new(UInt32Builder::new()),
             Box::new(UInt32Builder::new()),
         ];
-        let mut execs = ListBuilder::new(StructBuilder::new(fields.clone(), members)).with_field(
+        let execs = ListBuilder::new(StructBuilder::new(fields.clone(), members)).with_field(
             Arc::new(Field::new("item", DataType::Struct(fields), false)),
         );
-        let mut records = UInt64Builder::with_capacity(n);
-        let mut file = UInt64Builder::with_capacity(n);
-        let mut network = UInt64Builder::with_capacity(n);
-        let mut failures = UInt64Builder::with_capacity(n);
-        for p in rows {
-            id.append_value(p.id);
-            parent_id.append_option(p.parent.map(|x| x.0));
-            host.append_option(p.host.and_then(|h| hosts.get(h as usize)));
-            pid.append_value(p.pid);
-            ppid.append_option(p.parent.map(|x| x.1));
-            start.append_option(p.start);
-            end.append_option(p.end.and_then(|e| e.1));
-            open.append_value(p.end.is_none());
-            origin.append_value(match p.origin {
-                Origin::Fork => "fork",
-                Origin::Spawn => "spawn",
-                Origin::Seen => "seen",
-            });
-            end_reason.append_option(p.end.map(|e| match e.0 {
-                End::Exit => "exit",
-                End::Reused => "reused",
-            }));
-            exit_status.append_option(p.exit.map(|e| e.0));
-            exit_value.append_option(p.exit.map(|e| e.1));
-            asid.append_value(p.asid);
-            auid.append_option(p.auid);
-            euid.append_value(p.euid);
-            let s = execs.values();
-            for e in p.execs {
-                member::<TimestampMillisecondBuilder>(s, 0)?.append_option(e.time);
-                member::<StringBuilder>(s, 1)?.append_option(e.path);
-                let args = member::<ListBuilder<StringBuilder>>(s, 2)?;
-                for a in &e.args {
-                    args.values().append_value(a);
-                }
-                args.append(true);
-                member::<UInt32Builder>(s, 3)?.append_option(e.auid);
-                member::<UInt32Builder>(s, 4)?.append_value(e.asid);
-                member::<UInt32Builder>(s, 5)?.append_value(e.euid);
-                s.append(true);
-            }
-            execs.append(true);
-            records.append_value(p.records);
-            file.append_value(p.file);
-            network.append_value(p.network);
-            failures.append_value(p.failures);
+        Rows {
+            n: 0,
+            id: UInt64Builder::new(),
+            parent_id: UInt64Builder::new(),
+            host: StringBuilder::new(),
+            pid: UInt32Builder::new(),
+            ppid: UInt32Builder::new(),
+            start: ts(),
+            end: ts(),
+            open: BooleanBuilder::new(),
+            origin: StringBuilder::new(),
+            end_reason: StringBuilder::new(),
+            exit_status: UInt32Builder::new(),
+            exit_value: UInt32Builder::new(),
+            asid: UInt32Builder::new(),
+            auid: UInt32Builder::new(),
+            euid: UInt32Builder::new(),
+            execs,
+            records: UInt64Builder::new(),
+            file: UInt64Builder::new(),
+            network: UInt64Builder::new(),
+            failures: UInt64Builder::new(),
         }
+    }
+
+    fn len(&self) -> usize {
+        self.n
+    }
+
+    fn push(&mut self, p: Proc, hosts: &[String]) -> Result<(), ArrowError> {
+        self.n += 1;
+        self.id.append_value(p.id);
+        self.parent_id.append_option(p.parent.map(|x| x.0));
+        self.host
+            .append_option(p.host.and_then(|h| hosts.get(h as usize)));
+        self.pid.append_value(p.pid);
+        self.ppid.append_option(p.parent.map(|x| x.1));
+        self.start.append_option(p.start);
+        self.end.append_option(p.end.and_then(|e| e.1));
+        self.open.append_value(p.end.is_none());
+        self.origin.append_value(match p.origin {
+            Origin::Fork => "fork",
+            Origin::Spawn => "spawn",
+            Origin::Seen => "seen",
+        });
+        self.end_reason.append_option(p.end.map(|e| match e.0 {
+            End::Exit => "exit",
+            End::Reused => "reused",
+        }));
+        self.exit_status.append_option(p.exit.map(|e| e.0));
+        self.exit_value.append_option(p.exit.map(|e| e.1));
+        self.asid.append_value(p.asid);
+        self.auid.append_option(p.auid);
+        self.euid.append_value(p.euid);
+        let s = self.execs.values();
+        for e in p.execs {
+            member::<TimestampMillisecondBuilder>(s, 0)?.append_option(e.time);
+            member::<StringBuilder>(s, 1)?.append_option(e.path);
+            let args = member::<ListBuilder<StringBuilder>>(s, 2)?;
+            for a in &e.args {
+                args.values().append_value(a);
+            }
+            args.append(true);
+            member::<UInt32Builder>(s, 3)?.append_option(e.auid);
+            member::<UInt32Builder>(s, 4)?.append_value(e.asid);
+            member::<UInt32Builder>(s, 5)?.append_value(e.euid);
+            s.append(true);
+        }
+        self.execs.append(true);
+        self.records.append_value(p.records);
+        self.file.append_value(p.file);
+        self.network.append_value(p.network);
+        self.failures.append_value(p.failures);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        self.n = 0;
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(id.finish()),
-            Arc::new(parent_id.finish()),
-            Arc::new(host.finish()),
-            Arc::new(pid.finish()),
-            Arc::new(ppid.finish()),
-            Arc::new(start.finish()),
-            Arc::new(end.finish()),
-            Arc::new(open.finish()),
-            Arc::new(origin.finish()),
-            Arc::new(end_reason.finish()),
-            Arc::new(exit_status.finish()),
-            Arc::new(exit_value.finish()),
-            Arc::new(asid.finish()),
-            Arc::new(auid.finish()),
-            Arc::new(euid.finish()),
-            Arc::new(execs.finish()),
-            Arc::new(records.finish()),
-            Arc::new(file.finish()),
-            Arc::new(network.finish()),
-            Arc::new(failures.finish()),
+            Arc::new(self.id.finish()),
+            Arc::new(self.parent_id.finish()),
+            Arc::new(self.host.finish()),
+            Arc::new(self.pid.finish()),
+            Arc::new(self.ppid.finish()),
+            Arc::new(self.start.finish()),
+            Arc::new(self.end.finish()),
+            Arc::new(self.open.finish()),
+            Arc::new(self.origin.finish()),
+            Arc::new(self.end_reason.finish()),
+            Arc::new(self.exit_status.finish()),
+            Arc::new(self.exit_value.finish()),
+            Arc::new(self.asid.finish()),
+            Arc::new(self.auid.finish()),
+            Arc::new(self.euid.finish()),
+            Arc::new(self.execs.finish()),
+            Arc::new(self.records.finish()),
+            Arc::new(self.file.finish()),
+            Arc::new(self.network.finish()),
+            Arc::new(self.failures.finish()),
         ];
-        RecordBatch::try_new(Self::schema(), cols)
+        RecordBatch::try_new(Processes::schema(), cols)
     }
 }
 

@@ -30,23 +30,41 @@ fn kinds() -> EventKinds {
     ])
 }
 
-fn views(batch_size: usize) -> (RecordBatch, RecordBatch) {
-    let mut l = Lineage::new(kinds(), true, true, 10);
+/// Both views with input batches of `batch_size` records and output batches of
+/// `batch_rows` processes, the processes' batches taken as they come and joined.
+fn views(batch_size: usize, batch_rows: usize) -> (RecordBatch, RecordBatch) {
+    let mut l = Lineage::new(kinds(), true, true, 10, batch_rows);
+    let mut taken = Vec::new();
     for b in batches(batch_size) {
         l.add(&b).unwrap();
+        let p = l.processes.as_mut().unwrap().take();
+        assert!(p.iter().all(|b| b.num_rows() == batch_rows));
+        taken.extend(p);
     }
     let hosts = l.hosts().to_vec();
     let s = l.sessions.as_mut().unwrap().finish(&hosts).unwrap();
-    let p = l.processes.as_mut().unwrap().finish(&hosts).unwrap();
+    taken.extend(l.processes.as_mut().unwrap().finish(&hosts).unwrap());
+    let p = arrow_select::concat::concat_batches(&Processes::schema(), &taken).unwrap();
     (s, p)
 }
 
 #[test]
 fn batch_boundaries_do_not_change_the_views() {
-    let (s, p) = views(65_536);
-    assert!(s.num_rows() > 0 && p.num_rows() > 0);
+    let (s, p) = views(65_536, 65_536);
+    assert!(s.num_rows() > 0 && p.num_rows() > 1);
     for size in [1, 2, 7] {
-        assert_eq!(views(size), (s.clone(), p.clone()), "batch size {size}");
+        assert_eq!(
+            views(size, 65_536),
+            (s.clone(), p.clone()),
+            "batch size {size}"
+        );
+    }
+    for rows in [1, 2, 3] {
+        assert_eq!(
+            views(7, rows),
+            (s.clone(), p.clone()),
+            "{rows} rows a batch"
+        );
     }
     assert_eq!(s.schema(), Sessions::schema());
     assert_eq!(p.schema(), Processes::schema());
@@ -61,7 +79,7 @@ fn every_record_with_a_subject_is_counted_once() {
             euid.len() - euid.null_count()
         })
         .sum();
-    let (s, p) = views(100);
+    let (s, p) = views(100, 4);
     let sum = |b: &RecordBatch| -> u64 {
         let c = b.column_by_name("records").unwrap();
         c.as_any()
@@ -78,7 +96,7 @@ fn every_record_with_a_subject_is_counted_once() {
 #[test]
 fn a_batch_without_a_column_is_an_error_not_a_panic() {
     let b = batches(100).remove(0);
-    let mut l = Lineage::new(kinds(), true, true, 10);
+    let mut l = Lineage::new(kinds(), true, true, 10, 4);
     for drop in COLUMNS {
         let keep: Vec<usize> = (0..b.num_columns())
             .filter(|&i| b.schema().field(i).name() != drop)

@@ -49,16 +49,25 @@ impl Lineage {
     const NETWORK: u8 = lineage::NETWORK;
 
     /// `kinds`: (event number, flags) pairs; `first_commands`: command lines a session
-    /// row lists.
+    /// row lists; `batch_rows`: finished processes per batch of the processes view.
     #[new]
-    #[pyo3(signature = (kinds, *, sessions = true, processes = true, first_commands = 10))]
-    fn new(kinds: Vec<(u16, u8)>, sessions: bool, processes: bool, first_commands: usize) -> Self {
+    #[pyo3(signature = (
+        kinds, *, sessions = true, processes = true, first_commands = 10, batch_rows = 65_536
+    ))]
+    fn new(
+        kinds: Vec<(u16, u8)>,
+        sessions: bool,
+        processes: bool,
+        first_commands: usize,
+        batch_rows: usize,
+    ) -> Self {
         Lineage {
             inner: Mutex::new(lineage::Lineage::new(
                 EventKinds::new(&kinds),
                 sessions,
                 processes,
                 first_commands,
+                batch_rows,
             )),
         }
     }
@@ -82,14 +91,27 @@ impl Lineage {
         }
     }
 
-    /// The processes view as a `pyarrow.RecordBatch` (once; None if not asked for).
-    fn processes<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    /// The full batches (`pyarrow.RecordBatch`) of the processes that ended since the
+    /// last call, in the order they ended (none if the view was not asked for).
+    fn take_processes<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let mut l = locked(&self.inner)?;
+        let batches = l.processes.as_mut().map(|p| p.take()).unwrap_or_default();
+        batches.into_iter().map(|b| batch_out(py, Ok(b))).collect()
+    }
+
+    /// At the end of the input: the rest of the processes view, the processes still open
+    /// last, in order of appearance; at least one batch (None if not asked for).
+    fn processes<'py>(&self, py: Python<'py>) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
         let mut l = locked(&self.inner)?;
         let hosts = l.hosts().to_vec();
-        match l.processes.as_mut() {
-            None => Ok(None),
-            Some(p) => batch_out(py, p.finish(&hosts)).map(Some),
-        }
+        let Some(p) = l.processes.as_mut() else {
+            return Ok(None);
+        };
+        let batches = p
+            .finish(&hosts)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let out: PyResult<Vec<_>> = batches.into_iter().map(|b| batch_out(py, Ok(b))).collect();
+        out.map(Some)
     }
 }
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..arrow import InputsArg
 from ..export import Sink, format_for
-from ..lineage import command_line, lineage, tree_lines
+from ..lineage import command_line, iter_processes, lineage, tree_lines
 from ..outputs import atomic_file, check_output
 from .inputs import (
     add_label_argument,
@@ -91,8 +91,8 @@ def _print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> N
     sys.stdout.write(aligned_table(([_cell(r.get(c)) for c in columns] for r in rows), columns))
 
 
-def _write(table: Any, output: str, inputs: Sequence[str]) -> None:
-    """``table`` to ``output`` in the format its name ends in (``-``: JSON lines on
+def _write(batches: Iterable[Any], output: str, inputs: Sequence[str]) -> None:
+    """``batches`` to ``output`` in the format its name ends in (``-``: JSON lines on
     stdout), through the writers ``convert`` uses, replacing the file atomically."""
     fmt = "jsonl" if output == "-" else format_for(output)
     if fmt not in ("parquet", "csv", "jsonl"):
@@ -100,18 +100,39 @@ def _write(table: Any, output: str, inputs: Sequence[str]) -> None:
     if output != "-":
         check_output(output, inputs)
     with atomic_file(output) as tmp:
-        sink = Sink(fmt, tmp, table.schema)
+        sink: Sink | None = None
         try:
-            for batch in table.to_batches():
+            for batch in batches:
+                if sink is None:
+                    sink = Sink(fmt, tmp, batch.schema)
                 sink.write(batch)
         finally:
-            sink.close()
+            if sink is not None:
+                sink.close()
+
+
+def _input_paths(args: argparse.Namespace) -> list[str]:
+    return [*args.trails, *(path for _, path in parse_labels(args.label))]
 
 
 def run(args: argparse.Namespace) -> int:
     inputs = _inputs(args)
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     view = args.view
+    if view == "processes" and args.output is not None:
+        # Written as the processes end: memory holds the open ones, not the view.
+        batches = iter_processes(
+            inputs,
+            args.mode,
+            where=where,
+            events=args.events,
+            passwd=args.passwd,
+            group=args.group,
+            window_ms=args.window_ms,
+            threads=args.threads,
+        )
+        _write(batches, args.output, _input_paths(args))
+        return 0
     sessions, processes = lineage(
         inputs,
         args.mode,
@@ -130,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     table = sessions if view == "sessions" else processes
     if args.output is not None:
-        _write(table, args.output, [*args.trails, *(path for _, path in parse_labels(args.label))])
+        _write(table.to_batches(), args.output, _input_paths(args))
         return 0
     rows = table.to_pylist()
     if view == "sessions":
@@ -142,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
             )
         _print_table(rows, [*_SESSION_COLUMNS, "login", "terminal", "processes", "commands"])
     else:
+        rows.sort(key=lambda r: r["id"])  # in order of appearance
         for r in rows:
             r["command"] = command_line(r["execs"]) if r["execs"] else ""
         _print_table(
