@@ -29,13 +29,16 @@ pub enum ErrorKind {
     BadDataUnit(u8),
     /// A token decoded cleanly but the record's tokens do not end at its trailer.
     TrailingBytes { left: u64 },
+    /// A standalone file token's name holds a NUL before its last byte: the name is one C
+    /// string, so its length is a lie (spanning records, whose headers hold zero bytes).
+    FileNameNul { len: u16 },
 }
 
 impl ErrorKind {
     /// Every reason code, in a fixed order: the Arrow errors view's `reason` dictionary
     /// (new codes are appended, so stored dictionaries keep their meaning), `_native.REASONS`
     /// in Python.
-    pub const REASONS: [&'static str; 11] = [
+    pub const REASONS: [&'static str; 12] = [
         "truncated",
         "record_too_small",
         "not_a_record",
@@ -47,6 +50,7 @@ impl ErrorKind {
         "bad_data_unit",
         "trailing_bytes",
         "record_too_large",
+        "file_name_nul",
     ];
 
     /// This kind's position in [`ErrorKind::REASONS`].
@@ -63,6 +67,7 @@ impl ErrorKind {
             ErrorKind::BadDataUnit(_) => 8,
             ErrorKind::TrailingBytes { .. } => 9,
             ErrorKind::RecordTooLarge { .. } => 10,
+            ErrorKind::FileNameNul { .. } => 11,
         }
     }
 
@@ -105,6 +110,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::TrailingBytes { left } => {
                 write!(f, "{left} bytes after the last token of the record")
             }
+            ErrorKind::FileNameNul { len } => write!(
+                f,
+                "file token name of {len} bytes holds a NUL before its end: not one name"
+            ),
         }
     }
 }

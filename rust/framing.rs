@@ -96,9 +96,24 @@ pub fn frame(data: &[u8], off: usize, check: Check) -> Result<Span, DecodeError>
         let Some(n) = rest.get(9..11) else {
             return Err(truncated(off, id, 11, rest.len()));
         };
-        let len = 11 + usize::from(u16::from_be_bytes([n[0], n[1]]));
+        let name_len = u16::from_be_bytes([n[0], n[1]]);
+        let len = 11 + usize::from(name_len);
         if rest.len() < len {
             return Err(truncated(off, id, len, rest.len()));
+        }
+        // Checked framing wants the name to be one C string: a length that reaches over
+        // records (their headers' counts hold zero bytes) would hide them in a name.
+        if check == Check::Trailer {
+            let name = &rest[11..len];
+            let body = name.split_last().map_or(&[][..], |(_, b)| b);
+            if let Some(at) = body.iter().position(|&b| b == 0) {
+                return Err(err(
+                    off + 11 + at,
+                    off,
+                    Some(id),
+                    ErrorKind::FileNameNul { len: name_len },
+                ));
+            }
         }
         return Ok(Span {
             offset: off,
@@ -328,6 +343,38 @@ mod tests {
                 (75, 13, SpanKind::File)
             ]
         );
+    }
+
+    #[test]
+    fn a_file_name_is_one_c_string_to_checked_framing() {
+        let named = |name: &[u8]| {
+            let mut t = vec![0x11, 0, 0, 0, 1, 0, 0, 0, 2];
+            t.extend((name.len() as u16).to_be_bytes());
+            t.extend(name);
+            t
+        };
+        for ok in [&b""[..], b"f", b"f\0", b"\0", b"/var/audit/x\0"] {
+            for check in [Check::Count, Check::Trailer] {
+                let span = frame(&named(ok), 0, check).unwrap();
+                assert_eq!((span.len, span.kind), (11 + ok.len(), SpanKind::File));
+            }
+        }
+        // A name reaching over a record: praudit's framing takes it, checked framing
+        // names the first NUL inside it.
+        let mut over = b"/x".to_vec();
+        over.extend(rec());
+        over.push(0);
+        let t = named(&over);
+        assert_eq!(frame(&t, 0, Check::Count).unwrap().len, t.len());
+        let e = frame(&t, 0, Check::Trailer).unwrap_err();
+        assert_eq!((e.offset, e.record_offset, e.token_id), (14, 0, Some(0x11)));
+        assert_eq!(
+            e.kind,
+            ErrorKind::FileNameNul {
+                len: over.len() as u16
+            }
+        );
+        assert!(frame(&named(b"a\0b"), 0, Check::Trailer).is_err());
     }
 
     #[test]

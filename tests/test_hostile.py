@@ -231,6 +231,57 @@ def test_a_huge_claim_is_damage_with_its_reason(sparse_claim: Path) -> None:
     assert caught.value.record_offset == 10 * len(rec(b"a0"))
 
 
+def _records_in_a_file_name(tmp_path: Path) -> tuple[Path, list[int]]:
+    """A file token whose name length reaches over two whole records and ends on a NUL
+    (so it looks like a name), then a third record: the three records' offsets."""
+    r1, r2, r3 = rec(b"one"), rec(b"two"), rec(b"three")
+    name = b"/x" + r1 + r2 + b"\x00"
+    data = b"\x11" + struct.pack(">IIH", 1_700_000_000, 0, len(name)) + name + r3
+    path = tmp_path / "t.bsm"
+    path.write_bytes(data)
+    return path, [13, 13 + len(r1), len(data) - len(r3)]
+
+
+@pytest.mark.parametrize("reader", ["iterate", "table", "threads", "time", "stream", "verify"])
+def test_a_file_token_hides_no_record_in_its_name(tmp_path: Path, reader: str) -> None:
+    """Found by the follow property test: praudit reads a file token's claimed length
+    whatever it holds, so a name spanning records swallowed them, with no damage said.
+    A name is one C string: checked framing refuses a NUL before its end, and every
+    reader reads the records and reports the bytes around them as damage."""
+    path, offsets = _records_in_a_file_name(tmp_path)
+    damage: list[tuple[int, int]]
+    if reader == "iterate":
+        t = bsmtrail.open(path, mode="recover")
+        got = [x.offset for x in t.items()]
+        damage = [(d.offset, d.length) for d in t.damage.kept]
+    elif reader == "verify":
+        report = bsmtrail.open(path).verify()
+        assert report.records == 3 and report.file_tokens == 0
+        assert report.damage.by_reason["file_name_nul"] == (1, 13)
+        got, damage = offsets, [(d.offset, d.length) for d in report.damage.kept]
+    else:
+        options: dict[str, Any] = {
+            "table": {},
+            "threads": {"threads": 2, "batch_size": 1},
+            "time": {"order": "time"},
+            "stream": {},
+        }[reader]
+        s = bsmtrail.arrow.stream([("t", str(path))], **options)
+        got = s.read_all().column("record_offset").to_pylist()
+        damage = [(o, n) for r in s.report() for o, n, _ in r.damage.regions()]
+    assert got == offsets
+    assert damage == [(0, 13), (offsets[2] - 1, 1)]
+
+
+def test_strict_reading_names_the_file_token_whose_name_hides_records(tmp_path: Path) -> None:
+    path, _ = _records_in_a_file_name(tmp_path)
+    with pytest.raises(BSMError) as caught:
+        list(bsmtrail.open(path, mode="strict"))
+    e = caught.value
+    assert (e.reason, e.record_offset, e.offset, e.token_id) == ("file_name_nul", 0, 14, 0x11)
+    assert isinstance(e, REASON_CLASSES["file_name_nul"])
+
+
 def test_the_maximum_record_size_is_configurable() -> None:
     big = rec(b"y" * 3000)
     before = bsmtrail.max_record_size()

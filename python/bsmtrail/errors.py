@@ -10,7 +10,8 @@ happened; tests and tools should use the attributes, not the message text.
 ``reason``
     A stable snake_case code: ``truncated``, ``record_too_small``, ``record_too_large``,
     ``not_a_record``, ``missing_trailer``, ``bad_trailer_magic``, ``trailer_mismatch``,
-    ``unknown_token``, ``bad_address_type``, ``bad_data_unit``, ``trailing_bytes``.
+    ``unknown_token``, ``bad_address_type``, ``bad_data_unit``, ``trailing_bytes``,
+    ``file_name_nul``.
 
 All attributes are also in ``args``, so the exceptions survive pickling (multiprocessing,
 Dask).
@@ -69,7 +70,8 @@ class RecordSizeError(BSMError):
 
 
 class FramingError(BSMError):
-    """A byte at a record boundary starts neither a header nor a file token."""
+    """A byte at a record boundary starts neither a header nor a file token, or (checked
+    framing) a file token's name holds a NUL before its end: its length is not a name's."""
 
 
 class MalformedTokenError(BSMError):
@@ -95,6 +97,7 @@ REASON_CLASSES: dict[str, type[BSMError]] = {
     "bad_address_type": MalformedTokenError,
     "bad_data_unit": MalformedTokenError,
     "trailing_bytes": MalformedTokenError,
+    "file_name_nul": FramingError,
 }
 
 
