@@ -15,7 +15,8 @@ standard output for the text formats.
   shows it instead of running it as a formula (the trail's strings are the attacker's);
   ``csv_raw=True`` writes cells exactly as decoded.
 * **jsonl**: one JSON object per row, every column (nulls too); times as ISO 8601 UTC text
-  to the millisecond, bytes as hex; built on every core in Rust.
+  to the millisecond, bytes as hex; built on every core in Rust. **jsonl_sparse**: the
+  same with null members left out (OCSF events, ``bsmtrail.ocsf``).
 * ``partition_by="day"``: ``OUT/day=YYYY-MM-DD/part-N.parquet`` (or ``.arrow``) by the UTC
   day of the ``time`` column, ``day=unknown`` for records without one.
 """
@@ -41,7 +42,9 @@ __all__ = [
     "EXTENSIONS",
     "FORMATS",
     "MAX_OPEN_DAYS",
+    "WRITERS",
     "Format",
+    "Writer",
     "check_compression",
     "export",
     "format_for",
@@ -51,6 +54,10 @@ __all__ = [
 
 Format = Literal["parquet", "feather", "csv", "jsonl"]
 FORMATS: tuple[Format, ...] = ("parquet", "feather", "csv", "jsonl")
+#: What :func:`export` writes: the formats, and JSON Lines with null members left out
+#: (``jsonl_sparse``, for event schemas such as OCSF's, whose absent attributes are absent).
+Writer = Literal["parquet", "feather", "csv", "jsonl", "jsonl_sparse"]
+WRITERS: tuple[Writer, ...] = (*FORMATS, "jsonl_sparse")
 #: Output file extensions and the format each means.
 EXTENSIONS: dict[str, Format] = {
     ".parquet": "parquet",
@@ -208,7 +215,7 @@ def export(
     schema: Any,
     output: str | os.PathLike[str],
     *,
-    format: Format,
+    format: Writer,
     columns: Sequence[str] | None = None,
     partition_by: Literal["day"] | None = None,
     csv_raw: bool = False,
@@ -222,8 +229,8 @@ def export(
     dataset directory likewise, replacing a previous dataset whole. Parquet row groups are
     encoded on ``threads`` workers (None: every core) with ``compression`` (one of
     :data:`COMPRESSIONS`, or ``zstd:LEVEL``)."""
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    if format not in WRITERS:
+        raise ValueError(f"format must be one of {', '.join(WRITERS)}, not {format!r}")
     out_schema = schema
     if columns is not None:
         pa = _mod("pyarrow")

@@ -30,7 +30,7 @@ fn write(
         }
         text => {
             let format = match text {
-                "jsonl" => TextFormat::Jsonl,
+                "jsonl" => TextFormat::Jsonl { nulls: true },
                 "csv" => TextFormat::Csv { raw: false },
                 other => return Err(format!("unknown format {other}").into()),
             };

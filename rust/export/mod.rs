@@ -36,16 +36,18 @@ pub enum Format {
 }
 
 impl Format {
-    /// `parquet` (with `compression`, see [`Codec`]), `jsonl` or `csv` (`csv_raw`: cells
-    /// exactly as decoded).
+    /// `parquet` (with `compression`, see [`Codec`]), `jsonl`, `jsonl_sparse` (null
+    /// members left out, as event schemas such as OCSF's want) or `csv` (`csv_raw`:
+    /// cells exactly as decoded).
     pub fn parse(format: &str, compression: &str, csv_raw: bool) -> Result<Format, String> {
         Ok(match format {
             "parquet" => Format::Parquet(compression.parse()?),
-            "jsonl" => Format::Text(TextFormat::Jsonl),
+            "jsonl" => Format::Text(TextFormat::Jsonl { nulls: true }),
+            "jsonl_sparse" => Format::Text(TextFormat::Jsonl { nulls: false }),
             "csv" => Format::Text(TextFormat::Csv { raw: csv_raw }),
             other => {
                 return Err(format!(
-                    "format must be parquet, jsonl or csv, not {other:?}"
+                    "format must be parquet, jsonl, jsonl_sparse or csv, not {other:?}"
                 ))
             }
         })

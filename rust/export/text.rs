@@ -202,11 +202,10 @@ fn csv(batch: &RecordBatch, raw: bool) -> Result<Vec<u8>, ArrowError> {
 /// The text formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextFormat {
-    Jsonl,
+    /// `nulls`: null members written (`"a":null`), else left out.
+    Jsonl { nulls: bool },
     /// `raw`: cells exactly as decoded (no `'` before formula-like text).
-    Csv {
-        raw: bool,
-    },
+    Csv { raw: bool },
 }
 
 /// A JSON Lines or CSV output being written: `write` batches, then `finish`.
@@ -254,7 +253,7 @@ impl<W: Write> TextSink<W> {
         self.encoding.push(
             batch,
             move |_, batch| match format {
-                TextFormat::Jsonl => pieces(batch, jsonl),
+                TextFormat::Jsonl { nulls } => pieces(batch, |b| json_lines(b, nulls)),
                 TextFormat::Csv { raw } => pieces(batch, |b| csv(b, raw)),
             },
             &mut |text| write_pieces(out, &text),
@@ -330,13 +329,18 @@ pub fn jsonl_pieces(batch: &RecordBatch, threads: usize) -> Result<Vec<Vec<u8>>,
 
 /// One batch as JSON Lines (the rules above), one line per row, each ending in `\n`.
 pub fn jsonl(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+    json_lines(batch, true)
+}
+
+/// [`jsonl`], with null members written or left out.
+fn json_lines(batch: &RecordBatch, nulls: bool) -> Result<Vec<u8>, ArrowError> {
     // About 20 bytes of text per column and row is the common case (a records-view row
     // is 700-800 bytes); a guess far above it costs a fresh mapping per batch.
     let guess = batch
         .num_rows()
         .saturating_mul(20 * batch.num_columns().max(1));
     let mut w = WriterBuilder::new()
-        .with_explicit_nulls(true)
+        .with_explicit_nulls(nulls)
         .with_encoder_factory(Arc::new(UtcTimes))
         .build::<_, LineDelimited>(Vec::with_capacity(guess.min(1 << 28)));
     w.write(batch)?;
@@ -368,8 +372,13 @@ mod tests {
     }
 
     fn write(batches: &[RecordBatch], threads: usize) -> Vec<u8> {
-        let mut sink =
-            TextSink::new(Vec::new(), batches[0].schema(), TextFormat::Jsonl, threads).unwrap();
+        let mut sink = TextSink::new(
+            Vec::new(),
+            batches[0].schema(),
+            TextFormat::Jsonl { nulls: true },
+            threads,
+        )
+        .unwrap();
         for b in batches {
             sink.write(b.clone()).unwrap();
         }
@@ -397,6 +406,33 @@ mod tests {
     }
 
     #[test]
+    fn sparse_lines_leave_null_members_out_at_every_depth() {
+        use arrow_array::{Int64Array, StructArray};
+        use arrow_schema::{DataType, Field};
+        let inner = StructArray::from(vec![(
+            Arc::new(Field::new("uid", DataType::Utf8, true)),
+            Arc::new(StringArray::from(vec![Some("501"), None])) as ArrayRef,
+        )]);
+        let b = RecordBatch::try_from_iter(vec![
+            (
+                "time",
+                Arc::new(Int64Array::from(vec![Some(5), None])) as ArrayRef,
+            ),
+            ("user", Arc::new(inner) as ArrayRef),
+        ])
+        .unwrap();
+        let text = |nulls| String::from_utf8(json_lines(&b, nulls).unwrap()).unwrap();
+        assert_eq!(
+            text(false),
+            "{\"time\":5,\"user\":{\"uid\":\"501\"}}\n{\"user\":{}}\n"
+        );
+        assert_eq!(
+            text(true),
+            "{\"time\":5,\"user\":{\"uid\":\"501\"}}\n{\"time\":null,\"user\":{\"uid\":null}}\n"
+        );
+    }
+
+    #[test]
     fn one_batch_in_pieces_is_the_same_text() {
         let b = batch(0, 3 * ROWS_PER_PART as u32 + 17);
         let one = jsonl(&b).unwrap();
@@ -409,7 +445,7 @@ mod tests {
         assert!(jsonl_pieces(&empty, 4).unwrap().concat().is_empty());
         // The sinks write a large batch in pieces too: the same text as one buffer.
         for (format, whole) in [
-            (TextFormat::Jsonl, one.clone()),
+            (TextFormat::Jsonl { nulls: true }, one.clone()),
             (TextFormat::Csv { raw: false }, csv(&b, false).unwrap()),
         ] {
             let mut sink = TextSink::new(Vec::new(), b.schema(), format, 2).unwrap();

@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from ..export import EXTENSIONS, FORMATS, Format, check_compression, export, format_for
+from .. import ocsf
+from ..export import EXTENSIONS, FORMATS, Writer, check_compression, export, format_for
 from ..outputs import check_output
 from .inputs import (
     DamageReport,
@@ -29,7 +30,8 @@ EPILOG = """\
 formats: parquet (zstd), feather (Arrow IPC file, zstd), csv (list and struct columns as
 JSON text; a text cell beginning with = + - @ tab or CR gets a ' in front so that a
 spreadsheet shows it instead of running it as a formula; --csv-raw writes cells exactly as
-decoded), jsonl (one JSON object per line). The format is --format, else the output's
+decoded), jsonl (one JSON object per line), ocsf (one OCSF 1.7.0 event per line, JSON:
+docs/ocsf.md; only with --format). The format is --format, else the output's
 extension (.parquet .pq .feather .arrow .ipc .csv .jsonl .ndjson .json); an output with
 another extension needs --format, one without an extension is parquet (and says so).
 Compressed trails (gzip, bzip2, xz, zstd) are decompressed on the fly. The output is
@@ -44,6 +46,7 @@ examples:
   bsmtrail convert trail.bsm --where "-u alice -c lo" --passwd evidence/etc/passwd -o a.jsonl
   bsmtrail convert /var/audit/* --where="-o file=/etc/master.passwd" -o touched.parquet
   bsmtrail convert damaged.bsm --view errors -o errors.csv
+  bsmtrail convert /var/audit --format ocsf --passwd evidence/etc/passwd -o events.jsonl
 
 exit status: 0 ok; 1 damaged input (recover mode: converted, damage listed on stderr) or an
 error (strict mode); 2 usage, bad selection, an unreadable input or a refused output;
@@ -63,7 +66,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("trails", nargs="*", metavar="TRAIL", help="trail files, directories, globs")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output; - for stdout")
-    p.add_argument("--format", choices=FORMATS, help="output format (default: extension)")
+    p.add_argument(
+        "--format", choices=(*FORMATS, "ocsf"), help="output format (default: extension)"
+    )
     p.add_argument(
         "--view",
         choices=("records", "tokens", "errors"),
@@ -112,11 +117,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 # -- the command ------------------------------------------------------------------------------
 
 
-def _format(args: argparse.Namespace) -> Format:
+#: --format values that are not export formats, and what each is written as.
+_EVENT_FORMATS: dict[str, Writer] = {"ocsf": "jsonl_sparse"}
+
+
+def _format(args: argparse.Namespace) -> str:
     """--format, else the output's extension; a name without one is parquet (said on
     stderr), an extension bsmtrail does not know is refused rather than guessed."""
     if args.format:
-        return args.format  # type: ignore[no-any-return]  # one of FORMATS (argparse)
+        return str(args.format)
     if args.partition_by:
         return "parquet"
     if args.output == "-":
@@ -164,6 +173,9 @@ def run(args: argparse.Namespace) -> int:
     # about it, and before any input is read or anything is opened for writing.
     check_output(args.output, args.trails, directory=bool(args.partition_by))
     fmt = _format(args)
+    if fmt in _EVENT_FORMATS:
+        if args.view != "records" or args.columns or args.partition_by:
+            raise UsageError(f"--format {fmt} writes whole events of the records view")
     user_cols = _columns(args)
     if args.output == "-" and fmt in ("parquet", "feather"):
         raise UsageError(f"{fmt} cannot go to standard output; use csv or jsonl, or a file")
@@ -199,6 +211,10 @@ def run(args: argparse.Namespace) -> int:
         labelled=labelled,
     ) as inputs:
         build = _internal_columns(user_cols, args.view, bool(args.partition_by))
+        if fmt in _EVENT_FORMATS:
+            build = ocsf.columns(
+                label=bool(labelled), passwd=args.passwd is not None, group=args.group is not None
+            )
         names = {"passwd": args.passwd, "group": args.group} if args.view == "records" else {}
         stream = inputs.stream(
             view=args.view,
@@ -210,11 +226,18 @@ def run(args: argparse.Namespace) -> int:
             **names,
         )
         with Progress(inputs.total, "convert", bars) as bar:
+            batches = inputs.batches(stream, bar, view=args.view)
+            schema, writer = stream.schema, fmt
+            to_events = None
+            if fmt in _EVENT_FORMATS:
+                to_events = ocsf.Converter(events=args.events)
+                batches = map(to_events, batches)
+                schema, writer = to_events.schema(stream.schema), _EVENT_FORMATS[fmt]
             rows = export(
-                inputs.batches(stream, bar, view=args.view),
-                stream.schema,
+                batches,
+                schema,
                 args.output,
-                format=fmt,
+                format=writer,  # type: ignore[arg-type]  # a format (argparse) or writer
                 columns=user_cols,
                 partition_by="day" if args.partition_by else None,
                 csv_raw=args.csv_raw,
@@ -231,6 +254,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         where_to = "standard output" if args.output == "-" else args.output
         print(f"{PROG}: {rows} rows to {where_to} ({fmt})", file=sys.stderr)
+        if to_events is not None:
+            print(f"{PROG}: events by class: {to_events.summary()}", file=sys.stderr)
     if args.view == "errors":
         # The output is the damage list itself.
         if rows:
