@@ -447,10 +447,80 @@ def test_a_mapping_of_ones_own(tmp_path: Path) -> None:
 def test_the_python_api_gives_the_commands_events(scenario: Path, tmp_path: Path) -> None:
     """``iter_events`` batches, null members left out, are the command's lines."""
 
-    def sparse(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: sparse(x) for k, x in v.items() if x is not None}
-        return [sparse(x) for x in v] if isinstance(v, list) else v
-
-    api = [sparse(r) for b in ocsf.iter_events(scenario) for r in b.to_pylist()]
+    api = [_sparse(r) for b in ocsf.iter_events(scenario) for r in b.to_pylist()]
     assert api == convert(scenario, tmp_path)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_security_lake_parquet_holds_each_class_apart(
+    scenario: Path, tmp_path: Path, threads: int
+) -> None:
+    """``--format ocsf-parquet``: one file set per class, by UTC day; read back, each
+    class's rows are that class's events (its columns only), every event once, valid."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    lake = tmp_path / "lake"
+    args = ["convert", str(scenario), "--format", "ocsf-parquet", "-o", str(lake), "-q"]
+    res = subprocess.run(
+        [sys.executable, "-m", "bsmtrail", *args, "--threads", str(threads)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    whole = pa.Table.from_batches(list(ocsf.iter_events(scenario)))
+    seen = 0
+    for class_uid, name in ocsf.CLASS_NAMES.items():
+        mine = whole.filter(pc.equal(whole["class_uid"], class_uid))
+        files = sorted((lake / f"ocsf_class={name}").glob("eventDay=*/part-*.parquet"))
+        assert bool(files) == (mine.num_rows > 0), name
+        if not files:
+            continue
+        got = pa.concat_tables([pq.read_table(f) for f in files])
+        assert got.column_names == ocsf.class_columns(whole.schema, class_uid)
+        assert got.equals(mine.select(got.column_names))
+        for f in files:
+            day = f.parent.name.removeprefix("eventDay=")
+            times = pq.read_table(f, columns=["time"])["time"].to_pylist()
+            days = {dt.datetime.fromtimestamp(t / 1000, dt.timezone.utc) for t in times}
+            assert {d.strftime("%Y%m%d") for d in days} == {day}
+        for row in got.to_pylist():
+            validate(_sparse(row))
+        seen += got.num_rows
+    assert seen == whole.num_rows
+
+
+def _sparse(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _sparse(x) for k, x in v.items() if x is not None}
+    return [_sparse(x) for x in v] if isinstance(v, list) else v
+
+
+def test_security_lake_days_are_utc_days(tmp_path: Path) -> None:
+    """Two records a second apart across UTC midnight, one three days on: three days."""
+    midnight = 1_700_006_400  # 2023-11-15 00:00:00 UTC
+    trail = tmp_path / "t.bsm"
+    trail.write_bytes(
+        b"".join(
+            RecordBuilder(23, time=(t, 0))
+            .path("/bin/sh")
+            .exec_args(["sh"])
+            .subject(0)
+            .return_()
+            .build()
+            for t in (midnight - 1, midnight, midnight + 3 * 86400)
+        )
+    )
+    lake = tmp_path / "lake"
+    args = ["convert", str(trail), "--format", "ocsf-parquet", "-o", str(lake), "-q"]
+    res = subprocess.run(
+        [sys.executable, "-m", "bsmtrail", *args],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    days = sorted(p.name for p in (lake / "ocsf_class=process_activity").iterdir())
+    assert days == ["eventDay=20231114", "eventDay=20231115", "eventDay=20231118"]

@@ -130,11 +130,30 @@ class Sink:
         self._write, self._close = w.write, w.close
 
     def write(self, batch: Any) -> None:
-        self._write(batch)
+        self._write(_unsliced(batch))
         self.rows += batch.num_rows
 
     def close(self) -> None:
         self._close()
+
+
+def _holds_struct(t: Any, pa: Any) -> bool:
+    """Whether type ``t`` has a struct nested inside a struct (at any depth)."""
+    if pa.types.is_struct(t):
+        return any(pa.types.is_struct(f.type) or _holds_struct(f.type, pa) for f in t)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _holds_struct(t.value_type, pa)
+    return False
+
+
+def _unsliced(batch: Any) -> Any:
+    """``batch``, copied when a column of nested structs starts at an offset: arrow-rs
+    cannot import those (apache/arrow-rs#9235), and a copy starts at 0."""
+    pa = _mod("pyarrow")
+    sliced = any(c.offset and _holds_struct(c.type, pa) for c in batch.columns)
+    if not sliced:
+        return batch
+    return batch.take(pa.array(range(batch.num_rows), pa.int64()))
 
 
 class DaySinks:
@@ -155,9 +174,14 @@ class DaySinks:
         *,
         compression: str = "zstd",
         threads: int | None = None,
+        key: str = "day",
+        day_format: str = "%Y-%m-%d",
     ) -> None:
         os.makedirs(root, exist_ok=True)
         self.root, self.schema, self.fmt = root, schema, fmt
+        #: The partition directories' names: ``{key}={day as day_format}`` (``day=``
+        #: and ISO dates by default; Security Lake's ``eventDay=YYYYMMDD`` for OCSF).
+        self.key, self.day_format = key, day_format
         self._options: dict[str, Any] = {"compression": compression, "threads": threads}
         self.open: OrderedDict[str, Sink] = OrderedDict()
         #: Files written per day so far (the next part number).
@@ -174,7 +198,7 @@ class DaySinks:
             oldest.close()
         n = self.parts.get(day, 0)
         self.parts[day] = n + 1
-        d = os.path.join(self.root, f"day={day}")
+        d = os.path.join(self.root, f"{self.key}={day}")
         os.makedirs(d, exist_ok=True)
         ext = "parquet" if self.fmt == "parquet" else "arrow"
         path = os.path.join(d, f"part-{n}.{ext}")
@@ -184,13 +208,13 @@ class DaySinks:
     def write(self, batch: Any, time: Any) -> None:
         pc = _mod("pyarrow.compute")
 
-        days = pc.fill_null(pc.strftime(time, format="%Y-%m-%d"), "unknown")
+        days = pc.fill_null(pc.strftime(time, format=self.day_format), "unknown")
         order = pc.sort_indices(days)  # a stable sort
-        batch, days = batch.take(order), days.take(order)
-        runs = pc.run_end_encode(days)
+        runs = pc.run_end_encode(days.take(order))
         start = 0
         for end, day in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
-            self._sink(day).write(batch.slice(start, end - start))
+            # A take per day, not slices of one: a copy starts at offset 0 (see _unsliced).
+            self._sink(day).write(batch.take(order.slice(start, end - start)))
             start = end
         self.rows += batch.num_rows
 

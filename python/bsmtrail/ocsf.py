@@ -24,7 +24,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -40,13 +40,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLASSES",
+    "CLASS_ATTRIBUTES",
+    "CLASS_NAMES",
     "COLUMNS",
     "OCSF_VERSION",
     "Converter",
     "Mapping",
+    "class_columns",
     "from_records",
     "iter_events",
     "load_mapping",
+    "write_lake",
 ]
 
 #: The OCSF release the events follow (``metadata.version``).
@@ -626,6 +630,76 @@ def _unmapped(b: _Builder, time: Any) -> Any:
 
 def _non_empty(b: _Builder, lists: Any) -> Any:
     return b.where(b.pc.greater(b.pc.list_value_length(lists), 0), lists)
+
+
+#: OCSF's own names of the classes: the Parquet layout's directories.
+CLASS_NAMES = {
+    0: "base_event",
+    1001: "file_activity",
+    1007: "process_activity",
+    3002: "authentication",
+    4001: "network_activity",
+}
+#: The attributes only some classes' events carry (the others every event has).
+CLASS_ATTRIBUTES: dict[int, tuple[str, ...]] = {
+    0: (),
+    1001: ("file", "file_result"),
+    1007: ("process",),
+    3002: ("user", "is_remote", "src_endpoint"),
+    4001: ("src_endpoint", "dst_endpoint"),
+}
+
+
+def class_columns(schema: Any, class_uid: int) -> list[str]:
+    """The columns of ``schema`` (an events schema) that events of ``class_uid`` carry."""
+    only = {a for attrs in CLASS_ATTRIBUTES.values() for a in attrs}
+    mine = set(CLASS_ATTRIBUTES[class_uid])
+    return [n for n in schema.names if n not in only or n in mine]
+
+
+def write_lake(
+    batches: Iterable[Any],
+    schema: Any,
+    root: str | os.PathLike[str],
+    *,
+    compression: str = "zstd",
+    threads: int | None = None,
+) -> int:
+    """Events as Parquet in Amazon Security Lake's layout: one file set per event class,
+    ``ROOT/ocsf_class=NAME/eventDay=YYYYMMDD/part-N.parquet`` (OCSF's class name, the
+    UTC day of ``time``), each class with its own columns, OCSF objects as structs.
+    ``root`` is written whole under a temporary name and renamed into place (a previous
+    dataset there is replaced). Returns the events written."""
+    pa, pc = module("pyarrow"), module("pyarrow.compute")
+    from .export import DaySinks
+    from .outputs import atomic_directory
+
+    sinks: dict[int, DaySinks] = {}
+    rows = 0
+    with atomic_directory(root) as target:
+        try:
+            for batch in batches:
+                uids = batch.column("class_uid")
+                for uid in pc.unique(uids).to_pylist():
+                    part = batch.filter(pc.equal(uids, uid)).select(class_columns(schema, uid))
+                    sink = sinks.get(uid)
+                    if sink is None:
+                        sink = sinks[uid] = DaySinks(
+                            os.path.join(target, f"ocsf_class={CLASS_NAMES[uid]}"),
+                            part.schema,
+                            "parquet",
+                            compression=compression,
+                            threads=threads,
+                            key="eventDay",
+                            day_format="%Y%m%d",
+                        )
+                    day = pc.cast(part.column("time"), pa.timestamp("ms", tz="UTC"))
+                    sink.write(part, day)
+                    rows += part.num_rows
+        finally:
+            for sink in sinks.values():
+                sink.close()
+    return rows
 
 
 def columns(*, label: bool = False, passwd: bool = False, group: bool = False) -> list[str]:

@@ -6,7 +6,7 @@ use arrow_schema::ArrowError;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use pyo3_arrow::{PyRecordBatch, PySchema};
+use pyo3_arrow::PySchema;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -58,8 +58,8 @@ impl BatchWriter {
     }
 
     /// Write one batch (any object with `__arrow_c_array__`, of the output's schema).
-    fn write(&self, py: Python<'_>, batch: PyRecordBatch) -> PyResult<()> {
-        let batch = batch.into_inner();
+    fn write(&self, py: Python<'_>, batch: &Bound<'_, PyAny>) -> PyResult<()> {
+        let batch = super::batch::import(batch)?;
         let mut guard = self.lock()?;
         let sink = guard
             .as_mut()
@@ -94,10 +94,10 @@ fn check_compression(compression: &str) -> PyResult<()> {
 #[pyo3(signature = (batch, *, threads = 0))]
 fn jsonl_pieces<'py>(
     py: Python<'py>,
-    batch: PyRecordBatch,
+    batch: &Bound<'py, PyAny>,
     threads: usize,
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-    let batch = batch.into_inner();
+    let batch = super::batch::import(batch)?;
     let pieces = py
         .detach(|| export::text::jsonl_pieces(&batch, threads))
         .map_err(to_pyerr)?;

@@ -73,8 +73,8 @@ impl Lineage {
     }
 
     /// Take one batch (any object with `__arrow_c_array__`).
-    fn add(&self, py: Python<'_>, batch: PyRecordBatch) -> PyResult<()> {
-        let batch = batch.into_inner();
+    fn add(&self, py: Python<'_>, batch: &Bound<'_, PyAny>) -> PyResult<()> {
+        let batch = super::batch::import(batch)?;
         let mut l = locked(&self.inner)?;
         let l: &mut lineage::Lineage = &mut l;
         py.detach(|| l.add(&batch))

@@ -2,6 +2,7 @@
 //! functions; this file only lists them.
 
 mod arrow;
+mod batch;
 mod chunks;
 mod convert;
 mod errors;

@@ -4,7 +4,6 @@ use crate::stats::{self, Capped};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use pyo3_arrow::PyRecordBatch;
 use std::hash::Hash;
 use std::sync::Mutex;
 
@@ -32,8 +31,8 @@ impl StatsTally {
     }
 
     /// Count one batch (any object with `__arrow_c_array__`).
-    fn add(&self, py: Python<'_>, batch: PyRecordBatch) -> PyResult<()> {
-        let batch = batch.into_inner();
+    fn add(&self, py: Python<'_>, batch: &Bound<'_, PyAny>) -> PyResult<()> {
+        let batch = super::batch::import(batch)?;
         let mut t = self
             .tally
             .lock()

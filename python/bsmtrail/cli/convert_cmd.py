@@ -31,7 +31,9 @@ formats: parquet (zstd), feather (Arrow IPC file, zstd), csv (list and struct co
 JSON text; a text cell beginning with = + - @ tab or CR gets a ' in front so that a
 spreadsheet shows it instead of running it as a formula; --csv-raw writes cells exactly as
 decoded), jsonl (one JSON object per line), ocsf (one OCSF 1.7.0 event per line, JSON:
-docs/ocsf.md; only with --format). The format is --format, else the output's
+docs/ocsf.md), ocsf-parquet (OCSF events as Parquet in Amazon Security Lake's layout:
+OUT/ocsf_class=NAME/eventDay=YYYYMMDD/part-N.parquet); both only with --format. The
+format is --format, else the output's
 extension (.parquet .pq .feather .arrow .ipc .csv .jsonl .ndjson .json); an output with
 another extension needs --format, one without an extension is parquet (and says so).
 Compressed trails (gzip, bzip2, xz, zstd) are decompressed on the fly. The output is
@@ -47,6 +49,7 @@ examples:
   bsmtrail convert /var/audit/* --where="-o file=/etc/master.passwd" -o touched.parquet
   bsmtrail convert damaged.bsm --view errors -o errors.csv
   bsmtrail convert /var/audit --format ocsf --passwd evidence/etc/passwd -o events.jsonl
+  bsmtrail convert /var/audit --format ocsf-parquet -o lake
 
 exit status: 0 ok; 1 damaged input (recover mode: converted, damage listed on stderr) or an
 error (strict mode); 2 usage, bad selection, an unreadable input or a refused output;
@@ -67,7 +70,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("trails", nargs="*", metavar="TRAIL", help="trail files, directories, globs")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output; - for stdout")
     p.add_argument(
-        "--format", choices=(*FORMATS, "ocsf"), help="output format (default: extension)"
+        "--format",
+        choices=(*FORMATS, *_EVENT_FORMATS),
+        help="output format (default: extension)",
     )
     p.add_argument(
         "--view",
@@ -118,7 +123,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 #: --format values that are not export formats, and what each is written as.
-_EVENT_FORMATS: dict[str, Writer] = {"ocsf": "jsonl_sparse"}
+_EVENT_FORMATS: dict[str, Writer] = {"ocsf": "jsonl_sparse", "ocsf-parquet": "parquet"}
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -171,11 +176,14 @@ def _internal_columns(user: list[str] | None, view: str, need_time: bool) -> lis
 def run(args: argparse.Namespace) -> int:
     # An output that would overwrite an input is refused before anything else is said
     # about it, and before any input is read or anything is opened for writing.
-    check_output(args.output, args.trails, directory=bool(args.partition_by))
+    directory = bool(args.partition_by) or args.format == "ocsf-parquet"
+    check_output(args.output, args.trails, directory=directory)
     fmt = _format(args)
     if fmt in _EVENT_FORMATS:
         if args.view != "records" or args.columns or args.partition_by:
             raise UsageError(f"--format {fmt} writes whole events of the records view")
+        if fmt == "ocsf-parquet" and args.output == "-":
+            raise UsageError("--format ocsf-parquet writes a directory, not -")
     user_cols = _columns(args)
     if args.output == "-" and fmt in ("parquet", "feather"):
         raise UsageError(f"{fmt} cannot go to standard output; use csv or jsonl, or a file")
@@ -233,17 +241,26 @@ def run(args: argparse.Namespace) -> int:
                 to_events = ocsf.Converter(events=args.events)
                 batches = map(to_events, batches)
                 schema, writer = to_events.schema(stream.schema), _EVENT_FORMATS[fmt]
-            rows = export(
-                batches,
-                schema,
-                args.output,
-                format=writer,  # type: ignore[arg-type]  # a format (argparse) or writer
-                columns=user_cols,
-                partition_by="day" if args.partition_by else None,
-                csv_raw=args.csv_raw,
-                compression=args.compression,
-                threads=args.threads,
-            )
+            if fmt == "ocsf-parquet":
+                rows = ocsf.write_lake(
+                    batches,
+                    schema,
+                    args.output,
+                    compression=args.compression,
+                    threads=args.threads,
+                )
+            else:
+                rows = export(
+                    batches,
+                    schema,
+                    args.output,
+                    format=writer,  # type: ignore[arg-type]  # a format (argparse) or writer
+                    columns=user_cols,
+                    partition_by="day" if args.partition_by else None,
+                    csv_raw=args.csv_raw,
+                    compression=args.compression,
+                    threads=args.threads,
+                )
         damage = DamageReport()
         if args.mode == "recover" and args.view != "errors":
             damage = inputs.damage()
