@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections import Counter
+import threading
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -264,7 +266,12 @@ class _Builder:
         return self.pc.if_else(self.pc.fill_null(cond, False), array, null)
 
     def const(self, value: Any, type_: Any) -> Any:
-        return self.pa.array([value] * self.n, type_) if self.n else self.pa.array([], type_)
+        """``value`` on every row: text as a one-word dictionary (no copy per row)."""
+        pa, np = self.pa, self.np
+        if pa.types.is_string(type_):
+            zeros = pa.array(np.zeros(self.n, dtype=np.int32))
+            return pa.DictionaryArray.from_arrays(zeros, pa.array([value], pa.string()))
+        return pa.array(np.full(self.n, value), type_)
 
     def first(self, lists: Any) -> Any:
         """Each list's first element (null for an empty or null list)."""
@@ -282,7 +289,12 @@ class _Builder:
         return lists.values.take(index)
 
     def uid_text(self, ids: Any) -> Any:
-        return self.text(ids)
+        """Ids as OCSF's text: each distinct id formatted once (a dictionary)."""
+        pa, pc = self.pa, self.pc
+        if pa.types.is_dictionary(ids.type):
+            return ids
+        enc = pc.dictionary_encode(ids)
+        return pa.DictionaryArray.from_arrays(enc.indices, pc.cast(enc.dictionary, pa.string()))
 
     def name_of(self, column: str) -> Any:
         return self.text(self.col(column)) if self.has(column) else None
@@ -317,7 +329,7 @@ def from_records(
     cols["activity_id"] = activity
     cols["activity_name"] = _activity_names(b, class_uid, activity)
     cols["type_uid"] = pc.add(pc.multiply(pc.cast(class_uid, pa.int64()), 100), activity)
-    cols["type_name"] = pc.binary_join_element_wise(cols["class_name"], cols["activity_name"], ": ")
+    cols["type_name"] = _type_names(b, class_uid, activity)
     cols["severity_id"] = b.const(1, pa.int32())
     cols["severity"] = b.const("Informational", pa.string())
     time = b.col("time")
@@ -333,9 +345,6 @@ def from_records(
     cols["status"] = _lookup(b, status_id, {0: "Unknown", 1: "Success", 2: "Failure"})
     errno = b.text(b.col("return_errno"))
     cols["status_code"] = b.where(pc.equal(success, False), errno)
-    cols["status_detail"] = pc.binary_join_element_wise(
-        "return value", b.text(b.col("return_value")), " "
-    )
     event_names = db.arrow_columns(b.col("event"), ("name",))["name"]
     event_name = b.text(event_names)
     cols["message"] = pc.coalesce(event_name, b.text(b.col("event")))
@@ -349,15 +358,12 @@ def from_records(
                     "version": b.const(_native.__version__, pa.string()),
                 }
             ),
-            "log_name": b.text(b.col("source")),
+            "log_name": b.col("source"),
             "log_provider": b.const("audit(4) BSM", pa.string()),
             # The Host profile's device and actor are on every event (the Base Event
             # has them through the profile only).
             "profiles": pa.array([["host"]] * b.n, pa.list_(pa.string())),
             "event_code": cols["message"],
-            "uid": pc.binary_join_element_wise(
-                b.text(b.col("source")), b.text(b.col("record_offset")), ":"
-            ),
         },
         valid=pa.array([True] * b.n, pa.bool_()),
     )
@@ -372,10 +378,20 @@ def from_records(
 
 
 def _lookup(b: _Builder, keys: Any, names: dict[int, str]) -> Any:
+    """The name of each key (null for a key ``names`` lacks), as a dictionary."""
     pa, pc = b.pa, b.pc
     known = pa.array(list(names), keys.type)
     index = pc.index_in(keys, value_set=known)
-    return pa.array(list(names.values()), pa.string()).take(index)
+    return pa.DictionaryArray.from_arrays(index, pa.array(list(names.values()), pa.string()))
+
+
+def _type_names(b: _Builder, class_uid: Any, activity: Any) -> Any:
+    pa, pc = b.pa, b.pc
+    names = {
+        c * 1000 + a: f"{v[0]}: {name}" for c, v in CLASSES.items() for a, name in v[3].items()
+    }
+    keys = pc.add(pc.multiply(pc.cast(class_uid, pa.int64()), 1000), activity)
+    return _lookup(b, keys, names)
 
 
 def _lookup_int(b: _Builder, keys: Any, values: dict[int, int]) -> Any:
@@ -722,17 +738,36 @@ class Converter:
         self.tables = (mapping or load_mapping()).tables(self.db)
         #: Events made so far, by class_uid.
         self.counts: Counter[int] = Counter()
+        self._lock = threading.Lock()
 
     def __call__(self, batch: Any) -> Any:
         out = from_records(batch, db=self.db, tables=self.tables)
         counts = module("pyarrow.compute").value_counts(out.column("class_uid"))
-        for c in counts.to_pylist():
-            self.counts[c["values"]] += c["counts"]
+        with self._lock:  # batches may be converted on several threads (map)
+            for c in counts.to_pylist():
+                self.counts[c["values"]] += c["counts"]
         return out
 
     def summary(self) -> str:
         """The counts by class, as ``1007 Process Activity: 12, ...``."""
         return ", ".join(f"{uid} {CLASSES[uid][0]}: {n}" for uid, n in sorted(self.counts.items()))
+
+    def map(self, batches: Iterable[Any], threads: int | None = None) -> Iterator[Any]:
+        """The events of ``batches``, in order, converted on ``threads`` workers (None:
+        every core; Arrow's compute functions release the GIL): at most ``threads + 1``
+        batches in flight, so memory stays bounded."""
+        n = threads if threads is not None else (os.cpu_count() or 1)
+        if n <= 1:
+            yield from map(self, batches)
+            return
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            pending: deque[Future[Any]] = deque()
+            for batch in batches:
+                pending.append(pool.submit(self, batch))
+                if len(pending) > n:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     def schema(self, records: Any) -> Any:
         """The events' schema for records-view batches of schema ``records``."""

@@ -101,7 +101,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="write OUT/day=YYYY-MM-DD/part-N.parquet (UTC days of the record time)",
     )
     add_where_arguments(p)
-    p.add_argument("--batch-size", type=int, default=65_536, help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--csv-raw",
         action="store_true",
@@ -198,6 +198,10 @@ def run(args: argparse.Namespace) -> int:
         check_compression(args.compression)
     except ValueError as e:
         raise UsageError(f"--compression: {e}") from None
+    if args.batch_size is None:
+        # An event's objects are many small columns: smaller batches bound the memory of
+        # the batches being converted and encoded at once.
+        args.batch_size = 16_384 if fmt in _EVENT_FORMATS else 65_536
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     labelled = parse_labels(args.label)
@@ -239,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
             to_events = None
             if fmt in _EVENT_FORMATS:
                 to_events = ocsf.Converter(events=args.events)
-                batches = map(to_events, batches)
+                batches = to_events.map(batches, args.threads)
                 schema, writer = to_events.schema(stream.schema), _EVENT_FORMATS[fmt]
             if fmt == "ocsf-parquet":
                 rows = ocsf.write_lake(
