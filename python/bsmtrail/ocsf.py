@@ -24,9 +24,8 @@ from __future__ import annotations
 import fnmatch
 import os
 import threading
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from . import _native
 from .arrow import InputsArg, Order, iter_trails, label_inputs
 from .lazy import module
+from .pool import ordered_map
 from .types import EventsOption, Mode
 from .userdb import NamesArg
 
@@ -754,20 +754,8 @@ class Converter:
 
     def map(self, batches: Iterable[Any], threads: int | None = None) -> Iterator[Any]:
         """The events of ``batches``, in order, converted on ``threads`` workers (None:
-        every core; Arrow's compute functions release the GIL): at most ``threads + 1``
-        batches in flight, so memory stays bounded."""
-        n = threads if threads is not None else (os.cpu_count() or 1)
-        if n <= 1:
-            yield from map(self, batches)
-            return
-        with ThreadPoolExecutor(max_workers=n) as pool:
-            pending: deque[Future[Any]] = deque()
-            for batch in batches:
-                pending.append(pool.submit(self, batch))
-                if len(pending) > n:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+        every core): :func:`bsmtrail.pool.ordered_map`."""
+        return ordered_map(self, batches, threads)
 
     def schema(self, records: Any) -> Any:
         """The events' schema for records-view batches of schema ``records``."""

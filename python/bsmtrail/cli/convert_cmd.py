@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from .. import ocsf
+from .. import ocsf, timesketch
 from ..export import EXTENSIONS, FORMATS, Writer, check_compression, export, format_for
 from ..outputs import check_output
 from .inputs import (
@@ -32,8 +32,9 @@ JSON text; a text cell beginning with = + - @ tab or CR gets a ' in front so tha
 spreadsheet shows it instead of running it as a formula; --csv-raw writes cells exactly as
 decoded), jsonl (one JSON object per line), ocsf (one OCSF 1.7.0 event per line, JSON:
 docs/ocsf.md), ocsf-parquet (OCSF events as Parquet in Amazon Security Lake's layout:
-OUT/ocsf_class=NAME/eventDay=YYYYMMDD/part-N.parquet); both only with --format. The
-format is --format, else the output's
+OUT/ocsf_class=NAME/eventDay=YYYYMMDD/part-N.parquet), timesketch (a Timesketch
+timeline: message, datetime, timestamp, timestamp_desc and flat fields; JSON lines, or
+CSV to a .csv name); these only with --format. The format is --format, else the output's
 extension (.parquet .pq .feather .arrow .ipc .csv .jsonl .ndjson .json); an output with
 another extension needs --format, one without an extension is parquet (and says so).
 Compressed trails (gzip, bzip2, xz, zstd) are decompressed on the fly. The output is
@@ -50,6 +51,7 @@ examples:
   bsmtrail convert damaged.bsm --view errors -o errors.csv
   bsmtrail convert /var/audit --format ocsf --passwd evidence/etc/passwd -o events.jsonl
   bsmtrail convert /var/audit --format ocsf-parquet -o lake
+  bsmtrail convert /var/audit --format timesketch --passwd evidence/etc/passwd -o case.csv
 
 exit status: 0 ok; 1 damaged input (recover mode: converted, damage listed on stderr) or an
 error (strict mode); 2 usage, bad selection, an unreadable input or a refused output;
@@ -122,8 +124,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 # -- the command ------------------------------------------------------------------------------
 
 
-#: --format values that are not export formats, and what each is written as.
-_EVENT_FORMATS: dict[str, Writer] = {"ocsf": "jsonl_sparse", "ocsf-parquet": "parquet"}
+#: --format values that are not export formats: records converted to another shape
+#: first (bsmtrail.ocsf, bsmtrail.timesketch).
+_EVENT_FORMATS = ("ocsf", "ocsf-parquet", "timesketch")
+
+
+def _event_writer(fmt: str, output: str) -> Writer:
+    """How an event format is written: Timesketch as CSV to a .csv name."""
+    if fmt == "timesketch" and format_for(output) == "csv":
+        return "csv"
+    return "parquet" if fmt == "ocsf-parquet" else "jsonl_sparse"
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -224,7 +234,8 @@ def run(args: argparse.Namespace) -> int:
     ) as inputs:
         build = _internal_columns(user_cols, args.view, bool(args.partition_by))
         if fmt in _EVENT_FORMATS:
-            build = ocsf.columns(
+            shape = timesketch if fmt == "timesketch" else ocsf
+            build = shape.columns(
                 label=bool(labelled), passwd=args.passwd is not None, group=args.group is not None
             )
         names = {"passwd": args.passwd, "group": args.group} if args.view == "records" else {}
@@ -240,11 +251,15 @@ def run(args: argparse.Namespace) -> int:
         with Progress(inputs.total, "convert", bars) as bar:
             batches = inputs.batches(stream, bar, view=args.view)
             schema, writer = stream.schema, fmt
-            to_events = None
+            to_events: ocsf.Converter | timesketch.Converter | None = None
             if fmt in _EVENT_FORMATS:
-                to_events = ocsf.Converter(events=args.events)
+                to_events = (
+                    timesketch.Converter(events=args.events)
+                    if fmt == "timesketch"
+                    else ocsf.Converter(events=args.events)
+                )
                 batches = to_events.map(batches, args.threads)
-                schema, writer = to_events.schema(stream.schema), _EVENT_FORMATS[fmt]
+                schema, writer = to_events.schema(stream.schema), _event_writer(fmt, args.output)
             if fmt == "ocsf-parquet":
                 rows = ocsf.write_lake(
                     batches,
@@ -275,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         where_to = "standard output" if args.output == "-" else args.output
         print(f"{PROG}: {rows} rows to {where_to} ({fmt})", file=sys.stderr)
-        if to_events is not None:
+        if isinstance(to_events, ocsf.Converter):
             print(f"{PROG}: events by class: {to_events.summary()}", file=sys.stderr)
     if args.view == "errors":
         # The output is the damage list itself.

@@ -1,0 +1,171 @@
+"""Records as a Timesketch timeline: one flat row per record with the columns Timesketch
+requires (``message``, ``datetime``, ``timestamp``, ``timestamp_desc``) and the fields an
+analyst filters on, each record's trail and byte offset among them.
+
+``bsmtrail convert TRAIL... --format timesketch -o OUT.jsonl`` (or ``OUT.csv``) writes
+it; :func:`from_records` maps one records-view batch (Arrow compute, no row loop)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .lazy import module
+from .pool import ordered_map
+from .types import EventsOption
+
+if TYPE_CHECKING:
+    from .events import EventDatabase
+
+__all__ = ["COLUMNS", "TIMESTAMP_DESC", "Converter", "columns", "from_records"]
+
+#: What the time of a BSM record is: when the kernel (or the program) wrote the record.
+TIMESTAMP_DESC = "Event Recorded"
+
+#: The records-view columns a row is built from.
+COLUMNS = [
+    "source",
+    "record_offset",
+    "event",
+    "time",
+    "host",
+    "auid",
+    "euid",
+    "ruid",
+    "egid",
+    "pid",
+    "sid",
+    "tid_addr",
+    "return_errno",
+    "return_value",
+    "success",
+    "paths",
+    "exec_args",
+    "texts",
+]
+
+
+def columns(*, label: bool = False, passwd: bool = False, group: bool = False) -> list[str]:
+    """The records-view columns to build: :data:`COLUMNS`, the input labels and the
+    evidence's names when there are some."""
+    names = (["auid_name", "euid_name", "ruid_name"] if passwd else []) + (
+        ["egid_name"] if group else []
+    )
+    return [*COLUMNS, *(["label"] if label else []), *names]
+
+
+class Converter:
+    """Records-view batches to Timesketch rows with one event database (call it on each
+    batch, or :meth:`map` a stream on worker threads)."""
+
+    def __init__(self, *, events: EventsOption = None) -> None:
+        from .events import load_events  # the event tables: only when rows are built
+
+        self.db = load_events(None if events is False else events)
+
+    def __call__(self, batch: Any) -> Any:
+        return from_records(batch, self.db)
+
+    def map(self, batches: Iterable[Any], threads: int | None = None) -> Iterator[Any]:
+        return ordered_map(self, batches, threads)
+
+    def schema(self, records: Any) -> Any:
+        """The rows' schema for records-view batches of schema ``records``."""
+        pa = module("pyarrow")
+        return self(pa.RecordBatch.from_pylist([], schema=records)).schema
+
+
+def _text(a: Any) -> Any:
+    pa, pc = module("pyarrow"), module("pyarrow.compute")
+    if pa.types.is_dictionary(a.type):
+        a = a.dictionary_decode()
+    return pc.cast(a, pa.string())
+
+
+def from_records(batch: Any, db: EventDatabase) -> Any:
+    """One records-view batch (with :data:`COLUMNS`; ``label`` and ``*_name`` used when
+    present) as Timesketch rows, row for row."""
+    pa, pc = module("pyarrow"), module("pyarrow.compute")
+    names = batch.schema.names
+
+    def col(name: str) -> Any:
+        return batch.column(name)
+
+    def name_or_id(name: str, ids: str) -> Any:
+        text = _text(col(ids))
+        return pc.coalesce(_text(col(name)), text) if name in names else text
+
+    time = col("time")
+    millis = pc.cast(pc.cast(time, pa.timestamp("ms")), pa.int64())
+    stamp = pc.cast(pc.fill_null(millis, 0), pa.timestamp("ms", tz="UTC"))
+    event_name = _text(db.arrow_columns(col("event"), ("name",))["name"])
+    event = pc.coalesce(event_name, _text(col("event")))
+    user = name_or_id("auid_name", "auid")
+    args = pc.binary_join(pc.cast(col("exec_args"), pa.list_(pa.string())), " ")
+    path = _first(col("paths"))
+    failed = pc.fill_null(pc.equal(col("success"), False), False)
+    errno = _text(col("return_errno"))
+
+    def part(prefix: str, value: Any, suffix: str = "") -> Any:
+        """``prefix value suffix``, or empty text where ``value`` is null."""
+        joined = pc.binary_join_element_wise(prefix, value, suffix, "")
+        return pc.fill_null(joined, "")
+
+    null_text = pa.nulls(batch.num_rows, pa.string())
+    message = pc.binary_join_element_wise(
+        event,
+        part(" by ", user),
+        part(" pid ", _text(col("pid"))),
+        part(": ", path),
+        part(" [", args, "]"),
+        part(" failed: ", pc.if_else(failed, errno, null_text)),
+        "",
+    )
+    out = {
+        "message": message,
+        "datetime": pc.strftime(stamp, format="%Y-%m-%dT%H:%M:%S+00:00"),
+        "timestamp": pc.multiply(pc.fill_null(millis, 0), 1000),
+        "timestamp_desc": pa.DictionaryArray.from_arrays(
+            pa.array(module("numpy").zeros(batch.num_rows, dtype="int32")),
+            pa.array([TIMESTAMP_DESC]),
+        ),
+        "time_invalid": pc.is_null(millis),
+        "event": col("event"),
+        "event_name": event_name,
+        "auid": col("auid"),
+        "euid": col("euid"),
+        "ruid": col("ruid"),
+        "egid": col("egid"),
+        "pid": col("pid"),
+        "session": col("sid"),
+        "terminal": col("tid_addr"),
+        "path": path,
+        "args": args,
+        "errno": pc.if_else(failed, errno, null_text),
+        "return_value": col("return_value"),
+        "success": col("success"),
+        "text": pc.if_else(
+            pc.greater(pc.fill_null(pc.list_value_length(col("texts")), 0), 0),
+            pc.binary_join(pc.cast(col("texts"), pa.list_(pa.string())), " | "),
+            null_text,
+        ),
+        "machine": col("host"),
+        "source": col("source"),
+        "offset": col("record_offset"),
+    }
+    for n in ("auid_name", "euid_name", "ruid_name", "egid_name"):
+        if n in names:
+            out[n] = col(n)
+    if "label" in names:
+        out["host"] = col("label")
+    return pa.RecordBatch.from_arrays(list(out.values()), names=list(out))
+
+
+def _first(lists: Any) -> Any:
+    """Each list's first element (null for an empty or null list)."""
+    pa, pc = module("pyarrow"), module("pyarrow.compute")
+    n = len(lists)
+    lengths = pc.fill_null(pc.list_value_length(lists), 0)
+    starts = lists.offsets.slice(0, n)
+    index = pc.if_else(pc.greater(lengths, 0), starts, pa.nulls(n, starts.type))
+    return lists.values.take(index)
