@@ -143,3 +143,14 @@ def golden_dir() -> Path:
 @pytest.fixture(scope="session")
 def etc_dir() -> Path:
     return _require(ETC)
+
+
+@pytest.fixture(scope="session")
+def scenario_trail(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A machine's life as a trail (``bsmtrail.scenario``, seed 3): every kind of record
+    the exporters map, written once for the run."""
+    from bsmtrail.scenario import write_scenario
+
+    path = tmp_path_factory.mktemp("scenario") / "scenario.bsm"
+    write_scenario(path, 3)
+    return path

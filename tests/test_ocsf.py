@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from bsmtrail import ocsf
-from bsmtrail.scenario import write_scenario
 from bsmtrail.writer import RecordBuilder, generate_trail
 
 ocsf_models = pytest.importorskip("ocsf.v1_7_0.events", reason="pydantic-ocsf (test extra)")
@@ -114,11 +113,9 @@ def convert(trail: Path, tmp: Path, *extra: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ocsf") / "scenario.bsm"
-    write_scenario(path, 3)
-    return path
+@pytest.fixture
+def scenario(scenario_trail: Path) -> Path:
+    return scenario_trail
 
 
 def test_every_event_of_a_machines_life_validates(scenario: Path, tmp_path: Path) -> None:

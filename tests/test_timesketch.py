@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 import bsmtrail
-from bsmtrail.scenario import write_scenario
 from bsmtrail.writer import RecordBuilder
 
 #: Timesketch's mandatory columns (its CSV/JSONL importer refuses a timeline without).
@@ -33,11 +32,9 @@ def timeline(trail: Path, out: Path, *extra: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ts") / "s.bsm"
-    write_scenario(path, 4)
-    return path
+@pytest.fixture
+def scenario(scenario_trail: Path) -> Path:
+    return scenario_trail
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])

@@ -119,31 +119,21 @@ def run(args: argparse.Namespace) -> int:
     inputs = _inputs(args)
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     view = args.view
+    options: dict[str, Any] = {
+        "where": where,
+        "events": args.events,
+        "passwd": args.passwd,
+        "group": args.group,
+        "window_ms": args.window_ms,
+        "threads": args.threads,
+    }
     if view == "processes" and args.output is not None:
         # Written as the processes end: memory holds the open ones, not the view.
-        batches = iter_processes(
-            inputs,
-            args.mode,
-            where=where,
-            events=args.events,
-            passwd=args.passwd,
-            group=args.group,
-            window_ms=args.window_ms,
-            threads=args.threads,
-        )
+        batches = iter_processes(inputs, args.mode, **options)
         _write(batches, args.output, _input_paths(args))
         return 0
     sessions, processes = lineage(
-        inputs,
-        args.mode,
-        sessions=view == "sessions",
-        processes=view != "sessions",
-        where=where,
-        events=args.events,
-        passwd=args.passwd,
-        group=args.group,
-        window_ms=args.window_ms,
-        threads=args.threads,
+        inputs, args.mode, sessions=view == "sessions", processes=view != "sessions", **options
     )
     if view == "tree":
         for line in tree_lines(processes, asid=args.session, host=args.host, width=args.width):
