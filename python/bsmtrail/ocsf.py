@@ -232,6 +232,14 @@ class _Builder:
     def col(self, name: str) -> Any:
         return self.b.column(name)
 
+    def remote(self) -> Any:
+        """Whether the subject's terminal is remote: an address other than the
+        unspecified and loopback ones (null without an address)."""
+        pa, pc = self.pa, self.pc
+        addr = self.col("tid_addr")
+        local = pc.is_in(addr, value_set=pa.array(["0.0.0.0", "::", "127.0.0.1", "::1"]))
+        return self.where(pc.is_valid(addr), pc.invert(local))
+
     def has(self, name: str) -> bool:
         return name in self.b.schema.names
 
@@ -430,12 +438,11 @@ def _actor(b: _Builder) -> Any:
     has_subject = pc.is_valid(b.col("euid"))
     addr = b.col("tid_addr")
     terminal = pc.binary_join_element_wise(b.text(b.col("tid_port")), addr, " ")
-    local = pc.is_in(addr, value_set=pa.array(["0.0.0.0", "::", "127.0.0.1", "::1"]))
     session = b.struct(
         {
             "uid": b.text(b.col("sid")),
             "terminal": terminal,
-            "is_remote": b.where(pc.is_valid(addr), pc.invert(local)),
+            "is_remote": b.remote(),
         },
         valid=has_subject,
     )
@@ -557,11 +564,8 @@ def _file(b: _Builder) -> dict[str, Any]:
 def _authentication(b: _Builder) -> dict[str, Any]:
     """Authentication: ``user`` (required) is the audit user the record attributes;
     the session and, for a remote terminal, ``src_endpoint`` come from the subject."""
-    pa, pc = b.pa, b.pc
     mine = b.is_class(3002)
-    addr = b.col("tid_addr")
-    local = pc.is_in(addr, value_set=pa.array(["0.0.0.0", "::", "127.0.0.1", "::1"]))
-    remote = pc.and_kleene(pc.is_valid(addr), pc.invert(local))
+    remote = b.remote()
     user = b.struct({"uid": b.uid_text(b.col("auid")), "name": b.name_of("auid_name")}, valid=mine)
     return {"user": user, "is_remote": b.where(mine, remote)}
 
@@ -576,8 +580,7 @@ def _endpoints(b: _Builder) -> dict[str, Any]:
     mine = b.is_class(4001)
     auth = b.is_class(3002)
     addr = b.col("tid_addr")
-    local = pc.is_in(addr, value_set=pa.array(["0.0.0.0", "::", "127.0.0.1", "::1"]))
-    remote = pc.and_kleene(auth, pc.and_kleene(pc.is_valid(addr), pc.invert(local)))
+    remote = pc.and_kleene(auth, b.remote())
     sock = b.first(b.col("sockets"))
     kind = pc.struct_field(sock, "kind")
     laddr, lport = pc.struct_field(sock, "laddr"), pc.struct_field(sock, "lport")
