@@ -20,6 +20,7 @@ from bsmtrail.writer import RecordBuilder, generate_trail
 
 ocsf_models = pytest.importorskip("ocsf.v1_7_0.events", reason="pydantic-ocsf (test extra)")
 ocsf_objects = pytest.importorskip("ocsf.v1_7_0.objects")
+BaseModel = pytest.importorskip("pydantic").BaseModel
 
 #: class_uid -> the pydantic-ocsf model and the schema's name of the class.
 MODELS = {
@@ -68,7 +69,7 @@ def _extras(model: Any, where: str) -> list[str]:
             continue
         value = getattr(model, name)
         for v in value if isinstance(value, list) else [value]:
-            if hasattr(v, "model_fields"):
+            if isinstance(v, BaseModel):
                 found += _extras(v, f"{where}.{name}")
     return found
 
