@@ -31,6 +31,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from . import _native
+from .arrays import nth, text
 from .arrow import InputsArg, Order, iter_trails, label_inputs
 from .lazy import module
 from .pool import ordered_map
@@ -246,12 +247,9 @@ class _Builder:
     def is_class(self, uid: int) -> Any:
         return self.pc.equal(self.class_uid, uid)
 
-    def text(self, array: Any) -> Any:
-        """``array`` as utf8 (numbers in decimal; dictionaries decoded)."""
-        pa = self.pa
-        if pa.types.is_dictionary(array.type):
-            array = array.dictionary_decode()
-        return self.pc.cast(array, pa.string())
+    def always(self) -> Any:
+        """True on every row (an object present on every event)."""
+        return self.const(True, self.pa.bool_())
 
     def struct(self, fields: dict[str, Any], valid: Any = None) -> Any:
         """A struct of ``fields`` (None entries left out), null where ``valid`` is not
@@ -281,21 +279,6 @@ class _Builder:
             return pa.DictionaryArray.from_arrays(zeros, pa.array([value], pa.string()))
         return pa.array(np.full(self.n, value), type_)
 
-    def first(self, lists: Any) -> Any:
-        """Each list's first element (null for an empty or null list)."""
-        pa, pc = self.pa, self.pc
-        lengths = pc.fill_null(pc.list_value_length(lists), 0)
-        starts = lists.offsets.slice(0, self.n)
-        index = pc.if_else(pc.greater(lengths, 0), starts, pa.nulls(self.n, starts.type))
-        return lists.values.take(index)
-
-    def nth(self, lists: Any, k: int) -> Any:
-        pa, pc = self.pa, self.pc
-        lengths = pc.fill_null(pc.list_value_length(lists), 0)
-        starts = pc.add(lists.offsets.slice(0, self.n), k)
-        index = pc.if_else(pc.greater(lengths, k), starts, pa.nulls(self.n, starts.type))
-        return lists.values.take(index)
-
     def uid_text(self, ids: Any) -> Any:
         """Ids as OCSF's text: each distinct id formatted once (a dictionary)."""
         pa, pc = self.pa, self.pc
@@ -305,7 +288,7 @@ class _Builder:
         return pa.DictionaryArray.from_arrays(enc.indices, pc.cast(enc.dictionary, pa.string()))
 
     def name_of(self, column: str) -> Any:
-        return self.text(self.col(column)) if self.has(column) else None
+        return text(self.col(column)) if self.has(column) else None
 
     def basename(self, paths: Any) -> Any:
         return self.pc.replace_substring_regex(paths, pattern=r"^.*/", replacement="")
@@ -351,11 +334,11 @@ def from_records(
     )
     cols["status_id"] = status_id
     cols["status"] = _lookup(b, status_id, {0: "Unknown", 1: "Success", 2: "Failure"})
-    errno = b.text(b.col("return_errno"))
+    errno = text(b.col("return_errno"))
     cols["status_code"] = b.where(pc.equal(success, False), errno)
     event_names = db.arrow_columns(b.col("event"), ("name",))["name"]
-    event_name = b.text(event_names)
-    cols["message"] = pc.coalesce(event_name, b.text(b.col("event")))
+    event_name = text(event_names)
+    cols["message"] = pc.coalesce(event_name, text(b.col("event")))
     cols["metadata"] = b.struct(
         {
             "version": b.const(OCSF_VERSION, pa.string()),
@@ -370,10 +353,13 @@ def from_records(
             "log_provider": b.const("audit(4) BSM", pa.string()),
             # The Host profile's device and actor are on every event (the Base Event
             # has them through the profile only).
-            "profiles": pa.array([["host"]] * b.n, pa.list_(pa.string())),
+            "profiles": pa.ListArray.from_arrays(
+                pa.array(b.np.arange(b.n + 1, dtype="int32")),
+                pa.array(["host"]).take(pa.array(b.np.zeros(b.n, dtype="int32"))),
+            ),
             "event_code": cols["message"],
         },
-        valid=pa.array([True] * b.n, pa.bool_()),
+        valid=b.always(),
     )
     cols["device"] = _device(b)
     cols["actor"] = _actor(b)
@@ -417,7 +403,7 @@ def _activity_names(b: _Builder, class_uid: Any, activity: Any) -> Any:
 
 def _device(b: _Builder) -> Any:
     pa = b.pa
-    hostname = b.text(b.col("label")) if b.has("label") else None
+    hostname = text(b.col("label")) if b.has("label") else None
     return b.struct(
         {
             "type_id": b.const(0, pa.int32()),
@@ -425,7 +411,7 @@ def _device(b: _Builder) -> Any:
             "hostname": hostname,
             "ip": b.col("host"),
         },
-        valid=pa.array([True] * b.n, pa.bool_()),
+        valid=b.always(),
     )
 
 
@@ -437,10 +423,10 @@ def _actor(b: _Builder) -> Any:
     pa, pc = b.pa, b.pc
     has_subject = pc.is_valid(b.col("euid"))
     addr = b.col("tid_addr")
-    terminal = pc.binary_join_element_wise(b.text(b.col("tid_port")), addr, " ")
+    terminal = pc.binary_join_element_wise(text(b.col("tid_port")), addr, " ")
     session = b.struct(
         {
-            "uid": b.text(b.col("sid")),
+            "uid": text(b.col("sid")),
             "terminal": terminal,
             "is_remote": b.remote(),
         },
@@ -459,7 +445,7 @@ def _actor(b: _Builder) -> Any:
             "session": session,
             "process": process,
         },
-        valid=pa.array([True] * b.n, pa.bool_()),
+        valid=b.always(),
     )
 
 
@@ -481,14 +467,14 @@ def _process(b: _Builder) -> dict[str, Any]:
     subject_pid = pc.cast(b.col("pid"), pa.int64())
     ret = b.col("return_value")
     child = b.where(pc.and_kleene(pc.or_kleene(forks, spawn), pc.greater(ret, 0)), ret)
-    target = b.first(b.col("processes"))
+    target = nth(b.col("processes"))
     target_pid = pc.cast(pc.struct_field(target, "pid"), pa.int64())
     pid = pc.coalesce(
         b.where(kills, target_pid), b.where(pc.or_kleene(forks, spawn), child), subject_pid
     )
     args = b.col("exec_args")
     cmd = pc.binary_join(pc.cast(args, pa.list_(pa.string())), " ")
-    path = b.first(b.col("paths"))
+    path = nth(b.col("paths"))
     execs = pc.and_kleene(pc.is_valid(args), pc.invert(pc.or_kleene(forks, kills)))
     image = b.struct(
         {
@@ -530,10 +516,10 @@ def _file(b: _Builder) -> dict[str, Any]:
     pa, pc = b.pa, b.pc
     mine = b.is_class(1001)
     paths = b.col("paths")
-    path = b.first(paths)
-    attr = b.first(b.col("attrs"))
+    path = nth(paths)
+    attr = nth(b.col("attrs"))
     type_id = _attr_type(b, attr)
-    owner = b.struct({"uid": b.text(pc.struct_field(attr, "uid"))}, valid=pc.is_valid(attr))
+    owner = b.struct({"uid": text(pc.struct_field(attr, "uid"))}, valid=pc.is_valid(attr))
     file = b.struct(
         {
             "name": pc.fill_null(b.basename(path), ""),
@@ -544,7 +530,7 @@ def _file(b: _Builder) -> dict[str, Any]:
         },
         valid=mine,
     )
-    second = b.nth(paths, 1)
+    second = nth(paths, 1)
     renames = _event_is(
         b,
         ("AUE_RENAME", "AUE_RENAMEAT", "AUE_LINK", "AUE_LINKAT", "AUE_SYMLINK", "AUE_SYMLINKAT"),
@@ -581,7 +567,7 @@ def _endpoints(b: _Builder) -> dict[str, Any]:
     auth = b.is_class(3002)
     addr = b.col("tid_addr")
     remote = pc.and_kleene(auth, b.remote())
-    sock = b.first(b.col("sockets"))
+    sock = nth(b.col("sockets"))
     kind = pc.struct_field(sock, "kind")
     laddr, lport = pc.struct_field(sock, "laddr"), pc.struct_field(sock, "lport")
     raddr, rport = pc.struct_field(sock, "raddr"), pc.struct_field(sock, "rport")
@@ -622,9 +608,9 @@ def _unmapped(b: _Builder, time: Any) -> Any:
             "event": b.col("event"),
             "modifier": b.col("modifier"),
             "version": b.col("version"),
-            "header_type": b.text(b.col("header_type")),
+            "header_type": text(b.col("header_type")),
             "time_invalid": b.where(pc.is_null(time), b.const(True, pa.bool_())),
-            "subject_type": b.text(b.col("subject_type")),
+            "subject_type": text(b.col("subject_type")),
             "auid_unset": b.where(
                 pc.and_kleene(pc.is_null(auid), pc.is_valid(b.col("euid"))),
                 b.const(True, pa.bool_()),
@@ -642,9 +628,9 @@ def _unmapped(b: _Builder, time: Any) -> Any:
             "signing_id": pc.struct_field(b.col("identity"), "signing_id"),
             "team_id": pc.struct_field(b.col("identity"), "team_id"),
         },
-        valid=pa.array([True] * b.n, pa.bool_()),
+        valid=b.always(),
     )
-    return b.struct({"bsm": bsm}, valid=pa.array([True] * b.n, pa.bool_()))
+    return b.struct({"bsm": bsm}, valid=b.always())
 
 
 def _non_empty(b: _Builder, lists: Any) -> Any:

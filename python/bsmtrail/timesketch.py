@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from .arrays import nth, text
 from .lazy import module
 from .pool import ordered_map
 from .types import EventsOption
@@ -75,13 +76,6 @@ class Converter:
         return self(pa.RecordBatch.from_pylist([], schema=records)).schema
 
 
-def _text(a: Any) -> Any:
-    pa, pc = module("pyarrow"), module("pyarrow.compute")
-    if pa.types.is_dictionary(a.type):
-        a = a.dictionary_decode()
-    return pc.cast(a, pa.string())
-
-
 def from_records(batch: Any, db: EventDatabase) -> Any:
     """One records-view batch (with :data:`COLUMNS`; ``label`` and ``*_name`` used when
     present) as Timesketch rows, row for row."""
@@ -92,19 +86,19 @@ def from_records(batch: Any, db: EventDatabase) -> Any:
         return batch.column(name)
 
     def name_or_id(name: str, ids: str) -> Any:
-        text = _text(col(ids))
-        return pc.coalesce(_text(col(name)), text) if name in names else text
+        number = text(col(ids))
+        return pc.coalesce(text(col(name)), number) if name in names else number
 
     time = col("time")
     millis = pc.cast(pc.cast(time, pa.timestamp("ms")), pa.int64())
     stamp = pc.cast(pc.fill_null(millis, 0), pa.timestamp("ms", tz="UTC"))
-    event_name = _text(db.arrow_columns(col("event"), ("name",))["name"])
-    event = pc.coalesce(event_name, _text(col("event")))
+    event_name = text(db.arrow_columns(col("event"), ("name",))["name"])
+    event = pc.coalesce(event_name, text(col("event")))
     user = name_or_id("auid_name", "auid")
     args = pc.binary_join(pc.cast(col("exec_args"), pa.list_(pa.string())), " ")
-    path = _first(col("paths"))
+    path = nth(col("paths"))
     failed = pc.fill_null(pc.equal(col("success"), False), False)
-    errno = _text(col("return_errno"))
+    errno = text(col("return_errno"))
 
     def part(prefix: str, value: Any, suffix: str = "") -> Any:
         """``prefix value suffix``, or empty text where ``value`` is null."""
@@ -115,7 +109,7 @@ def from_records(batch: Any, db: EventDatabase) -> Any:
     message = pc.binary_join_element_wise(
         event,
         part(" by ", user),
-        part(" pid ", _text(col("pid"))),
+        part(" pid ", text(col("pid"))),
         part(": ", path),
         part(" [", args, "]"),
         part(" failed: ", pc.if_else(failed, errno, null_text)),
@@ -159,13 +153,3 @@ def from_records(batch: Any, db: EventDatabase) -> Any:
     if "label" in names:
         out["host"] = col("label")
     return pa.RecordBatch.from_arrays(list(out.values()), names=list(out))
-
-
-def _first(lists: Any) -> Any:
-    """Each list's first element (null for an empty or null list)."""
-    pa, pc = module("pyarrow"), module("pyarrow.compute")
-    n = len(lists)
-    lengths = pc.fill_null(pc.list_value_length(lists), 0)
-    starts = lists.offsets.slice(0, n)
-    index = pc.if_else(pc.greater(lengths, 0), starts, pa.nulls(n, starts.type))
-    return lists.values.take(index)
