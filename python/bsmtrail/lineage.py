@@ -106,15 +106,15 @@ class _Pass:
         *,
         sessions: bool,
         processes: bool,
-        where: _native.Selection | None,
-        events: EventsOption,
-        passwd: NamesArg,
-        group: NamesArg,
-        order: Order,
-        window_ms: int,
-        threads: int | None,
-        first_commands: int,
-        batch_rows: int,
+        where: _native.Selection | None = None,
+        events: EventsOption = None,
+        passwd: NamesArg = None,
+        group: NamesArg = None,
+        order: Order = "time",
+        window_ms: int = MERGE_WINDOW_MS,
+        threads: int | None = None,
+        first_commands: int = 10,
+        batch_rows: int = 65536,
     ) -> None:
         from .events import load_events  # the event tables: only when a view is built
 
@@ -238,21 +238,8 @@ def iter_processes(paths: InputsArg, mode: Mode = "recover", **options: Any) -> 
     yield from _Pass(
         paths,
         mode,
-        **{**_PASS_DEFAULTS, **options, "sessions": False, "processes": True},
+        **{**options, "sessions": False, "processes": True},
     ).batches()
-
-
-_PASS_DEFAULTS: dict[str, Any] = {
-    "where": None,
-    "events": None,
-    "passwd": None,
-    "group": None,
-    "order": "time",
-    "window_ms": MERGE_WINDOW_MS,
-    "threads": None,
-    "first_commands": 10,
-    "batch_rows": 65536,
-}
 
 
 def _warn_damage(reports: Sequence[_native.InputReport]) -> None:
