@@ -27,6 +27,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -233,6 +234,7 @@ class _Builder:
     def col(self, name: str) -> Any:
         return self.b.column(name)
 
+    @cached_property
     def remote(self) -> Any:
         """Whether the subject's terminal is remote: an address other than the
         unspecified and loopback ones (null without an address)."""
@@ -428,7 +430,7 @@ def _actor(b: _Builder) -> Any:
         {
             "uid": text(b.col("sid")),
             "terminal": terminal,
-            "is_remote": b.remote(),
+            "is_remote": b.remote,
         },
         valid=has_subject,
     )
@@ -551,7 +553,7 @@ def _authentication(b: _Builder) -> dict[str, Any]:
     """Authentication: ``user`` (required) is the audit user the record attributes;
     the session and, for a remote terminal, ``src_endpoint`` come from the subject."""
     mine = b.is_class(3002)
-    remote = b.remote()
+    remote = b.remote
     user = b.struct({"uid": b.uid_text(b.col("auid")), "name": b.name_of("auid_name")}, valid=mine)
     return {"user": user, "is_remote": b.where(mine, remote)}
 
@@ -566,7 +568,7 @@ def _endpoints(b: _Builder) -> dict[str, Any]:
     mine = b.is_class(4001)
     auth = b.is_class(3002)
     addr = b.col("tid_addr")
-    remote = pc.and_kleene(auth, b.remote())
+    remote = pc.and_kleene(auth, b.remote)
     sock = nth(b.col("sockets"))
     kind = pc.struct_field(sock, "kind")
     laddr, lport = pc.struct_field(sock, "laddr"), pc.struct_field(sock, "lport")
