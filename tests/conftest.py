@@ -154,3 +154,36 @@ def scenario_trail(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("scenario") / "scenario.bsm"
     write_scenario(path, 3)
     return path
+
+
+# -- the record shapes' tests (OCSF, ECS) ---------------------------------------------------
+
+
+def convert_lines(trail: Path, tmp: Path, fmt: str, *extra: str) -> list[dict[str, Any]]:
+    """``bsmtrail convert --format FMT``'s JSON lines, parsed (exit 0, or 1 for a
+    damaged input)."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp / f"{trail.name}.{fmt}.jsonl"
+    args = ["convert", str(trail), "--format", fmt, "-o", str(out), "-q", *extra]
+    res = subprocess.run([sys.executable, "-m", "bsmtrail", *args], capture_output=True, text=True)
+    assert res.returncode in (0, 1), res.stderr
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def assert_has(doc: dict[str, Any], want: dict[str, Any]) -> None:
+    """Every dotted key path of ``want`` has that value in ``doc`` (None: absent)."""
+    for path, value in want.items():
+        node: Any = doc
+        for key in path.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        assert node == value, (path, node, doc)
+
+
+def sparse(v: Any) -> Any:
+    """An Arrow row as the JSON lines write it: null members left out."""
+    if isinstance(v, dict):
+        return {k: sparse(x) for k, x in v.items() if x is not None}
+    return [sparse(x) for x in v] if isinstance(v, list) else v

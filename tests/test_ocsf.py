@@ -17,6 +17,7 @@ import pytest
 
 from bsmtrail import ocsf
 from bsmtrail.writer import RecordBuilder, generate_trail
+from conftest import assert_has, convert_lines, sparse
 
 ocsf_models = pytest.importorskip("ocsf.v1_7_0.events", reason="pydantic-ocsf (test extra)")
 ocsf_objects = pytest.importorskip("ocsf.v1_7_0.objects")
@@ -103,15 +104,7 @@ def validate(event: dict[str, Any]) -> None:
 
 def convert(trail: Path, tmp: Path, *extra: str) -> list[dict[str, Any]]:
     """``bsmtrail convert --format ocsf``'s lines, parsed."""
-    out = tmp / f"{trail.name}.ocsf.jsonl"
-    args = ["convert", str(trail), "--format", "ocsf", "-o", str(out), "-q", *extra]
-    res = subprocess.run(
-        [sys.executable, "-m", "bsmtrail", *args],
-        capture_output=True,
-        text=True,
-    )
-    assert res.returncode in (0, 1), res.stderr
-    return [json.loads(line) for line in out.read_text().splitlines()]
+    return convert_lines(trail, tmp, "ocsf", *extra)
 
 
 @pytest.fixture
@@ -159,15 +152,6 @@ def _one(record: bytes, tmp_path: Path, *extra: str) -> dict[str, Any]:
     (event,) = convert(trail, tmp_path, *extra)
     validate(event)
     return event
-
-
-def _has(event: dict[str, Any], want: dict[str, Any]) -> None:
-    """Every key path of ``want`` has that value in ``event`` (None: absent)."""
-    for path, value in want.items():
-        node: Any = event
-        for key in path.split("."):
-            node = node.get(key) if isinstance(node, dict) else None
-        assert node == value, (path, node, event)
 
 
 def rec(event: int, **header: Any) -> RecordBuilder:
@@ -396,8 +380,8 @@ def test_hand_checked_records(
     assert len(events) == len(CASES)
     event = events[case]
     validate(event)
-    _has(event, CASES[case][2])
-    _has(event, {"metadata.log_name": str(trail), "unmapped.bsm.offset": offsets[case]})
+    assert_has(event, CASES[case][2])
+    assert_has(event, {"metadata.log_name": str(trail), "unmapped.bsm.offset": offsets[case]})
 
 
 def test_names_come_from_the_evidence_passwd(tmp_path: Path) -> None:
@@ -405,7 +389,7 @@ def test_names_come_from_the_evidence_passwd(tmp_path: Path) -> None:
     passwd = tmp_path / "passwd"
     passwd.write_text("root:*:0:0::/root:/bin/sh\nalice:*:501:20::/home/alice:/bin/sh\n")
     event = _one(record, tmp_path, "--passwd", str(passwd))
-    _has(event, {"actor.user.name": "alice", "actor.process.user.name": "root"})
+    assert_has(event, {"actor.user.name": "alice", "actor.process.user.name": "root"})
 
 
 def test_labelled_hosts_name_the_device(tmp_path: Path) -> None:
@@ -445,7 +429,7 @@ def test_a_mapping_of_ones_own(tmp_path: Path) -> None:
 def test_the_python_api_gives_the_commands_events(scenario: Path, tmp_path: Path) -> None:
     """``iter_events`` batches, null members left out, are the command's lines."""
 
-    api = [_sparse(r) for b in ocsf.iter_events(scenario) for r in b.to_pylist()]
+    api = [sparse(r) for b in ocsf.iter_events(scenario) for r in b.to_pylist()]
     assert api == convert(scenario, tmp_path)
 
 
@@ -486,15 +470,9 @@ def test_security_lake_parquet_holds_each_class_apart(
             days = {dt.datetime.fromtimestamp(t / 1000, dt.timezone.utc) for t in times}
             assert {d.strftime("%Y%m%d") for d in days} == {day}
         for row in got.to_pylist():
-            validate(_sparse(row))
+            validate(sparse(row))
         seen += got.num_rows
     assert seen == whole.num_rows
-
-
-def _sparse(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _sparse(x) for k, x in v.items() if x is not None}
-    return [_sparse(x) for x in v] if isinstance(v, list) else v
 
 
 def test_security_lake_days_are_utc_days(tmp_path: Path) -> None:
@@ -529,7 +507,7 @@ def test_converting_on_threads_gives_the_same_events(scenario: Path, threads: in
     from bsmtrail.arrow import iter_trails
 
     def batches() -> Any:
-        return iter_trails(scenario, ocsf.columns(), batch_size=7, events=False)
+        return iter_trails(scenario, ocsf.Converter().columns(), batch_size=7, events=False)
 
     one = ocsf.Converter()
     want = [b.to_pylist() for b in one.map(batches(), 1)]

@@ -21,21 +21,17 @@ and ``bsmtrail convert --format ocsf`` writes JSON lines (null members left out)
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from functools import cached_property
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from . import _native
 from .arrays import nth, text
-from .arrow import InputsArg, Order, iter_trails, label_inputs
+from .arrow import InputsArg, Order
+from .derive import Batch
+from .derive import Converter as _Shapes
 from .lazy import module
-from .pool import ordered_map
+from .ocsf_map import CLASSES, Mapping, load_mapping
 from .types import EventsOption, Mode
 from .userdb import NamesArg
 
@@ -60,51 +56,6 @@ __all__ = [
 #: The OCSF release the events follow (``metadata.version``).
 OCSF_VERSION = "1.7.0"
 
-#: class_uid -> (class name, category_uid, category name, {activity_id: name}).
-CLASSES: dict[int, tuple[str, int, str, dict[int, str]]] = {
-    0: ("Base Event", 0, "Uncategorized", {0: "Unknown", 99: "Other"}),
-    1001: (
-        "File System Activity",
-        1,
-        "System Activity",
-        {
-            1: "Create",
-            2: "Read",
-            3: "Update",
-            4: "Delete",
-            5: "Rename",
-            6: "Set Attributes",
-            7: "Set Security",
-            8: "Get Attributes",
-            9: "Get Security",
-            10: "Encrypt",
-            11: "Decrypt",
-            12: "Mount",
-            13: "Unmount",
-            14: "Open",
-            99: "Other",
-        },
-    ),
-    1007: (
-        "Process Activity",
-        1,
-        "System Activity",
-        {1: "Launch", 2: "Terminate", 3: "Open", 4: "Inject", 5: "Set User ID", 99: "Other"},
-    ),
-    3002: (
-        "Authentication",
-        3,
-        "Identity & Access Management",
-        {1: "Logon", 2: "Logoff", 7: "Account Switch", 99: "Other"},
-    ),
-    4001: (
-        "Network Activity",
-        4,
-        "Network Activity",
-        {1: "Open", 2: "Close", 3: "Reset", 4: "Fail", 5: "Refuse", 6: "Traffic", 7: "Listen"}
-        | {99: "Other"},
-    ),
-}
 
 #: The records-view columns an event is built from.
 COLUMNS = [
@@ -157,143 +108,9 @@ _FILE_TYPE_NAMES = {
     6: "Named Pipe",
     7: "Symbolic Link",
 }
-#: BSM's unset audit id: no accountable user.
-_UNSET = 4294967295
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """The mapping table: ``(pattern, class_uid, activity_id)`` rules, first match wins."""
-
-    rules: tuple[tuple[str, int, int], ...]
-    source: str
-
-    def classify(self, name: str | None) -> tuple[int, int]:
-        """``(class_uid, activity_id)`` for an event name (Base Event, Other: no rule)."""
-        if name is not None:
-            for pattern, class_uid, activity in self.rules:
-                if fnmatch.fnmatchcase(name, pattern):
-                    return class_uid, activity
-        return 0, 99
-
-    def tables(self, db: EventDatabase) -> tuple[Any, Any]:
-        """Per event number (0..65535): class_uid and activity_id arrays (numpy)."""
-        np = module("numpy")
-        classes = np.zeros(1 << 16, dtype=np.int32)
-        activities = np.full(1 << 16, 99, dtype=np.int32)
-        for number, entry in db.events.by_number.items():
-            if 0 <= number < 1 << 16:
-                classes[number], activities[number] = self.classify(entry.name)
-        return classes, activities
-
-
-def load_mapping(path: str | os.PathLike[str] | None = None) -> Mapping:
-    """The mapping table at ``path`` (default: the one in the package). Lines are
-    ``EVENT CLASS_UID ACTIVITY_ID``; ``#`` starts a comment. A class or activity OCSF
-    does not define is refused (ValueError naming the line)."""
-    if path is None:
-        text = resources.files("bsmtrail").joinpath("data/ocsf_map").read_text()
-        source = "bsmtrail/data/ocsf_map"
-    else:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        source = os.fspath(path)
-    rules = []
-    for n, line in enumerate(text.splitlines(), 1):
-        fields = line.split("#", 1)[0].split()
-        if not fields:
-            continue
-        try:
-            pattern, class_uid, activity = fields[0], int(fields[1]), int(fields[2])
-        except (IndexError, ValueError):
-            raise ValueError(f"{source}:{n}: want EVENT CLASS_UID ACTIVITY_ID") from None
-        if len(fields) != 3 or class_uid not in CLASSES or activity not in CLASSES[class_uid][3]:
-            raise ValueError(f"{source}:{n}: no OCSF class {fields[1]} activity {fields[2]}")
-        rules.append((pattern, class_uid, activity))
-    return Mapping(tuple(rules), source)
 
 
 # -- building the columns -----------------------------------------------------------------
-
-
-class _Builder:
-    """One records-view batch's OCSF columns."""
-
-    def __init__(self, batch: Any, tables: tuple[Any, Any], db: EventDatabase) -> None:
-        self.pa = module("pyarrow")
-        self.pc = module("pyarrow.compute")
-        self.np = module("numpy")
-        self.b = batch
-        self.n = batch.num_rows
-        self.db = db
-        event = batch.column("event")
-        numbers = self.pc.fill_null(event, 0).to_numpy(zero_copy_only=False).astype("int64")
-        self.class_uid = self.pa.array(tables[0][numbers], self.pa.int32())
-        self.activity = self.pa.array(tables[1][numbers], self.pa.int32())
-
-    def col(self, name: str) -> Any:
-        return self.b.column(name)
-
-    @cached_property
-    def remote(self) -> Any:
-        """Whether the subject's terminal is remote: an address other than the
-        unspecified and loopback ones (null without an address)."""
-        pa, pc = self.pa, self.pc
-        addr = self.col("tid_addr")
-        local = pc.is_in(addr, value_set=pa.array(["0.0.0.0", "::", "127.0.0.1", "::1"]))
-        return self.where(pc.is_valid(addr), pc.invert(local))
-
-    def has(self, name: str) -> bool:
-        return name in self.b.schema.names
-
-    def is_class(self, uid: int) -> Any:
-        return self.pc.equal(self.class_uid, uid)
-
-    def always(self) -> Any:
-        """True on every row (an object present on every event)."""
-        return self.const(True, self.pa.bool_())
-
-    def struct(self, fields: dict[str, Any], valid: Any = None) -> Any:
-        """A struct of ``fields`` (None entries left out), null where ``valid`` is not
-        true (None: null where every field is null)."""
-        pa, pc = self.pa, self.pc
-        kept = {k: v for k, v in fields.items() if v is not None}
-        arrays = list(kept.values())
-        if valid is None:
-            for a in arrays:
-                v = pc.is_valid(a)
-                valid = v if valid is None else pc.or_kleene(valid, v)
-        if valid is None:
-            valid = self.const(True, pa.bool_())
-        mask = pc.invert(pc.fill_null(valid, False))
-        return pa.StructArray.from_arrays(arrays, names=list(kept), mask=mask)
-
-    def where(self, cond: Any, array: Any) -> Any:
-        """``array`` where ``cond`` holds, null elsewhere."""
-        null = self.pa.nulls(self.n, array.type)
-        return self.pc.if_else(self.pc.fill_null(cond, False), array, null)
-
-    def const(self, value: Any, type_: Any) -> Any:
-        """``value`` on every row: text as a one-word dictionary (no copy per row)."""
-        pa, np = self.pa, self.np
-        if pa.types.is_string(type_):
-            zeros = pa.array(np.zeros(self.n, dtype=np.int32))
-            return pa.DictionaryArray.from_arrays(zeros, pa.array([value], pa.string()))
-        return pa.array(np.full(self.n, value), type_)
-
-    def uid_text(self, ids: Any) -> Any:
-        """Ids as OCSF's text: each distinct id formatted once (a dictionary)."""
-        pa, pc = self.pa, self.pc
-        if pa.types.is_dictionary(ids.type):
-            return ids
-        enc = pc.dictionary_encode(ids)
-        return pa.DictionaryArray.from_arrays(enc.indices, pc.cast(enc.dictionary, pa.string()))
-
-    def name_of(self, column: str) -> Any:
-        return text(self.col(column)) if self.has(column) else None
-
-    def basename(self, paths: Any) -> Any:
-        return self.pc.replace_substring_regex(paths, pattern=r"^.*/", replacement="")
 
 
 def from_records(
@@ -310,24 +127,22 @@ def from_records(
     db = db if db is not None else load_events(None)
     if tables is None:
         tables = (mapping or load_mapping()).tables(db)
-    b = _Builder(batch, tables, db)
+    b = Batch(batch, tables, db)
     pa, pc = b.pa, b.pc
     cols: dict[str, Any] = {}
     class_uid, activity = b.class_uid, b.activity
     cols["class_uid"] = class_uid
-    cols["class_name"] = _lookup(b, class_uid, {k: v[0] for k, v in CLASSES.items()})
+    cols["class_name"] = b.lookup(class_uid, {k: v[0] for k, v in CLASSES.items()})
     category = _lookup_int(b, class_uid, {k: v[1] for k, v in CLASSES.items()})
     cols["category_uid"] = category
-    cols["category_name"] = _lookup(b, class_uid, {k: v[2] for k, v in CLASSES.items()})
+    cols["category_name"] = b.lookup(class_uid, {k: v[2] for k, v in CLASSES.items()})
     cols["activity_id"] = activity
     cols["activity_name"] = _activity_names(b, class_uid, activity)
     cols["type_uid"] = pc.add(pc.multiply(pc.cast(class_uid, pa.int64()), 100), activity)
     cols["type_name"] = _type_names(b, class_uid, activity)
     cols["severity_id"] = b.const(1, pa.int32())
     cols["severity"] = b.const("Informational", pa.string())
-    time = b.col("time")
-    millis = pc.cast(pc.cast(time, pa.timestamp("ms")), pa.int64())
-    cols["time"] = pc.fill_null(millis, 0)  # required: 0 (and unmapped.bsm.time_invalid)
+    cols["time"] = pc.fill_null(b.millis, 0)  # required: 0 (and unmapped.bsm.time_invalid)
     success = b.col("success")
     status_id = pc.if_else(
         pc.is_null(success),
@@ -335,12 +150,10 @@ def from_records(
         pc.if_else(success, pa.scalar(1, pa.int32()), pa.scalar(2, pa.int32())),
     )
     cols["status_id"] = status_id
-    cols["status"] = _lookup(b, status_id, {0: "Unknown", 1: "Success", 2: "Failure"})
+    cols["status"] = b.lookup(status_id, {0: "Unknown", 1: "Success", 2: "Failure"})
     errno = text(b.col("return_errno"))
     cols["status_code"] = b.where(pc.equal(success, False), errno)
-    event_names = db.arrow_columns(b.col("event"), ("name",))["name"]
-    event_name = text(event_names)
-    cols["message"] = pc.coalesce(event_name, text(b.col("event")))
+    cols["message"] = b.event_name
     cols["metadata"] = b.struct(
         {
             "version": b.const(OCSF_VERSION, pa.string()),
@@ -369,41 +182,33 @@ def from_records(
     cols |= _file(b)
     cols |= _authentication(b)
     cols |= _endpoints(b)
-    cols["unmapped"] = _unmapped(b, time)
+    cols["unmapped"] = _unmapped(b)
     return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
 
 
-def _lookup(b: _Builder, keys: Any, names: dict[int, str]) -> Any:
-    """The name of each key (null for a key ``names`` lacks), as a dictionary."""
-    pa, pc = b.pa, b.pc
-    known = pa.array(list(names), keys.type)
-    index = pc.index_in(keys, value_set=known)
-    return pa.DictionaryArray.from_arrays(index, pa.array(list(names.values()), pa.string()))
-
-
-def _type_names(b: _Builder, class_uid: Any, activity: Any) -> Any:
+def _type_names(b: Batch, class_uid: Any, activity: Any) -> Any:
     pa, pc = b.pa, b.pc
     names = {
         c * 1000 + a: f"{v[0]}: {name}" for c, v in CLASSES.items() for a, name in v[3].items()
     }
     keys = pc.add(pc.multiply(pc.cast(class_uid, pa.int64()), 1000), activity)
-    return _lookup(b, keys, names)
+    return b.lookup(keys, names)
 
 
-def _lookup_int(b: _Builder, keys: Any, values: dict[int, int]) -> Any:
+def _lookup_int(b: Batch, keys: Any, values: dict[int, int]) -> Any:
     pa, pc = b.pa, b.pc
     index = pc.index_in(keys, value_set=pa.array(list(values), keys.type))
     return pa.array(list(values.values()), pa.int32()).take(index)
 
 
-def _activity_names(b: _Builder, class_uid: Any, activity: Any) -> Any:
+def _activity_names(b: Batch, class_uid: Any, activity: Any) -> Any:
     pa, pc = b.pa, b.pc
     pairs = {(c, a): name for c, v in CLASSES.items() for a, name in v[3].items()}
     keys = pc.add(pc.multiply(pc.cast(class_uid, pa.int64()), 1000), activity)
-    return _lookup(b, keys, {c * 1000 + a: name for (c, a), name in pairs.items()})
+    return b.lookup(keys, {c * 1000 + a: name for (c, a), name in pairs.items()})
 
 
-def _device(b: _Builder) -> Any:
+def _device(b: Batch) -> Any:
     pa = b.pa
     hostname = text(b.col("label")) if b.has("label") else None
     return b.struct(
@@ -417,11 +222,11 @@ def _device(b: _Builder) -> Any:
     )
 
 
-def _user(b: _Builder, ids: Any, names: Any) -> Any:
+def _user(b: Batch, ids: Any, names: Any) -> Any:
     return b.struct({"uid": b.uid_text(ids), "name": names})
 
 
-def _actor(b: _Builder) -> Any:
+def _actor(b: Batch) -> Any:
     pa, pc = b.pa, b.pc
     has_subject = pc.is_valid(b.col("euid"))
     addr = b.col("tid_addr")
@@ -451,33 +256,16 @@ def _actor(b: _Builder) -> Any:
     )
 
 
-def _event_is(b: _Builder, names: tuple[str, ...]) -> Any:
-    """Rows whose event has one of ``names``."""
-    numbers = [n for n, e in b.db.events.by_number.items() if e.name in names]
-    return b.pc.is_in(b.col("event"), value_set=b.pa.array(numbers, b.pa.uint16()))
-
-
-def _process(b: _Builder) -> dict[str, Any]:
+def _process(b: Batch) -> dict[str, Any]:
     """Process Activity: ``process`` (required) is the process acted on: the new image
     for an exec, the child for a fork (its pid the call's return value), the subject for
     an exit or a setuid, the target of a kill (its process token, else the subject)."""
     pa, pc = b.pa, b.pc
     mine = b.is_class(1007)
-    forks = _event_is(b, ("AUE_FORK", "AUE_FORK1", "AUE_VFORK", "AUE_RFORK", "AUE_PDFORK"))
-    spawn = _event_is(b, ("AUE_POSIX_SPAWN",))
-    kills = _event_is(b, ("AUE_KILL", "AUE_KILLPG"))
     subject_pid = pc.cast(b.col("pid"), pa.int64())
-    ret = b.col("return_value")
-    child = b.where(pc.and_kleene(pc.or_kleene(forks, spawn), pc.greater(ret, 0)), ret)
-    target = nth(b.col("processes"))
-    target_pid = pc.cast(pc.struct_field(target, "pid"), pa.int64())
-    pid = pc.coalesce(
-        b.where(kills, target_pid), b.where(pc.or_kleene(forks, spawn), child), subject_pid
-    )
-    args = b.col("exec_args")
-    cmd = pc.binary_join(pc.cast(args, pa.list_(pa.string())), " ")
+    pid = pc.coalesce(b.target_pid, b.child_pid, subject_pid)
     path = nth(b.col("paths"))
-    execs = pc.and_kleene(pc.is_valid(args), pc.invert(pc.or_kleene(forks, kills)))
+    execs = b.execs
     image = b.struct(
         {
             "name": b.basename(path),
@@ -490,11 +278,11 @@ def _process(b: _Builder) -> dict[str, Any]:
     process = b.struct(
         {
             "pid": pid,
-            "cmd_line": b.where(execs, cmd),
+            "cmd_line": b.where(execs, b.command_line),
             "file": image,
             "user": _user(b, b.col("euid"), b.name_of("euid_name")),
             "parent_process": b.struct(
-                {"pid": subject_pid}, valid=pc.and_kleene(mine, pc.or_kleene(forks, spawn))
+                {"pid": subject_pid}, valid=pc.and_kleene(mine, b.makes_process)
             ),
         },
         valid=mine,
@@ -502,7 +290,7 @@ def _process(b: _Builder) -> dict[str, Any]:
     return {"process": process}
 
 
-def _attr_type(b: _Builder, attr: Any) -> Any:
+def _attr_type(b: Batch, attr: Any) -> Any:
     pa, pc = b.pa, b.pc
     mode = pc.struct_field(attr, "mode")
     fmt = pc.bit_wise_and(mode, pa.scalar(0o170000, mode.type))
@@ -511,7 +299,7 @@ def _attr_type(b: _Builder, attr: Any) -> Any:
     return pc.fill_null(type_id, 0)
 
 
-def _file(b: _Builder) -> dict[str, Any]:
+def _file(b: Batch) -> dict[str, Any]:
     """File System Activity: ``file`` is the first path (name required: empty when the
     record has no path, as for an fd-only call), typed by the first attr token;
     ``file_result`` is the second path of a rename or link (the new name)."""
@@ -527,14 +315,13 @@ def _file(b: _Builder) -> dict[str, Any]:
             "name": pc.fill_null(b.basename(path), ""),
             "path": path,
             "type_id": type_id,
-            "type": _lookup(b, type_id, _FILE_TYPE_NAMES),
+            "type": b.lookup(type_id, _FILE_TYPE_NAMES),
             "owner": owner,
         },
         valid=mine,
     )
     second = nth(paths, 1)
-    renames = _event_is(
-        b,
+    renames = b.event_is(
         ("AUE_RENAME", "AUE_RENAMEAT", "AUE_LINK", "AUE_LINKAT", "AUE_SYMLINK", "AUE_SYMLINKAT"),
     )
     result = b.struct(
@@ -549,7 +336,7 @@ def _file(b: _Builder) -> dict[str, Any]:
     return {"file": file, "file_result": result}
 
 
-def _authentication(b: _Builder) -> dict[str, Any]:
+def _authentication(b: Batch) -> dict[str, Any]:
     """Authentication: ``user`` (required) is the audit user the record attributes;
     the session and, for a remote terminal, ``src_endpoint`` come from the subject."""
     mine = b.is_class(3002)
@@ -558,47 +345,23 @@ def _authentication(b: _Builder) -> dict[str, Any]:
     return {"user": user, "is_remote": b.where(mine, remote)}
 
 
-def _endpoints(b: _Builder) -> dict[str, Any]:
+def _endpoints(b: Batch) -> dict[str, Any]:
     """``src_endpoint`` and ``dst_endpoint``. Authentication: the subject's terminal
-    address, when remote, is the source. Network Activity: the first socket token. A
-    ``socket_ex`` token has both sides (local: source); a ``sockinet`` token has the
-    call's address: the peer of a connect (destination) or an accept (source), the local
-    end of a bind or listen (source)."""
-    pa, pc = b.pa, b.pc
+    address, when remote, is the source. Network Activity: the first socket token's ends
+    (:attr:`bsmtrail.derive.Batch.socket_ends`)."""
+    pc = b.pc
     mine = b.is_class(4001)
-    auth = b.is_class(3002)
-    addr = b.col("tid_addr")
-    remote = pc.and_kleene(auth, b.remote)
-    sock = nth(b.col("sockets"))
-    kind = pc.struct_field(sock, "kind")
-    laddr, lport = pc.struct_field(sock, "laddr"), pc.struct_field(sock, "lport")
-    raddr, rport = pc.struct_field(sock, "raddr"), pc.struct_field(sock, "rport")
-    inet = pc.starts_with(pc.fill_null(kind, ""), "sockinet")
-    both = pc.equal(kind, "socket_ex")
-    to_peer = _event_is(b, ("AUE_CONNECT", "AUE_CONNECTAT"))
-
-    def endpoint(ip: Any, port: Any, valid: Any) -> Any:
-        return b.struct(
-            {"ip": ip, "port": pc.cast(port, pa.int32())},
-            valid=pc.and_kleene(pc.and_kleene(mine, valid), pc.is_valid(ip)),
-        )
-
-    src_inet = pc.and_kleene(inet, pc.invert(to_peer))
-    net_src = pc.and_kleene(mine, pc.or_kleene(both, src_inet))
+    remote = pc.fill_null(pc.and_kleene(b.is_class(3002), b.remote), False)
+    src_ip, src_port, dst_ip, dst_port = b.socket_ends
     src = b.struct(
-        {
-            "ip": pc.if_else(pc.fill_null(remote, False), addr, laddr),
-            "port": b.where(net_src, pc.cast(lport, pa.int32())),
-        },
-        valid=pc.or_kleene(pc.fill_null(remote, False), pc.and_kleene(net_src, pc.is_valid(laddr))),
+        {"ip": pc.if_else(remote, b.col("tid_addr"), src_ip), "port": b.where(mine, src_port)},
+        valid=pc.or_kleene(remote, pc.and_kleene(mine, pc.is_valid(src_ip))),
     )
-    dst_ip = pc.if_else(pc.fill_null(both, False), raddr, laddr)
-    dst_port = pc.if_else(pc.fill_null(both, False), rport, lport)
-    dst = endpoint(dst_ip, dst_port, pc.or_kleene(both, pc.and_kleene(inet, to_peer)))
+    dst = b.struct({"ip": dst_ip, "port": dst_port}, valid=pc.and_kleene(mine, pc.is_valid(dst_ip)))
     return {"src_endpoint": src, "dst_endpoint": dst}
 
 
-def _unmapped(b: _Builder, time: Any) -> Any:
+def _unmapped(b: Batch) -> Any:
     """What OCSF has no attribute for: the record's place and header, the ids OCSF's
     objects do not carry, the return token as BSM wrote it, every path and text."""
     pa, pc = b.pa, b.pc
@@ -611,7 +374,7 @@ def _unmapped(b: _Builder, time: Any) -> Any:
             "modifier": b.col("modifier"),
             "version": b.col("version"),
             "header_type": text(b.col("header_type")),
-            "time_invalid": b.where(pc.is_null(time), b.const(True, pa.bool_())),
+            "time_invalid": b.where(pc.is_null(b.millis), b.const(True, pa.bool_())),
             "subject_type": text(b.col("subject_type")),
             "auid_unset": b.where(
                 pc.and_kleene(pc.is_null(auid), pc.is_valid(b.col("euid"))),
@@ -635,7 +398,7 @@ def _unmapped(b: _Builder, time: Any) -> Any:
     return b.struct({"bsm": bsm}, valid=b.always())
 
 
-def _non_empty(b: _Builder, lists: Any) -> Any:
+def _non_empty(b: Batch, lists: Any) -> Any:
     return b.where(b.pc.greater(b.pc.list_value_length(lists), 0), lists)
 
 
@@ -709,49 +472,20 @@ def write_lake(
     return rows
 
 
-def columns(*, label: bool = False, passwd: bool = False, group: bool = False) -> list[str]:
-    """The records-view columns to build for events: :data:`COLUMNS`, and the input
-    labels and the evidence's names when there are some."""
-    names = (["auid_name", "euid_name", "ruid_name"] if passwd else []) + (
-        ["egid_name", "rgid_name"] if group else []
-    )
-    return [*COLUMNS, *(["label"] if label else []), *names]
-
-
-class Converter:
+class Converter(_Shapes):
     """Records-view batches to OCSF event batches, with one event database and mapping
-    table (built once: call it on each batch)."""
+    table (built once: call it on each batch); :attr:`counts` are the events made so far
+    by class_uid."""
 
-    def __init__(self, *, mapping: Mapping | None = None, events: EventsOption = None) -> None:
-        from .events import load_events  # the event tables: only when events are built
+    COLUMNS = tuple(COLUMNS)
+    count_by = "class_uid"
 
-        self.db = load_events(None if events is False else events)
-        self.tables = (mapping or load_mapping()).tables(self.db)
-        #: Events made so far, by class_uid.
-        self.counts: Counter[int] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, batch: Any) -> Any:
-        out = from_records(batch, db=self.db, tables=self.tables)
-        counts = module("pyarrow.compute").value_counts(out.column("class_uid"))
-        with self._lock:  # batches may be converted on several threads (map)
-            for c in counts.to_pylist():
-                self.counts[c["values"]] += c["counts"]
-        return out
+    def shape(self, batch: Any) -> Any:
+        return from_records(batch, db=self.db, tables=self.tables)
 
     def summary(self) -> str:
         """The counts by class, as ``1007 Process Activity: 12, ...``."""
         return ", ".join(f"{uid} {CLASSES[uid][0]}: {n}" for uid, n in sorted(self.counts.items()))
-
-    def map(self, batches: Iterable[Any], threads: int | None = None) -> Iterator[Any]:
-        """The events of ``batches``, in order, converted on ``threads`` workers (None:
-        every core): :func:`bsmtrail.pool.ordered_map`."""
-        return ordered_map(self, batches, threads)
-
-    def schema(self, records: Any) -> Any:
-        """The events' schema for records-view batches of schema ``records``."""
-        pa = module("pyarrow")
-        return self(pa.RecordBatch.from_pylist([], schema=records)).schema
 
 
 def iter_events(
@@ -769,17 +503,6 @@ def iter_events(
     """The OCSF events of ``paths`` (inputs and options as
     :func:`~bsmtrail.arrow.read_trails`), one batch per records-view batch."""
     convert = Converter(mapping=mapping, events=events)
-    _, labels = label_inputs(paths)
-    wanted = columns(label=labels is not None, passwd=passwd is not None, group=group is not None)
-    stream = iter_trails(
-        paths,
-        wanted,
-        mode,
-        threads=threads,
-        events=False,
-        where=where,
-        passwd=passwd,
-        group=group,
-        order=order,
+    return convert.stream(
+        paths, mode, where=where, passwd=passwd, group=group, threads=threads, order=order
     )
-    yield from map(convert, stream)

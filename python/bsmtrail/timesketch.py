@@ -7,18 +7,16 @@ it; :func:`from_records` maps one records-view batch (Arrow compute, no row loop
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .arrays import nth, text
+from .derive import Converter as _Shapes
 from .lazy import module
-from .pool import ordered_map
-from .types import EventsOption
 
 if TYPE_CHECKING:
     from .events import EventDatabase
 
-__all__ = ["COLUMNS", "TIMESTAMP_DESC", "Converter", "columns", "from_records"]
+__all__ = ["COLUMNS", "TIMESTAMP_DESC", "Converter", "from_records"]
 
 #: What the time of a BSM record is: when the kernel (or the program) wrote the record.
 TIMESTAMP_DESC = "Event Recorded"
@@ -46,34 +44,14 @@ COLUMNS = [
 ]
 
 
-def columns(*, label: bool = False, passwd: bool = False, group: bool = False) -> list[str]:
-    """The records-view columns to build: :data:`COLUMNS`, the input labels and the
-    evidence's names when there are some."""
-    names = (["auid_name", "euid_name", "ruid_name"] if passwd else []) + (
-        ["egid_name"] if group else []
-    )
-    return [*COLUMNS, *(["label"] if label else []), *names]
-
-
-class Converter:
+class Converter(_Shapes):
     """Records-view batches to Timesketch rows with one event database (call it on each
-    batch, or :meth:`map` a stream on worker threads)."""
+    batch, :meth:`map` a stream on worker threads, or :meth:`stream` trails)."""
 
-    def __init__(self, *, events: EventsOption = None) -> None:
-        from .events import load_events  # the event tables: only when rows are built
+    COLUMNS = tuple(COLUMNS)
 
-        self.db = load_events(None if events is False else events)
-
-    def __call__(self, batch: Any) -> Any:
+    def shape(self, batch: Any) -> Any:
         return from_records(batch, self.db)
-
-    def map(self, batches: Iterable[Any], threads: int | None = None) -> Iterator[Any]:
-        return ordered_map(self, batches, threads)
-
-    def schema(self, records: Any) -> Any:
-        """The rows' schema for records-view batches of schema ``records``."""
-        pa = module("pyarrow")
-        return self(pa.RecordBatch.from_pylist([], schema=records)).schema
 
 
 def from_records(batch: Any, db: EventDatabase) -> Any:

@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from .. import ocsf, timesketch
+from .. import ecs, ocsf, timesketch
+from ..derive import Converter as Shapes
 from ..export import EXTENSIONS, FORMATS, Writer, check_compression, export, format_for
 from ..outputs import check_output
 from .inputs import (
@@ -32,7 +33,8 @@ JSON text; a text cell beginning with = + - @ tab or CR gets a ' in front so tha
 spreadsheet shows it instead of running it as a formula; --csv-raw writes cells exactly as
 decoded), jsonl (one JSON object per line), ocsf (one OCSF 1.7.0 event per line, JSON:
 docs/ocsf.md), ocsf-parquet (OCSF events as Parquet in Amazon Security Lake's layout:
-OUT/ocsf_class=NAME/eventDay=YYYYMMDD/part-N.parquet), timesketch (a Timesketch
+OUT/ocsf_class=NAME/eventDay=YYYYMMDD/part-N.parquet), ecs (one Elastic Common Schema
+document per line, auditbeat's conventions: docs/ecs.md), timesketch (a Timesketch
 timeline: message, datetime, timestamp, timestamp_desc and flat fields; JSON lines, or
 CSV to a .csv name); these only with --format. The format is --format, else the output's
 extension (.parquet .pq .feather .arrow .ipc .csv .jsonl .ndjson .json); an output with
@@ -51,6 +53,7 @@ examples:
   bsmtrail convert damaged.bsm --view errors -o errors.csv
   bsmtrail convert /var/audit --format ocsf --passwd evidence/etc/passwd -o events.jsonl
   bsmtrail convert /var/audit --format ocsf-parquet -o lake
+  bsmtrail convert /var/audit --format ecs --passwd evidence/etc/passwd -o ecs.jsonl
   bsmtrail convert /var/audit --format timesketch --passwd evidence/etc/passwd -o case.csv
 
 exit status: 0 ok; 1 damaged input (recover mode: converted, damage listed on stderr) or an
@@ -125,8 +128,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 #: --format values that are not export formats: records converted to another shape
-#: first (bsmtrail.ocsf, bsmtrail.timesketch).
-_EVENT_FORMATS = ("ocsf", "ocsf-parquet", "timesketch")
+#: first (bsmtrail.ocsf, bsmtrail.ecs, bsmtrail.timesketch), and the converter of each.
+_SHAPES: dict[str, type[Shapes]] = {
+    "ocsf": ocsf.Converter,
+    "ocsf-parquet": ocsf.Converter,
+    "ecs": ecs.Converter,
+    "timesketch": timesketch.Converter,
+}
+_EVENT_FORMATS = tuple(_SHAPES)
 
 
 def _event_writer(fmt: str, output: str) -> Writer:
@@ -233,9 +242,9 @@ def run(args: argparse.Namespace) -> int:
         labelled=labelled,
     ) as inputs:
         build = _internal_columns(user_cols, args.view, bool(args.partition_by))
-        if fmt in _EVENT_FORMATS:
-            shape = timesketch if fmt == "timesketch" else ocsf
-            build = shape.columns(
+        to_events = _SHAPES[fmt](events=args.events) if fmt in _SHAPES else None
+        if to_events is not None:
+            build = to_events.columns(
                 label=bool(labelled), passwd=args.passwd is not None, group=args.group is not None
             )
         names = {"passwd": args.passwd, "group": args.group} if args.view == "records" else {}
@@ -251,13 +260,7 @@ def run(args: argparse.Namespace) -> int:
         with Progress(inputs.total, "convert", bars) as bar:
             batches = inputs.batches(stream, bar, view=args.view)
             schema, writer = stream.schema, fmt
-            to_events: ocsf.Converter | timesketch.Converter | None = None
-            if fmt in _EVENT_FORMATS:
-                to_events = (
-                    timesketch.Converter(events=args.events)
-                    if fmt == "timesketch"
-                    else ocsf.Converter(events=args.events)
-                )
+            if to_events is not None:
                 batches = to_events.map(batches, args.threads)
                 schema, writer = to_events.schema(stream.schema), _event_writer(fmt, args.output)
             if fmt == "ocsf-parquet":

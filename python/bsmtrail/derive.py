@@ -1,0 +1,298 @@
+"""What the event shapes (``bsmtrail.ocsf``, ``bsmtrail.ecs``, ``bsmtrail.timesketch``)
+derive alike from a records-view batch, each fact decided once: the OCSF class and
+activity of each record (the mapping table ``ocsf_map`` is the one place that says what
+kind of action an event is), the process a fork or kill acts on, which side of a socket is
+the source and which the destination, whether a terminal is remote. All Arrow compute on
+whole columns, no row loop; :class:`Converter` is the batch-stream machinery the shapes'
+converters share."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from . import _native
+from .arrays import nth, text
+from .arrow import InputsArg, Order, iter_trails, label_inputs
+from .lazy import module
+from .pool import ordered_map
+from .types import EventsOption, Mode
+from .userdb import NamesArg
+
+if TYPE_CHECKING:
+    from .events import EventDatabase
+    from .ocsf_map import Mapping
+
+__all__ = ["FORKS", "KILLS", "SPAWNS", "Batch", "Converter"]
+
+#: Events that make a process: the child's pid is the call's return value.
+FORKS = ("AUE_FORK", "AUE_FORK1", "AUE_VFORK", "AUE_RFORK", "AUE_PDFORK")
+SPAWNS = ("AUE_POSIX_SPAWN",)
+#: Events whose target process is the record's process token.
+KILLS = ("AUE_KILL", "AUE_KILLPG")
+#: Events whose sockinet token is the peer's address (else it is the local end).
+_TO_PEER = ("AUE_CONNECT", "AUE_CONNECTAT")
+#: Terminal addresses that are not another machine.
+_LOCAL = ["0.0.0.0", "::", "127.0.0.1", "::1"]
+
+
+class Batch:
+    """One records-view batch and the columns derived from it. ``tables`` are the
+    mapping table's per-event-number class and activity arrays
+    (:meth:`bsmtrail.ocsf.Mapping.tables`)."""
+
+    def __init__(self, batch: Any, tables: tuple[Any, Any], db: EventDatabase) -> None:
+        self.pa = module("pyarrow")
+        self.pc = module("pyarrow.compute")
+        self.np = module("numpy")
+        self.b = batch
+        self.n = batch.num_rows
+        self.db = db
+        event = batch.column("event")
+        numbers = self.pc.fill_null(event, 0).to_numpy(zero_copy_only=False).astype("int64")
+        #: Each record's OCSF class_uid and activity_id (int32).
+        self.class_uid = self.pa.array(tables[0][numbers], self.pa.int32())
+        self.activity = self.pa.array(tables[1][numbers], self.pa.int32())
+
+    # -- generic helpers --------------------------------------------------------------------
+
+    def col(self, name: str) -> Any:
+        return self.b.column(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.b.schema.names
+
+    def name_of(self, column: str) -> Any:
+        """A ``*_name`` column as text, or None when the batch has no names."""
+        return text(self.col(column)) if self.has(column) else None
+
+    def is_class(self, uid: int) -> Any:
+        return self.pc.equal(self.class_uid, uid)
+
+    def always(self) -> Any:
+        """True on every row (an object present on every event)."""
+        return self.const(True, self.pa.bool_())
+
+    def struct(self, fields: dict[str, Any], valid: Any = None) -> Any:
+        """A struct of ``fields`` (None entries left out), null where ``valid`` is not
+        true (None: null where every field is null)."""
+        pa, pc = self.pa, self.pc
+        kept = {k: v for k, v in fields.items() if v is not None}
+        arrays = list(kept.values())
+        if valid is None:
+            for a in arrays:
+                v = pc.is_valid(a)
+                valid = v if valid is None else pc.or_kleene(valid, v)
+        if valid is None:
+            valid = self.const(True, pa.bool_())
+        mask = pc.invert(pc.fill_null(valid, False))
+        return pa.StructArray.from_arrays(arrays, names=list(kept), mask=mask)
+
+    def where(self, cond: Any, array: Any) -> Any:
+        """``array`` where ``cond`` holds, null elsewhere."""
+        null = self.pa.nulls(self.n, array.type)
+        return self.pc.if_else(self.pc.fill_null(cond, False), array, null)
+
+    def const(self, value: Any, type_: Any) -> Any:
+        """``value`` on every row: text as a one-word dictionary (no copy per row)."""
+        pa, np = self.pa, self.np
+        if pa.types.is_string(type_):
+            zeros = pa.array(np.zeros(self.n, dtype=np.int32))
+            return pa.DictionaryArray.from_arrays(zeros, pa.array([value], pa.string()))
+        return pa.array(np.full(self.n, value), type_)
+
+    def lookup(self, keys: Any, names: dict[int, str]) -> Any:
+        """The name of each key (null for a key ``names`` lacks), as a dictionary."""
+        pa, pc = self.pa, self.pc
+        known = pa.array(list(names), keys.type)
+        index = pc.index_in(keys, value_set=known)
+        return pa.DictionaryArray.from_arrays(index, pa.array(list(names.values()), pa.string()))
+
+    def uid_text(self, ids: Any) -> Any:
+        """Ids as text: each distinct id formatted once (a dictionary)."""
+        pa, pc = self.pa, self.pc
+        if pa.types.is_dictionary(ids.type):
+            return ids
+        enc = pc.dictionary_encode(ids)
+        return pa.DictionaryArray.from_arrays(enc.indices, pc.cast(enc.dictionary, pa.string()))
+
+    def basename(self, paths: Any) -> Any:
+        return self.pc.replace_substring_regex(paths, pattern=r"^.*/", replacement="")
+
+    def event_is(self, names: tuple[str, ...]) -> Any:
+        """Rows whose event has one of ``names``."""
+        numbers = [n for n, e in self.db.events.by_number.items() if e.name in names]
+        return self.pc.is_in(self.col("event"), value_set=self.pa.array(numbers, self.pa.uint16()))
+
+    # -- derived facts ----------------------------------------------------------------------
+
+    @cached_property
+    def event_name(self) -> Any:
+        """The event's name (the event database's), else its number, as text."""
+        names = text(self.db.arrow_columns(self.col("event"), ("name",))["name"])
+        return self.pc.coalesce(names, text(self.col("event")))
+
+    @cached_property
+    def millis(self) -> Any:
+        """The record's time in ms since the epoch (int64; null for an invalid time)."""
+        pa, pc = self.pa, self.pc
+        return pc.cast(pc.cast(self.col("time"), pa.timestamp("ms")), pa.int64())
+
+    @cached_property
+    def remote(self) -> Any:
+        """Whether the subject's terminal is remote: an address other than the
+        unspecified and loopback ones (null without an address)."""
+        pa, pc = self.pa, self.pc
+        addr = self.col("tid_addr")
+        local = pc.is_in(addr, value_set=pa.array(_LOCAL))
+        return self.where(pc.is_valid(addr), pc.invert(local))
+
+    @cached_property
+    def makes_process(self) -> Any:
+        """Fork-like and posix_spawn records."""
+        return self.pc.or_kleene(self.event_is(FORKS), self.event_is(SPAWNS))
+
+    @cached_property
+    def child_pid(self) -> Any:
+        """The pid a fork or posix_spawn made (its return value when positive), int64."""
+        pc = self.pc
+        ret = self.col("return_value")
+        return self.where(pc.and_kleene(self.makes_process, pc.greater(ret, 0)), ret)
+
+    @cached_property
+    def kills(self) -> Any:
+        return self.event_is(KILLS)
+
+    @cached_property
+    def target_pid(self) -> Any:
+        """A kill's target: its process token's pid (int64; null elsewhere)."""
+        pa, pc = self.pa, self.pc
+        target = pc.struct_field(nth(self.col("processes")), "pid")
+        return self.where(self.kills, pc.cast(target, pa.int64()))
+
+    @cached_property
+    def execs(self) -> Any:
+        """Records that load an image: exec args present, not a fork or a kill."""
+        pc = self.pc
+        fork_or_kill = pc.or_kleene(self.event_is(FORKS), self.kills)
+        return pc.and_kleene(pc.is_valid(self.col("exec_args")), pc.invert(fork_or_kill))
+
+    @cached_property
+    def command_line(self) -> Any:
+        """The exec args joined by spaces."""
+        pa, pc = self.pa, self.pc
+        return pc.binary_join(pc.cast(self.col("exec_args"), pa.list_(pa.string())), " ")
+
+    @cached_property
+    def socket_ends(self) -> tuple[Any, Any, Any, Any]:
+        """``(source ip, source port, destination ip, destination port)`` from the first
+        socket token (ports int32). A ``socket_ex`` token has both sides (local: source);
+        a ``sockinet`` token has the call's address: the peer of a connect (destination),
+        else the local end of a bind or listen, or the peer an accept took (source)."""
+        pa, pc = self.pa, self.pc
+        sock = nth(self.col("sockets"))
+        kind = pc.struct_field(sock, "kind")
+        laddr, lport = pc.struct_field(sock, "laddr"), pc.struct_field(sock, "lport")
+        raddr, rport = pc.struct_field(sock, "raddr"), pc.struct_field(sock, "rport")
+        inet = pc.starts_with(pc.fill_null(kind, ""), "sockinet")
+        both = pc.fill_null(pc.equal(kind, "socket_ex"), False)
+        to_peer = self.event_is(_TO_PEER)
+        src = pc.or_kleene(both, pc.and_kleene(inet, pc.invert(to_peer)))
+        dst = pc.or_kleene(both, pc.and_kleene(inet, to_peer))
+        dst_ip = pc.if_else(both, raddr, laddr)
+        dst_port = pc.if_else(both, rport, lport)
+        return (
+            self.where(src, laddr),
+            self.where(pc.and_kleene(src, pc.is_valid(laddr)), pc.cast(lport, pa.int32())),
+            self.where(dst, dst_ip),
+            self.where(pc.and_kleene(dst, pc.is_valid(dst_ip)), pc.cast(dst_port, pa.int32())),
+        )
+
+
+class Converter:
+    """Records-view batches to another shape with one event database and mapping table
+    (built once): call it on each batch, :meth:`map` a stream on worker threads, or
+    :meth:`stream` trails. A subclass says which records-view columns it reads
+    (:attr:`COLUMNS`) and how one batch is shaped (:meth:`shape`)."""
+
+    #: The records-view columns a shaped row is built from (the evidence's names and the
+    #: input labels are added when there are some: :meth:`columns`).
+    COLUMNS: tuple[str, ...] = ()
+    #: The column of a shaped batch whose values :attr:`counts` tallies (None: none).
+    count_by: str | None = None
+
+    def __init__(self, *, mapping: Mapping | None = None, events: EventsOption = None) -> None:
+        from .events import load_events  # the event tables: only when shapes are built
+        from .ocsf_map import load_mapping
+
+        self.db = load_events(None if events is False else events)
+        self.tables = (mapping or load_mapping()).tables(self.db)
+        #: Rows made so far, by the value of :attr:`count_by`.
+        self.counts: Counter[Any] = Counter()
+        self._lock = threading.Lock()
+
+    def shape(self, batch: Any) -> Any:
+        """One records-view batch (with :meth:`columns`) shaped, row for row."""
+        raise NotImplementedError
+
+    def __call__(self, batch: Any) -> Any:
+        out = self.shape(batch)
+        if self.count_by is not None:
+            counts = module("pyarrow.compute").value_counts(out.column(self.count_by))
+            with self._lock:  # batches may be converted on several threads (map)
+                for c in counts.to_pylist():
+                    self.counts[c["values"]] += c["counts"]
+        return out
+
+    def columns(
+        self, *, label: bool = False, passwd: bool = False, group: bool = False
+    ) -> list[str]:
+        """The records-view columns to build: :attr:`COLUMNS`, and the input labels and
+        the evidence's names when there are some."""
+        names = (["auid_name", "euid_name", "ruid_name"] if passwd else []) + (
+            ["egid_name", "rgid_name"] if group else []
+        )
+        return [*self.COLUMNS, *(["label"] if label else []), *names]
+
+    def map(self, batches: Iterable[Any], threads: int | None = None) -> Iterator[Any]:
+        """The shaped ``batches``, in order, converted on ``threads`` workers (None: every
+        core): :func:`bsmtrail.pool.ordered_map`."""
+        return ordered_map(self, batches, threads)
+
+    def schema(self, records: Any) -> Any:
+        """The shaped batches' schema for records-view batches of schema ``records``."""
+        pa = module("pyarrow")
+        return self(pa.RecordBatch.from_pylist([], schema=records)).schema
+
+    def stream(
+        self,
+        paths: InputsArg,
+        mode: Mode = "recover",
+        *,
+        where: _native.Selection | None = None,
+        passwd: NamesArg = None,
+        group: NamesArg = None,
+        threads: int | None = None,
+        order: Order = "input",
+    ) -> Iterator[Any]:
+        """The shaped rows of ``paths`` (inputs and options as
+        :func:`~bsmtrail.arrow.read_trails`), one batch per records-view batch."""
+        _, labels = label_inputs(paths)
+        wanted = self.columns(
+            label=labels is not None, passwd=passwd is not None, group=group is not None
+        )
+        batches = iter_trails(
+            paths,
+            wanted,
+            mode,
+            threads=threads,
+            events=False,
+            where=where,
+            passwd=passwd,
+            group=group,
+            order=order,
+        )
+        yield from map(self, batches)
