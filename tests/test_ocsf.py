@@ -502,6 +502,42 @@ def test_security_lake_days_are_utc_days(tmp_path: Path) -> None:
     assert days == ["eventDay=20231114", "eventDay=20231115", "eventDay=20231118"]
 
 
+def test_a_day_that_comes_back_gets_its_next_part(tmp_path: Path) -> None:
+    """The lake keeps one day open a class: rows of a day seen again after the next day
+    go to its next part file, and none is lost or moved to another day."""
+    import pyarrow.parquet as pq
+
+    midnight = 1_700_006_400  # 2023-11-15 00:00:00 UTC
+    times = [midnight - 5, midnight + 5, midnight - 4, midnight + 6]
+    trail = tmp_path / "t.bsm"
+    trail.write_bytes(
+        b"".join(RecordBuilder(1, time=(t, 0)).subject(0).return_().build() for t in times)
+    )
+    lake = tmp_path / "lake"
+    args = ["convert", str(trail), "--format", "ocsf-parquet", "-o", str(lake), "-q"]
+    res = subprocess.run(
+        [sys.executable, "-m", "bsmtrail", *args, "--batch-size", "1"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    root = lake / "ocsf_class=process_activity"
+    files = sorted(str(p.relative_to(root)) for p in root.glob("*/*.parquet"))
+    assert files == [
+        "eventDay=20231114/part-0.parquet",
+        "eventDay=20231114/part-1.parquet",
+        "eventDay=20231115/part-0.parquet",
+        "eventDay=20231115/part-1.parquet",
+    ]
+    got = {f: pq.read_table(root / f, columns=["time"])["time"].to_pylist() for f in files}
+    assert got == {
+        files[0]: [(midnight - 5) * 1000],
+        files[1]: [(midnight - 4) * 1000],
+        files[2]: [(midnight + 5) * 1000],
+        files[3]: [(midnight + 6) * 1000],
+    }
+
+
 @pytest.mark.parametrize("threads", [2, 4])
 def test_converting_on_threads_gives_the_same_events(scenario: Path, threads: int) -> None:
     from bsmtrail.arrow import iter_trails

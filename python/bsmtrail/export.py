@@ -160,10 +160,10 @@ class DaySinks:
     """``OUT/day=YYYY-MM-DD/part-N.parquet``, by UTC day of ``time``; records without a
     time go to ``day=unknown``.
 
-    At most :data:`MAX_OPEN_DAYS` writers are open at once (a hostile trail can span
-    thousands of days, and each writer holds a file descriptor and buffers): the least
-    recently written day is closed to make room, and a day that comes back later gets its
-    next ``part-N`` file. Each batch is sorted by day (stably, so rows keep their order
+    At most ``max_open`` (default :data:`MAX_OPEN_DAYS`) writers are open at once (a
+    hostile trail can span thousands of days, and each writer holds a file descriptor and
+    buffers): the least recently written day is closed to make room, and a day that comes
+    back later gets its next ``part-N`` file. Each batch is sorted by day (stably, so rows keep their order
     within a day) and written a run of days at a time."""
 
     def __init__(
@@ -176,6 +176,7 @@ class DaySinks:
         threads: int | None = None,
         key: str = "day",
         day_format: str = "%Y-%m-%d",
+        max_open: int = MAX_OPEN_DAYS,
     ) -> None:
         os.makedirs(root, exist_ok=True)
         self.root, self.schema, self.fmt = root, schema, fmt
@@ -183,6 +184,9 @@ class DaySinks:
         #: and ISO dates by default; Security Lake's ``eventDay=YYYYMMDD`` for OCSF).
         self.key, self.day_format = key, day_format
         self._options: dict[str, Any] = {"compression": compression, "threads": threads}
+        #: Writers open at once (each holds a file, its pool of encoders and the
+        #: metadata of its row groups until it is closed).
+        self.max_open = max_open
         self.open: OrderedDict[str, Sink] = OrderedDict()
         #: Files written per day so far (the next part number).
         self.parts: dict[str, int] = {}
@@ -193,7 +197,7 @@ class DaySinks:
         if sink is not None:
             self.open.move_to_end(day)
             return sink
-        if len(self.open) >= MAX_OPEN_DAYS:
+        if len(self.open) >= self.max_open:
             _, oldest = self.open.popitem(last=False)
             oldest.close()
         n = self.parts.get(day, 0)
@@ -214,8 +218,12 @@ class DaySinks:
         start = 0
         for end, day in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
             # A take per day, not slices of one: a copy starts at offset 0 (see _unsliced).
-            self._sink(day).write(batch.take(order.slice(start, end - start)))
+            self.write_day(day, batch.take(order.slice(start, end - start)))
             start = end
+
+    def write_day(self, day: str, batch: Any) -> None:
+        """``batch``, every row of ``day`` (as the partition names it), to that day's file."""
+        self._sink(day).write(batch)
         self.rows += batch.num_rows
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ from .derive import Batch
 from .derive import Converter as _Shapes
 from .lazy import module
 from .ocsf_map import CLASSES, Mapping, load_mapping
+from .pool import ordered_map
 from .types import EventsOption, Mode
 from .userdb import NamesArg
 
@@ -119,9 +120,11 @@ def from_records(
     mapping: Mapping | None = None,
     db: EventDatabase | None = None,
     tables: tuple[Any, Any] | None = None,
+    only_class: int | None = None,
 ) -> Any:
     """One records-view batch (with :data:`COLUMNS`; ``label`` and the ``*_name``
-    columns are used when present) as a batch of OCSF events, row for row."""
+    columns are used when present) as a batch of OCSF events, row for row. With
+    ``only_class`` (every record of that class), only that class's columns."""
     from .events import load_events  # the event tables: only when events are built
 
     db = db if db is not None else load_events(None)
@@ -178,12 +181,19 @@ def from_records(
     )
     cols["device"] = _device(b)
     cols["actor"] = _actor(b)
-    cols |= _process(b)
-    cols |= _file(b)
-    cols |= _authentication(b)
-    cols |= _endpoints(b)
+    # With ``only_class``, only that class's attributes are built.
+    wanted = CLASS_ATTRIBUTES[only_class] if only_class is not None else ("process", "file", "user")
+    if "process" in wanted:
+        cols |= _process(b)
+    if "file" in wanted:
+        cols |= _file(b)
+    if "user" in wanted:
+        cols |= _authentication(b)
+    if only_class is None or "src_endpoint" in wanted:
+        cols |= _endpoints(b)
     cols["unmapped"] = _unmapped(b)
-    return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
+    out = pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
+    return out if only_class is None else out.select(class_columns(out.schema, only_class))
 
 
 def _type_names(b: Batch, class_uid: Any, activity: Any) -> Any:
@@ -428,8 +438,7 @@ def class_columns(schema: Any, class_uid: int) -> list[str]:
 
 
 def write_lake(
-    batches: Iterable[Any],
-    schema: Any,
+    parts: Iterable[list[tuple[int, str, Any]]],
     root: str | os.PathLike[str],
     *,
     compression: str = "zstd",
@@ -438,9 +447,10 @@ def write_lake(
     """Events as Parquet in Amazon Security Lake's layout: one file set per event class,
     ``ROOT/ocsf_class=NAME/eventDay=YYYYMMDD/part-N.parquet`` (OCSF's class name, the
     UTC day of ``time``), each class with its own columns, OCSF objects as structs.
-    ``root`` is written whole under a temporary name and renamed into place (a previous
-    dataset there is replaced). Returns the events written."""
-    pa, pc = module("pyarrow"), module("pyarrow.compute")
+    ``parts`` are :meth:`Converter.lake_parts` of each records batch, in order
+    (``Converter().lake(batches)`` makes them on worker threads). ``root`` is written
+    whole under a temporary name and renamed into place (a previous dataset there is
+    replaced). Returns the events written."""
     from .export import DaySinks
     from .outputs import atomic_directory
 
@@ -448,24 +458,26 @@ def write_lake(
     rows = 0
     with atomic_directory(root) as target:
         try:
-            for batch in batches:
-                uids = batch.column("class_uid")
-                for uid in pc.unique(uids).to_pylist():
-                    part = batch.filter(pc.equal(uids, uid)).select(class_columns(schema, uid))
-                    sink = sinks.get(uid)
+            for batch_parts in parts:
+                for class_uid, day, events in batch_parts:
+                    sink = sinks.get(class_uid)
                     if sink is None:
-                        sink = sinks[uid] = DaySinks(
-                            os.path.join(target, f"ocsf_class={CLASS_NAMES[uid]}"),
-                            part.schema,
+                        sink = sinks[class_uid] = DaySinks(
+                            os.path.join(target, f"ocsf_class={CLASS_NAMES[class_uid]}"),
+                            events.schema,
                             "parquet",
                             compression=compression,
                             threads=threads,
                             key="eventDay",
                             day_format="%Y%m%d",
+                            # A class's day is closed when its next day comes: the
+                            # lake's memory holds one writer a class, not one a
+                            # class and day (a day's rows arriving again later go
+                            # to its next part-N file).
+                            max_open=1,
                         )
-                    day = pc.cast(part.column("time"), pa.timestamp("ms", tz="UTC"))
-                    sink.write(part, day)
-                    rows += part.num_rows
+                    sink.write_day(day, events)
+                    rows += events.num_rows
         finally:
             for sink in sinks.values():
                 sink.close()
@@ -482,6 +494,34 @@ class Converter(_Shapes):
 
     def shape(self, batch: Any) -> Any:
         return from_records(batch, db=self.db, tables=self.tables)
+
+    def lake_parts(self, batch: Any) -> list[tuple[int, str, Any]]:
+        """One records-view batch's events for the lake (:func:`write_lake`): a
+        ``(class_uid, day, events)`` for each class and UTC day (``YYYYMMDD``;
+        ``unknown`` without a time) in it, each with its class's columns only, rows in
+        input order within each."""
+        pa, pc = module("pyarrow"), module("pyarrow.compute")
+        b = Batch(batch, self.tables, self.db)
+        stamp = pc.cast(b.millis, pa.timestamp("ms", tz="UTC"))
+        days = pc.fill_null(pc.strftime(stamp, format="%Y%m%d"), "unknown")
+        keys = pa.table({"class_uid": b.class_uid, "day": days})
+        groups = keys.group_by(["class_uid", "day"], use_threads=False).aggregate([]).to_pylist()
+        parts = []
+        for group in groups:
+            class_uid, day = group["class_uid"], group["day"]
+            mine = pc.and_(pc.equal(b.class_uid, class_uid), pc.equal(days, day))
+            records = batch.filter(mine)
+            events = from_records(records, db=self.db, tables=self.tables, only_class=class_uid)
+            parts.append((class_uid, day, events))
+        with self._lock:  # batches may be split on several threads (lake)
+            for class_uid, _, events in parts:
+                self.counts[class_uid] += events.num_rows
+        return sorted(parts, key=lambda p: (p[0], p[1]))
+
+    def lake(self, batches: Iterable[Any], threads: int | None = None) -> Iterator[Any]:
+        """:meth:`lake_parts` of ``batches``, in order, on ``threads`` workers (None:
+        every core)."""
+        return ordered_map(self.lake_parts, batches, threads)
 
     def summary(self) -> str:
         """The counts by class, as ``1007 Process Activity: 12, ...``."""

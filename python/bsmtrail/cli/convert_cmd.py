@@ -260,18 +260,17 @@ def run(args: argparse.Namespace) -> int:
         with Progress(inputs.total, "convert", bars) as bar:
             batches = inputs.batches(stream, bar, view=args.view)
             schema, writer = stream.schema, fmt
-            if to_events is not None:
-                batches = to_events.map(batches, args.threads)
-                schema, writer = to_events.schema(stream.schema), _event_writer(fmt, args.output)
-            if fmt == "ocsf-parquet":
+            if isinstance(to_events, ocsf.Converter) and fmt == "ocsf-parquet":
+                # Split by class and day and shaped on the workers; the lake only writes.
+                parts = to_events.lake(batches, args.threads)
                 rows = ocsf.write_lake(
-                    batches,
-                    schema,
-                    args.output,
-                    compression=args.compression,
-                    threads=args.threads,
+                    parts, args.output, compression=args.compression, threads=args.threads
                 )
             else:
+                if to_events is not None:
+                    batches = to_events.map(batches, args.threads)
+                    schema = to_events.schema(stream.schema)
+                    writer = _event_writer(fmt, args.output)
                 rows = export(
                     batches,
                     schema,
