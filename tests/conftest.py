@@ -159,18 +159,33 @@ def scenario_trail(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- the record shapes' tests (OCSF, ECS) ---------------------------------------------------
 
 
-def convert_lines(trail: Path, tmp: Path, fmt: str, *extra: str) -> list[dict[str, Any]]:
+def convert_lines(
+    trail: Path, tmp: Path, fmt: str, *extra: str, label: str | None = None
+) -> list[dict[str, Any]]:
     """``bsmtrail convert --format FMT``'s JSON lines, parsed (exit 0, or 1 for a
-    damaged input)."""
+    damaged input); with ``label``, the trail is given as ``--label LABEL=TRAIL``."""
     import json
     import subprocess
     import sys
 
     out = tmp / f"{trail.name}.{fmt}.jsonl"
-    args = ["convert", str(trail), "--format", fmt, "-o", str(out), "-q", *extra]
+    given = [f"--label={label}={trail}"] if label else [str(trail)]
+    args = ["convert", *given, "--format", fmt, "-o", str(out), "-q", *extra]
     res = subprocess.run([sys.executable, "-m", "bsmtrail", *args], capture_output=True, text=True)
     assert res.returncode in (0, 1), res.stderr
     return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def convert_cases(
+    builders: list[Any], tmp: Path, fmt: str
+) -> tuple[Path, list[int], list[dict[str, Any]]]:
+    """Built records one after another in one trail, converted once: the trail, each
+    record's offset, the lines."""
+    records = [b.build() for b in builders]
+    offsets = [sum(map(len, records[:i])) for i in range(len(records))]
+    trail = tmp / "hand.bsm"
+    trail.write_bytes(b"".join(records))
+    return trail, offsets, convert_lines(trail, tmp, fmt)
 
 
 def assert_has(doc: dict[str, Any], want: dict[str, Any]) -> None:

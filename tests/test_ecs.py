@@ -13,7 +13,6 @@ import functools
 import ipaddress
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import pytest
 import bsmtrail
 from bsmtrail import ecs
 from bsmtrail.writer import RecordBuilder, generate_trail
-from conftest import ROOT, assert_has, convert_lines, sparse
+from conftest import ROOT, assert_has, convert_cases, convert_lines, sparse
 
 yaml = pytest.importorskip("yaml", reason="PyYAML (test extra)")
 
@@ -409,12 +408,7 @@ CASES: list[tuple[str, RecordBuilder, dict[str, Any]]] = [
 @pytest.fixture(scope="module")
 def hand_docs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int], list[Any]]:
     """The cases' records in one trail, converted once: (trail, offsets, documents)."""
-    tmp = tmp_path_factory.mktemp("hand")
-    records = [c[1].build() for c in CASES]
-    offsets = [sum(map(len, records[:i])) for i in range(len(records))]
-    trail = tmp / "hand.bsm"
-    trail.write_bytes(b"".join(records))
-    return trail, offsets, convert(trail, tmp)
+    return convert_cases([c[1] for c in CASES], tmp_path_factory.mktemp("hand"), "ecs")
 
 
 @pytest.mark.parametrize("case", range(len(CASES)), ids=[c[0] for c in CASES])
@@ -453,11 +447,7 @@ def test_names_come_from_the_evidence_machine(tmp_path: Path) -> None:
 def test_labelled_inputs_name_the_host(tmp_path: Path) -> None:
     trail = tmp_path / "t.bsm"
     trail.write_bytes(rec(1).subject(0).return_().build())
-    out = tmp_path / "o.jsonl"
-    args = ["convert", "--label", f"web1={trail}", "--format", "ecs", "-o", str(out), "-q"]
-    res = subprocess.run([sys.executable, "-m", "bsmtrail", *args], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    (doc,) = map(json.loads, out.read_text().splitlines())
+    (doc,) = convert_lines(trail, tmp_path, "ecs", label="web1")
     validate(doc)
     assert doc["host"]["name"] == "web1"
 

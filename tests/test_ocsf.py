@@ -17,7 +17,7 @@ import pytest
 
 from bsmtrail import ocsf
 from bsmtrail.writer import RecordBuilder, generate_trail
-from conftest import assert_has, convert_lines, sparse
+from conftest import assert_has, convert_cases, convert_lines, sparse
 
 ocsf_models = pytest.importorskip("ocsf.v1_7_0.events", reason="pydantic-ocsf (test extra)")
 ocsf_objects = pytest.importorskip("ocsf.v1_7_0.objects")
@@ -364,12 +364,7 @@ CASES: list[tuple[str, RecordBuilder, dict[str, Any]]] = [
 @pytest.fixture(scope="module")
 def hand_events(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int], list[Any]]:
     """The cases' records in one trail, converted once: (trail, offsets, events)."""
-    tmp = tmp_path_factory.mktemp("hand")
-    records = [c[1].build() for c in CASES]
-    offsets = [sum(map(len, records[:i])) for i in range(len(records))]
-    trail = tmp / "hand.bsm"
-    trail.write_bytes(b"".join(records))
-    return trail, offsets, convert(trail, tmp)
+    return convert_cases([c[1] for c in CASES], tmp_path_factory.mktemp("hand"), "ocsf")
 
 
 @pytest.mark.parametrize("case", range(len(CASES)), ids=[c[0] for c in CASES])
@@ -395,15 +390,7 @@ def test_names_come_from_the_evidence_passwd(tmp_path: Path) -> None:
 def test_labelled_hosts_name_the_device(tmp_path: Path) -> None:
     trail = tmp_path / "t.bsm"
     trail.write_bytes(rec(1).subject(0).return_().build())
-    out = tmp_path / "o.jsonl"
-    args = ["convert", "--label", f"web1={trail}", "--format", "ocsf", "-o", str(out), "-q"]
-    res = subprocess.run(
-        [sys.executable, "-m", "bsmtrail", *args],
-        capture_output=True,
-        text=True,
-    )
-    assert res.returncode == 0, res.stderr
-    (event,) = map(json.loads, out.read_text().splitlines())
+    (event,) = convert_lines(trail, tmp_path, "ocsf", label="web1")
     validate(event)
     assert event["device"]["hostname"] == "web1"
 

@@ -26,7 +26,44 @@ if TYPE_CHECKING:
     from .events import EventDatabase
     from .ocsf_map import Mapping
 
-__all__ = ["FORKS", "KILLS", "SPAWNS", "Batch", "Converter"]
+__all__ = ["FORKS", "KILLS", "RECORD_COLUMNS", "SPAWNS", "Batch", "Converter"]
+
+#: The records-view columns the event shapes (OCSF, ECS) are built from: the record's
+#: place, header, first subject and return, and the token lists they read.
+RECORD_COLUMNS = (
+    "source",
+    "record_offset",
+    "size",
+    "header_type",
+    "version",
+    "event",
+    "modifier",
+    "time",
+    "host",
+    "subject_type",
+    "auid",
+    "euid",
+    "egid",
+    "ruid",
+    "rgid",
+    "pid",
+    "sid",
+    "tid_port",
+    "tid_addr",
+    "return_status",
+    "return_value",
+    "return_errno",
+    "success",
+    "paths",
+    "texts",
+    "exec_args",
+    "attrs",
+    "sockets",
+    "processes",
+    "seq",
+    "zone",
+    "identity",
+)
 
 #: Events that make a process: the child's pid is the call's return value.
 FORKS = ("AUE_FORK", "AUE_FORK1", "AUE_VFORK", "AUE_RFORK", "AUE_PDFORK")

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .arrays import nth, text
-from .derive import Batch
+from .derive import RECORD_COLUMNS, Batch
 from .derive import Converter as _Shapes
 
 if TYPE_CHECKING:
@@ -89,40 +89,7 @@ CATEGORIZATION: dict[tuple[int, int], tuple[tuple[str, ...], tuple[str, ...]]] =
 }
 
 #: The records-view columns a document is built from.
-COLUMNS = [
-    "source",
-    "record_offset",
-    "size",
-    "header_type",
-    "version",
-    "event",
-    "modifier",
-    "time",
-    "host",
-    "subject_type",
-    "auid",
-    "euid",
-    "egid",
-    "ruid",
-    "rgid",
-    "pid",
-    "sid",
-    "tid_port",
-    "tid_addr",
-    "return_status",
-    "return_value",
-    "return_errno",
-    "success",
-    "paths",
-    "texts",
-    "exec_args",
-    "attrs",
-    "sockets",
-    "processes",
-    "seq",
-    "zone",
-    "identity",
-]
+COLUMNS = list(RECORD_COLUMNS)
 
 #: Every field written that ECS does not define: auditbeat's audit user, and BSM's own
 #: facts under ``bsm``.

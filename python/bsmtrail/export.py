@@ -163,8 +163,8 @@ class DaySinks:
     At most ``max_open`` (default :data:`MAX_OPEN_DAYS`) writers are open at once (a
     hostile trail can span thousands of days, and each writer holds a file descriptor and
     buffers): the least recently written day is closed to make room, and a day that comes
-    back later gets its next ``part-N`` file. Each batch is sorted by day (stably, so rows keep their order
-    within a day) and written a run of days at a time."""
+    back later gets its next ``part-N`` file. Each batch is sorted by day (stably, so rows
+    keep their order within a day) and written a run of days at a time."""
 
     def __init__(
         self,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from . import _native
 from .arrays import nth, text
 from .arrow import InputsArg, Order
-from .derive import Batch
+from .derive import RECORD_COLUMNS, Batch
 from .derive import Converter as _Shapes
 from .lazy import module
 from .ocsf_map import CLASSES, Mapping, load_mapping
@@ -59,40 +59,7 @@ OCSF_VERSION = "1.7.0"
 
 
 #: The records-view columns an event is built from.
-COLUMNS = [
-    "source",
-    "record_offset",
-    "size",
-    "header_type",
-    "version",
-    "event",
-    "modifier",
-    "time",
-    "host",
-    "subject_type",
-    "auid",
-    "euid",
-    "egid",
-    "ruid",
-    "rgid",
-    "pid",
-    "sid",
-    "tid_port",
-    "tid_addr",
-    "return_status",
-    "return_value",
-    "return_errno",
-    "success",
-    "paths",
-    "texts",
-    "exec_args",
-    "attrs",
-    "sockets",
-    "processes",
-    "seq",
-    "zone",
-    "identity",
-]
+COLUMNS = list(RECORD_COLUMNS)
 
 #: File type (attr token mode's S_IFMT bits) -> OCSF file type_id: regular file 1,
 #: folder 2, character device 3, block device 4, local socket 5, named pipe 6, symbolic
