@@ -590,6 +590,62 @@ def test_partition_by_day_keeps_few_files_open(tmp_path: Path) -> None:
     assert sorted(first.column("record_offset").to_pylist()) == [0, n * len(rec(b"d"))]
 
 
+@pytest.fixture(scope="module")
+def damage_everywhere_10mb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """10 MB of the red-team shape: a record, a junk byte, again (385,000 regions)."""
+    unit = rec() + b"\x00"
+    n = 10_000_000 // len(unit)
+    path = tmp_path_factory.mktemp("hostile") / "damage-everywhere-10mb.bsm"
+    path.write_bytes(unit * n)
+    return path, n
+
+
+@pytest.mark.parametrize("fmt", ["ocsf-parquet", "ocsf", "ecs", "timesketch"])
+def test_the_record_shapes_keep_every_record_of_a_damaged_trail(
+    damage_everywhere_10mb: tuple[Path, int], fmt: str, tmp_path: Path
+) -> None:
+    """Damage after every record: every intact record is an event, the damage is
+    reported, and memory stays bounded."""
+    import pyarrow.dataset as ds
+
+    path, n = damage_everywhere_10mb
+    out = tmp_path / ("lake" if fmt == "ocsf-parquet" else "out.jsonl")
+    rss, status, _, err = run_measured(
+        [*CLI, "convert", str(path), "--format", fmt, "-o", str(out), "-q"]
+    )
+    assert status == 1, err
+    assert rss <= RSS_LIMIT_MB, f"{fmt}: peak RSS {rss:.0f} MB"
+    assert f"damaged input: {n} damaged region(s) ({n} bytes skipped)" in err
+    if fmt == "ocsf-parquet":
+        rows = ds.dataset(out, format="parquet", partitioning="hive").count_rows()
+    else:
+        with out.open("rb") as f:
+            rows = sum(1 for _ in f)
+    assert rows == n
+
+
+def test_the_lake_keeps_few_files_open_and_every_day(tmp_path: Path) -> None:
+    """700 days, each twice far apart, under a 128-descriptor limit: every record is an
+    event in its class and day, in bounded memory."""
+    import pyarrow.dataset as ds
+
+    day, n = 86_400, 700
+    times = [1_000_000_000 + day * (i % n) for i in range(2 * n)]
+    trail = tmp_path / "days.bsm"
+    trail.write_bytes(b"".join(rec(b"d", seconds=t) for t in times))
+    out = tmp_path / "lake"
+    args = [*CLI, "convert", str(trail), "--format", "ocsf-parquet", "-o", str(out), "-q"]
+    rss, status, _, err = run_measured(["sh", "-c", f"ulimit -n 128 && exec {' '.join(args)}"])
+    assert status == 0, err
+    assert rss <= RSS_LIMIT_MB
+    root = out / "ocsf_class=process_activity"  # event 1: exit
+    table = ds.dataset(root, format="parquet", partitioning="hive").to_table()
+    assert table.num_rows == 2 * n
+    assert len(list(root.iterdir())) == n
+    first = table.filter(ds.field("eventDay") == 20010909)
+    assert first.column("time").to_pylist() == [1_000_000_000_005] * 2  # rec(): 5 ms
+
+
 # -- follow mode ---------------------------------------------------------------------------
 
 
