@@ -127,3 +127,33 @@ def test_reason_codes_are_one_list() -> None:
     # The errors view's dictionary is that list, in that order.
     table = bsmtrail.open(b"\x00junk", mode="recover").errors_table()
     assert table.column("reason").chunk(0).dictionary.to_pylist() == list(_native.REASONS)
+
+
+def test_the_command_line_starts_without_the_heavy_modules() -> None:
+    """A command on a small trail is mostly interpreter start and imports (a /var/audit
+    holds hundreds of small trails): importing bsmtrail and building every subcommand's
+    parser loads no Arrow, numpy or pandas, no importlib.resources, and none of the
+    record shapes, which only the commands that use them import."""
+    import subprocess
+    import sys
+
+    heavy = [
+        "pyarrow",
+        "numpy",
+        "pandas",
+        "polars",
+        "duckdb",
+        "importlib.resources",
+        "bsmtrail.ocsf",
+        "bsmtrail.ecs",
+        "bsmtrail.timesketch",
+        "bsmtrail.derive",
+    ]
+    code = (
+        "import sys, bsmtrail, bsmtrail.cli\n"
+        "bsmtrail.cli.build_parser()\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"

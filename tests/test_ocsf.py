@@ -537,3 +537,21 @@ def test_converting_on_threads_gives_the_same_events(scenario: Path, threads: in
     many = ocsf.Converter()
     assert [b.to_pylist() for b in many.map(batches(), threads)] == want
     assert many.counts == one.counts and sum(one.counts.values()) == sum(map(len, want))
+
+
+def test_the_command_reports_the_events_of_each_class(scenario: Path, tmp_path: Path) -> None:
+    out = tmp_path / "e.jsonl"
+    args = ["convert", str(scenario), "--format", "ocsf", "-o", str(out)]
+    res = subprocess.run(
+        [sys.executable, "-m", "bsmtrail", *args],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    (line,) = [x for x in res.stderr.splitlines() if "events by class: " in x]
+    said = dict(
+        (int(part.split()[0]), int(part.rsplit(": ", 1)[1]))
+        for part in line.split("events by class: ", 1)[1].split(", ")
+    )
+    events = [json.loads(x) for x in out.read_text().splitlines()]
+    assert said == Counter(e["class_uid"] for e in events)

@@ -294,6 +294,10 @@ class Converter:
         )
         return [*self.COLUMNS, *(["label"] if label else []), *names]
 
+    def summary(self) -> str | None:
+        """What was made, in words, for the command to report (None: nothing to say)."""
+        return None
+
     def map(self, batches: Iterable[Any], threads: int | None = None) -> Iterator[Any]:
         """The shaped ``batches``, in order, converted on ``threads`` workers (None: every
         core): :func:`bsmtrail.pool.ordered_map`."""

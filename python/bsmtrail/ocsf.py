@@ -491,8 +491,9 @@ class Converter(_Shapes):
         return ordered_map(self.lake_parts, batches, threads)
 
     def summary(self) -> str:
-        """The counts by class, as ``1007 Process Activity: 12, ...``."""
-        return ", ".join(f"{uid} {CLASSES[uid][0]}: {n}" for uid, n in sorted(self.counts.items()))
+        """The counts by class, as ``events by class: 1007 Process Activity: 12, ...``."""
+        counts = sorted(self.counts.items())
+        return "events by class: " + ", ".join(f"{uid} {CLASSES[uid][0]}: {n}" for uid, n in counts)
 
 
 def iter_events(

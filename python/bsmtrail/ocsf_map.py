@@ -8,7 +8,6 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from .lazy import module
@@ -96,6 +95,8 @@ def load_mapping(path: str | os.PathLike[str] | None = None) -> Mapping:
     ``EVENT CLASS_UID ACTIVITY_ID``; ``#`` starts a comment. A class or activity OCSF
     does not define is refused (ValueError naming the line)."""
     if path is None:
+        from importlib import resources  # 20 ms to import: only when asked
+
         text = resources.files("bsmtrail").joinpath("data/ocsf_map").read_text()
         source = "bsmtrail/data/ocsf_map"
     else:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from .. import ecs, ocsf, timesketch
-from ..derive import Converter as Shapes
 from ..export import EXTENSIONS, FORMATS, Writer, check_compression, export, format_for
+from ..lazy import module
 from ..outputs import check_output
 from .inputs import (
     DamageReport,
@@ -24,6 +24,9 @@ from .inputs import (
 )
 from .progress import Progress, progress_wanted
 from .usage import UsageError, add_threads_argument
+
+if TYPE_CHECKING:
+    from ..derive import Converter as Shapes
 
 PROG = "bsmtrail convert"
 
@@ -128,12 +131,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 #: --format values that are not export formats: records converted to another shape
-#: first (bsmtrail.ocsf, bsmtrail.ecs, bsmtrail.timesketch), and the converter of each.
-_SHAPES: dict[str, type[Shapes]] = {
-    "ocsf": ocsf.Converter,
-    "ocsf-parquet": ocsf.Converter,
-    "ecs": ecs.Converter,
-    "timesketch": timesketch.Converter,
+#: first, and the module whose Converter does it (imported only then).
+_SHAPES = {
+    "ocsf": "bsmtrail.ocsf",
+    "ocsf-parquet": "bsmtrail.ocsf",
+    "ecs": "bsmtrail.ecs",
+    "timesketch": "bsmtrail.timesketch",
 }
 _EVENT_FORMATS = tuple(_SHAPES)
 
@@ -242,7 +245,9 @@ def run(args: argparse.Namespace) -> int:
         labelled=labelled,
     ) as inputs:
         build = _internal_columns(user_cols, args.view, bool(args.partition_by))
-        to_events = _SHAPES[fmt](events=args.events) if fmt in _SHAPES else None
+        to_events: Shapes | None = None
+        if fmt in _SHAPES:
+            to_events = module(_SHAPES[fmt]).Converter(events=args.events)
         if to_events is not None:
             build = to_events.columns(
                 label=bool(labelled), passwd=args.passwd is not None, group=args.group is not None
@@ -260,8 +265,11 @@ def run(args: argparse.Namespace) -> int:
         with Progress(inputs.total, "convert", bars) as bar:
             batches = inputs.batches(stream, bar, view=args.view)
             schema, writer = stream.schema, fmt
-            if isinstance(to_events, ocsf.Converter) and fmt == "ocsf-parquet":
+            if fmt == "ocsf-parquet":
+                from .. import ocsf  # imported only for the OCSF formats
+
                 # Split by class and day and shaped on the workers; the lake only writes.
+                assert isinstance(to_events, ocsf.Converter)
                 parts = to_events.lake(batches, args.threads)
                 rows = ocsf.write_lake(
                     parts, args.output, compression=args.compression, threads=args.threads
@@ -292,8 +300,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         where_to = "standard output" if args.output == "-" else args.output
         print(f"{PROG}: {rows} rows to {where_to} ({fmt})", file=sys.stderr)
-        if isinstance(to_events, ocsf.Converter):
-            print(f"{PROG}: events by class: {to_events.summary()}", file=sys.stderr)
+        said = to_events.summary() if to_events is not None else None
+        if said:
+            print(f"{PROG}: {said}", file=sys.stderr)
     if args.view == "errors":
         # The output is the damage list itself.
         if rows:
