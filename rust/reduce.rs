@@ -94,12 +94,18 @@ fn judge(sel: &AllOf, rec: &[u8], s: &Span, state: &mut AllOfState) -> Verdict {
 /// workers (0: every core) and taken back in order, so the output is the same bytes
 /// whatever the thread count. A selection whose verdicts depend on earlier records
 /// ([`AllOf::sequential`]) is judged here, in order.
+/// What a sequential selection carries from one record to the next, shared by the calls
+/// that judge consecutive pieces of one stream (`reduce`'s `carry`).
+pub type Carry = Arc<Mutex<AllOfState>>;
+
+#[allow(clippy::too_many_arguments)] // each is one of the reduction's inputs
 pub fn reduce(
     src: &Source,
     sel: &Arc<AllOf>,
     mode: Mode,
     keep: usize,
     threads: usize,
+    carry: Option<&Carry>,
     out: &mut dyn Write,
     watch: &dyn Fn(usize),
 ) -> io::Result<Reduced> {
@@ -114,11 +120,14 @@ pub fn reduce(
         out,
         run: None,
     };
-    // A sequential selection is judged in order on this thread, its state carried from
-    // job to job; any other gets a fresh state per job on the workers.
-    let sequential = sel
-        .sequential()
-        .then(|| Arc::new(Mutex::new(AllOfState::default())));
+    // A sequential selection is judged in order on one worker, its state carried from
+    // job to job (and from the call before, with `carry`: the pieces of a merged
+    // timeline are one stream); any other gets a fresh state per job on the workers.
+    let sequential = sel.sequential().then(|| {
+        carry
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Mutex::new(AllOfState::default())))
+    });
     let threads = if sequential.is_some() { 1 } else { threads };
     let mut judging: Ordered<Vec<Verdict>> = Ordered::new(threads, "reduce")?;
     // Watched: a resynchronising scan through a hole (a sparse file claiming a huge record)
@@ -229,6 +238,7 @@ mod tests {
             mode,
             10,
             threads,
+            None,
             out,
             &|_| {},
         )

@@ -410,3 +410,44 @@ def test_a_missing_input_is_said_as_every_command_says_it(tmp_path: Path, comman
     assert res.stderr.decode().endswith(
         f"bsmtrail {command}: nope.bsm: No such file or directory\n"
     )
+
+
+def _reduce_cli(args: list[str], out: Path) -> bytes:
+    res = subprocess.run(
+        [*BSM, "reduce", "--variants", "auditreduce", "-c", "lo", "-w", str(out), *args],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode in (0, 1), res.stderr
+    return out.read_bytes()
+
+
+def _login32(t: int) -> bytes:
+    return RecordBuilder(6152, time=(t, 0)).subject(501).return_().build()
+
+
+def _exec64(t: int) -> bytes:
+    """A header64 execve with a return token: auditreduce's -c judges it by the event of
+    the last header32 record it read, whatever record that was."""
+    b = RecordBuilder(23, time=(t, 0), header="header64").path("/bin/sh").exec_args(["sh"])
+    return b.subject(501).return_().build()
+
+
+def test_reduce_merge_judges_auditreduces_class_in_the_merged_order(tmp_path: Path) -> None:
+    """``reduce --merge --variants auditreduce -c``, whose verdicts depend on the records
+    before them, keeps what a reduce of the merged trail itself keeps: across the merge's
+    chunks (about 8 MiB; its state once started afresh at each) and through a header32
+    record the class rejects (the merge's header check once dropped it before the class
+    saw its event)."""
+    exit32 = RecordBuilder(1, time=(T0, 0)).subject(501).return_().build()
+    group = _login32(T0) + _exec64(T0) * 20 + exit32 + _exec64(T0) * 3
+    a, b = tmp_path / "a.bsm", tmp_path / "b.bsm"
+    a.write_bytes(group * (9_000_000 // len(group)))  # past one chunk
+    b.write_bytes(group * 3)
+    merged = tmp_path / "merged.bsm"
+    merged.write_bytes(a.read_bytes() + b.read_bytes())  # equal times: input order
+    want = _reduce_cli([str(merged)], tmp_path / "want.bsm")
+    # The class keeps the login and the execs after it, not those after the exit.
+    assert want.count(_exec64(T0)) == 20 * (len(a.read_bytes()) // len(group) + 3)
+    got = _reduce_cli(["--merge", str(a), str(b)], tmp_path / "got.bsm")
+    assert got == want

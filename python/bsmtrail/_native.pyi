@@ -437,7 +437,14 @@ def reduce(
     damage: DamageLog | None = None,
     keep: int = 1000,
     threads: int = 0,
+    state: SelectionState | None = None,
 ) -> tuple[int, int, Any, list[int], int]: ...
+
+@final
+class SelectionState:
+    """What a sequential selection carries from one ``reduce`` call to the next."""
+
+    def __new__(cls) -> Self: ...
 
 # -- byte-range chunks (rust/python/chunks.rs) ------------------------------------------
 

@@ -191,9 +191,14 @@ def reduce(
 
         def run(f: BinaryIO) -> Reduced:
             kept = 0
+            # The chunks are one stream: a selection whose verdicts depend on the records
+            # before them (auditreduce's -c) carries its state from chunk to chunk.
+            state = _native.SelectionState()
             for chunk in tl.chunks():
                 # Gathered chunks hold whole records only: a strict read never stops.
-                n, _, _, _, _ = _native.reduce(chunk.slice, sel, f, mode="strict", threads=workers)
+                n, _, _, _, _ = _native.reduce(
+                    chunk.slice, sel, f, mode="strict", threads=workers, state=state
+                )
                 kept += n
             f.flush()
             reports = tl.report()

@@ -150,7 +150,9 @@ impl Merge {
             ..merge::Options::default()
         };
         let mut merger = Merger::new(lanes, opts);
-        if let Some(sel) = selection {
+        // A sequential selection's verdicts depend on the records before them, those
+        // its header check rejects included: it must see them all.
+        if let Some(sel) = selection.filter(|s| !s.core.sequential()) {
             let sel = Arc::clone(&sel.core);
             merger = merger.with_filter(move |rec| sel.prefilter(rec));
         }

@@ -6,7 +6,7 @@ use super::errors::to_pyexc;
 use super::mode::PyMode;
 use super::source::source_from;
 use super::tally::DamageLog;
-use crate::reduce::{reduce as reduce_core, Reduced};
+use crate::reduce::{reduce as reduce_core, Carry, Reduced};
 use crate::select::{file_patterns, AllOf, AllOfState, Rows, Selection as Core, Variants, Verdict};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -14,7 +14,26 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// What a sequential selection (auditreduce's variants with a class, `-c`) carries from
+/// one record to the next: give the same one to each `reduce` of consecutive pieces of
+/// one stream (a merged timeline's chunks), and each piece is judged as the whole stream
+/// would be.
+#[pyclass(module = "bsmtrail._native", frozen)]
+pub struct SelectionState {
+    carry: Carry,
+}
+
+#[pymethods]
+impl SelectionState {
+    #[new]
+    fn new() -> Self {
+        SelectionState {
+            carry: Arc::new(Mutex::new(AllOfState::default())),
+        }
+    }
+}
 
 /// Compiled selection criteria (see `bsmtrail.select`). `a & b` keeps what both keep.
 #[pyclass(module = "bsmtrail._native", frozen)]
@@ -269,8 +288,12 @@ type Reduction = (u64, u64, Py<PyAny>, Vec<u64>, u64);
 /// `undecided` the offsets of the first `keep` records the selection could not decide (a
 /// token bsmtrail cannot decode hides what a criterion depends on; they are not written).
 /// Verdicts are given on `threads` workers (0: every core); the output is the same.
+/// `state` carries a sequential selection's state from the previous call (see
+/// `SelectionState`); without it each call starts afresh.
 #[pyfunction]
-#[pyo3(signature = (source, selection, out, *, mode, damage = None, keep = 1000, threads = 0))]
+#[pyo3(signature = (
+    source, selection, out, *, mode, damage = None, keep = 1000, threads = 0, state = None
+))]
 // The arguments are the Python function's keyword arguments, one each.
 #[allow(clippy::too_many_arguments)]
 pub fn reduce<'py>(
@@ -282,12 +305,14 @@ pub fn reduce<'py>(
     damage: Option<&Bound<'py, DamageLog>>,
     keep: usize,
     threads: usize,
+    state: Option<&SelectionState>,
 ) -> PyResult<Reduction> {
     let src = source_from(source)?;
     let sel = Arc::clone(&selection.core);
     let run = |w: &mut dyn Write| {
         let watch = |p: usize| src.release(p);
-        let r = reduce_core(&src, &sel, mode.0, keep, threads, w, &watch)?;
+        let carry = state.map(|s| &s.carry);
+        let r = reduce_core(&src, &sel, mode.0, keep, threads, carry, w, &watch)?;
         w.flush()?;
         Ok::<Reduced, io::Error>(r)
     };
@@ -333,6 +358,7 @@ pub fn reduce<'py>(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Selection>()?;
+    m.add_class::<SelectionState>()?;
     m.add_function(wrap_pyfunction!(reduce, m)?)?;
     m.add_function(wrap_pyfunction!(_selection_of, m)?)?;
     Ok(())
