@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .arrays import nth, text
+from .arrays import iso_times, nth, text
 from .derive import RECORD_COLUMNS, Batch
 from .derive import Converter as _Shapes
 
@@ -143,10 +143,9 @@ def from_records(
         tables = (mapping or load_mapping()).tables(db)
     b = Batch(batch, tables, db)
     pa, pc = b.pa, b.pc
-    stamp = pc.cast(pc.fill_null(b.millis, 0), pa.timestamp("ms", tz="UTC"))
     cols: dict[str, Any] = {
         # Required: the epoch for a record whose time is not one (bsm.time_invalid).
-        "@timestamp": pc.strftime(stamp, format="%Y-%m-%dT%H:%M:%SZ"),
+        "@timestamp": iso_times(pc.fill_null(b.millis, 0), "Z"),
         "ecs": b.struct({"version": b.const(ECS_VERSION, pa.string())}, valid=b.always()),
         "event": _event(b),
         "process": _process(b),

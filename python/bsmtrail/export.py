@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _native
+from .arrays import day_names
 from .lazy import module as _mod
 from .outputs import atomic_directory, atomic_file, check_output
 from .types import worker_threads
@@ -212,7 +213,7 @@ class DaySinks:
     def write(self, batch: Any, time: Any) -> None:
         pc = _mod("pyarrow.compute")
 
-        days = pc.fill_null(pc.strftime(time, format=self.day_format), "unknown")
+        days = pc.fill_null(day_names(time, self.day_format), "unknown")
         order = pc.sort_indices(days)  # a stable sort
         runs = pc.run_end_encode(days.take(order))
         start = 0

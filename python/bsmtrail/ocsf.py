@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import _native
-from .arrays import nth, text
+from .arrays import day_names, nth, text
 from .arrow import InputsArg, Order
 from .derive import RECORD_COLUMNS, Batch
 from .derive import Converter as _Shapes
@@ -470,7 +470,7 @@ class Converter(_Shapes):
         pa, pc = module("pyarrow"), module("pyarrow.compute")
         b = Batch(batch, self.tables, self.db)
         stamp = pc.cast(b.millis, pa.timestamp("ms", tz="UTC"))
-        days = pc.fill_null(pc.strftime(stamp, format="%Y%m%d"), "unknown")
+        days = pc.fill_null(day_names(stamp, "%Y%m%d"), "unknown")
         keys = pa.table({"class_uid": b.class_uid, "day": days})
         groups = keys.group_by(["class_uid", "day"], use_threads=False).aggregate([]).to_pylist()
         parts = []

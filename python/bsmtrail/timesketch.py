@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .arrays import nth, text
+from .arrays import iso_times, nth, text
 from .derive import Converter as _Shapes
 from .lazy import module
 
@@ -69,7 +69,6 @@ def from_records(batch: Any, db: EventDatabase) -> Any:
 
     time = col("time")
     millis = pc.cast(pc.cast(time, pa.timestamp("ms")), pa.int64())
-    stamp = pc.cast(pc.fill_null(millis, 0), pa.timestamp("ms", tz="UTC"))
     event_name = text(db.arrow_columns(col("event"), ("name",))["name"])
     event = pc.coalesce(event_name, text(col("event")))
     user = name_or_id("auid_name", "auid")
@@ -95,7 +94,7 @@ def from_records(batch: Any, db: EventDatabase) -> Any:
     )
     out = {
         "message": message,
-        "datetime": pc.strftime(stamp, format="%Y-%m-%dT%H:%M:%S+00:00"),
+        "datetime": iso_times(pc.fill_null(millis, 0), "+00:00"),
         "timestamp": pc.multiply(pc.fill_null(millis, 0), 1000),
         "timestamp_desc": pa.DictionaryArray.from_arrays(
             pa.array(module("numpy").zeros(batch.num_rows, dtype="int32")),
