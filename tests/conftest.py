@@ -13,7 +13,10 @@ clone sees).
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -164,10 +167,6 @@ def convert_lines(
 ) -> list[dict[str, Any]]:
     """``bsmtrail convert --format FMT``'s JSON lines, parsed (exit 0, or 1 for a
     damaged input); with ``label``, the trail is given as ``--label LABEL=TRAIL``."""
-    import json
-    import subprocess
-    import sys
-
     out = tmp / f"{trail.name}.{fmt}.jsonl"
     given = [f"--label={label}={trail}"] if label else [str(trail)]
     args = ["convert", *given, "--format", fmt, "-o", str(out), "-q", *extra]

@@ -8,11 +8,12 @@ formatting once per distinct day."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .lazy import module
 
-__all__ = ["day_names", "iso_times", "nth", "text"]
+__all__ = ["day_names", "format_distinct", "iso_times", "nth", "text"]
 
 
 def text(array: Any) -> Any:
@@ -46,18 +47,26 @@ def iso_times(millis: Any, suffix: str) -> Any:
     )
 
 
+def format_distinct(values: Any, fmt: Callable[[Any], str]) -> Any:
+    """``fmt`` of each value as a text dictionary, each distinct value formatted once
+    (null stays null): for columns with few distinct values, such as modes and days."""
+    pa, pc = module("pyarrow"), module("pyarrow.compute")
+    enc = pc.dictionary_encode(values)
+    words = [None if v is None else fmt(v) for v in enc.dictionary.to_pylist()]
+    return pa.DictionaryArray.from_arrays(enc.indices, pa.array(words, pa.string()))
+
+
 def day_names(times: Any, day_format: str) -> Any:
     """Each time's UTC day (``times`` a UTC timestamp array) as ``day_format`` with
     ``%Y``, ``%m`` and ``%d`` (four, two and two digits); null for a null time. Each
     distinct day is formatted once."""
     pa, pc = module("pyarrow"), module("pyarrow.compute")
-    days = pc.dictionary_encode(pc.cast(times, pa.date32()))
-    names = [
-        None
-        if d is None
-        else day_format.replace("%Y", f"{d.year:04d}")
-        .replace("%m", f"{d.month:02d}")
-        .replace("%d", f"{d.day:02d}")
-        for d in days.dictionary.to_pylist()
-    ]
-    return pa.array(names, pa.string()).take(days.indices)
+
+    def name(d: Any) -> str:
+        return (
+            day_format.replace("%Y", f"{d.year:04d}")
+            .replace("%m", f"{d.month:02d}")
+            .replace("%d", f"{d.day:02d}")
+        )
+
+    return format_distinct(pc.cast(times, pa.date32()), name).dictionary_decode()

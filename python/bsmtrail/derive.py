@@ -18,6 +18,7 @@ from . import _native
 from .arrays import nth, text
 from .arrow import InputsArg, Order, iter_trails, label_inputs
 from .lazy import module
+from .ocsf_map import load_mapping
 from .pool import ordered_map
 from .types import EventsOption, Mode
 from .userdb import NamesArg
@@ -79,20 +80,36 @@ _LOCAL = ["0.0.0.0", "::", "127.0.0.1", "::1"]
 class Batch:
     """One records-view batch and the columns derived from it. ``tables`` are the
     mapping table's per-event-number class and activity arrays
-    (:meth:`bsmtrail.ocsf.Mapping.tables`)."""
+    (:meth:`bsmtrail.ocsf_map.Mapping.tables`): needed only for :attr:`class_uid` and
+    :attr:`activity`."""
 
-    def __init__(self, batch: Any, tables: tuple[Any, Any], db: EventDatabase) -> None:
+    def __init__(self, batch: Any, tables: tuple[Any, Any] | None, db: EventDatabase) -> None:
         self.pa = module("pyarrow")
         self.pc = module("pyarrow.compute")
         self.np = module("numpy")
         self.b = batch
         self.n = batch.num_rows
         self.db = db
-        event = batch.column("event")
-        numbers = self.pc.fill_null(event, 0).to_numpy(zero_copy_only=False).astype("int64")
-        #: Each record's OCSF class_uid and activity_id (int32).
-        self.class_uid = self.pa.array(tables[0][numbers], self.pa.int32())
-        self.activity = self.pa.array(tables[1][numbers], self.pa.int32())
+        self.tables = tables
+
+    @cached_property
+    def _numbers(self) -> Any:
+        event = self.pc.fill_null(self.col("event"), 0)
+        return event.to_numpy(zero_copy_only=False).astype("int64")
+
+    @cached_property
+    def class_uid(self) -> Any:
+        """Each record's OCSF class_uid (int32), by the mapping table."""
+        if self.tables is None:
+            raise ValueError("a Batch without the mapping's tables has no classes")
+        return self.pa.array(self.tables[0][self._numbers], self.pa.int32())
+
+    @cached_property
+    def activity(self) -> Any:
+        """Each record's OCSF activity_id (int32), by the mapping table."""
+        if self.tables is None:
+            raise ValueError("a Batch without the mapping's tables has no activities")
+        return self.pa.array(self.tables[1][self._numbers], self.pa.int32())
 
     # -- generic helpers --------------------------------------------------------------------
 
@@ -159,6 +176,10 @@ class Batch:
     def basename(self, paths: Any) -> Any:
         return self.pc.replace_substring_regex(paths, pattern=r"^.*/", replacement="")
 
+    def non_empty(self, lists: Any) -> Any:
+        """``lists``, null where a list is empty."""
+        return self.where(self.pc.greater(self.pc.list_value_length(lists), 0), lists)
+
     def event_is(self, names: tuple[str, ...]) -> Any:
         """Rows whose event has one of ``names``."""
         numbers = [n for n, e in self.db.events.by_number.items() if e.name in names]
@@ -167,10 +188,32 @@ class Batch:
     # -- derived facts ----------------------------------------------------------------------
 
     @cached_property
+    def event_names(self) -> Any:
+        """The event's name in the event database, as text (null for an unknown event)."""
+        return text(self.db.arrow_columns(self.col("event"), ("name",))["name"])
+
+    @cached_property
     def event_name(self) -> Any:
-        """The event's name (the event database's), else its number, as text."""
-        names = text(self.db.arrow_columns(self.col("event"), ("name",))["name"])
-        return self.pc.coalesce(names, text(self.col("event")))
+        """The event's name, else its number, as text."""
+        return self.pc.coalesce(self.event_names, text(self.col("event")))
+
+    @cached_property
+    def outcome(self) -> Any:
+        """0 without a return token, 1 success, 2 failure (int32: OCSF's status_id)."""
+        pa, pc = self.pa, self.pc
+        success = self.col("success")
+        none, one, two = (pa.scalar(k, pa.int32()) for k in (0, 1, 2))
+        return pc.if_else(pc.is_null(success), none, pc.if_else(success, one, two))
+
+    @cached_property
+    def failed(self) -> Any:
+        """Whether the call failed (false without a return token)."""
+        return self.pc.fill_null(self.pc.equal(self.col("success"), False), False)
+
+    @cached_property
+    def errno(self) -> Any:
+        """The failure's BSM errno name (null unless it failed)."""
+        return self.where(self.failed, text(self.col("return_errno")))
 
     @cached_property
     def millis(self) -> Any:
@@ -263,7 +306,6 @@ class Converter:
 
     def __init__(self, *, mapping: Mapping | None = None, events: EventsOption = None) -> None:
         from .events import load_events  # the event tables: only when shapes are built
-        from .ocsf_map import load_mapping
 
         self.db = load_events(None if events is False else events)
         self.tables = (mapping or load_mapping()).tables(self.db)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .arrays import iso_times, nth, text
+from .arrays import format_distinct, iso_times, nth, text
 from .derive import RECORD_COLUMNS, Batch
 from .derive import Converter as _Shapes
 
@@ -154,8 +154,7 @@ def from_records(
         "file": _file(b),
     }
     cols |= _endpoints(b)
-    failed = pc.fill_null(pc.equal(b.col("success"), False), False)
-    cols["error"] = b.struct({"code": b.where(failed, text(b.col("return_errno")))})
+    cols["error"] = b.struct({"code": b.errno})
     cols["log"] = b.struct(
         {"file": b.struct({"path": b.col("source")}, valid=b.always())}, valid=b.always()
     )
@@ -176,12 +175,6 @@ def _event(b: Batch) -> Any:
     keys = pc.add(pc.multiply(pc.cast(b.class_uid, pa.int64()), 1000), b.activity)
     category = _lists(b, keys, {c * 1000 + a: v[0] for (c, a), v in CATEGORIZATION.items()})
     kind = _lists(b, keys, {c * 1000 + a: v[1] for (c, a), v in CATEGORIZATION.items()})
-    success = b.col("success")
-    outcome = pc.if_else(
-        pc.is_null(success),
-        pa.scalar(0, pa.int32()),
-        pc.if_else(success, pa.scalar(1, pa.int32()), pa.scalar(2, pa.int32())),
-    )
     return b.struct(
         {
             "kind": b.const("event", pa.string()),
@@ -189,7 +182,7 @@ def _event(b: Batch) -> Any:
             "type": kind,
             "action": b.event_name,
             "code": b.uid_text(b.col("event")),
-            "outcome": b.lookup(outcome, {0: "unknown", 1: "success", 2: "failure"}),
+            "outcome": b.lookup(b.outcome, {0: "unknown", 1: "success", 2: "failure"}),
             "sequence": pc.cast(b.col("seq"), pa.int64()),
         },
         valid=b.always(),
@@ -277,7 +270,10 @@ def _file(b: Batch) -> Any:
             "directory": b.where(pc.match_substring(path, "/"), directory),
             "target_path": b.where(b.event_is(_LINKS), nth(paths, 1)),
             "type": b.lookup(fmt, _FILE_TYPES),
-            "mode": _octal(b, pc.bit_wise_and(mode, pa.scalar(0o7777, mode.type))),
+            # Permission bits as ECS's octal text (``0644``).
+            "mode": format_distinct(
+                pc.bit_wise_and(mode, pa.scalar(0o7777, mode.type)), lambda m: f"{m:04o}"
+            ),
             "uid": b.uid_text(pc.struct_field(attr, "uid")),
             "gid": b.uid_text(pc.struct_field(attr, "gid")),
             "inode": b.uid_text(pc.struct_field(attr, "nodeid")),
@@ -285,14 +281,6 @@ def _file(b: Batch) -> Any:
         },
         valid=pc.is_valid(path),
     )
-
-
-def _octal(b: Batch, modes: Any) -> Any:
-    """Permission bits as ECS's octal text (``0644``): each distinct mode formatted once."""
-    pa, pc = b.pa, b.pc
-    enc = pc.dictionary_encode(modes)
-    words = [None if m is None else f"{m:04o}" for m in enc.dictionary.to_pylist()]
-    return pa.DictionaryArray.from_arrays(enc.indices, pa.array(words, pa.string()))
 
 
 def _endpoints(b: Batch) -> dict[str, Any]:
@@ -317,12 +305,10 @@ def _bsm(b: Batch) -> Any:
     """What ECS has no field for: the record's place and header, the subject's session
     and terminal, the return token as BSM wrote it, every path and text, a kill's
     target."""
-    pa, pc = b.pa, b.pc
+    pc = b.pc
     auid = b.col("auid")
     identity = b.col("identity")
     cdhash = pc.struct_field(identity, "cdhash")
-    enc = pc.dictionary_encode(cdhash)
-    hexes = [None if h is None else h.hex() for h in enc.dictionary.to_pylist()]
     addr = b.col("tid_addr")
     return b.struct(
         {
@@ -342,15 +328,13 @@ def _bsm(b: Batch) -> Any:
             ),
             "return": b.struct({"status": b.col("return_status"), "value": b.col("return_value")}),
             "target": b.struct({"pid": b.target_pid}),
-            "paths": b.where(pc.greater(pc.list_value_length(b.col("paths")), 0), b.col("paths")),
-            "texts": b.where(pc.greater(pc.list_value_length(b.col("texts")), 0), b.col("texts")),
+            "paths": b.non_empty(b.col("paths")),
+            "texts": b.non_empty(b.col("texts")),
             "zone": b.col("zone"),
             "identity": b.struct(
                 {
                     "signer_type": pc.struct_field(identity, "signer_type"),
-                    "cdhash": pa.DictionaryArray.from_arrays(
-                        enc.indices, pa.array(hexes, pa.string())
-                    ),
+                    "cdhash": format_distinct(cdhash, bytes.hex),
                 },
                 valid=pc.is_valid(identity),
             ),

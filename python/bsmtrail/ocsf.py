@@ -113,16 +113,9 @@ def from_records(
     cols["severity_id"] = b.const(1, pa.int32())
     cols["severity"] = b.const("Informational", pa.string())
     cols["time"] = pc.fill_null(b.millis, 0)  # required: 0 (and unmapped.bsm.time_invalid)
-    success = b.col("success")
-    status_id = pc.if_else(
-        pc.is_null(success),
-        pa.scalar(0, pa.int32()),
-        pc.if_else(success, pa.scalar(1, pa.int32()), pa.scalar(2, pa.int32())),
-    )
-    cols["status_id"] = status_id
-    cols["status"] = b.lookup(status_id, {0: "Unknown", 1: "Success", 2: "Failure"})
-    errno = text(b.col("return_errno"))
-    cols["status_code"] = b.where(pc.equal(success, False), errno)
+    cols["status_id"] = b.outcome
+    cols["status"] = b.lookup(b.outcome, {0: "Unknown", 1: "Success", 2: "Failure"})
+    cols["status_code"] = b.errno
     cols["message"] = b.event_name
     cols["metadata"] = b.struct(
         {
@@ -362,8 +355,8 @@ def _unmapped(b: Batch) -> Any:
             "egid": b.col("egid"),
             "return_status": b.col("return_status"),
             "return_value": b.col("return_value"),
-            "paths": _non_empty(b, b.col("paths")),
-            "texts": _non_empty(b, b.col("texts")),
+            "paths": b.non_empty(b.col("paths")),
+            "texts": b.non_empty(b.col("texts")),
             "exec_args": b.col("exec_args"),
             "seq": b.col("seq"),
             "zone": b.col("zone"),
@@ -373,10 +366,6 @@ def _unmapped(b: Batch) -> Any:
         valid=b.always(),
     )
     return b.struct({"bsm": bsm}, valid=b.always())
-
-
-def _non_empty(b: Batch, lists: Any) -> Any:
-    return b.where(b.pc.greater(b.pc.list_value_length(lists), 0), lists)
 
 
 #: OCSF's own names of the classes: the Parquet layout's directories.

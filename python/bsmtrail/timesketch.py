@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .arrays import iso_times, nth, text
+from .derive import Batch
 from .derive import Converter as _Shapes
 from .lazy import module
 
@@ -67,15 +68,11 @@ def from_records(batch: Any, db: EventDatabase) -> Any:
         number = text(col(ids))
         return pc.coalesce(text(col(name)), number) if name in names else number
 
-    time = col("time")
-    millis = pc.cast(pc.cast(time, pa.timestamp("ms")), pa.int64())
-    event_name = text(db.arrow_columns(col("event"), ("name",))["name"])
-    event = pc.coalesce(event_name, text(col("event")))
+    b = Batch(batch, None, db)
+    millis = b.millis
     user = name_or_id("auid_name", "auid")
-    args = pc.binary_join(pc.cast(col("exec_args"), pa.list_(pa.string())), " ")
+    args = b.command_line
     path = nth(col("paths"))
-    failed = pc.fill_null(pc.equal(col("success"), False), False)
-    errno = text(col("return_errno"))
 
     def part(prefix: str, value: Any, suffix: str = "") -> Any:
         """``prefix value suffix``, or empty text where ``value`` is null."""
@@ -84,12 +81,12 @@ def from_records(batch: Any, db: EventDatabase) -> Any:
 
     null_text = pa.nulls(batch.num_rows, pa.string())
     message = pc.binary_join_element_wise(
-        event,
+        b.event_name,
         part(" by ", user),
         part(" pid ", text(col("pid"))),
         part(": ", path),
         part(" [", args, "]"),
-        part(" failed: ", pc.if_else(failed, errno, null_text)),
+        part(" failed: ", b.errno),
         "",
     )
     out = {
@@ -102,7 +99,7 @@ def from_records(batch: Any, db: EventDatabase) -> Any:
         ),
         "time_invalid": pc.is_null(millis),
         "event": col("event"),
-        "event_name": event_name,
+        "event_name": b.event_names,
         "auid": col("auid"),
         "euid": col("euid"),
         "ruid": col("ruid"),
@@ -112,7 +109,7 @@ def from_records(batch: Any, db: EventDatabase) -> Any:
         "terminal": col("tid_addr"),
         "path": path,
         "args": args,
-        "errno": pc.if_else(failed, errno, null_text),
+        "errno": b.errno,
         "return_value": col("return_value"),
         "success": col("success"),
         "text": pc.if_else(
