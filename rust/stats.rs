@@ -1,23 +1,30 @@
 //! What `bsmtrail stats` counts, read from records-view batches: totals, the time span,
 //! outcomes, and counts by event, user, path, process and minute.
 //!
-//! Each batch's columns are read as arrays (no value is copied but a text key seen for the
-//! first time), so the cost is a pass over the columns, and memory is bounded by the
-//! number of distinct keys: every table keeps at most about `cap` of them ([`Capped`]).
-//! Event names and classes are not counted here: a count by event number is mapped to
-//! them once, from the event database, by whoever reports.
+//! A batch is counted in two steps so that the per-record work runs on the workers and
+//! the result is the same whatever the thread count: [`StatsTally::count`] (any thread)
+//! reduces one batch to its distinct keys with their counts and hashes, reading the
+//! columns in place (a path is an index into the batch's own text, never copied); and
+//! [`StatsTally::merge`], in batch order, adds those to the tally, copying only a text
+//! key the tally has not held. Memory is bounded by the number of distinct keys: every
+//! table keeps at most about `cap` of them ([`Capped`]). Event names and classes are not
+//! counted here: a count by event number is mapped to them once, from the event
+//! database, by whoever reports.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMillisecondType, UInt16Type, UInt32Type, UInt8Type};
 use arrow_array::{Array, ArrayRef, GenericListArray, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, TimeUnit};
-use std::collections::HashMap;
+use hashbrown::hash_table::{Entry, HashTable};
 use std::hash::Hash;
+use std::sync::Arc;
 
-/// The tables' maps. Their keys come from the evidence, so the hasher is keyed at random
-/// per process (aHash with `runtime-rng`: crafted paths cannot be made to collide), and
+/// The tables' hasher. Their keys come from the evidence, so it is keyed at random per
+/// process (aHash with `runtime-rng`: crafted paths cannot be made to collide), and
 /// several times faster than the standard SipHash for the few keys hashed per record.
-type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+/// One hasher (cloned, same keys) serves the workers' counts and the tally, so a key is
+/// hashed once, on a worker.
+type Hasher = ahash::RandomState;
 
 /// The records-view columns a tally reads.
 pub const COLUMNS: [&str; 9] = [
@@ -35,23 +42,36 @@ pub const COLUMNS: [&str; 9] = [
 /// How many distinct keys a table keeps by default.
 pub const DEFAULT_CAP: usize = 100_000;
 
+/// A user id as the user tables key it: ids in order, then "no subject" (`NO_ID`), the
+/// order the report lists them in (most records first, ties by id, no subject last).
+type Uid = u64;
+const NO_ID: Uid = u64::MAX;
+
+/// A key with its hash and count.
+#[derive(Clone, Debug)]
+struct Slot<K> {
+    hash: u64,
+    key: K,
+    n: u64,
+}
+
 /// Counts by key, keeping about `cap` distinct keys: once twice that many are held, only
 /// the `cap` most frequent stay (ties: smallest key) and what was dropped is counted. The
 /// counts are then approximate (a key dropped and seen again starts from zero, so a count
 /// may be low by up to `dropped_records`), and [`Capped::approximate`] says so.
 #[derive(Clone, Debug)]
 pub struct Capped<K> {
-    counts: Map<K, u64>,
+    table: HashTable<Slot<K>>,
     cap: usize,
     /// Distinct keys dropped (a key dropped twice counts twice) and their records.
     pub dropped_keys: u64,
     pub dropped_records: u64,
 }
 
-impl<K: Hash + Eq + Ord + Clone> Capped<K> {
+impl<K> Capped<K> {
     pub fn new(cap: usize) -> Self {
         Capped {
-            counts: Map::default(),
+            table: HashTable::new(),
             cap: cap.max(1),
             dropped_keys: 0,
             dropped_records: 0,
@@ -62,52 +82,255 @@ impl<K: Hash + Eq + Ord + Clone> Capped<K> {
         self.dropped_keys > 0
     }
 
-    fn add(&mut self, key: K, n: u64) {
-        *self.counts.entry(key).or_default() += n;
-    }
-
-    /// Drop all but the `cap` most frequent keys once there are twice that many (checked
-    /// after each batch, so a batch of distinct keys is held whole for a moment).
-    fn bound(&mut self) {
-        if self.counts.len() > 2 * self.cap {
-            self.keep(self.cap);
+    /// Add `n` to the key equal to `is`, hashed `hash`, made by `own` when it is new.
+    fn add_hashed(&mut self, hash: u64, is: impl Fn(&K) -> bool, own: impl FnOnce() -> K, n: u64) {
+        match self.table.entry(hash, |s| is(&s.key), |s| s.hash) {
+            Entry::Occupied(mut e) => e.get_mut().n += n,
+            Entry::Vacant(e) => {
+                e.insert(Slot {
+                    hash,
+                    key: own(),
+                    n,
+                });
+            }
         }
     }
 
-    fn keep(&mut self, n: usize) {
-        if self.counts.len() <= n {
-            return;
+    /// Whether the table holds more than twice its cap: time to [`Capped::keep_by`].
+    fn over(&self) -> bool {
+        self.table.len() > 2 * self.cap
+    }
+
+    /// Keep the `cap` first keys by `order` (most frequent first), counting the others
+    /// as dropped; whether any was.
+    fn keep_by(&mut self, order: impl Fn(&Slot<K>, &Slot<K>) -> std::cmp::Ordering) -> bool {
+        let n = self.cap;
+        if self.table.len() <= n {
+            return false;
         }
-        let mut all: Vec<(K, u64)> = self.counts.drain().collect();
-        all.select_nth_unstable_by(n, most_first);
-        for (_, c) in all.drain(n..) {
+        let mut all: Vec<Slot<K>> = self.table.drain().collect();
+        all.select_nth_unstable_by(n, &order);
+        for s in all.drain(n..) {
             self.dropped_keys += 1;
-            self.dropped_records += c;
+            self.dropped_records += s.n;
         }
-        self.counts.extend(all);
+        for s in all {
+            self.table.insert_unique(s.hash, s, |s| s.hash);
+        }
+        true
     }
 
-    /// The keys and counts, most frequent first (ties: smallest key), at most `cap`.
-    pub fn sorted(&mut self) -> Vec<(K, u64)> {
-        self.keep(self.cap);
-        let mut all: Vec<(K, u64)> = self.counts.iter().map(|(k, n)| (k.clone(), *n)).collect();
-        all.sort_unstable_by(most_first);
+    /// The first `top` keys by `order` (every key when None), in that order.
+    fn first_by(
+        &self,
+        top: Option<usize>,
+        order: impl Fn(&Slot<K>, &Slot<K>) -> std::cmp::Ordering,
+    ) -> Vec<&Slot<K>> {
+        let mut all: Vec<&Slot<K>> = self.table.iter().collect();
+        let n = top.unwrap_or(usize::MAX).min(all.len());
+        if n < all.len() {
+            all.select_nth_unstable_by(n, |a, b| order(a, b));
+            all.truncate(n);
+        }
+        all.sort_unstable_by(|a, b| order(a, b));
         all
     }
 }
 
-fn most_first<K: Ord>(a: &(K, u64), b: &(K, u64)) -> std::cmp::Ordering {
-    b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0))
+impl<K: Ord + Clone> Capped<K> {
+    /// Drop all but the `cap` most frequent keys once there are twice that many (checked
+    /// after each batch, so a batch of distinct keys is held whole for a moment).
+    fn bound(&mut self) {
+        if self.over() {
+            self.keep_by(most_first);
+        }
+    }
+
+    /// Keep at most `cap` keys (the final cut; what it drops is counted).
+    pub fn settle(&mut self) {
+        self.keep_by(most_first);
+    }
+
+    /// The keys and counts, most frequent first (ties: smallest key), at most `cap`, or
+    /// at most `top` when that is fewer.
+    pub fn sorted(&mut self, top: Option<usize>) -> Vec<(K, u64)> {
+        self.settle();
+        let first = self.first_by(top, most_first);
+        first.into_iter().map(|s| (s.key.clone(), s.n)).collect()
+    }
 }
 
-impl Capped<String> {
-    /// Count `key` without allocating when it is already held.
-    fn add_str(&mut self, key: &str) {
-        match self.counts.get_mut(key) {
-            Some(n) => *n += 1,
-            None => {
-                self.counts.insert(key.to_owned(), 1);
+fn most_first<K: Ord>(a: &Slot<K>, b: &Slot<K>) -> std::cmp::Ordering {
+    b.n.cmp(&a.n).then_with(|| a.key.cmp(&b.key))
+}
+
+/// Where a text key is in a [`Texts`] table's arena.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: usize,
+    len: usize,
+}
+
+impl Span {
+    fn of(self, arena: &str) -> &str {
+        &arena[self.start..self.start + self.len]
+    }
+}
+
+/// A [`Capped`] table of texts, held in one arena instead of an allocation each: most
+/// keys of a large trail are seen once and dropped again (a path per temporary file),
+/// and an allocation and a free apiece was a tenth of the count's time. The arena is
+/// compacted whenever keys are dropped.
+#[derive(Clone, Debug)]
+pub struct Texts {
+    keys: Capped<Span>,
+    arena: String,
+}
+
+impl Texts {
+    pub fn new(cap: usize) -> Self {
+        Texts {
+            keys: Capped::new(cap),
+            arena: String::new(),
+        }
+    }
+
+    pub fn approximate(&self) -> bool {
+        self.keys.approximate()
+    }
+
+    /// (keys, records) dropped.
+    pub fn dropped(&self) -> (u64, u64) {
+        (self.keys.dropped_keys, self.keys.dropped_records)
+    }
+
+    /// Add `n` to `text`, whose hash (by the tally's hasher) is `hash`.
+    fn add(&mut self, hash: u64, text: &str, n: u64) {
+        let arena = &self.arena;
+        match self
+            .keys
+            .table
+            .entry(hash, |s| s.key.of(arena) == text, |s| s.hash)
+        {
+            Entry::Occupied(mut e) => e.get_mut().n += n,
+            Entry::Vacant(e) => {
+                let key = Span {
+                    start: self.arena.len(),
+                    len: text.len(),
+                };
+                self.arena.push_str(text);
+                e.insert(Slot { hash, key, n });
             }
+        }
+    }
+
+    fn keep(&mut self) {
+        let arena = &self.arena;
+        let order = |a: &Slot<Span>, b: &Slot<Span>| {
+            b.n.cmp(&a.n)
+                .then_with(|| a.key.of(arena).cmp(b.key.of(arena)))
+        };
+        if self.keys.keep_by(order) {
+            let mut kept = String::with_capacity(self.keys.table.iter().map(|s| s.key.len).sum());
+            for s in self.keys.table.iter_mut() {
+                let text = s.key.of(&self.arena);
+                s.key.start = kept.len();
+                kept.push_str(text);
+            }
+            self.arena = kept;
+        }
+    }
+
+    fn bound(&mut self) {
+        if self.keys.over() {
+            self.keep();
+        }
+    }
+
+    /// The texts and counts, most frequent first (ties: smallest text), at most `cap`,
+    /// or at most `top` when that is fewer.
+    pub fn sorted(&mut self, top: Option<usize>) -> Vec<(&str, u64)> {
+        self.keep();
+        let arena = &self.arena;
+        let order = |a: &Slot<Span>, b: &Slot<Span>| {
+            b.n.cmp(&a.n)
+                .then_with(|| a.key.of(arena).cmp(b.key.of(arena)))
+        };
+        let first = self.keys.first_by(top, order);
+        first.into_iter().map(|s| (s.key.of(arena), s.n)).collect()
+    }
+}
+
+/// A batch's counts by key: each distinct key once, with its hash and count (`K` as the
+/// tally keeps it, or an index into the batch's text).
+struct Local<K> {
+    table: HashTable<Slot<K>>,
+}
+
+impl<K> Local<K> {
+    fn new() -> Self {
+        Local {
+            table: HashTable::new(),
+        }
+    }
+
+    fn add(&mut self, hash: u64, is: impl Fn(&K) -> bool, key: impl FnOnce() -> K) {
+        match self.table.entry(hash, |s| is(&s.key), |s| s.hash) {
+            Entry::Occupied(mut e) => e.get_mut().n += 1,
+            Entry::Vacant(e) => {
+                e.insert(Slot {
+                    hash,
+                    key: key(),
+                    n: 1,
+                });
+            }
+        }
+    }
+}
+
+impl<K: Hash + Eq + Copy> Local<K> {
+    fn add_key(&mut self, hasher: &Hasher, key: K) {
+        self.add(hasher.hash_one(key), |k| *k == key, || key);
+    }
+}
+
+/// Where a process name is in a batch: the `i`th text of its exec arguments or paths.
+#[derive(Clone, Copy, Debug)]
+enum Text {
+    Arg(usize),
+    Path(usize),
+}
+
+/// One batch reduced to what the tally adds: totals, and each table's distinct keys.
+pub struct BatchCounts {
+    records: u64,
+    bytes: u64,
+    first: Option<i64>,
+    last: Option<i64>,
+    untimed: u64,
+    success: u64,
+    failure: u64,
+    no_return: u64,
+    record_errors: u64,
+    /// (event slot, counts), for the slots this batch has.
+    events: Vec<(usize, EventCount)>,
+    auid: Local<Uid>,
+    euid: Local<Uid>,
+    minutes: Local<(i64, Option<u16>, bool)>,
+    /// Each path of each record: its hash and its index in `path_values` (not gathered
+    /// by text here: most paths of a large trail are distinct, and the tally's probe
+    /// would repeat the work).
+    paths: Vec<(u64, usize)>,
+    processes: Vec<(u64, Text)>,
+    path_values: StringArray,
+    arg_values: StringArray,
+}
+
+impl BatchCounts {
+    fn text(&self, t: Text) -> &str {
+        match t {
+            Text::Arg(i) => self.arg_values.value(i),
+            Text::Path(i) => self.path_values.value(i),
         }
     }
 }
@@ -117,6 +340,15 @@ impl Capped<String> {
 pub struct EventCount {
     pub records: u64,
     pub failures: u64,
+}
+
+/// What a tally's workers share: the hasher and which events are exec events.
+#[derive(Clone, Debug)]
+pub struct Counter {
+    hasher: Hasher,
+    /// Event numbers whose records are exec events (their first path names the process
+    /// when they carry no arguments).
+    exec_events: Arc<[bool]>,
 }
 
 /// Everything `stats` reports, counted batch by batch.
@@ -136,20 +368,18 @@ pub struct StatsTally {
     pub no_return: u64,
     /// Records that failed validation (their `error` is set).
     pub record_errors: u64,
-    /// Records and failures by event number, read by index (a per-record hash lookup
-    /// was not needed for a 16-bit key); the last slot holds records without an event.
+    /// Records and failures by event number, read by index; the last slot holds records
+    /// without an event.
     events: Box<[EventCount]>,
-    pub auid: Capped<Option<u32>>,
-    pub euid: Capped<Option<u32>>,
+    auid: Capped<Uid>,
+    euid: Capped<Uid>,
     /// Every path of every record.
-    pub paths: Capped<String>,
+    pub paths: Texts,
     /// A process: an exec record's first argument, else the first path of an exec event.
-    pub processes: Capped<String>,
+    pub processes: Texts,
     /// Records by (minute, event, failed), for a chart by class over time.
     pub minutes: Capped<(i64, Option<u16>, bool)>,
-    /// Event numbers whose records are exec events (their first path names the process
-    /// when they carry no arguments).
-    exec_events: Box<[bool]>,
+    counter: Counter,
 }
 
 /// One batch's columns, checked and cast.
@@ -222,18 +452,14 @@ impl<'a> Cols<'a> {
     }
 }
 
-/// Element `i` of a list of strings, if the row is valid and the list long enough.
-fn first_text<'a>(
-    list: &'a GenericListArray<i32>,
-    values: &'a StringArray,
-    i: usize,
-) -> Option<&'a str> {
+/// Where row `i`'s first text is in `list`'s values, if the row is valid and not empty.
+fn first_text(list: &GenericListArray<i32>, i: usize) -> Option<usize> {
     if list.is_null(i) {
         return None;
     }
     let offsets = list.value_offsets();
     let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
-    (start < end).then(|| values.value(start))
+    (start < end).then_some(start)
 }
 
 fn opt<T: arrow_array::types::ArrowPrimitiveType>(
@@ -245,6 +471,134 @@ fn opt<T: arrow_array::types::ArrowPrimitiveType>(
 
 /// The events table's slot for records without an event.
 const NO_EVENT: usize = 1 << 16;
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// A user table's key as the report gives it (None: no subject).
+fn uid(k: Uid) -> Option<u32> {
+    (k != NO_ID).then_some(k as u32)
+}
+
+impl Counter {
+    /// Check that `batch` has the columns a tally reads, with their types.
+    pub fn check(batch: &RecordBatch) -> Result<(), ArrowError> {
+        Cols::of(batch).map(|_| ())
+    }
+
+    /// One batch reduced to its totals and each table's distinct keys (on any thread).
+    pub fn count(&self, batch: &RecordBatch) -> Result<BatchCounts, ArrowError> {
+        let c = Cols::of(batch)?;
+        let h = &self.hasher;
+        let n = batch.num_rows();
+        let path_values = c.paths.values().as_string::<i32>().clone();
+        let arg_values = c.exec_args.values().as_string::<i32>().clone();
+        let mut out = BatchCounts {
+            records: n as u64,
+            bytes: c.size.values().iter().map(|&s| u64::from(s)).sum::<u64>(),
+            first: None,
+            last: None,
+            untimed: 0,
+            success: 0,
+            failure: 0,
+            no_return: 0,
+            record_errors: (n - c.error.null_count()) as u64,
+            events: Vec::new(),
+            auid: Local::new(),
+            euid: Local::new(),
+            minutes: Local::new(),
+            paths: Vec::new(),
+            processes: Vec::new(),
+            path_values: StringArray::new_null(0),
+            arg_values: StringArray::new_null(0),
+        };
+        // Event slots seen in this batch: their place in `out.events`, by slot.
+        let mut events: HashTable<usize> = HashTable::new();
+        let path_offsets = c.paths.value_offsets();
+        for i in 0..n {
+            let event = opt(c.event, i);
+            let failed = match opt(c.status, i) {
+                None => {
+                    out.no_return += 1;
+                    false
+                }
+                Some(0) => {
+                    out.success += 1;
+                    false
+                }
+                Some(_) => {
+                    out.failure += 1;
+                    true
+                }
+            };
+            let slot = event.map_or(NO_EVENT, usize::from);
+            let at = match events.entry(
+                slot as u64,
+                |&k| out.events[k].0 == slot,
+                |&k| out.events[k].0 as u64,
+            ) {
+                Entry::Occupied(e) => *e.get(),
+                Entry::Vacant(e) => {
+                    out.events.push((slot, EventCount::default()));
+                    *e.insert(out.events.len() - 1).get()
+                }
+            };
+            let e = &mut out.events[at].1;
+            e.records += 1;
+            e.failures += u64::from(failed);
+            match opt(c.time, i) {
+                None => out.untimed += 1,
+                Some(t) => {
+                    out.first = min_opt(out.first, Some(t));
+                    out.last = max_opt(out.last, Some(t));
+                    let minute = t.div_euclid(60_000) * 60_000;
+                    out.minutes.add_key(h, (minute, event, failed));
+                }
+            }
+            // An unset auid is null in the column (schema 2) but a subject is there (its
+            // euid is not null): the table keeps it apart from records with no subject.
+            let auid = match opt(c.auid, i) {
+                Some(a) => Uid::from(a),
+                None if c.euid.is_valid(i) => Uid::from(u32::MAX),
+                None => NO_ID,
+            };
+            out.auid.add_key(h, auid);
+            out.euid.add_key(h, opt(c.euid, i).map_or(NO_ID, Uid::from));
+            if c.paths.is_valid(i) {
+                let (start, end) = (path_offsets[i] as usize, path_offsets[i + 1] as usize);
+                for p in start..end {
+                    out.paths.push((h.hash_one(path_values.value(p)), p));
+                }
+            }
+            let exec = event.is_some_and(|e| self.exec_events[usize::from(e)]);
+            let process = first_text(c.exec_args, i).map(Text::Arg).or_else(|| {
+                exec.then(|| first_text(c.paths, i).map(Text::Path))
+                    .flatten()
+            });
+            if let Some(t) = process {
+                let text = match t {
+                    Text::Arg(k) => arg_values.value(k),
+                    Text::Path(k) => path_values.value(k),
+                };
+                out.processes.push((h.hash_one(text), t));
+            }
+        }
+        out.path_values = path_values;
+        out.arg_values = arg_values;
+        Ok(out)
+    }
+}
 
 impl StatsTally {
     /// Records and failures by event number (None: no event), most records first (ties:
@@ -263,7 +617,7 @@ impl StatsTally {
 
     /// `exec_events`: the event numbers of exec events (named in the event database).
     pub fn new(exec_events: &[u16], cap: usize) -> Self {
-        let mut exec = vec![false; 1 << 16].into_boxed_slice();
+        let mut exec = vec![false; 1 << 16];
         for &e in exec_events {
             exec[usize::from(e)] = true;
         }
@@ -280,102 +634,359 @@ impl StatsTally {
             events: vec![EventCount::default(); NO_EVENT + 1].into_boxed_slice(),
             auid: Capped::new(cap),
             euid: Capped::new(cap),
-            paths: Capped::new(cap),
-            processes: Capped::new(cap),
+            paths: Texts::new(cap),
+            processes: Texts::new(cap),
             minutes: Capped::new(cap),
-            exec_events: exec,
+            counter: Counter {
+                hasher: Hasher::new(),
+                exec_events: exec.into(),
+            },
         }
+    }
+
+    /// What counts a batch for this tally, on any thread ([`Counter::count`]); its
+    /// results go to [`StatsTally::merge`] in batch order.
+    pub fn counter(&self) -> Counter {
+        self.counter.clone()
     }
 
     /// Count one batch of the records view (it must have the [`COLUMNS`]).
     pub fn add(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
-        let c = Cols::of(batch)?;
-        let n = batch.num_rows();
-        if n == 0 {
-            return Ok(());
+        let counts = self.counter.count(batch)?;
+        self.merge(counts);
+        Ok(())
+    }
+
+    /// Add one batch's counts (made by this tally's [`Counter`]); batches merged in the
+    /// same order give the same tally, whichever threads counted them.
+    pub fn merge(&mut self, b: BatchCounts) {
+        if b.records == 0 {
+            return;
         }
-        self.records += n as u64;
-        self.bytes += c.size.values().iter().map(|&s| u64::from(s)).sum::<u64>();
-        self.record_errors += (n - c.error.null_count()) as u64;
-        let path_values = c.paths.values().as_string::<i32>();
-        let arg_values = c.exec_args.values().as_string::<i32>();
-        let path_offsets = c.paths.value_offsets();
-        for i in 0..n {
-            let event = opt(c.event, i);
-            let failed = match opt(c.status, i) {
-                None => {
-                    self.no_return += 1;
-                    false
-                }
-                Some(0) => {
-                    self.success += 1;
-                    false
-                }
-                Some(_) => {
-                    self.failure += 1;
-                    true
-                }
-            };
-            let e = &mut self.events[event.map_or(NO_EVENT, usize::from)];
-            e.records += 1;
-            e.failures += u64::from(failed);
-            match opt(c.time, i) {
-                None => self.untimed += 1,
-                Some(t) => {
-                    self.first = Some(self.first.map_or(t, |f| f.min(t)));
-                    self.last = Some(self.last.map_or(t, |l| l.max(t)));
-                    let minute = t.div_euclid(60_000) * 60_000;
-                    self.minutes.add((minute, event, failed), 1);
-                }
-            }
-            // An unset auid is null in the column (schema 2) but a subject is there (its
-            // euid is not null): the table keeps it apart from records with no subject.
-            let auid = opt(c.auid, i).or_else(|| c.euid.is_valid(i).then_some(u32::MAX));
-            self.auid.add(auid, 1);
-            self.euid.add(opt(c.euid, i), 1);
-            if c.paths.is_valid(i) {
-                let (start, end) = (path_offsets[i] as usize, path_offsets[i + 1] as usize);
-                for p in start..end {
-                    self.paths.add_str(path_values.value(p));
-                }
-            }
-            let exec = event.is_some_and(|e| self.exec_events[usize::from(e)]);
-            let process = first_text(c.exec_args, arg_values, i)
-                .or_else(|| exec.then(|| first_text(c.paths, path_values, i)).flatten());
-            if let Some(p) = process {
-                self.processes.add_str(p);
-            }
+        self.records += b.records;
+        self.bytes += b.bytes;
+        self.first = min_opt(self.first, b.first);
+        self.last = max_opt(self.last, b.last);
+        self.untimed += b.untimed;
+        self.success += b.success;
+        self.failure += b.failure;
+        self.no_return += b.no_return;
+        self.record_errors += b.record_errors;
+        for &(slot, c) in &b.events {
+            let e = &mut self.events[slot];
+            e.records += c.records;
+            e.failures += c.failures;
+        }
+        for s in &b.auid.table {
+            self.auid.add_hashed(s.hash, |&k| k == s.key, || s.key, s.n);
+        }
+        for s in &b.euid.table {
+            self.euid.add_hashed(s.hash, |&k| k == s.key, || s.key, s.n);
+        }
+        for s in &b.minutes.table {
+            self.minutes
+                .add_hashed(s.hash, |&k| k == s.key, || s.key, s.n);
+        }
+        for &(hash, i) in &b.paths {
+            self.paths.add(hash, b.path_values.value(i), 1);
+        }
+        for &(hash, t) in &b.processes {
+            self.processes.add(hash, b.text(t), 1);
         }
         self.auid.bound();
         self.euid.bound();
         self.paths.bound();
         self.processes.bound();
         self.minutes.bound();
-        Ok(())
+    }
+
+    /// The user tables (by auid and by euid; None: no subject), most records first, ties
+    /// by id and no subject last; at most `top` rows.
+    pub fn users(&mut self, top: Option<usize>) -> [Vec<(Option<u32>, u64)>; 2] {
+        let rows = |c: &mut Capped<Uid>| {
+            c.sorted(top)
+                .into_iter()
+                .map(|(k, n)| (uid(k), n))
+                .collect()
+        };
+        [rows(&mut self.auid), rows(&mut self.euid)]
+    }
+
+    /// Keys dropped from the user tables (auid, euid): (keys, records), None when exact.
+    pub fn users_dropped(&self) -> [Option<(u64, u64)>; 2] {
+        let d = |c: &Capped<Uid>| {
+            c.approximate()
+                .then_some((c.dropped_keys, c.dropped_records))
+        };
+        [d(&self.auid), d(&self.euid)]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::builder::{ListBuilder, StringBuilder};
+    use arrow_array::{
+        DictionaryArray, TimestampMillisecondArray, UInt16Array, UInt32Array, UInt8Array,
+    };
+    use arrow_schema::{Field, Schema};
+    use std::collections::HashMap;
 
     #[test]
     fn capped_keeps_the_most_frequent_and_counts_what_it_drops() {
-        let mut c: Capped<String> = Capped::new(2);
-        for (k, n) in [("a", 5), ("b", 3), ("c", 1), ("d", 1), ("e", 2)] {
+        let h = Hasher::new();
+        let mut c = Texts::new(2);
+        for (k, n) in [("a", 5), ("bb", 3), ("c", 1), ("d", 1), ("e", 2)] {
             for _ in 0..n {
-                c.add_str(k);
+                c.add(h.hash_one(k), k, 1);
             }
         }
-        c.bound(); // 5 keys > 2 * 2: keep a, b
-        assert_eq!(c.sorted(), vec![("a".to_string(), 5), ("b".to_string(), 3)]);
-        assert_eq!((c.dropped_keys, c.dropped_records), (3, 4));
+        c.bound(); // 5 keys > 2 * 2: keep a, bb
+        assert_eq!(c.arena.len(), 3, "the arena holds only the kept texts");
+        assert_eq!(c.sorted(None), vec![("a", 5), ("bb", 3)]);
+        assert_eq!(c.dropped(), (3, 4));
         assert!(c.approximate());
+        c.add(h.hash_one("bb"), "bb", 3);
+        c.add(h.hash_one("z"), "z", 1);
+        assert_eq!(c.sorted(None), vec![("bb", 6), ("a", 5)]);
+        assert_eq!(c.dropped(), (4, 5));
         let mut exact: Capped<u32> = Capped::new(10);
-        exact.add(7, 2);
-        exact.add(3, 2);
-        exact.add(9, 5);
-        assert_eq!(exact.sorted(), vec![(9, 5), (3, 2), (7, 2)]);
+        for (k, n) in [(7, 2), (3, 2), (9, 5)] {
+            exact.add_hashed(h.hash_one(k), |&x| x == k, || k, n);
+        }
+        assert_eq!(exact.sorted(None), vec![(9, 5), (3, 2), (7, 2)]);
+        assert_eq!(exact.sorted(Some(2)), vec![(9, 5), (3, 2)]);
         assert!(!exact.approximate());
+    }
+
+    /// One record of a hand-built batch.
+    #[derive(Clone, Debug)]
+    struct Row {
+        event: Option<u16>,
+        time: Option<i64>,
+        auid: Option<u32>,
+        euid: Option<u32>,
+        status: Option<u8>,
+        paths: Option<Vec<String>>,
+        args: Option<Vec<String>>,
+        error: bool,
+    }
+
+    fn texts(rows: &[Row], f: impl Fn(&Row) -> &Option<Vec<String>>) -> ArrayRef {
+        let item = Field::new("item", DataType::Utf8, false);
+        let mut b = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(item));
+        for r in rows {
+            match f(r) {
+                Some(v) => {
+                    for p in v {
+                        b.values().append_value(p);
+                    }
+                    b.append(true);
+                }
+                None => b.append(false),
+            }
+        }
+        Arc::new(b.finish())
+    }
+
+    fn batch(rows: &[Row]) -> RecordBatch {
+        let size: UInt32Array = rows
+            .iter()
+            .map(|r| Some(100 + r.paths.iter().count() as u32))
+            .collect();
+        let event: UInt16Array = rows.iter().map(|r| r.event).collect();
+        let time: TimestampMillisecondArray = rows.iter().map(|r| r.time).collect();
+        let auid: UInt32Array = rows.iter().map(|r| r.auid).collect();
+        let euid: UInt32Array = rows.iter().map(|r| r.euid).collect();
+        let status: UInt8Array = rows.iter().map(|r| r.status).collect();
+        let error: DictionaryArray<arrow_array::types::Int32Type> =
+            rows.iter().map(|r| r.error.then_some("bad")).collect();
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(size),
+            Arc::new(event),
+            Arc::new(time.with_timezone("UTC")),
+            Arc::new(auid),
+            Arc::new(euid),
+            Arc::new(status),
+            texts(rows, |r| &r.paths),
+            texts(rows, |r| &r.args),
+            Arc::new(error),
+        ];
+        let fields: Vec<Field> = COLUMNS
+            .iter()
+            .zip(&cols)
+            .map(|(n, c)| Field::new(*n, c.data_type().clone(), true))
+            .collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+    }
+
+    /// The tables counted record by record, the plain way, with no cap.
+    #[derive(Debug, Default, PartialEq)]
+    struct Plain {
+        records: u64,
+        first: Option<i64>,
+        last: Option<i64>,
+        outcomes: [u64; 3],
+        errors: u64,
+        events: HashMap<Option<u16>, (u64, u64)>,
+        auid: HashMap<Option<u32>, u64>,
+        euid: HashMap<Option<u32>, u64>,
+        paths: HashMap<String, u64>,
+        processes: HashMap<String, u64>,
+        minutes: HashMap<(i64, Option<u16>, bool), u64>,
+    }
+
+    fn plain(rows: &[Row], exec: u16) -> Plain {
+        let mut p = Plain::default();
+        for r in rows {
+            p.records += 1;
+            let failed = r.status.is_some_and(|s| s != 0);
+            p.outcomes[match r.status {
+                None => 2,
+                Some(0) => 0,
+                Some(_) => 1,
+            }] += 1;
+            p.errors += u64::from(r.error);
+            let e = p.events.entry(r.event).or_default();
+            e.0 += 1;
+            e.1 += u64::from(failed);
+            if let Some(t) = r.time {
+                p.first = Some(p.first.map_or(t, |f| f.min(t)));
+                p.last = Some(p.last.map_or(t, |l| l.max(t)));
+                *p.minutes
+                    .entry((t.div_euclid(60_000) * 60_000, r.event, failed))
+                    .or_default() += 1;
+            }
+            let auid = r.auid.or(r.euid.map(|_| u32::MAX));
+            *p.auid.entry(auid).or_default() += 1;
+            *p.euid.entry(r.euid).or_default() += 1;
+            for path in r.paths.iter().flatten() {
+                *p.paths.entry(path.clone()).or_default() += 1;
+            }
+            let first = |v: &Option<Vec<String>>| v.as_ref().and_then(|v| v.first().cloned());
+            let process = first(&r.args)
+                .or_else(|| (r.event == Some(exec)).then(|| first(&r.paths)).flatten());
+            if let Some(name) = process {
+                *p.processes.entry(name).or_default() += 1;
+            }
+        }
+        p
+    }
+
+    fn tallied(t: &mut StatsTally) -> Plain {
+        let [auid, euid] = t.users(None);
+        let texts = |c: &mut Texts| {
+            c.sorted(None)
+                .into_iter()
+                .map(|(k, n)| (k.into(), n))
+                .collect()
+        };
+        Plain {
+            records: t.records,
+            first: t.first,
+            last: t.last,
+            outcomes: [t.success, t.failure, t.no_return],
+            errors: t.record_errors,
+            events: t
+                .events()
+                .into_iter()
+                .map(|(e, c)| (e, (c.records, c.failures)))
+                .collect(),
+            auid: auid.into_iter().collect(),
+            euid: euid.into_iter().collect(),
+            paths: texts(&mut t.paths),
+            processes: texts(&mut t.processes),
+            minutes: t.minutes.sorted(None).into_iter().collect(),
+        }
+    }
+
+    fn rows() -> impl Strategy<Value = Vec<Row>> {
+        let text = prop::collection::vec(
+            prop::sample::select(vec!["/a", "/b", "/bin/sh", "", "é"]),
+            0..3,
+        )
+        .prop_map(|v| v.into_iter().map(String::from).collect::<Vec<_>>());
+        let row = (
+            prop::option::of(prop::sample::select(vec![1u16, 7, 23, 65535])),
+            prop::option::of(-200_000i64..400_000),
+            prop::option::of(prop::sample::select(vec![0u32, 5, u32::MAX - 1])),
+            prop::option::of(prop::sample::select(vec![0u32, 5])),
+            prop::option::of(prop::sample::select(vec![0u8, 1, 255])),
+            prop::option::of(text.clone()),
+            prop::option::of(text),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(event, time, auid, euid, status, paths, args, error)| Row {
+                    event,
+                    time,
+                    auid,
+                    euid,
+                    status,
+                    paths,
+                    args,
+                    error,
+                },
+            );
+        prop::collection::vec(row, 0..40)
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Batches counted on other threads, in any order, and merged in batch order give
+        /// the record-by-record counts; with a small cap, the same (approximate) tally as
+        /// counting each batch where it is merged.
+        #[test]
+        fn counted_anywhere_merged_in_order(
+            parts in prop::collection::vec(rows(), 1..6),
+            cap in 1usize..6,
+        ) {
+            let all: Vec<Row> = parts.concat();
+            let mut exact = StatsTally::new(&[7], 1 << 20);
+            let counter = exact.counter();
+            let batches: Vec<RecordBatch> = parts.iter().map(|p| batch(p)).collect();
+            // Counted on threads that finish in reverse order, merged in batch order.
+            let counts: Vec<BatchCounts> = std::thread::scope(|s| {
+                let handles: Vec<_> = batches
+                    .iter()
+                    .rev()
+                    .map(|b| {
+                        let c = counter.clone();
+                        s.spawn(move || c.count(b).unwrap())
+                    })
+                    .collect();
+                let mut v: Vec<BatchCounts> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+                v.reverse();
+                v
+            });
+            for c in counts {
+                exact.merge(c);
+            }
+            let want = plain(&all, 7);
+            prop_assert_eq!(tallied(&mut exact), want);
+            prop_assert_eq!(exact.bytes, all.iter().map(|r| 100 + r.paths.iter().count() as u64).sum::<u64>());
+
+            let mut here = StatsTally::new(&[7], cap);
+            let mut there = StatsTally::new(&[7], cap);
+            let counter = there.counter();
+            for b in &batches {
+                here.add(b).unwrap();
+                let c = std::thread::scope(|s| s.spawn(|| counter.count(b).unwrap()).join().unwrap());
+                there.merge(c);
+            }
+            prop_assert_eq!(tallied(&mut here), tallied(&mut there));
+            prop_assert_eq!(here.paths.dropped(), there.paths.dropped());
+        }
+    }
+
+    #[test]
+    fn a_batch_without_a_column_is_refused() {
+        let b = batch(&[]);
+        let b = b.project(&[0, 1, 2, 3, 4, 5, 7, 8]).unwrap();
+        let err = Counter::check(&b).unwrap_err().to_string();
+        assert!(err.contains("paths"), "{err}");
     }
 }

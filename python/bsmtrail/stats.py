@@ -1,8 +1,8 @@
 """What happened in trails, counted (``bsmtrail stats``): records-view batches go to Rust
-(``_native.StatsTally``), which keeps totals, the time span, outcomes, and tables by
-event number, user, path, process and minute, each holding at most ``cap`` distinct keys
-(flagged approximate past that); the event database names events and their classes
-once, at the end."""
+(``_native.StatsTally``), which counts each on a worker and keeps totals, the time span,
+outcomes, and tables by event number, user, path, process and minute, each holding at
+most ``cap`` distinct keys (flagged approximate past that); the event database names
+events and their classes once, at the end."""
 
 from __future__ import annotations
 
@@ -24,13 +24,16 @@ DEFAULT_CAP = 100_000
 class Tally:
     """Counts of records-view batches (with :data:`COLUMNS`). ``db`` names events and
     says which are exec events (a record of one without arguments is named by its first
-    path)."""
+    path). ``threads``: counting workers (None: every core); the counts do not depend on
+    it."""
 
-    def __init__(self, db: EventDatabase, *, cap: int = DEFAULT_CAP) -> None:
+    def __init__(
+        self, db: EventDatabase, *, cap: int = DEFAULT_CAP, threads: int | None = None
+    ) -> None:
         self.db = db
         by_number = db.events.by_number
         exec_events = [n for n, e in by_number.items() if "EXEC" in e.name.upper()]
-        self._native = _native.StatsTally(exec_events, cap=cap)
+        self._native = _native.StatsTally(exec_events, cap=cap, threads=threads or 0)
         self._result: dict[str, Any] | None = None
 
     def add(self, batch: Any) -> None:
@@ -48,6 +51,12 @@ class Tally:
         if self._result is None:
             self._result = self._native.result()
         return self._result
+
+    def top(self, n: int) -> dict[str, Any]:
+        """:attr:`counts` with at most ``n`` rows in the user, path and process tables,
+        and no ``minutes``: what a report of the ``n`` most frequent needs, without
+        converting every key to Python."""
+        return self._native.result(top=n, minutes=False)
 
     @property
     def records(self) -> int:

@@ -122,14 +122,19 @@ struct Ids {
     ids: [Vec<u32>; 7],
     port: Vec<u64>,
     addr: Var,
+    /// Whether `addr` is built: the terminal's address as text costs more than the
+    /// seven ids together (an IPv6 address is formatted), and a projection of the ids
+    /// (`stats` reads auid and euid) does not read it.
+    with_addr: bool,
 }
 
 impl Ids {
-    fn new(cap: usize) -> Self {
+    fn new(cap: usize, with_addr: bool) -> Self {
         Ids {
             ids: std::array::from_fn(|_| Vec::with_capacity(cap)),
             port: Vec::with_capacity(cap),
-            addr: Var::with_capacity(cap, cap * 8),
+            addr: Var::with_capacity(cap, if with_addr { cap * 8 } else { 0 }),
+            with_addr,
         }
     }
 
@@ -140,7 +145,9 @@ impl Ids {
             b.push(x);
         }
         self.port.push(s.port);
-        self.addr.push_addr(&s.addr);
+        if self.with_addr {
+            self.addr.push_addr(&s.addr);
+        }
     }
 
     #[inline]
@@ -149,7 +156,9 @@ impl Ids {
             b.push(0);
         }
         self.port.push(0);
-        self.addr.push_empty();
+        if self.with_addr {
+            self.addr.push_empty();
+        }
     }
 
     /// The ten arrays, all sharing `nulls`.
@@ -633,7 +642,7 @@ impl RecordsBuilder {
             }),
             subject_valid: Valid::new(cap),
             subject_type: Vec::with_capacity(cap),
-            subject: Ids::new(cap),
+            subject: Ids::new(cap, on[Col::TidAddr.idx()]),
             return_valid: Valid::new(cap),
             return_status: Vec::with_capacity(cap),
             return_value: Vec::with_capacity(cap),
@@ -656,7 +665,7 @@ impl RecordsBuilder {
             sockets: Sockets::new(),
             processes_offsets: Offsets::with_capacity(cap),
             process_type: Var::new(),
-            processes: Ids::new(0),
+            processes: Ids::new(0, true),
             identity: Lagged::new(Identity {
                 valid: Valid::new(cap),
                 signer_type: Vec::with_capacity(cap),

@@ -226,6 +226,97 @@ fn fast_then<'a, K: Then<'a>>(
             let b = fixed(5)?;
             Some(done!(5, Token::Seq(be32(b, 1))))
         }
+        ids::ATTR32 | ids::ATTR64 => {
+            let wide = id == ids::ATTR64;
+            let len = if wide { 33 } else { 29 };
+            let b = fixed(len)?;
+            let device = if wide {
+                be64(b, 25)
+            } else {
+                u64::from(be32(b, 25))
+            };
+            let token = Token::Attr {
+                mode: be32(b, 1),
+                uid: be32(b, 5),
+                gid: be32(b, 9),
+                fsid: be32(b, 13),
+                nodeid: be64(b, 17),
+                device,
+            };
+            Some(done!(len, token))
+        }
+        ids::ZONENAME => {
+            let (z, len) = counted(3)?;
+            Some(done!(len, Token::Zone(z)))
+        }
+        ids::SUBJECT32_EX | ids::SUBJECT64_EX | ids::PROCESS32_EX | ids::PROCESS64_EX => {
+            let wide = matches!(id, ids::SUBJECT64_EX | ids::PROCESS64_EX);
+            // Ids, port, then the address type: 4 or 16 bytes follow (any other type is
+            // an error, which `decode` reports).
+            let head = if wide { 41 } else { 37 };
+            let b = fixed(head)?;
+            let (addr, len) = match be32(b, head - 4) {
+                4 => (
+                    Addr::V4(fixed(head + 4)?[head..].try_into().ok()?),
+                    head + 4,
+                ),
+                16 => (
+                    Addr::V6(fixed(head + 16)?[head..].try_into().ok()?),
+                    head + 16,
+                ),
+                _ => return None,
+            };
+            let [auid, euid, egid, ruid, rgid, pid, sid] = ids7(b);
+            let port = if wide {
+                be64(b, 29)
+            } else {
+                u64::from(be32(b, 29))
+            };
+            let s = Subject {
+                auid,
+                euid,
+                egid,
+                ruid,
+                rgid,
+                pid,
+                sid,
+                port,
+                addr,
+            };
+            if matches!(id, ids::SUBJECT32_EX | ids::SUBJECT64_EX) {
+                Some(done!(len, Token::Subject(s)))
+            } else {
+                Some(done!(len, Token::Process(s)))
+            }
+        }
+        ids::HEADER32_EX | ids::HEADER64_EX => {
+            let wide = id == ids::HEADER64_EX;
+            // Count, version, event, modifier, address type; then the address (none for
+            // a type other than 4 and 16, as `decode` reads it) and the time.
+            let b = fixed(14)?;
+            let (host, at) = match be32(b, 10) {
+                4 => (Addr::V4(fixed(18)?[14..].try_into().ok()?), 18),
+                16 => (Addr::V6(fixed(30)?[14..].try_into().ok()?), 30),
+                t => (Addr::Other(t), 14),
+            };
+            let len = at + if wide { 16 } else { 8 };
+            let b = fixed(len)?;
+            let (seconds, msec) = if wide {
+                (be64(b, at), be64(b, at + 8))
+            } else {
+                (u64::from(be32(b, at)), u64::from(be32(b, at + 4)))
+            };
+            let h = Header {
+                count: be32(b, 1),
+                version: b[5],
+                event: be16(b, 6),
+                modifier: be16(b, 8),
+                host: Some(host),
+                seconds,
+                msec,
+            };
+            Some(done!(len, Token::Header(h)))
+        }
         _ => None,
     }
 }
@@ -338,14 +429,29 @@ mod tests {
             id in prop_oneof![
                 Just(0x13u8), Just(0x14), Just(0x74), Just(0x24), Just(0x75), Just(0x26),
                 Just(0x77), Just(0x27), Just(0x72), Just(0x23), Just(0x28), Just(0x2d),
-                Just(0x71), Just(0x2f), any::<u8>()
+                Just(0x71), Just(0x2f), Just(0x3e), Just(0x73), Just(0x60), Just(0x7a),
+                Just(0x7b), Just(0x7c), Just(0x7d), Just(0x15), Just(0x79), any::<u8>()
             ],
             body in proptest::collection::vec(any::<u8>(), 0..80),
             pre in 0usize..3,
+            // An address type where the _ex tokens read one (mostly 4 and 16), so that
+            // their arms are taken, not only refused.
+            addr_type in prop_oneof![Just(4u32), Just(16), any::<u32>()],
         ) {
             let mut b = vec![0u8; pre];
             b.push(id);
             b.extend_from_slice(&body);
+            let at = match id {
+                0x7a | 0x7b => Some(33),
+                0x7c | 0x7d => Some(37),
+                0x15 | 0x79 => Some(10),
+                _ => None,
+            };
+            if let Some(at) = at {
+                if let Some(t) = b.get_mut(pre + at..pre + at + 4) {
+                    t.copy_from_slice(&addr_type.to_be_bytes());
+                }
+            }
             if let Some(t) = fast(&b, pre) {
                 prop_assert_eq!(Ok(t), decode(&b, pre, DecodeOptions::FULL));
             }

@@ -1,17 +1,49 @@
-//! `StatsTally`: `bsmtrail stats`'s counting (`crate::stats`) over records-view batches.
+//! `StatsTally`: `bsmtrail stats`'s counting (`crate::stats`) over records-view batches,
+//! each batch counted on a worker and merged in the order given.
 
-use crate::stats::{self, Capped};
+use crate::ordered::Ordered;
+use crate::stats::{self, BatchCounts, Counter, Texts};
+use arrow_schema::ArrowError;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::hash::Hash;
 use std::sync::Mutex;
+
+struct Inner {
+    tally: stats::StatsTally,
+    counter: Counter,
+    /// Batches being counted, oldest first.
+    counting: Ordered<Result<BatchCounts, ArrowError>>,
+}
+
+impl Inner {
+    /// Merge the oldest batch's counts.
+    fn merge_one(&mut self) -> PyResult<bool> {
+        match self.counting.take() {
+            None => Ok(false),
+            Some(Ok(Ok(counts))) => {
+                self.tally.merge(counts);
+                Ok(true)
+            }
+            Some(Ok(Err(e))) => Err(PyValueError::new_err(e.to_string())),
+            Some(Err(_)) => Err(PyRuntimeError::new_err("counting a batch failed (a bug)")),
+        }
+    }
+}
 
 /// Counts of records-view batches (columns `COLUMNS`): totals, time span, outcomes, and
 /// tables by event, user, path, process and minute, each keeping at most `cap` keys.
 #[pyclass(module = "bsmtrail._native", name = "StatsTally", frozen)]
 pub struct StatsTally {
-    tally: Mutex<stats::StatsTally>,
+    inner: Mutex<Inner>,
+}
+
+impl StatsTally {
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
+        self.inner
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the tally failed in another thread"))
+    }
 }
 
 #[pymethods]
@@ -21,36 +53,58 @@ impl StatsTally {
     const COLUMNS: [&'static str; 9] = stats::COLUMNS;
 
     /// `exec_events`: event numbers of exec events (a record of one without arguments is
-    /// named by its first path).
+    /// named by its first path); `threads`: counting workers (0: every core, 1: the
+    /// caller's thread). The counts do not depend on the thread count.
     #[new]
-    #[pyo3(signature = (exec_events, *, cap = stats::DEFAULT_CAP))]
-    fn new(exec_events: Vec<u16>, cap: usize) -> Self {
-        StatsTally {
-            tally: Mutex::new(stats::StatsTally::new(&exec_events, cap)),
-        }
+    #[pyo3(signature = (exec_events, *, cap = stats::DEFAULT_CAP, threads = 0))]
+    fn new(exec_events: Vec<u16>, cap: usize, threads: usize) -> PyResult<Self> {
+        let tally = stats::StatsTally::new(&exec_events, cap);
+        Ok(StatsTally {
+            inner: Mutex::new(Inner {
+                counter: tally.counter(),
+                tally,
+                counting: Ordered::new(threads, "stats").map_err(PyErr::from)?,
+            }),
+        })
     }
 
-    /// Count one batch (any object with `__arrow_c_array__`).
+    /// Count one batch (any object with `__arrow_c_array__`): its columns are checked
+    /// now, and it is counted on a worker while the next batches come.
     fn add(&self, py: Python<'_>, batch: &Bound<'_, PyAny>) -> PyResult<()> {
         let batch = super::batch::import(batch)?;
-        let mut t = self
-            .tally
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("the tally failed in another thread"))?;
-        let t: &mut stats::StatsTally = &mut t;
-        py.detach(|| t.add(&batch))
-            .map_err(|e| PyValueError::new_err(e.to_string()))
+        Counter::check(&batch).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let mut guard = self.lock()?;
+        let inner: &mut Inner = &mut guard;
+        py.detach(|| {
+            while inner.counting.full() {
+                inner.merge_one()?;
+            }
+            let counter = inner.counter.clone();
+            inner.counting.submit(move || counter.count(&batch));
+            Ok(())
+        })
     }
 
     /// The counts: totals by name, `first`/`last` (ms since the epoch, UTC), and lists
     /// most frequent first: `events` (event, records, failures), `auid`/`euid` (id,
-    /// records), `paths`/`processes` (text, records), `minutes` (minute in ms, event,
-    /// failed, records); `approximate` maps a capped table to (keys, records) dropped.
-    fn result<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let mut t = self
-            .tally
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("the tally failed in another thread"))?;
+    /// records; ties by id, None last), `paths`/`processes` (text, records), `minutes`
+    /// (minute in ms, event, failed, records; left out unless `minutes`); `approximate`
+    /// maps a capped table to (keys, records) dropped. `top`: at most that many rows in
+    /// the user, path and process tables.
+    #[pyo3(signature = (*, top = None, minutes = true))]
+    fn result<'py>(
+        &self,
+        py: Python<'py>,
+        top: Option<usize>,
+        minutes: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut guard = self.lock()?;
+        let inner: &mut Inner = &mut guard;
+        py.detach(|| -> PyResult<()> {
+            while inner.merge_one()? {}
+            Ok(())
+        })?;
+        let t = &mut inner.tally;
         let d = PyDict::new(py);
         d.set_item("records", t.records)?;
         d.set_item("bytes", t.bytes)?;
@@ -68,17 +122,26 @@ impl StatsTally {
             .collect();
         d.set_item("events", events)?;
         let approximate = PyDict::new(py);
-        table(&d, &approximate, "auid", &mut t.auid)?;
-        table(&d, &approximate, "euid", &mut t.euid)?;
-        table(&d, &approximate, "paths", &mut t.paths)?;
-        table(&d, &approximate, "processes", &mut t.processes)?;
-        let minutes: Vec<(i64, Option<u16>, bool, u64)> = t
-            .minutes
-            .sorted()
-            .into_iter()
-            .map(|((m, e, f), n)| (m, e, f, n))
-            .collect();
-        d.set_item("minutes", minutes)?;
+        let [auid, euid] = t.users(top);
+        d.set_item("auid", auid)?;
+        d.set_item("euid", euid)?;
+        for (name, dropped) in ["auid", "euid"].into_iter().zip(t.users_dropped()) {
+            if let Some(keys_records) = dropped {
+                approximate.set_item(name, keys_records)?;
+            }
+        }
+        text_table(&d, &approximate, "paths", &mut t.paths, top)?;
+        text_table(&d, &approximate, "processes", &mut t.processes, top)?;
+        t.minutes.settle(); // counted as dropped whether or not the rows are asked for
+        if minutes {
+            let rows: Vec<(i64, Option<u16>, bool, u64)> = t
+                .minutes
+                .sorted(None)
+                .into_iter()
+                .map(|((m, e, f), n)| (m, e, f, n))
+                .collect();
+            d.set_item("minutes", rows)?;
+        }
         if t.minutes.approximate() {
             approximate.set_item(
                 "minutes",
@@ -90,18 +153,17 @@ impl StatsTally {
     }
 }
 
-fn table<'py, K>(
+/// A text table's rows, at most `top`, and what it dropped.
+fn text_table<'py>(
     d: &Bound<'py, PyDict>,
     approximate: &Bound<'py, PyDict>,
     name: &str,
-    c: &mut Capped<K>,
-) -> PyResult<()>
-where
-    K: Hash + Eq + Ord + Clone + for<'a> IntoPyObject<'py>,
-{
-    d.set_item(name, c.sorted())?;
+    c: &mut Texts,
+    top: Option<usize>,
+) -> PyResult<()> {
+    d.set_item(name, c.sorted(top))?;
     if c.approximate() {
-        approximate.set_item(name, (c.dropped_keys, c.dropped_records))?;
+        approximate.set_item(name, c.dropped())?;
     }
     Ok(())
 }

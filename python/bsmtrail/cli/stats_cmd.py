@@ -96,10 +96,10 @@ def _iso_ms(ms: int | None) -> str | None:
     return _iso(_EPOCH + dt.timedelta(milliseconds=ms))
 
 
-def _classes(s: Tally) -> list[dict[str, Any]]:
+def _classes(s: Tally, events: list[tuple[int | None, int, int]]) -> list[dict[str, Any]]:
     """Records and failures by class: each event's counts go to each of its classes."""
     totals: dict[str, list[int]] = {}
-    for event, n, failed in s.counts["events"]:
+    for event, n, failed in events:
         classes = s.event_text(event)[1]
         for cls in classes.split(",") if classes else ["(none)"]:
             t = totals.setdefault(cls, [0, 0])
@@ -114,7 +114,7 @@ def report(
 ) -> dict[str, Any]:
     """The statistics as a JSON-ready dict."""
     names = _user_names(passwd)
-    c = s.counts
+    c = s.top(top)
 
     def user_rows(key: str) -> list[dict[str, Any]]:
         rows = []
@@ -147,7 +147,7 @@ def report(
         "returns": {"success": c["success"], "failure": c["failure"], "none": c["no_return"]},
         "events": events[:top],
         "distinct_events": len(events),
-        "classes": _classes(s)[:top],
+        "classes": _classes(s, c["events"])[:top],
         "users": {"auid": user_rows("auid"), "euid": user_rows("euid")},
         "paths": simple("paths", "path"),
         "processes": simple("processes", "process"),
@@ -402,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
     where = parse_where(args.where, events=args.events, passwd=args.passwd, group=args.group)
     from ..events import load_events  # only when counting: every command imports this module
 
-    stats = Tally(load_events(args.events))
+    stats = Tally(load_events(args.events), threads=args.threads)
     bars = progress_wanted(args.quiet)
     with Inputs(
         args.trails, prog=PROG, mode="recover", where=where, progress=bars, threads=args.threads
