@@ -164,11 +164,12 @@ fn most_first<K: Ord>(a: &Slot<K>, b: &Slot<K>) -> std::cmp::Ordering {
     b.n.cmp(&a.n).then_with(|| a.key.cmp(&b.key))
 }
 
-/// Where a text key is in a [`Texts`] table's arena.
+/// Where a text key is in a [`Texts`] table's arena, and when it was first seen.
 #[derive(Clone, Copy, Debug)]
 struct Span {
     start: usize,
     len: usize,
+    seq: u64,
 }
 
 impl Span {
@@ -180,11 +181,14 @@ impl Span {
 /// A [`Capped`] table of texts, held in one arena instead of an allocation each: most
 /// keys of a large trail are seen once and dropped again (a path per temporary file),
 /// and an allocation and a free apiece was a tenth of the count's time. The arena is
-/// compacted whenever keys are dropped.
+/// compacted whenever keys are dropped. Unlike [`Capped`], a cut keeps among equal
+/// counts the keys seen first; the rows still come most frequent first, ties by text.
 #[derive(Clone, Debug)]
 pub struct Texts {
     keys: Capped<Span>,
     arena: String,
+    /// Keys added so far (the next one's `seq`).
+    seen: u64,
 }
 
 impl Texts {
@@ -192,6 +196,7 @@ impl Texts {
         Texts {
             keys: Capped::new(cap),
             arena: String::new(),
+            seen: 0,
         }
     }
 
@@ -217,7 +222,9 @@ impl Texts {
                 let key = Span {
                     start: self.arena.len(),
                     len: text.len(),
+                    seq: self.seen,
                 };
+                self.seen += 1;
                 self.arena.push_str(text);
                 e.insert(Slot { hash, key, n });
             }
@@ -225,11 +232,10 @@ impl Texts {
     }
 
     fn keep(&mut self) {
-        let arena = &self.arena;
-        let order = |a: &Slot<Span>, b: &Slot<Span>| {
-            b.n.cmp(&a.n)
-                .then_with(|| a.key.of(arena).cmp(b.key.of(arena)))
-        };
+        // Ties are broken by the key seen first, not by text: a large trail's keys are
+        // mostly seen once, and comparing their texts (long shared prefixes) was most of
+        // this cut's time.
+        let order = |a: &Slot<Span>, b: &Slot<Span>| b.n.cmp(&a.n).then(a.key.seq.cmp(&b.key.seq));
         if self.keys.keep_by(order) {
             let mut kept = String::with_capacity(self.keys.table.iter().map(|s| s.key.len).sum());
             for s in self.keys.table.iter_mut() {
@@ -750,6 +756,17 @@ mod tests {
         c.add(h.hash_one("z"), "z", 1);
         assert_eq!(c.sorted(None), vec![("bb", 6), ("a", 5)]);
         assert_eq!(c.dropped(), (4, 5));
+        // Among equal counts a cut keeps the keys seen first, whatever the hasher; the
+        // rows then come by text.
+        for _ in 0..3 {
+            let h = Hasher::new();
+            let mut c = Texts::new(2);
+            for k in ["q", "", "b", "a", "c"] {
+                c.add(h.hash_one(k), k, 1);
+            }
+            assert_eq!(c.sorted(None), vec![("", 1), ("q", 1)]);
+            assert_eq!(c.arena.len(), 1);
+        }
         let mut exact: Capped<u32> = Capped::new(10);
         for (k, n) in [(7, 2), (3, 2), (9, 5)] {
             exact.add_hashed(h.hash_one(k), |&x| x == k, || k, n);
