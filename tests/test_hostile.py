@@ -17,6 +17,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bsmtrail
 from bsmtrail import _native
@@ -852,6 +854,39 @@ def test_stats_counts_keep_a_bounded_number_of_distinct_values() -> None:
     assert got["approximate"] == {} and got["paths"] == [("/etc/passwd", 50), ("/bin/sh", 30)]
     with pytest.raises(ValueError, match="paths"):
         exact.add(_stats_batch([["x"]]).drop_columns(["paths"]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.lists(st.sampled_from(["/a", "/b", "/c", "", "/é", "/tmp/x"]), max_size=3)),
+        min_size=1,
+        max_size=8,
+    ),
+    cap=st.integers(1, 4),
+)
+def test_stats_counts_do_not_depend_on_the_threads_even_past_the_cap(
+    batches: list[list[list[str]]], cap: int
+) -> None:
+    """Batches are counted on workers and merged in order: 1, 2 and 4 threads give the
+    same tally, exact or (past a tiny cap) approximate, and ``top`` is its first rows."""
+    from bsmtrail import _native
+
+    results = []
+    for threads in (1, 2, 4):
+        tally = _native.StatsTally([], cap=cap, threads=threads)
+        for rows in batches:
+            tally.add(_stats_batch(rows))
+        full = tally.result()
+        top = tally.result(top=1, minutes=False)
+        assert top["paths"] == full["paths"][:1] and "minutes" not in top
+        assert top["approximate"] == full["approximate"]
+        results.append(full)
+    assert results[0] == results[1] == results[2]
+    every = [p for rows in batches for row in rows for p in row]
+    if len(set(every)) <= cap:  # nothing dropped: exact counts
+        want = sorted(((p, every.count(p)) for p in set(every)), key=lambda r: (-r[1], r[0]))
+        assert results[0]["paths"] == want
 
 
 def test_the_command_line_sets_the_maximum_record_size(tmp_path: Path) -> None:

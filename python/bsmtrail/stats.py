@@ -45,9 +45,11 @@ class Tally:
     def counts(self) -> dict[str, Any]:
         """The counts (``_native.StatsTally.result``): totals by name, ``first``/``last``
         in ms since the epoch, and lists most frequent first: ``events`` (event, records,
-        failures), ``auid``/``euid`` (id, records), ``paths``/``processes`` (text,
-        records), ``minutes`` (minute in ms, event, failed, records); ``approximate``
-        maps a capped table to the (keys, records) it dropped."""
+        failures), ``auid``/``euid`` (id, records; ties by id, None, no subject, last),
+        ``paths``/``processes`` (text, records; ties by text), ``minutes`` (minute in
+        ms, event, failed, records); ``approximate`` maps a capped table to the (keys,
+        records) it dropped. Past the cap, the texts kept among equal counts are those
+        seen first."""
         if self._result is None:
             self._result = self._native.result()
         return self._result
