@@ -307,17 +307,42 @@ enum Text {
     Path(usize),
 }
 
+/// The totals of a batch or of a tally.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub records: u64,
+    /// Sum of the records' sizes.
+    pub bytes: u64,
+    /// Earliest and latest record time (ms since the epoch, UTC).
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    /// Records without a valid time.
+    pub untimed: u64,
+    /// Return token status zero, non-zero, and records without a return token.
+    pub success: u64,
+    pub failure: u64,
+    pub no_return: u64,
+    /// Records that failed validation (their `error` is set).
+    pub record_errors: u64,
+}
+
+impl Totals {
+    fn add(&mut self, b: &Totals) {
+        self.records += b.records;
+        self.bytes += b.bytes;
+        self.first = min_opt(self.first, b.first);
+        self.last = max_opt(self.last, b.last);
+        self.untimed += b.untimed;
+        self.success += b.success;
+        self.failure += b.failure;
+        self.no_return += b.no_return;
+        self.record_errors += b.record_errors;
+    }
+}
+
 /// One batch reduced to what the tally adds: totals, and each table's distinct keys.
 pub struct BatchCounts {
-    records: u64,
-    bytes: u64,
-    first: Option<i64>,
-    last: Option<i64>,
-    untimed: u64,
-    success: u64,
-    failure: u64,
-    no_return: u64,
-    record_errors: u64,
+    totals: Totals,
     /// (event slot, counts), for the slots this batch has.
     events: Vec<(usize, EventCount)>,
     auid: Local<Uid>,
@@ -360,20 +385,7 @@ pub struct Counter {
 /// Everything `stats` reports, counted batch by batch.
 #[derive(Clone, Debug)]
 pub struct StatsTally {
-    pub records: u64,
-    /// Sum of the records' sizes.
-    pub bytes: u64,
-    /// Earliest and latest record time (ms since the epoch, UTC).
-    pub first: Option<i64>,
-    pub last: Option<i64>,
-    /// Records without a valid time.
-    pub untimed: u64,
-    /// Return token status zero, non-zero, and records without a return token.
-    pub success: u64,
-    pub failure: u64,
-    pub no_return: u64,
-    /// Records that failed validation (their `error` is set).
-    pub record_errors: u64,
+    pub totals: Totals,
     /// Records and failures by event number, read by index; the last slot holds records
     /// without an event.
     events: Box<[EventCount]>,
@@ -510,16 +522,14 @@ impl Counter {
         let n = batch.num_rows();
         let path_values = c.paths.values().as_string::<i32>().clone();
         let arg_values = c.exec_args.values().as_string::<i32>().clone();
-        let mut out = BatchCounts {
+        let mut totals = Totals {
             records: n as u64,
             bytes: c.size.values().iter().map(|&s| u64::from(s)).sum::<u64>(),
-            first: None,
-            last: None,
-            untimed: 0,
-            success: 0,
-            failure: 0,
-            no_return: 0,
             record_errors: (n - c.error.null_count()) as u64,
+            ..Totals::default()
+        };
+        let mut out = BatchCounts {
+            totals: Totals::default(),
             events: Vec::new(),
             auid: Local::new(),
             euid: Local::new(),
@@ -536,15 +546,15 @@ impl Counter {
             let event = opt(c.event, i);
             let failed = match opt(c.status, i) {
                 None => {
-                    out.no_return += 1;
+                    totals.no_return += 1;
                     false
                 }
                 Some(0) => {
-                    out.success += 1;
+                    totals.success += 1;
                     false
                 }
                 Some(_) => {
-                    out.failure += 1;
+                    totals.failure += 1;
                     true
                 }
             };
@@ -564,10 +574,10 @@ impl Counter {
             e.records += 1;
             e.failures += u64::from(failed);
             match opt(c.time, i) {
-                None => out.untimed += 1,
+                None => totals.untimed += 1,
                 Some(t) => {
-                    out.first = min_opt(out.first, Some(t));
-                    out.last = max_opt(out.last, Some(t));
+                    totals.first = min_opt(totals.first, Some(t));
+                    totals.last = max_opt(totals.last, Some(t));
                     let minute = t.div_euclid(60_000) * 60_000;
                     out.minutes.add_key(h, (minute, event, failed));
                 }
@@ -600,6 +610,7 @@ impl Counter {
                 out.processes.push((h.hash_one(text), t));
             }
         }
+        out.totals = totals;
         out.path_values = path_values;
         out.arg_values = arg_values;
         Ok(out)
@@ -628,15 +639,7 @@ impl StatsTally {
             exec[usize::from(e)] = true;
         }
         StatsTally {
-            records: 0,
-            bytes: 0,
-            first: None,
-            last: None,
-            untimed: 0,
-            success: 0,
-            failure: 0,
-            no_return: 0,
-            record_errors: 0,
+            totals: Totals::default(),
             events: vec![EventCount::default(); NO_EVENT + 1].into_boxed_slice(),
             auid: Capped::new(cap),
             euid: Capped::new(cap),
@@ -666,18 +669,10 @@ impl StatsTally {
     /// Add one batch's counts (made by this tally's [`Counter`]); batches merged in the
     /// same order give the same tally, whichever threads counted them.
     pub fn merge(&mut self, b: BatchCounts) {
-        if b.records == 0 {
+        if b.totals.records == 0 {
             return;
         }
-        self.records += b.records;
-        self.bytes += b.bytes;
-        self.first = min_opt(self.first, b.first);
-        self.last = max_opt(self.last, b.last);
-        self.untimed += b.untimed;
-        self.success += b.success;
-        self.failure += b.failure;
-        self.no_return += b.no_return;
-        self.record_errors += b.record_errors;
+        self.totals.add(&b.totals);
         for &(slot, c) in &b.events {
             let e = &mut self.events[slot];
             e.records += c.records;
@@ -899,11 +894,11 @@ mod tests {
                 .collect()
         };
         Plain {
-            records: t.records,
-            first: t.first,
-            last: t.last,
-            outcomes: [t.success, t.failure, t.no_return],
-            errors: t.record_errors,
+            records: t.totals.records,
+            first: t.totals.first,
+            last: t.totals.last,
+            outcomes: [t.totals.success, t.totals.failure, t.totals.no_return],
+            errors: t.totals.record_errors,
             events: t
                 .events()
                 .into_iter()
@@ -984,7 +979,7 @@ mod tests {
             }
             let want = plain(&all, 7);
             prop_assert_eq!(tallied(&mut exact), want);
-            prop_assert_eq!(exact.bytes, all.iter().map(|r| 100 + r.paths.iter().count() as u64).sum::<u64>());
+            prop_assert_eq!(exact.totals.bytes, all.iter().map(|r| 100 + r.paths.iter().count() as u64).sum::<u64>());
 
             let mut here = StatsTally::new(&[7], cap);
             let mut there = StatsTally::new(&[7], cap);

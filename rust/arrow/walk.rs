@@ -152,9 +152,38 @@ fn fast_then<'a, K: Then<'a>>(
             };
             Some(done!(7, token))
         }
-        ids::SUBJECT32 | ids::SUBJECT64 | ids::PROCESS32 | ids::PROCESS64 => {
-            let wide = matches!(id, ids::SUBJECT64 | ids::PROCESS64);
-            let len = if wide { 41 } else { 37 };
+        ids::SUBJECT32
+        | ids::SUBJECT64
+        | ids::PROCESS32
+        | ids::PROCESS64
+        | ids::SUBJECT32_EX
+        | ids::SUBJECT64_EX
+        | ids::PROCESS32_EX
+        | ids::PROCESS64_EX => {
+            let wide = matches!(
+                id,
+                ids::SUBJECT64 | ids::PROCESS64 | ids::SUBJECT64_EX | ids::PROCESS64_EX
+            );
+            let ex = matches!(
+                id,
+                ids::SUBJECT32_EX | ids::SUBJECT64_EX | ids::PROCESS32_EX | ids::PROCESS64_EX
+            );
+            // Seven ids and the port, then the terminal's address: 4 bytes, or for the
+            // _ex tokens a type and that many bytes (4 or 16; any other type is an
+            // error, which `decode` reports).
+            let at = if wide { 37 } else { 33 };
+            let (addr, len) = if !ex {
+                (Addr::V4(fixed(at + 4)?[at..].try_into().ok()?), at + 4)
+            } else {
+                match be32(fixed(at + 4)?, at) {
+                    4 => (Addr::V4(fixed(at + 8)?[at + 4..].try_into().ok()?), at + 8),
+                    16 => (
+                        Addr::V6(fixed(at + 20)?[at + 4..].try_into().ok()?),
+                        at + 20,
+                    ),
+                    _ => return None,
+                }
+            };
             let b = fixed(len)?;
             let [auid, euid, egid, ruid, rgid, pid, sid] = ids7(b);
             let port = if wide {
@@ -162,7 +191,6 @@ fn fast_then<'a, K: Then<'a>>(
             } else {
                 u64::from(be32(b, 29))
             };
-            let a = len - 4;
             let s = Subject {
                 auid,
                 euid,
@@ -172,9 +200,12 @@ fn fast_then<'a, K: Then<'a>>(
                 pid,
                 sid,
                 port,
-                addr: Addr::V4([b[a], b[a + 1], b[a + 2], b[a + 3]]),
+                addr,
             };
-            if matches!(id, ids::SUBJECT32 | ids::SUBJECT64) {
+            if matches!(
+                id,
+                ids::SUBJECT32 | ids::SUBJECT64 | ids::SUBJECT32_EX | ids::SUBJECT64_EX
+            ) {
                 Some(done!(len, Token::Subject(s)))
             } else {
                 Some(done!(len, Token::Process(s)))
@@ -248,46 +279,6 @@ fn fast_then<'a, K: Then<'a>>(
         ids::ZONENAME => {
             let (z, len) = counted(3)?;
             Some(done!(len, Token::Zone(z)))
-        }
-        ids::SUBJECT32_EX | ids::SUBJECT64_EX | ids::PROCESS32_EX | ids::PROCESS64_EX => {
-            let wide = matches!(id, ids::SUBJECT64_EX | ids::PROCESS64_EX);
-            // Ids, port, then the address type: 4 or 16 bytes follow (any other type is
-            // an error, which `decode` reports).
-            let head = if wide { 41 } else { 37 };
-            let b = fixed(head)?;
-            let (addr, len) = match be32(b, head - 4) {
-                4 => (
-                    Addr::V4(fixed(head + 4)?[head..].try_into().ok()?),
-                    head + 4,
-                ),
-                16 => (
-                    Addr::V6(fixed(head + 16)?[head..].try_into().ok()?),
-                    head + 16,
-                ),
-                _ => return None,
-            };
-            let [auid, euid, egid, ruid, rgid, pid, sid] = ids7(b);
-            let port = if wide {
-                be64(b, 29)
-            } else {
-                u64::from(be32(b, 29))
-            };
-            let s = Subject {
-                auid,
-                euid,
-                egid,
-                ruid,
-                rgid,
-                pid,
-                sid,
-                port,
-                addr,
-            };
-            if matches!(id, ids::SUBJECT32_EX | ids::SUBJECT64_EX) {
-                Some(done!(len, Token::Subject(s)))
-            } else {
-                Some(done!(len, Token::Process(s)))
-            }
         }
         ids::HEADER32_EX | ids::HEADER64_EX => {
             let wide = id == ids::HEADER64_EX;

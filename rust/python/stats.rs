@@ -106,15 +106,16 @@ impl StatsTally {
         })?;
         let t = &mut inner.tally;
         let d = PyDict::new(py);
-        d.set_item("records", t.records)?;
-        d.set_item("bytes", t.bytes)?;
-        d.set_item("first", t.first)?;
-        d.set_item("last", t.last)?;
-        d.set_item("untimed", t.untimed)?;
-        d.set_item("success", t.success)?;
-        d.set_item("failure", t.failure)?;
-        d.set_item("no_return", t.no_return)?;
-        d.set_item("record_errors", t.record_errors)?;
+        let totals = t.totals;
+        d.set_item("records", totals.records)?;
+        d.set_item("bytes", totals.bytes)?;
+        d.set_item("first", totals.first)?;
+        d.set_item("last", totals.last)?;
+        d.set_item("untimed", totals.untimed)?;
+        d.set_item("success", totals.success)?;
+        d.set_item("failure", totals.failure)?;
+        d.set_item("no_return", totals.no_return)?;
+        d.set_item("record_errors", totals.record_errors)?;
         let events: Vec<(Option<u16>, u64, u64)> = t
             .events()
             .into_iter()
