@@ -2,15 +2,16 @@
 //! outcomes, and counts by event, user, path, process and minute.
 //!
 //! A batch is counted in two steps so that the per-record work runs on the workers and
-//! the result is the same whatever the thread count: [`StatsTally::count`] (any thread)
-//! reduces one batch to its distinct keys with their counts and hashes, reading the
-//! columns in place (a path is an index into the batch's own text, never copied); and
+//! the result is the same whatever the thread count: [`Counter::count`] (any thread)
+//! reduces one batch to its keys with their counts and hashes, reading the columns in
+//! place (a path is an index into the batch's own text, never copied); and
 //! [`StatsTally::merge`], in batch order, adds those to the tally, copying only a text
-//! key the tally has not held. Memory is bounded by the number of distinct keys: every
+//! key the tally has not held. [`InOrder`] runs the two on a pool. Memory is bounded by the number of distinct keys: every
 //! table keeps at most about `cap` of them ([`Capped`]). Event names and classes are not
 //! counted here: a count by event number is mapped to them once, from the event
 //! database, by whoever reports.
 
+use crate::ordered::Ordered;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMillisecondType, UInt16Type, UInt32Type, UInt8Type};
 use arrow_array::{Array, ArrayRef, GenericListArray, RecordBatch, StringArray};
@@ -55,6 +56,33 @@ struct Slot<K> {
     n: u64,
 }
 
+/// Add `n` to the slot whose key `is`, hashed `hash`; a new slot's key is made by `own`.
+fn add_slot<K>(
+    table: &mut HashTable<Slot<K>>,
+    hash: u64,
+    is: impl Fn(&K) -> bool,
+    own: impl FnOnce() -> K,
+    n: u64,
+) {
+    match table.entry(hash, |s| is(&s.key), |s| s.hash) {
+        Entry::Occupied(mut e) => e.get_mut().n += n,
+        Entry::Vacant(e) => {
+            e.insert(Slot {
+                hash,
+                key: own(),
+                n,
+            });
+        }
+    }
+}
+
+/// A batch's counts by key: each distinct key once, with its hash and count.
+type Local<K> = HashTable<Slot<K>>;
+
+fn add_local<K: Hash + Eq + Copy>(t: &mut Local<K>, hasher: &Hasher, key: K) {
+    add_slot(t, hasher.hash_one(key), |k| *k == key, || key, 1);
+}
+
 /// Counts by key, keeping about `cap` distinct keys: once twice that many are held, only
 /// the `cap` most frequent stay (ties: smallest key) and what was dropped is counted. The
 /// counts are then approximate (a key dropped and seen again starts from zero, so a count
@@ -82,17 +110,13 @@ impl<K> Capped<K> {
         self.dropped_keys > 0
     }
 
-    /// Add `n` to the key equal to `is`, hashed `hash`, made by `own` when it is new.
-    fn add_hashed(&mut self, hash: u64, is: impl Fn(&K) -> bool, own: impl FnOnce() -> K, n: u64) {
-        match self.table.entry(hash, |s| is(&s.key), |s| s.hash) {
-            Entry::Occupied(mut e) => e.get_mut().n += n,
-            Entry::Vacant(e) => {
-                e.insert(Slot {
-                    hash,
-                    key: own(),
-                    n,
-                });
-            }
+    /// Add a batch's counts of these keys.
+    fn add_local(&mut self, local: &Local<K>)
+    where
+        K: Eq + Copy,
+    {
+        for s in local {
+            add_slot(&mut self.table, s.hash, |&k| k == s.key, || s.key, s.n);
         }
     }
 
@@ -267,39 +291,6 @@ impl Texts {
     }
 }
 
-/// A batch's counts by key: each distinct key once, with its hash and count (`K` as the
-/// tally keeps it, or an index into the batch's text).
-struct Local<K> {
-    table: HashTable<Slot<K>>,
-}
-
-impl<K> Local<K> {
-    fn new() -> Self {
-        Local {
-            table: HashTable::new(),
-        }
-    }
-
-    fn add(&mut self, hash: u64, is: impl Fn(&K) -> bool, key: impl FnOnce() -> K) {
-        match self.table.entry(hash, |s| is(&s.key), |s| s.hash) {
-            Entry::Occupied(mut e) => e.get_mut().n += 1,
-            Entry::Vacant(e) => {
-                e.insert(Slot {
-                    hash,
-                    key: key(),
-                    n: 1,
-                });
-            }
-        }
-    }
-}
-
-impl<K: Hash + Eq + Copy> Local<K> {
-    fn add_key(&mut self, hasher: &Hasher, key: K) {
-        self.add(hasher.hash_one(key), |k| *k == key, || key);
-    }
-}
-
 /// Where a process name is in a batch: the `i`th text of its exec arguments or paths.
 #[derive(Clone, Copy, Debug)]
 enum Text {
@@ -343,8 +334,8 @@ impl Totals {
 /// One batch reduced to what the tally adds: totals, and each table's distinct keys.
 pub struct BatchCounts {
     totals: Totals,
-    /// (event slot, counts), for the slots this batch has.
-    events: Vec<(usize, EventCount)>,
+    /// Records by (event slot, failed).
+    events: Local<(usize, bool)>,
     auid: Local<Uid>,
     euid: Local<Uid>,
     minutes: Local<(i64, Option<u16>, bool)>,
@@ -510,12 +501,7 @@ fn uid(k: Uid) -> Option<u32> {
 }
 
 impl Counter {
-    /// Check that `batch` has the columns a tally reads, with their types.
-    pub fn check(batch: &RecordBatch) -> Result<(), ArrowError> {
-        Cols::of(batch).map(|_| ())
-    }
-
-    /// One batch reduced to its totals and each table's distinct keys (on any thread).
+    /// One batch reduced to its totals and each table's keys (on any thread).
     pub fn count(&self, batch: &RecordBatch) -> Result<BatchCounts, ArrowError> {
         let c = Cols::of(batch)?;
         let h = &self.hasher;
@@ -528,19 +514,10 @@ impl Counter {
             record_errors: (n - c.error.null_count()) as u64,
             ..Totals::default()
         };
-        let mut out = BatchCounts {
-            totals: Totals::default(),
-            events: Vec::new(),
-            auid: Local::new(),
-            euid: Local::new(),
-            minutes: Local::new(),
-            paths: Vec::new(),
-            processes: Vec::new(),
-            path_values: StringArray::new_null(0),
-            arg_values: StringArray::new_null(0),
-        };
-        // Event slots seen in this batch: their place in `out.events`, by slot.
-        let mut events: HashTable<usize> = HashTable::new();
+        let mut events = Local::new();
+        let (mut auid_counts, mut euid_counts, mut minutes) =
+            (Local::new(), Local::new(), Local::new());
+        let (mut paths, mut processes) = (Vec::new(), Vec::new());
         let path_offsets = c.paths.value_offsets();
         for i in 0..n {
             let event = opt(c.event, i);
@@ -558,28 +535,18 @@ impl Counter {
                     true
                 }
             };
-            let slot = event.map_or(NO_EVENT, usize::from);
-            let at = match events.entry(
-                slot as u64,
-                |&k| out.events[k].0 == slot,
-                |&k| out.events[k].0 as u64,
-            ) {
-                Entry::Occupied(e) => *e.get(),
-                Entry::Vacant(e) => {
-                    out.events.push((slot, EventCount::default()));
-                    *e.insert(out.events.len() - 1).get()
-                }
-            };
-            let e = &mut out.events[at].1;
-            e.records += 1;
-            e.failures += u64::from(failed);
+            add_local(
+                &mut events,
+                h,
+                (event.map_or(NO_EVENT, usize::from), failed),
+            );
             match opt(c.time, i) {
                 None => totals.untimed += 1,
                 Some(t) => {
                     totals.first = min_opt(totals.first, Some(t));
                     totals.last = max_opt(totals.last, Some(t));
                     let minute = t.div_euclid(60_000) * 60_000;
-                    out.minutes.add_key(h, (minute, event, failed));
+                    add_local(&mut minutes, h, (minute, event, failed));
                 }
             }
             // An unset auid is null in the column (schema 2) but a subject is there (its
@@ -589,12 +556,12 @@ impl Counter {
                 None if c.euid.is_valid(i) => Uid::from(u32::MAX),
                 None => NO_ID,
             };
-            out.auid.add_key(h, auid);
-            out.euid.add_key(h, opt(c.euid, i).map_or(NO_ID, Uid::from));
+            add_local(&mut auid_counts, h, auid);
+            add_local(&mut euid_counts, h, opt(c.euid, i).map_or(NO_ID, Uid::from));
             if c.paths.is_valid(i) {
                 let (start, end) = (path_offsets[i] as usize, path_offsets[i + 1] as usize);
                 for p in start..end {
-                    out.paths.push((h.hash_one(path_values.value(p)), p));
+                    paths.push((h.hash_one(path_values.value(p)), p));
                 }
             }
             let exec = event.is_some_and(|e| self.exec_events[usize::from(e)]);
@@ -607,13 +574,20 @@ impl Counter {
                     Text::Arg(k) => arg_values.value(k),
                     Text::Path(k) => path_values.value(k),
                 };
-                out.processes.push((h.hash_one(text), t));
+                processes.push((h.hash_one(text), t));
             }
         }
-        out.totals = totals;
-        out.path_values = path_values;
-        out.arg_values = arg_values;
-        Ok(out)
+        Ok(BatchCounts {
+            totals,
+            events,
+            auid: auid_counts,
+            euid: euid_counts,
+            minutes,
+            paths,
+            processes,
+            path_values,
+            arg_values,
+        })
     }
 }
 
@@ -673,21 +647,15 @@ impl StatsTally {
             return;
         }
         self.totals.add(&b.totals);
-        for &(slot, c) in &b.events {
+        for s in &b.events {
+            let (slot, failed) = s.key;
             let e = &mut self.events[slot];
-            e.records += c.records;
-            e.failures += c.failures;
+            e.records += s.n;
+            e.failures += if failed { s.n } else { 0 };
         }
-        for s in &b.auid.table {
-            self.auid.add_hashed(s.hash, |&k| k == s.key, || s.key, s.n);
-        }
-        for s in &b.euid.table {
-            self.euid.add_hashed(s.hash, |&k| k == s.key, || s.key, s.n);
-        }
-        for s in &b.minutes.table {
-            self.minutes
-                .add_hashed(s.hash, |&k| k == s.key, || s.key, s.n);
-        }
+        self.auid.add_local(&b.auid);
+        self.euid.add_local(&b.euid);
+        self.minutes.add_local(&b.minutes);
         for &(hash, i) in &b.paths {
             self.paths.add(hash, b.path_values.value(i), 1);
         }
@@ -720,6 +688,56 @@ impl StatsTally {
                 .then_some((c.dropped_keys, c.dropped_records))
         };
         [d(&self.auid), d(&self.euid)]
+    }
+}
+
+/// A tally fed batch by batch: each batch's columns are checked at once, it is counted
+/// on one of `threads` workers (0: every core, 1: the caller's thread) while the next
+/// ones come, and the counts are merged in the order the batches were added, so the
+/// tally does not depend on the thread count. At most two batches per worker wait.
+pub struct InOrder {
+    tally: StatsTally,
+    counting: Ordered<Result<BatchCounts, ArrowError>>,
+}
+
+impl InOrder {
+    pub fn new(tally: StatsTally, threads: usize) -> std::io::Result<Self> {
+        Ok(InOrder {
+            tally,
+            counting: Ordered::new(threads, "stats")?,
+        })
+    }
+
+    /// Merge the oldest batch's counts; false when none is in flight.
+    fn merge_one(&mut self) -> Result<bool, ArrowError> {
+        match self.counting.take() {
+            None => Ok(false),
+            Some(Ok(counts)) => {
+                self.tally.merge(counts?);
+                Ok(true)
+            }
+            Some(Err(_)) => Err(ArrowError::ComputeError(
+                "counting a batch failed (a bug)".into(),
+            )),
+        }
+    }
+
+    /// Count `batch` (it must have the [`COLUMNS`]: a batch without them is refused
+    /// here, before anything is counted).
+    pub fn add(&mut self, batch: RecordBatch) -> Result<(), ArrowError> {
+        Cols::of(&batch)?;
+        while self.counting.full() {
+            self.merge_one()?;
+        }
+        let counter = self.tally.counter();
+        self.counting.submit(move || counter.count(&batch));
+        Ok(())
+    }
+
+    /// The tally with every batch added so far merged.
+    pub fn tally(&mut self) -> Result<&mut StatsTally, ArrowError> {
+        while self.merge_one()? {}
+        Ok(&mut self.tally)
     }
 }
 
@@ -764,7 +782,7 @@ mod tests {
         }
         let mut exact: Capped<u32> = Capped::new(10);
         for (k, n) in [(7, 2), (3, 2), (9, 5)] {
-            exact.add_hashed(h.hash_one(k), |&x| x == k, || k, n);
+            add_slot(&mut exact.table, h.hash_one(k), |&x| x == k, || k, n);
         }
         assert_eq!(exact.sorted(None), vec![(9, 5), (3, 2), (7, 2)]);
         assert_eq!(exact.sorted(Some(2)), vec![(9, 5), (3, 2)]);
@@ -998,7 +1016,8 @@ mod tests {
     fn a_batch_without_a_column_is_refused() {
         let b = batch(&[]);
         let b = b.project(&[0, 1, 2, 3, 4, 5, 7, 8]).unwrap();
-        let err = Counter::check(&b).unwrap_err().to_string();
+        let mut t = InOrder::new(StatsTally::new(&[], 10), 2).unwrap();
+        let err = t.add(b).unwrap_err().to_string();
         assert!(err.contains("paths"), "{err}");
     }
 }

@@ -1,33 +1,17 @@
 //! `StatsTally`: `bsmtrail stats`'s counting (`crate::stats`) over records-view batches,
 //! each batch counted on a worker and merged in the order given.
 
-use crate::ordered::Ordered;
-use crate::stats::{self, BatchCounts, Counter, Texts};
+use crate::stats::{self, Texts};
 use arrow_schema::ArrowError;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::Mutex;
 
-struct Inner {
-    tally: stats::StatsTally,
-    counter: Counter,
-    /// Batches being counted, oldest first.
-    counting: Ordered<Result<BatchCounts, ArrowError>>,
-}
-
-impl Inner {
-    /// Merge the oldest batch's counts.
-    fn merge_one(&mut self) -> PyResult<bool> {
-        match self.counting.take() {
-            None => Ok(false),
-            Some(Ok(Ok(counts))) => {
-                self.tally.merge(counts);
-                Ok(true)
-            }
-            Some(Ok(Err(e))) => Err(PyValueError::new_err(e.to_string())),
-            Some(Err(_)) => Err(PyRuntimeError::new_err("counting a batch failed (a bug)")),
-        }
+fn to_pyerr(e: ArrowError) -> PyErr {
+    match e {
+        ArrowError::SchemaError(m) => PyValueError::new_err(m),
+        other => PyRuntimeError::new_err(other.to_string()),
     }
 }
 
@@ -35,11 +19,11 @@ impl Inner {
 /// tables by event, user, path, process and minute, each keeping at most `cap` keys.
 #[pyclass(module = "bsmtrail._native", name = "StatsTally", frozen)]
 pub struct StatsTally {
-    inner: Mutex<Inner>,
+    inner: Mutex<stats::InOrder>,
 }
 
 impl StatsTally {
-    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, stats::InOrder>> {
         self.inner
             .lock()
             .map_err(|_| PyRuntimeError::new_err("the tally failed in another thread"))
@@ -60,11 +44,7 @@ impl StatsTally {
     fn new(exec_events: Vec<u16>, cap: usize, threads: usize) -> PyResult<Self> {
         let tally = stats::StatsTally::new(&exec_events, cap);
         Ok(StatsTally {
-            inner: Mutex::new(Inner {
-                counter: tally.counter(),
-                tally,
-                counting: Ordered::new(threads, "stats").map_err(PyErr::from)?,
-            }),
+            inner: Mutex::new(stats::InOrder::new(tally, threads)?),
         })
     }
 
@@ -72,17 +52,9 @@ impl StatsTally {
     /// now, and it is counted on a worker while the next batches come.
     fn add(&self, py: Python<'_>, batch: &Bound<'_, PyAny>) -> PyResult<()> {
         let batch = super::batch::import(batch)?;
-        Counter::check(&batch).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let mut guard = self.lock()?;
-        let inner: &mut Inner = &mut guard;
-        py.detach(|| {
-            while inner.counting.full() {
-                inner.merge_one()?;
-            }
-            let counter = inner.counter.clone();
-            inner.counting.submit(move || counter.count(&batch));
-            Ok(())
-        })
+        let inner: &mut stats::InOrder = &mut guard;
+        py.detach(|| inner.add(batch)).map_err(to_pyerr)
     }
 
     /// The counts: totals by name, `first`/`last` (ms since the epoch, UTC), and lists
@@ -99,12 +71,8 @@ impl StatsTally {
         minutes: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mut guard = self.lock()?;
-        let inner: &mut Inner = &mut guard;
-        py.detach(|| -> PyResult<()> {
-            while inner.merge_one()? {}
-            Ok(())
-        })?;
-        let t = &mut inner.tally;
+        let inner: &mut stats::InOrder = &mut guard;
+        let t = py.detach(|| inner.tally()).map_err(to_pyerr)?;
         let d = PyDict::new(py);
         let totals = t.totals;
         d.set_item("records", totals.records)?;
