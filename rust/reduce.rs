@@ -83,6 +83,10 @@ fn judge(sel: &AllOf, rec: &[u8], s: &Span, state: &mut AllOfState) -> Verdict {
     sel.verdict(rec, state)
 }
 
+/// What a sequential selection carries from one record to the next, shared by the calls
+/// that judge consecutive pieces of one stream (`reduce`'s `carry`).
+pub type Carry = Arc<Mutex<AllOfState>>;
+
 /// Write the spans of `src` that `sel` keeps to `out`. In strict mode framing is
 /// auditreduce's (praudit's `au_read_rec`: the header's count alone) and stops at its first
 /// error (in `stopped`); recovering, framing checks trailers and resynchronises past damage
@@ -93,11 +97,8 @@ fn judge(sel: &AllOf, rec: &[u8], s: &Span, state: &mut AllOfState) -> Verdict {
 /// This thread frames; the verdicts on runs of about 1 MiB of spans are given on `threads`
 /// workers (0: every core) and taken back in order, so the output is the same bytes
 /// whatever the thread count. A selection whose verdicts depend on earlier records
-/// ([`AllOf::sequential`]) is judged here, in order.
-/// What a sequential selection carries from one record to the next, shared by the calls
-/// that judge consecutive pieces of one stream (`reduce`'s `carry`).
-pub type Carry = Arc<Mutex<AllOfState>>;
-
+/// ([`AllOf::sequential`]) is judged in order on one worker, its state taken from
+/// `carry` when given (and left there for the next piece of the same stream).
 #[allow(clippy::too_many_arguments)] // each is one of the reduction's inputs
 pub fn reduce(
     src: &Source,
