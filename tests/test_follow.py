@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import bsmtrail
+import bsmtrail.live as live_module
 from bsmtrail.live import (
     CheckpointError,
     Follower,
@@ -361,6 +362,55 @@ def test_a_checkpoint_naming_a_trail_that_is_gone_resumes_in_its_successor(
     got = _table(batches)
     assert got.num_rows == bsmtrail.read_trails([str(audit)]).num_rows
     assert got.column("record_offset")[0].as_py() < 100
+
+
+@pytest.mark.parametrize("moment", ["first open", "resume", "next trail"])
+def test_a_trail_renamed_between_listing_and_opening_is_found_under_its_new_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str
+) -> None:
+    """auditd closes a trail by renaming it (START.not_terminated -> START.END); when that
+    falls between the follower's listing and its open, the follower opens the renamed
+    trail instead of failing."""
+    audit = tmp_path / "audit"
+    audit.mkdir()
+    data = (Path(__file__).parent / "data" / "gen-2.bsm").read_bytes()
+    first, live = f"{STAMPS[0]}.{STAMPS[1]}", f"{STAMPS[1]}.not_terminated"
+    closed = f"{STAMPS[1]}.{STAMPS[2]}"
+    (audit / first).write_bytes(data)
+    (audit / live).write_bytes(data)
+    args: dict[str, Any] = {"target": audit, "start": "first"}
+    rename_after = {"first open": 1, "resume": 1, "next trail": 2}[moment]
+    whole = bsmtrail.read_trails([str(audit / first)])
+    skipped = 0
+    if moment != "next trail":
+        # Begin in the live trail: the first open is of the name about to change.
+        (audit / first).unlink()
+        args["start"] = "current"
+    if moment == "resume":
+        at = whole.column("record_offset")[10].as_py()
+        skipped = 10
+        args["checkpoint"] = tmp_path / "c.json"
+        checkpoint_save(str(args["checkpoint"]), str(audit), Position(live, 1, at, 10, 10))
+    listings = []
+    real = live_module.trail_files
+
+    def listed_then_renamed(directory: str) -> list[str]:
+        names = real(directory)
+        listings.append(names)
+        if len(listings) == rename_after:
+            os.rename(audit / live, audit / closed)
+        return names
+
+    monkeypatch.setattr(live_module, "trail_files", listed_then_renamed)
+    batches = _follow_all(args, until=lambda: True)
+    assert live in listings[rename_after - 1]  # the race happened where it was meant to
+    got = _table(batches)
+    per_trail = whole.column("record_offset").to_pylist()
+    expected = per_trail[skipped:] if moment != "next trail" else per_trail + per_trail
+    assert got.column("record_offset").to_pylist() == expected
+    sources = got.column("source").to_pylist()
+    assert sources[-1] == live  # the records carry the name the trail was created with
+    assert sources.count(live) == len(per_trail) - skipped
 
 
 def test_checkpoints_that_cannot_be_used_are_refused(tmp_path: Path) -> None:

@@ -515,7 +515,27 @@ class Follower:
     # -- which file ---------------------------------------------------------------------------
 
     def _open(self, source: str, path: str, offset: int, quiet_until: int = 0) -> _Open:
-        f = open(path, "rb", buffering=0)
+        return self._adopt(source, path, open(path, "rb", buffering=0), offset, quiet_until)
+
+    def _open_trail(self, name: str) -> tuple[str, Any]:
+        """Trail ``name`` of the directory, opened for reading, and the path it was opened
+        at. auditd renames a trail when it closes it (``START.not_terminated`` becomes
+        ``START.END``), which can fall between a listing and this open: a name that is gone
+        is looked up again by its start stamp, which the rename keeps."""
+        for _ in range(3):
+            path = os.path.join(self.target, name)
+            try:
+                return path, open(path, "rb", buffering=0)
+            except FileNotFoundError:
+                same = [n for n in self._list(force=True) if n[:14] == name[:14]]
+                if not same:
+                    raise
+                name = same[0]
+        path = os.path.join(self.target, name)
+        return path, open(path, "rb", buffering=0)
+
+    def _adopt(self, source: str, path: str, f: Any, offset: int, quiet_until: int = 0) -> _Open:
+        """``f`` (opened at ``path``) read from trail offset ``offset``; closed on error."""
         try:
             inode = os.fstat(f.fileno()).st_ino
             if offset:
@@ -560,9 +580,9 @@ class Follower:
                 2, "no auditd trail (YYYYMMDDhhmmss.*) in the directory", self.target
             )
         name = names[0] if self.start == "first" else _live_trail(self.target, names)
-        path = os.path.join(self.target, name)
-        quiet = os.stat(path).st_size if self.start == "end" else 0
-        return self._open(created_name(name), path, 0, quiet)
+        path, f = self._open_trail(name)
+        quiet = _size(f) if self.start == "end" else 0
+        return self._adopt(created_name(name), path, f, 0, quiet)
 
     def _resume(self, saved: Position) -> _Open:
         if not self.directory:
@@ -586,15 +606,15 @@ class Follower:
         stamp = saved.trail[:14]
         same = [n for n in names if n[:14] == stamp]
         if same:
-            path = os.path.join(self.target, same[0])
-            size = os.stat(path).st_size
+            path, f = self._open_trail(same[0])
+            size = _size(f)
             if size < saved.offset:
                 _note(
-                    f"{same[0]} is shorter ({size} bytes) than the checkpoint's offset "
-                    f"{saved.offset}: read from its start"
+                    f"{os.path.basename(path)} is shorter ({size} bytes) than the "
+                    f"checkpoint's offset {saved.offset}: read from its start"
                 )
-                return self._open(saved.trail, path, 0)
-            return self._open(saved.trail, path, saved.offset)
+                return self._adopt(saved.trail, path, f, 0)
+            return self._adopt(saved.trail, path, f, saved.offset)
         later = [n for n in names if n[:14] > stamp]
         if not later:
             raise CheckpointError(
@@ -605,7 +625,8 @@ class Follower:
             f"the checkpoint's trail {saved.trail} is gone: following goes on at the start "
             f"of {later[0]} (what it held after offset {saved.offset} was not read)"
         )
-        return self._open(created_name(later[0]), os.path.join(self.target, later[0]), 0)
+        path, f = self._open_trail(later[0])
+        return self._adopt(created_name(later[0]), path, f, 0)
 
     def _next_file(self, cur: _Open) -> _Open | None:
         """The file to read after ``cur`` once ``cur`` is finished (None: not yet)."""
@@ -614,18 +635,18 @@ class Follower:
         later = [n for n in self._list() if n[:14] > cur.stamp()]
         if not later:
             return None
-        path = os.path.join(self.target, later[0])
         try:
-            successor_size = os.stat(path).st_size
+            path, f = self._open_trail(later[0])
         except FileNotFoundError:
-            self._dir_mtime = -1  # listed a moment ago; look again next poll
+            self._dir_mtime = -1  # listed a moment ago and gone since; look again next poll
             return None
         still_open = cur.path.endswith(".not_terminated") and _same_file(cur.path, cur.inode)
-        if successor_size == 0 and still_open:
+        if still_open and _size(f) == 0:
             # auditd has created the next trail but the kernel may still be writing here:
             # it switches before the old trail is renamed.
+            f.close()
             return None
-        return self._open(created_name(later[0]), path, 0)
+        return self._adopt(created_name(later[0]), path, f, 0)
 
     def _reopened(self, cur: _Open) -> _Open | None:
         """One followed file: the path now names another file (rotated: the old one is
@@ -658,6 +679,14 @@ def _next_generation(source: str) -> str:
     if m is None:
         return f"{source}#2"
     return f"{m.group(1)}#{int(m.group(2)) + 1}"
+
+
+def _size(f: Any) -> int:
+    try:
+        return os.fstat(f.fileno()).st_size
+    except BaseException:
+        f.close()
+        raise
 
 
 def _same_file(path: str, inode: int) -> bool:
