@@ -128,12 +128,12 @@ impl<T: Send + 'static> Ordered<T> {
         Ok(o)
     }
 
-    /// Whether as many jobs are in flight as the pool should have: take one first.
     /// How many jobs may be in flight at once.
     pub fn capacity(&self) -> usize {
         self.depth
     }
 
+    /// Whether as many jobs are in flight as the pool should have: take one first.
     pub fn full(&self) -> bool {
         self.slots.len() >= self.depth
     }

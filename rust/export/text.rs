@@ -17,18 +17,18 @@
 use super::{io_error, BatchSink, InOrder};
 use crate::render::time::{push2, push_hms, utc};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, TimestampMillisecondType};
+use arrow_array::types::{
+    ArrowPrimitiveType, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMillisecondType,
+    UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
 use arrow_array::{
     Array, BinaryArray, Int32DictionaryArray, PrimitiveArray, RecordBatch, StringArray,
 };
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
-use arrow_json::writer::{
-    make_encoder, Encoder, EncoderFactory, EncoderOptions, LineDelimited, NullableEncoder,
-};
-use arrow_json::WriterBuilder;
+use arrow_json::writer::{make_encoder, Encoder, EncoderFactory, EncoderOptions, NullableEncoder};
 use arrow_schema::{ArrowError, DataType, FieldRef, SchemaRef, TimeUnit};
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Millisecond times (the schema's are UTC) as ISO 8601 UTC text with milliseconds and
 /// `Z`. (arrow-json would format them through a time zone database, which bsmtrail does
@@ -93,13 +93,15 @@ fn utc_text(ms: i64, sep: u8, out: &mut Vec<u8>) {
 
 /// `s` as a CSV text cell: quoted, quotes doubled.
 fn quoted(s: &[u8], out: &mut Vec<u8>) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
-    for part in s.split_inclusive(|&b| b == b'"') {
-        out.extend_from_slice(part);
-        if part.last() == Some(&b'"') {
-            out.push(b'"');
-        }
+    let mut from = 0;
+    for quote in memchr::memchr_iter(b'"', s) {
+        out.extend_from_slice(&s[from..=quote]);
+        out.push(b'"');
+        from = quote + 1;
     }
+    out.extend_from_slice(&s[from..]);
     out.push(b'"');
 }
 
@@ -123,10 +125,28 @@ enum Cell<'a> {
     Bytes(&'a BinaryArray),
     Time(&'a PrimitiveArray<TimestampMillisecondType>),
     Json(NullableEncoder<'a>),
+    /// Integers and booleans, written directly (a dozen a row: the formatting machinery
+    /// cost more than the rest of the row).
+    Digits(WriteCell<'a>),
     Plain(ArrayFormatter<'a>),
 }
 
-fn csv(batch: &RecordBatch, raw: bool) -> Result<Vec<u8>, ArrowError> {
+/// Writes row `row`'s cell of a column to the output.
+type WriteCell<'a> = Box<dyn Fn(usize, &mut Vec<u8>) + 'a>;
+
+/// An integer column's cells.
+fn integers<'a, T: ArrowPrimitiveType>(col: &'a dyn Array) -> Cell<'a>
+where
+    T::Native: itoa::Integer,
+{
+    let a = col.as_primitive::<T>();
+    Cell::Digits(Box::new(move |row, out| {
+        out.extend_from_slice(itoa::Buffer::new().format(a.value(row)).as_bytes())
+    }))
+}
+
+/// `batch`'s CSV rows (the rules above) appended to `out`.
+fn csv_into(batch: &RecordBatch, raw: bool, out: &mut Vec<u8>) -> Result<(), ArrowError> {
     let options = EncoderOptions::default()
         .with_explicit_nulls(true)
         .with_encoder_factory(Arc::new(UtcTimes));
@@ -148,13 +168,23 @@ fn csv(batch: &RecordBatch, raw: bool) -> Result<Vec<u8>, ArrowError> {
             DataType::List(_) | DataType::Struct(_) => {
                 Cell::Json(make_encoder(field, col, &options)?)
             }
+            DataType::Int8 => integers::<Int8Type>(col),
+            DataType::Int16 => integers::<Int16Type>(col),
+            DataType::Int32 => integers::<Int32Type>(col),
+            DataType::Int64 => integers::<Int64Type>(col),
+            DataType::UInt8 => integers::<UInt8Type>(col),
+            DataType::UInt16 => integers::<UInt16Type>(col),
+            DataType::UInt32 => integers::<UInt32Type>(col),
+            DataType::UInt64 => integers::<UInt64Type>(col),
+            DataType::Boolean => {
+                let a = col.as_boolean();
+                Cell::Digits(Box::new(move |row, out| {
+                    out.extend_from_slice(if a.value(row) { b"true" } else { b"false" })
+                }))
+            }
             _ => Cell::Plain(ArrayFormatter::try_new(col, &plain)?),
         });
     }
-    let guess = batch
-        .num_rows()
-        .saturating_mul(32 * batch.num_columns().max(1));
-    let mut out = Vec::with_capacity(guess.min(1 << 28));
     let mut json = Vec::new();
     for row in 0..batch.num_rows() {
         for (i, (cell, col)) in cells.iter_mut().zip(batch.columns()).enumerate() {
@@ -165,14 +195,14 @@ fn csv(batch: &RecordBatch, raw: bool) -> Result<Vec<u8>, ArrowError> {
                 continue;
             }
             match cell {
-                Cell::Text(a) => text_cell(a.value(row).as_bytes(), raw, &mut out),
+                Cell::Text(a) => text_cell(a.value(row).as_bytes(), raw, out),
                 Cell::Dict(d, values) => {
                     let key = d.keys().value(row);
                     let s = usize::try_from(key)
                         .ok()
                         .filter(|&k| k < values.len())
                         .map_or("", |k| values.value(k));
-                    text_cell(s.as_bytes(), raw, &mut out);
+                    text_cell(s.as_bytes(), raw, out);
                 }
                 Cell::Bytes(a) => {
                     out.push(b'"');
@@ -183,12 +213,13 @@ fn csv(batch: &RecordBatch, raw: bool) -> Result<Vec<u8>, ArrowError> {
                     }
                     out.push(b'"');
                 }
-                Cell::Time(a) => utc_text(a.value(row), b' ', &mut out),
+                Cell::Time(a) => utc_text(a.value(row), b' ', out),
                 Cell::Json(enc) => {
                     json.clear();
                     enc.encode(row, &mut json);
-                    quoted(&json, &mut out);
+                    quoted(&json, out);
                 }
+                Cell::Digits(write) => write(row, out),
                 Cell::Plain(f) => {
                     let _ = write!(out, "{}", f.value(row));
                 }
@@ -196,7 +227,7 @@ fn csv(batch: &RecordBatch, raw: bool) -> Result<Vec<u8>, ArrowError> {
         }
         out.push(b'\n');
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The text formats.
@@ -214,7 +245,43 @@ pub struct TextSink<W: Write> {
     out: W,
     /// Each batch's text in pieces of at most [`ROWS_PER_PART`] rows (see [`pieces`]).
     encoding: InOrder<Vec<Vec<u8>>>,
+    spare: Spare,
     rows: u64,
+}
+
+/// Text buffers already written out, handed back for the next pieces to be encoded into.
+/// A buffer reused keeps its pages: text built in fresh memory paid a page fault (the
+/// kernel mapping and zeroing a page) for every 4 KiB, a page for every four or five
+/// rows. No more buffers are ever made than were in use at once (the batches in flight's
+/// pieces), and at most [`Spare::KEEP`] are kept.
+#[derive(Clone, Default)]
+struct Spare(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Spare {
+    /// Above what is in flight at once (a batch's pieces for each worker and one more).
+    const KEEP: usize = 64;
+
+    /// An empty buffer, a reused one if there is one.
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut spare| spare.pop())
+            .unwrap_or_default()
+    }
+
+    /// `pieces`, written out: kept for reuse.
+    fn give(&self, pieces: Vec<Vec<u8>>) {
+        if let Ok(mut spare) = self.0.lock() {
+            for mut piece in pieces {
+                if spare.len() == Self::KEEP {
+                    break;
+                }
+                piece.clear();
+                spare.push(piece);
+            }
+        }
+    }
 }
 
 impl<W: Write> TextSink<W> {
@@ -241,6 +308,7 @@ impl<W: Write> TextSink<W> {
             format,
             out,
             encoding: InOrder::new(schema, threads, "text")?,
+            spare: Spare::default(),
             rows: 0,
         })
     }
@@ -249,14 +317,21 @@ impl<W: Write> TextSink<W> {
     pub fn write(&mut self, batch: RecordBatch) -> Result<(), ArrowError> {
         let n = batch.num_rows() as u64;
         let format = self.format;
-        let out = &mut self.out;
+        let (out, spare) = (&mut self.out, &self.spare);
+        let buffers = spare.clone();
         self.encoding.push(
             batch,
-            move |_, batch| match format {
-                TextFormat::Jsonl { nulls } => pieces(batch, |b| json_lines(b, nulls)),
-                TextFormat::Csv { raw } => pieces(batch, |b| csv(b, raw)),
+            move |_, batch| {
+                pieces(batch, |b| {
+                    let mut text = buffers.take();
+                    match format {
+                        TextFormat::Jsonl { nulls } => json_lines_into(b, nulls, &mut text)?,
+                        TextFormat::Csv { raw } => csv_into(b, raw, &mut text)?,
+                    }
+                    Ok(text)
+                })
             },
-            &mut |text| write_pieces(out, &text),
+            &mut |text| write_pieces(out, spare, text),
         )?;
         self.rows += n;
         Ok(())
@@ -264,8 +339,9 @@ impl<W: Write> TextSink<W> {
 
     /// Write what is still encoding and flush; returns the rows written and the output.
     pub fn finish(mut self) -> Result<(u64, W), ArrowError> {
-        let out = &mut self.out;
-        self.encoding.drain(&mut |text| write_pieces(out, &text))?;
+        let (out, spare) = (&mut self.out, &self.spare);
+        self.encoding
+            .drain(&mut |text| write_pieces(out, spare, text))?;
         self.out.flush().map_err(io_error)?;
         Ok((self.rows, self.out))
     }
@@ -284,10 +360,17 @@ impl<W: Write + Send> BatchSink for TextSink<W> {
 /// Rows in one part of a batch's JSON Lines encoded at once (at most).
 const ROWS_PER_PART: usize = 16384;
 
-fn write_pieces<W: Write>(out: &mut W, text: &[Vec<u8>]) -> Result<(), ArrowError> {
+/// Write a batch's `text` and hand its buffers back to `spare`.
+fn write_pieces<W: Write>(
+    out: &mut W,
+    spare: &Spare,
+    text: Vec<Vec<u8>>,
+) -> Result<(), ArrowError> {
     text.iter()
         .try_for_each(|piece| out.write_all(piece))
-        .map_err(io_error)
+        .map_err(io_error)?;
+    spare.give(text);
+    Ok(())
 }
 
 /// `batch` in slices of at most [`ROWS_PER_PART`] rows, in order (see [`jsonl_pieces`]
@@ -339,13 +422,30 @@ fn json_lines(batch: &RecordBatch, nulls: bool) -> Result<Vec<u8>, ArrowError> {
     let guess = batch
         .num_rows()
         .saturating_mul(20 * batch.num_columns().max(1));
-    let mut w = WriterBuilder::new()
+    let mut out = Vec::with_capacity(guess.min(1 << 28));
+    json_lines_into(batch, nulls, &mut out)?;
+    Ok(out)
+}
+
+/// [`json_lines`] appended to `out`. The rows are encoded straight into `out` with
+/// arrow-json's encoders (its `Writer` stages every 8 KiB in a buffer of its own and
+/// copies it out: a second pass over all of the text).
+fn json_lines_into(batch: &RecordBatch, nulls: bool, out: &mut Vec<u8>) -> Result<(), ArrowError> {
+    let options = EncoderOptions::default()
         .with_explicit_nulls(nulls)
-        .with_encoder_factory(Arc::new(UtcTimes))
-        .build::<_, LineDelimited>(Vec::with_capacity(guess.min(1 << 28)));
-    w.write(batch)?;
-    w.finish()?;
-    Ok(w.into_inner())
+        .with_encoder_factory(Arc::new(UtcTimes));
+    let rows = arrow_array::StructArray::from(batch.clone());
+    let field: FieldRef = Arc::new(arrow_schema::Field::new_struct(
+        "",
+        batch.schema().fields().clone(),
+        false,
+    ));
+    let mut encoder = make_encoder(&field, &rows, &options)?;
+    for row in 0..batch.num_rows() {
+        encoder.encode(row, out);
+        out.push(b'\n');
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -446,13 +546,171 @@ mod tests {
         // The sinks write a large batch in pieces too: the same text as one buffer.
         for (format, whole) in [
             (TextFormat::Jsonl { nulls: true }, one.clone()),
-            (TextFormat::Csv { raw: false }, csv(&b, false).unwrap()),
+            (TextFormat::Csv { raw: false }, {
+                let mut text = Vec::new();
+                csv_into(&b, false, &mut text).unwrap();
+                text
+            }),
         ] {
             let mut sink = TextSink::new(Vec::new(), b.schema(), format, 2).unwrap();
             sink.write(b.clone()).unwrap();
             let (rows, out) = sink.finish().unwrap();
             assert_eq!(rows, b.num_rows() as u64);
             assert!(out.ends_with(&whole), "{format:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quoted_cells_double_every_quote(s in proptest::collection::vec(
+            proptest::sample::select(vec![b'"', b'a', b',', b'\n', 0xe9]), 0..40,
+        )) {
+            let mut out = Vec::new();
+            quoted(&s, &mut out);
+            let mut expected = vec![b'"'];
+            for &b in &s {
+                expected.push(b);
+                if b == b'"' {
+                    expected.push(b'"');
+                }
+            }
+            expected.push(b'"');
+            proptest::prop_assert_eq!(out, expected);
+        }
+    }
+
+    #[test]
+    fn numbers_and_booleans_as_arrow_formats_them() {
+        use arrow_array::*;
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            (
+                "i8",
+                Arc::new(Int8Array::from(vec![
+                    Some(i8::MIN),
+                    None,
+                    Some(-1),
+                    Some(i8::MAX),
+                ])),
+            ),
+            (
+                "i16",
+                Arc::new(Int16Array::from(vec![
+                    Some(i16::MIN),
+                    Some(0),
+                    None,
+                    Some(i16::MAX),
+                ])),
+            ),
+            (
+                "i32",
+                Arc::new(Int32Array::from(vec![
+                    Some(i32::MIN),
+                    Some(7),
+                    Some(-1),
+                    None,
+                ])),
+            ),
+            (
+                "i64",
+                Arc::new(Int64Array::from(vec![
+                    None,
+                    Some(i64::MIN),
+                    Some(i64::MAX),
+                    Some(0),
+                ])),
+            ),
+            (
+                "u8",
+                Arc::new(UInt8Array::from(vec![
+                    Some(0),
+                    Some(u8::MAX),
+                    None,
+                    Some(9),
+                ])),
+            ),
+            (
+                "u16",
+                Arc::new(UInt16Array::from(vec![
+                    Some(0),
+                    Some(u16::MAX),
+                    Some(10),
+                    None,
+                ])),
+            ),
+            (
+                "u32",
+                Arc::new(UInt32Array::from(vec![
+                    Some(u32::MAX),
+                    None,
+                    Some(0),
+                    Some(4),
+                ])),
+            ),
+            (
+                "u64",
+                Arc::new(UInt64Array::from(vec![
+                    Some(u64::MAX),
+                    Some(0),
+                    None,
+                    Some(1),
+                ])),
+            ),
+            (
+                "b",
+                Arc::new(BooleanArray::from(vec![
+                    Some(true),
+                    Some(false),
+                    None,
+                    Some(true),
+                ])),
+            ),
+        ];
+        let b = RecordBatch::try_from_iter(columns.clone()).unwrap();
+        let mut out = Vec::new();
+        csv_into(&b, false, &mut out).unwrap();
+        let plain = FormatOptions::default();
+        let mut expected = String::new();
+        for row in 0..4 {
+            let cells: Vec<String> = columns
+                .iter()
+                .map(|(_, c)| match c.is_null(row) {
+                    true => String::new(),
+                    false => ArrayFormatter::try_new(c.as_ref(), &plain)
+                        .unwrap()
+                        .value(row)
+                        .to_string(),
+                })
+                .collect();
+            expected.push_str(&cells.join(","));
+            expected.push('\n');
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn buffers_written_out_are_reused_and_the_text_stays_the_same() {
+        let batches: Vec<_> = (0..12).map(|i| batch(i * 7, 7)).collect();
+        for format in [
+            TextFormat::Jsonl { nulls: true },
+            TextFormat::Csv { raw: false },
+        ] {
+            let mut texts = Vec::new();
+            for threads in [1, 2, 4] {
+                let mut sink =
+                    TextSink::new(Vec::new(), batches[0].schema(), format, threads).unwrap();
+                for b in &batches {
+                    sink.write(b.clone()).unwrap();
+                }
+                let spare = sink.spare.clone();
+                let (_, out) = sink.finish().unwrap();
+                let kept = spare.0.lock().unwrap();
+                // Every buffer made is back, empty, and no more were made than could be
+                // in flight at once.
+                assert!(!kept.is_empty() && kept.len() <= Spare::KEEP, "{format:?}");
+                assert!(kept.iter().all(|b| b.is_empty() && b.capacity() > 0));
+                texts.push(out);
+            }
+            assert!(texts.iter().all(|t| t == &texts[0]), "{format:?}");
         }
     }
 
