@@ -160,14 +160,7 @@ fn fast_then<'a, K: Then<'a>>(
         | ids::SUBJECT64_EX
         | ids::PROCESS32_EX
         | ids::PROCESS64_EX => {
-            let wide = matches!(
-                id,
-                ids::SUBJECT64 | ids::PROCESS64 | ids::SUBJECT64_EX | ids::PROCESS64_EX
-            );
-            let ex = matches!(
-                id,
-                ids::SUBJECT32_EX | ids::SUBJECT64_EX | ids::PROCESS32_EX | ids::PROCESS64_EX
-            );
+            let (wide, ex) = (ids::has_wide_port(id), ids::has_typed_addr(id));
             // Seven ids and the port, then the terminal's address: 4 bytes, or for the
             // _ex tokens a type and that many bytes (4 or 16; any other type is an
             // error, which `decode` reports).

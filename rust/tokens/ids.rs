@@ -56,6 +56,20 @@ pub fn is_header(id: u8) -> bool {
     matches!(id, HEADER32 | HEADER32_EX | HEADER64 | HEADER64_EX)
 }
 
+/// A subject or process token whose terminal port is 64 bits wide (the 64-bit kinds).
+pub fn has_wide_port(id: u8) -> bool {
+    matches!(id, SUBJECT64 | PROCESS64 | SUBJECT64_EX | PROCESS64_EX)
+}
+
+/// A subject or process token whose terminal address is typed (4 or 16 bytes: the _ex
+/// kinds) rather than always IPv4.
+pub fn has_typed_addr(id: u8) -> bool {
+    matches!(
+        id,
+        SUBJECT32_EX | SUBJECT64_EX | PROCESS32_EX | PROCESS64_EX
+    )
+}
+
 /// bsmtrail's canonical, unambiguous name for a token id (the `type` of a decoded token).
 /// praudit's names are in `render`; several ids share one praudit name.
 pub fn canonical_name(id: u8) -> &'static str {

@@ -12,20 +12,12 @@ pub(super) fn subject(c: &mut Cursor<'_>, id: u8) -> Result<Subject, Fault> {
     let rgid = c.u32()?;
     let pid = c.u32()?;
     let sid = c.u32()?;
-    let port64 = matches!(
-        id,
-        ids::SUBJECT64 | ids::PROCESS64 | ids::SUBJECT64_EX | ids::PROCESS64_EX
-    );
-    let port = if port64 {
+    let port = if ids::has_wide_port(id) {
         c.u64()?
     } else {
         u64::from(c.u32()?)
     };
-    let ex = matches!(
-        id,
-        ids::SUBJECT32_EX | ids::PROCESS32_EX | ids::SUBJECT64_EX | ids::PROCESS64_EX
-    );
-    let addr = if ex {
+    let addr = if ids::has_typed_addr(id) {
         net::ex_addr(c)?
     } else {
         Addr::V4(c.array()?)

@@ -336,14 +336,7 @@ pub fn file(out: &mut Vec<u8>, seconds: u32, msec: u32, name: &[u8]) -> Result {
 // ---------------------------------------------------------------------------------------
 
 fn subject_any(out: &mut Vec<u8>, id: u8, s: &Subject) -> Result {
-    let wide = matches!(
-        id,
-        ids::SUBJECT64 | ids::PROCESS64 | ids::SUBJECT64_EX | ids::PROCESS64_EX
-    );
-    let ex = matches!(
-        id,
-        ids::SUBJECT32_EX | ids::PROCESS32_EX | ids::SUBJECT64_EX | ids::PROCESS64_EX
-    );
+    let (wide, ex) = (ids::has_wide_port(id), ids::has_typed_addr(id));
     let port32 = if wide {
         None
     } else {
