@@ -15,6 +15,7 @@
 //! as a formula, and the trail's strings are the attacker's.
 
 use super::{io_error, BatchSink, InOrder};
+use crate::render::fmt::hex_digits;
 use crate::render::time::{push2, push_hms, utc};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -81,18 +82,8 @@ struct Hex<'a>(&'a BinaryArray);
 impl Encoder for Hex<'_> {
     fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
         out.push(b'"');
-        push_hex(self.0.value(idx), out);
+        hex_digits(out, self.0.value(idx));
         out.push(b'"');
-    }
-}
-
-/// `bytes` as lower-case hex digits.
-fn push_hex(bytes: &[u8], out: &mut Vec<u8>) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(2 * bytes.len());
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 15)]);
     }
 }
 
@@ -118,7 +109,7 @@ fn json_string(s: &[u8], out: &mut Vec<u8>) {
             b'\r' => out.extend_from_slice(b"\\r"),
             _ => {
                 out.extend_from_slice(b"\\u00");
-                push_hex(&[b], out);
+                hex_digits(out, &[b]);
             }
         }
         from = i + 1;
@@ -267,7 +258,7 @@ fn csv_into(batch: &RecordBatch, raw: bool, out: &mut Vec<u8>) -> Result<(), Arr
                 }
                 Cell::Bytes(a) => {
                     out.push(b'"');
-                    push_hex(a.value(row), out);
+                    hex_digits(out, a.value(row));
                     out.push(b'"');
                 }
                 Cell::Time(a) => utc_text(a.value(row), b' ', out),

@@ -78,8 +78,13 @@ pub(crate) fn hexdump(out: &mut Vec<u8>, bytes: &[u8]) {
     if bytes.is_empty() {
         return;
     }
-    out.reserve(2 + 2 * bytes.len());
     out.extend_from_slice(b"0x");
+    hex_digits(out, bytes);
+}
+
+/// Two lower-case hex digits per byte.
+pub(crate) fn hex_digits(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(2 * bytes.len());
     for &b in bytes {
         out.push(HEX[usize::from(b >> 4)]);
         out.push(HEX[usize::from(b & 0xf)]);

@@ -10,7 +10,7 @@
 
 mod chunked;
 mod errno;
-mod fmt;
+pub(crate) mod fmt;
 mod text;
 pub(crate) mod time;
 mod words;
