@@ -515,29 +515,38 @@ class Follower:
     # -- which file ---------------------------------------------------------------------------
 
     def _open(self, source: str, path: str, offset: int, quiet_until: int = 0) -> _Open:
-        return self._adopt(source, path, open(path, "rb", buffering=0), offset, quiet_until)
+        return self._adopt(source, path, _opened(path), offset, quiet_until)
 
-    def _open_trail(self, name: str) -> tuple[str, Any]:
-        """Trail ``name`` of the directory, opened for reading, and the path it was opened
-        at. auditd renames a trail when it closes it (``START.not_terminated`` becomes
-        ``START.END``), which can fall between a listing and this open: a name that is gone
-        is looked up again by its start stamp, which the rename keeps."""
-        for _ in range(3):
+    def _open_trail(self, name: str) -> tuple[str, tuple[Any, os.stat_result]]:
+        """Trail ``name`` of the directory opened for reading (with its status), and the path
+        it was opened at. auditd renames a trail when it closes it
+        (``START.not_terminated`` becomes ``START.END``), which can fall between a listing
+        and this open: a name that is gone is looked up again by its start stamp, which the
+        rename keeps."""
+        tries = 3
+        while True:
             path = os.path.join(self.target, name)
             try:
-                return path, open(path, "rb", buffering=0)
+                return path, _opened(path)
             except FileNotFoundError:
+                tries -= 1
                 same = [n for n in self._list(force=True) if n[:14] == name[:14]]
-                if not same:
+                if not same or not tries:
                     raise
                 name = same[0]
-        path = os.path.join(self.target, name)
-        return path, open(path, "rb", buffering=0)
 
-    def _adopt(self, source: str, path: str, f: Any, offset: int, quiet_until: int = 0) -> _Open:
-        """``f`` (opened at ``path``) read from trail offset ``offset``; closed on error."""
+    def _adopt(
+        self,
+        source: str,
+        path: str,
+        opened: tuple[Any, os.stat_result],
+        offset: int,
+        quiet_until: int = 0,
+    ) -> _Open:
+        """The file ``opened`` at ``path`` read from trail offset ``offset``; closed on
+        error."""
+        f, st = opened
         try:
-            inode = os.fstat(f.fileno()).st_ino
             if offset:
                 f.seek(offset)
         except BaseException:
@@ -547,7 +556,7 @@ class Follower:
             source=source,
             path=path,
             file=f,
-            inode=inode,
+            inode=st.st_ino,
             origin=offset,
             decoder=_native.StreamDecoder(max_record=self.max_record),
             handed=offset,
@@ -580,9 +589,9 @@ class Follower:
                 2, "no auditd trail (YYYYMMDDhhmmss.*) in the directory", self.target
             )
         name = names[0] if self.start == "first" else _live_trail(self.target, names)
-        path, f = self._open_trail(name)
-        quiet = _size(f) if self.start == "end" else 0
-        return self._adopt(created_name(name), path, f, 0, quiet)
+        path, opened = self._open_trail(name)
+        quiet = opened[1].st_size if self.start == "end" else 0
+        return self._adopt(created_name(name), path, opened, 0, quiet)
 
     def _resume(self, saved: Position) -> _Open:
         if not self.directory:
@@ -606,15 +615,15 @@ class Follower:
         stamp = saved.trail[:14]
         same = [n for n in names if n[:14] == stamp]
         if same:
-            path, f = self._open_trail(same[0])
-            size = _size(f)
+            path, opened = self._open_trail(same[0])
+            size = opened[1].st_size
             if size < saved.offset:
                 _note(
                     f"{os.path.basename(path)} is shorter ({size} bytes) than the "
                     f"checkpoint's offset {saved.offset}: read from its start"
                 )
-                return self._adopt(saved.trail, path, f, 0)
-            return self._adopt(saved.trail, path, f, saved.offset)
+                return self._adopt(saved.trail, path, opened, 0)
+            return self._adopt(saved.trail, path, opened, saved.offset)
         later = [n for n in names if n[:14] > stamp]
         if not later:
             raise CheckpointError(
@@ -625,8 +634,8 @@ class Follower:
             f"the checkpoint's trail {saved.trail} is gone: following goes on at the start "
             f"of {later[0]} (what it held after offset {saved.offset} was not read)"
         )
-        path, f = self._open_trail(later[0])
-        return self._adopt(created_name(later[0]), path, f, 0)
+        path, opened = self._open_trail(later[0])
+        return self._adopt(created_name(later[0]), path, opened, 0)
 
     def _next_file(self, cur: _Open) -> _Open | None:
         """The file to read after ``cur`` once ``cur`` is finished (None: not yet)."""
@@ -636,17 +645,17 @@ class Follower:
         if not later:
             return None
         try:
-            path, f = self._open_trail(later[0])
+            path, opened = self._open_trail(later[0])
         except FileNotFoundError:
             self._dir_mtime = -1  # listed a moment ago and gone since; look again next poll
             return None
         still_open = cur.path.endswith(".not_terminated") and _same_file(cur.path, cur.inode)
-        if still_open and _size(f) == 0:
+        if still_open and opened[1].st_size == 0:
             # auditd has created the next trail but the kernel may still be writing here:
             # it switches before the old trail is renamed.
-            f.close()
+            opened[0].close()
             return None
-        return self._adopt(created_name(later[0]), path, f, 0)
+        return self._adopt(created_name(later[0]), path, opened, 0)
 
     def _reopened(self, cur: _Open) -> _Open | None:
         """One followed file: the path now names another file (rotated: the old one is
@@ -681,9 +690,11 @@ def _next_generation(source: str) -> str:
     return f"{m.group(1)}#{int(m.group(2)) + 1}"
 
 
-def _size(f: Any) -> int:
+def _opened(path: str) -> tuple[Any, os.stat_result]:
+    """``path`` opened for reading, unbuffered, and its status (closed on error)."""
+    f = open(path, "rb", buffering=0)
     try:
-        return os.fstat(f.fileno()).st_size
+        return f, os.fstat(f.fileno())
     except BaseException:
         f.close()
         raise
