@@ -3,7 +3,8 @@
 //! attributes; this looks up the factory once.
 
 use crate::error::DecodeError;
-use pyo3::exceptions::{PyException, PyRuntimeError};
+use arrow_schema::ArrowError;
+use pyo3::exceptions::{PyException, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
@@ -59,4 +60,17 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: &DecodeError) -> PyErr {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("REASONS", crate::error::ErrorKind::REASONS.to_vec())?;
     Ok(())
+}
+
+/// An error of an Arrow-level stage (export, stats) as Python's exception: an I/O error
+/// as its `OSError` subclass, a wrong schema or argument as `ValueError`, anything else
+/// as `RuntimeError`.
+pub(crate) fn arrow_to_pyerr(e: ArrowError) -> PyErr {
+    match e {
+        ArrowError::IoError(_, io) => PyErr::from(io),
+        ArrowError::SchemaError(m) | ArrowError::InvalidArgumentError(m) => {
+            PyValueError::new_err(m)
+        }
+        other => PyRuntimeError::new_err(other.to_string()),
+    }
 }

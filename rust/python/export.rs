@@ -1,24 +1,14 @@
 //! `BatchWriter`: Python names the file, the format and the options; `crate::export`
 //! encodes on every core and lays the output out.
 
+use super::errors::arrow_to_pyerr as to_pyerr;
 use crate::export::{self, BatchSink, Codec, Format};
-use arrow_schema::ArrowError;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3_arrow::PySchema;
 use std::path::PathBuf;
 use std::sync::Mutex;
-
-fn to_pyerr(e: ArrowError) -> PyErr {
-    match e {
-        ArrowError::IoError(_, io) => PyErr::from(io),
-        ArrowError::SchemaError(m) | ArrowError::InvalidArgumentError(m) => {
-            PyValueError::new_err(m)
-        }
-        other => PyRuntimeError::new_err(other.to_string()),
-    }
-}
 
 /// Parquet, JSON Lines or CSV written batch by batch: each batch is encoded on a worker
 /// while the next ones come, and written in the order given. `-` is standard output for

@@ -1,19 +1,12 @@
 //! `StatsTally`: `bsmtrail stats`'s counting (`crate::stats`) over records-view batches,
 //! each batch counted on a worker and merged in the order given.
 
+use super::errors::arrow_to_pyerr;
 use crate::stats::{self, Texts};
-use arrow_schema::ArrowError;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::Mutex;
-
-fn to_pyerr(e: ArrowError) -> PyErr {
-    match e {
-        ArrowError::SchemaError(m) => PyValueError::new_err(m),
-        other => PyRuntimeError::new_err(other.to_string()),
-    }
-}
 
 /// Counts of records-view batches (columns `COLUMNS`): totals, time span, outcomes, and
 /// tables by event, user, path, process and minute, each keeping at most `cap` keys.
@@ -54,7 +47,7 @@ impl StatsTally {
         let batch = super::batch::import(batch)?;
         let mut guard = self.lock()?;
         let inner: &mut stats::InOrder = &mut guard;
-        py.detach(|| inner.add(batch)).map_err(to_pyerr)
+        py.detach(|| inner.add(batch)).map_err(arrow_to_pyerr)
     }
 
     /// The counts: totals by name, `first`/`last` (ms since the epoch, UTC), and lists
@@ -72,7 +65,7 @@ impl StatsTally {
     ) -> PyResult<Bound<'py, PyDict>> {
         let mut guard = self.lock()?;
         let inner: &mut stats::InOrder = &mut guard;
-        let t = py.detach(|| inner.tally()).map_err(to_pyerr)?;
+        let t = py.detach(|| inner.tally()).map_err(arrow_to_pyerr)?;
         let d = PyDict::new(py);
         let totals = t.totals;
         d.set_item("records", totals.records)?;
