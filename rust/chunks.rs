@@ -88,6 +88,43 @@ impl Default for Params {
     }
 }
 
+/// Bytes of an in-memory trail one worker frames by itself ([`range_end`]).
+pub const RANGE_BYTES: usize = 4 << 20;
+
+/// How a worker's range end is found near its split point ([`range_end`]). Callers
+/// check that each range's walk lands on its end and frame serially from where it landed
+/// when it does not, so these only decide how often a hostile trail sends framing back
+/// to one thread.
+pub const RANGE_PARAMS: Params = Params {
+    lookback: 64 << 10,
+    ahead: 64 << 10,
+};
+
+/// How far past a split point [`range_end`] looks for a boundary.
+pub const RANGE_REACH: usize = 1 << 20;
+
+/// Where the range of `data` that starts at `start` (a position of the sequential
+/// walk) and is about `bytes` long ends: the boundary near `start + bytes`
+/// ([`RANGE_PARAMS`]), or the end of `data`. A worker walks from `start` while its
+/// position is before the end; when the walk lands exactly on it, the end is a position
+/// of the sequential walk too and the next range starts there. None when no boundary is
+/// found within [`RANGE_REACH`] bytes of the split point (a damaged region, or a hole of
+/// a sparse file claiming a huge record): the caller frames serially from `start`
+/// instead, watching as it goes, rather than this scan touching every page of the hole.
+pub fn range_end(data: &[u8], start: usize, bytes: usize) -> Option<usize> {
+    let split = start.saturating_add(bytes.max(1));
+    if split >= data.len() {
+        return Some(data.len());
+    }
+    let reach = split.saturating_add(RANGE_REACH).min(data.len());
+    let w = Window {
+        bytes: &data[..reach],
+        base: 0,
+        total: data.len(),
+    };
+    boundary(&w, split, RANGE_PARAMS).ok()
+}
+
 /// Bytes of a file held in memory: `bytes` is `file[base..base + bytes.len()]` of a file
 /// `total` bytes long (the whole file when `base == 0 && bytes.len() == total`).
 #[derive(Clone, Copy, Debug)]

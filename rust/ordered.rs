@@ -133,6 +133,11 @@ impl<T: Send + 'static> Ordered<T> {
         self.depth
     }
 
+    /// Whether jobs run on the caller's thread, at submission (one thread).
+    pub fn on_caller(&self) -> bool {
+        matches!(self.pool, Pool::Single)
+    }
+
     /// Whether as many jobs are in flight as the pool should have: take one first.
     pub fn full(&self) -> bool {
         self.slots.len() >= self.depth

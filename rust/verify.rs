@@ -2,6 +2,7 @@
 //! analyst looks for in a trail from a compromised machine (sequence gaps, time running
 //! backwards). Runs over the recovering framer, so it never stops early.
 
+use crate::chunks;
 use crate::error::{DecodeError, Fault};
 use crate::framing::{Check, Framer, SpanKind};
 use crate::ordered::{next_job_into, Ordered};
@@ -119,25 +120,32 @@ pub fn verify_with(
     watch: &dyn Fn(usize),
 ) -> Report {
     let mut m = Merge::new(data.len(), backwards_tolerance_ms, keep);
-    let mut ids = Vec::new();
+    let (mut ids, mut seqs) = (Vec::new(), Vec::new());
     for item in Recover::new(data).watched(watch) {
         watch(item_offset(&item));
+        seqs.clear();
         let walked = match &item {
             Item::Record(s) => Some(walk(
                 &data[s.offset..s.offset + s.len],
                 &mut m.counts,
                 &mut ids,
+                &mut seqs,
             )),
             _ => None,
         };
-        m.item(data, item, walked);
+        m.item(data, item, walked, &mut seqs.iter().copied());
     }
     m.finish()
 }
 
-/// [`verify_with`] on `threads` workers (0: every core): this thread frames, the workers
-/// walk runs of about 1 MiB of records, and what they found is merged here in input
-/// order, so the report is the same whatever the thread count.
+/// [`verify_with`] on `threads` workers (0: every core), with the same report whatever
+/// the thread count: the workers frame and walk ranges of about
+/// [`chunks::RANGE_BYTES`] each ([`chunks::range_end`]), and what they found is merged
+/// here in input order. A range whose walk does not land on its end (a record crafted
+/// across the split point: the end was not a position of the sequential walk) is kept up
+/// to where it landed, the ranges after it are dropped, and from there this thread
+/// frames and the workers walk runs of about 1 MiB of records; so too from a split point
+/// with no boundary near it (damage, or a hole).
 pub fn verify_parallel(
     src: &Source,
     backwards_tolerance_ms: u64,
@@ -145,67 +153,113 @@ pub fn verify_parallel(
     threads: usize,
     watch: &dyn Fn(usize),
 ) -> std::io::Result<Report> {
+    verify_ranges(
+        src,
+        backwards_tolerance_ms,
+        keep,
+        threads,
+        watch,
+        chunks::RANGE_BYTES,
+    )
+}
+
+/// [`verify_parallel`] with ranges of about `range_bytes` (small ones in the tests).
+fn verify_ranges(
+    src: &Source,
+    backwards_tolerance_ms: u64,
+    keep: usize,
+    threads: usize,
+    watch: &dyn Fn(usize),
+    range_bytes: usize,
+) -> std::io::Result<Report> {
     let data = src.bytes();
+    let mut walking: Ordered<(Job, [u64; 256])> = Ordered::new(threads, "verify")?;
+    if walking.on_caller() {
+        return Ok(verify_with(data, backwards_tolerance_ms, keep, watch));
+    }
     let mut m = Merge::new(data.len(), backwards_tolerance_ms, keep);
-    let mut walking: Ordered<(Vec<Item>, Vec<Walked>, [u64; 256])> =
-        Ordered::new(threads, "verify")?;
-    // Watched: a resynchronising scan through a hole (a sparse file claiming a huge record)
-    // releases the pages behind it as it goes. A page released before a worker reads it is
-    // read again from the page cache.
-    let mut items = Recover::new(data).watched(watch);
-    let mut framed_all = false;
-    // The vectors of merged jobs, for the next ones to fill.
-    let mut spare: Vec<(Vec<Item>, Vec<Walked>)> = Vec::new();
-    loop {
-        while !framed_all && !walking.full() {
-            let (job, mut walked) = spare.pop().unwrap_or_default();
-            let job = next_job_into(job, &mut items, record_len, |_| false);
-            if job.is_empty() {
-                framed_all = true;
+    // The vectors of merged jobs, for the next ones to fill (no allocation per job or
+    // per record once the first jobs are back).
+    let mut spare: Vec<Job> = Vec::new();
+    let mut next = 0;
+    // Where the ranges stop because no boundary was found near a split point: this
+    // thread frames from there, watching (a hole is not scanned unwatched).
+    let mut stop = None;
+    let serial_from = loop {
+        while stop.is_none() && next < data.len() && !walking.full() {
+            let Some(end) = chunks::range_end(data, next, range_bytes) else {
+                stop = Some(next);
                 break;
-            }
+            };
+            let mut job = spare.pop().unwrap_or_default();
+            job.range = next..end;
+            next = end;
             let src = src.clone();
             walking.submit(move || {
                 let data = src.bytes();
-                let mut counts = [0u64; 256];
-                let mut ids = Vec::new();
-                walked.clear();
-                walked.extend(job.iter().filter_map(|item| match item {
-                    Item::Record(s) => Some(walk(
-                        &data[s.offset..s.offset + s.len],
-                        &mut counts,
-                        &mut ids,
-                    )),
-                    _ => None,
-                }));
-                (job, walked, counts)
+                // A resynchronising scan through a hole (a sparse file claiming a huge
+                // record) releases the pages behind it as it goes; a page released
+                // before another worker reads it is read again from the page cache.
+                let release = |pos| src.release(pos);
+                let mut items = Recover::starting_at(data, job.range.start).watched(&release);
+                job.items.clear();
+                while items.position() < job.range.end {
+                    let Some(item) = items.next() else { break };
+                    job.items.push(item);
+                }
+                job.landing = items.position();
+                let counts = job.walk(data);
+                (job, counts)
             });
         }
         let Some(done) = walking.take() else {
-            break;
+            break stop;
         };
-        let (mut job, mut walked, counts) =
-            done.map_err(|_| std::io::Error::other("internal error: a verify worker panicked"))?;
-        for (c, n) in m.counts.iter_mut().zip(counts) {
-            *c += n;
+        let (mut job, counts) = done.map_err(|_| panicked())?;
+        m.merge_job(data, &mut job, counts, watch);
+        if job.landing != job.range.end {
+            // Every range after this one started from a guess that did not hold.
+            while walking.take().is_some() {}
+            break Some(job.landing);
         }
-        // Everything before the job's last item is merged: one word to the watch per job
-        // (it acts every 64 MiB) rather than one per record.
-        if let Some(last) = job.last() {
-            watch(item_offset(last));
-        }
-        let mut results = walked.drain(..);
-        for item in job.drain(..) {
-            let w = match item {
-                Item::Record(_) => results.next(),
-                _ => None,
+        spare.push(job);
+    };
+    if let Some(start) = serial_from {
+        // Watched: as a worker's scan above.
+        let mut items = Recover::starting_at(data, start).watched(watch);
+        let mut framed_all = false;
+        loop {
+            while !framed_all && !walking.full() {
+                let mut job = spare.pop().unwrap_or_default();
+                job.items = next_job_into(
+                    std::mem::take(&mut job.items),
+                    &mut items,
+                    record_len,
+                    |_| false,
+                );
+                if job.items.is_empty() {
+                    framed_all = true;
+                    break;
+                }
+                let src = src.clone();
+                walking.submit(move || {
+                    let counts = job.walk(src.bytes());
+                    (job, counts)
+                });
+            }
+            let Some(done) = walking.take() else {
+                break;
             };
-            m.item(data, item, w);
+            let (mut job, counts) = done.map_err(|_| panicked())?;
+            m.merge_job(data, &mut job, counts, watch);
+            spare.push(job);
         }
-        drop(results);
-        spare.push((job, walked));
     }
     Ok(m.finish())
+}
+
+fn panicked() -> std::io::Error {
+    std::io::Error::other("internal error: a verify worker panicked")
 }
 
 fn record_len(item: &Item) -> usize {
@@ -222,6 +276,44 @@ fn item_offset(item: &Item) -> usize {
     }
 }
 
+/// A run of framed items walked on a worker: what each record's walk found, in order,
+/// and the sequence tokens of all of them in one list. A range's job also says which
+/// bytes it framed and where its walk landed.
+#[derive(Default)]
+struct Job {
+    items: Vec<Item>,
+    walked: Vec<Walked>,
+    seqs: Vec<(usize, u32)>,
+    range: std::ops::Range<usize>,
+    landing: usize,
+}
+
+impl Job {
+    /// Walk the job's records; their token counts.
+    fn walk(&mut self, data: &[u8]) -> [u64; 256] {
+        let mut counts = [0u64; 256];
+        let mut ids = Vec::new();
+        let Job {
+            items,
+            walked,
+            seqs,
+            ..
+        } = self;
+        walked.clear();
+        seqs.clear();
+        walked.extend(items.iter().filter_map(|item| match item {
+            Item::Record(s) => Some(walk(
+                &data[s.offset..s.offset + s.len],
+                &mut counts,
+                &mut ids,
+                seqs,
+            )),
+            _ => None,
+        }));
+        counts
+    }
+}
+
 /// What walking one framed record found (its tokens are counted into the caller's
 /// table only when the whole record decodes).
 enum Walked {
@@ -229,17 +321,25 @@ enum Walked {
     Valid {
         /// The first header's event, time and host.
         header: Option<(u16, Time, Option<Addr>)>,
-        /// Sequence tokens: offset in the record and number.
-        seqs: Vec<(usize, u32)>,
+        /// How many sequence tokens the record added to its job's list.
+        seqs: usize,
     },
 }
 
 /// `ids`: scratch space for the record's token ids, counted into `counts` only when the
 /// whole record decodes (a vector reused across records: a per-record table of 256
-/// counters cost a kilobyte of zeroing per record).
-fn walk(rec: &[u8], counts: &mut [u64; 256], ids: &mut Vec<u8>) -> Walked {
+/// counters cost a kilobyte of zeroing per record). The record's sequence tokens (offset
+/// in the record, number) are appended to `seqs`, a list shared by the records of a job
+/// (a vector per record was an allocation and a free per record); a record that fails
+/// adds none.
+fn walk(
+    rec: &[u8],
+    counts: &mut [u64; 256],
+    ids: &mut Vec<u8>,
+    seqs: &mut Vec<(usize, u32)>,
+) -> Walked {
     let mut header = None;
-    let mut seqs: Vec<(usize, u32)> = Vec::new();
+    let first_seq = seqs.len();
     ids.clear();
     // The records view's walk: its fast path decodes the fixed-layout tokens in place,
     // with exactly `tokens::walk_valid`'s validation (its tests hold the two together).
@@ -252,6 +352,7 @@ fn walk(rec: &[u8], counts: &mut [u64; 256], ids: &mut Vec<u8>) -> Walked {
         }
     });
     if let Some(f) = walked.error {
+        seqs.truncate(first_seq);
         return Walked::Failed(f);
     }
     for &id in ids.iter() {
@@ -262,7 +363,10 @@ fn walk(rec: &[u8], counts: &mut [u64; 256], ids: &mut Vec<u8>) -> Walked {
         let time = (tokens::header_seconds(id, h.seconds), h.msec);
         (h.event, time, h.host)
     });
-    Walked::Valid { header, seqs }
+    Walked::Valid {
+        header,
+        seqs: seqs.len() - first_seq,
+    }
 }
 
 /// The report built item by item in input order (the order matters: time running
@@ -273,8 +377,9 @@ struct Merge {
     events: Vec<u64>,
     counts: [u64; 256],
     // Sequence numbers count per machine: a trail merged from several hosts (header_ex
-    // addresses) interleaves independent sequences. Plain headers share one key.
-    last_seq: HashMap<Option<Addr>, u32>,
+    // addresses) interleaves independent sequences. Plain headers share one key. Hosts
+    // come from the evidence: aHash, keyed at random per process.
+    last_seq: HashMap<Option<Addr>, u32, ahash::RandomState>,
 }
 
 impl Merge {
@@ -290,12 +395,19 @@ impl Merge {
             tolerance,
             events: vec![0u64; 1 << 16],
             counts: [0u64; 256],
-            last_seq: HashMap::new(),
+            last_seq: HashMap::default(),
         }
     }
 
-    /// One framed item of `data`; `walked` is a record's walk (None for the other items).
-    fn item(&mut self, data: &[u8], item: Item, walked: Option<Walked>) {
+    /// One framed item of `data`; `walked` is a record's walk (None for the other items),
+    /// whose sequence tokens are the next ones of `seqs`.
+    fn item(
+        &mut self,
+        data: &[u8],
+        item: Item,
+        walked: Option<Walked>,
+        seqs: &mut impl Iterator<Item = (usize, u32)>,
+    ) {
         let r = &mut self.r;
         let span = match item {
             Item::Damage(d) => {
@@ -316,7 +428,7 @@ impl Merge {
             Item::Record(span) => span,
         };
         r.closing = None;
-        let (header, seqs) = match walked {
+        let (header, nseqs) = match walked {
             Some(Walked::Valid { header, seqs }) => (header, seqs),
             Some(Walked::Failed(f)) => {
                 let at = span.offset as u64;
@@ -350,7 +462,7 @@ impl Merge {
             }
         }
         let host = header.and_then(|(_, _, host)| host);
-        for (off, n) in seqs {
+        for (off, n) in seqs.take(nseqs) {
             if let Some(&prev) = self.last_seq.get(&host) {
                 let expected = prev.wrapping_add(1);
                 if n != expected {
@@ -362,6 +474,26 @@ impl Merge {
                 }
             }
             self.last_seq.insert(host, n);
+        }
+    }
+
+    /// A walked job's items, in order, and its token counts; `watch` is told where the
+    /// job ends (once per job: it acts every 64 MiB), and the job is left empty.
+    fn merge_job(&mut self, data: &[u8], job: &mut Job, counts: [u64; 256], watch: &dyn Fn(usize)) {
+        for (c, n) in self.counts.iter_mut().zip(counts) {
+            *c += n;
+        }
+        if let Some(last) = job.items.last() {
+            watch(item_offset(last));
+        }
+        let mut results = job.walked.drain(..);
+        let mut seqs = job.seqs.iter().copied();
+        for item in job.items.drain(..) {
+            let w = match item {
+                Item::Record(_) => results.next(),
+                _ => None,
+            };
+            self.item(data, item, w, &mut seqs);
         }
     }
 
@@ -628,6 +760,90 @@ mod tests {
                 let got = verify_parallel(&src, 0, keep, threads, &|_| {}).unwrap();
                 proptest::prop_assert_eq!(&format!("{got:?}"), &want, "threads={}", threads);
             }
+        }
+
+        /// The same with ranges of any size, down to a few bytes (many ranges, damage
+        /// across their ends, ranges inside damage).
+        #[test]
+        fn ranges_of_any_size_give_the_serial_report(
+            edits in proptest::collection::vec((0usize..1 << 20, proptest::prelude::any::<u8>()), 0..16),
+            range_bytes in 1usize..200_000,
+        ) {
+            let mut data = crate::writer::demo_trail().repeat(80);
+            for (at, b) in edits {
+                let n = data.len();
+                data[at % n] = b;
+            }
+            let want = format!("{:?}", verify(&data, 0, 20));
+            let src = Source::from_owner(data);
+            for threads in [2, 4] {
+                let got = verify_ranges(&src, 0, 20, threads, &|_| {}, range_bytes).unwrap();
+                proptest::prop_assert_eq!(&format!("{got:?}"), &want, "threads={}", threads);
+            }
+        }
+    }
+
+    /// 60 KB opaque tokens holding `inner`.
+    fn opaque(inner: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for piece in inner.chunks(60_000) {
+            out.push(0x29);
+            out.extend_from_slice(&(piece.len() as u16).to_be_bytes());
+            out.extend_from_slice(piece);
+        }
+        out
+    }
+
+    #[test]
+    fn a_damaged_region_longer_than_a_range_reach_is_framed_serially() {
+        // 3 MB of zeros between records: the split points inside have no boundary
+        // within reach, so framing goes back to this thread there; same report.
+        let filler = rec(1, &[]);
+        let mut data = filler.repeat(600_000 / filler.len());
+        data.extend(std::iter::repeat(0u8).take(3 << 20));
+        data.extend(filler.repeat(600_000 / filler.len()));
+        assert_eq!(chunks::range_end(&data, 0, 1 << 20), None);
+        let want = verify(&data, 0, 10);
+        assert_eq!((want.damage.count(), want.damage.bytes()), (1, 3 << 20));
+        let src = Source::from_owner(data);
+        for (threads, range) in [(2, 256 << 10), (4, 100_000), (2, 1 << 20)] {
+            let got = verify_ranges(&src, 0, 10, threads, &|_| {}, range).unwrap();
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "threads={threads}");
+        }
+    }
+
+    #[test]
+    fn a_record_holding_records_across_a_range_end_sends_framing_back() {
+        // A record carrying 200 KB of whole records across the first split point: the
+        // range's end lands on one of them (it frames), not on a record of the trail, so
+        // the first range's walk lands past it and the rest is framed serially.
+        let filler = rec(1, &[]);
+        let mut data = Vec::new();
+        while data.len() < 150_000 {
+            data.extend_from_slice(&filler);
+        }
+        let inner = rec(2, &[]).repeat(200_000 / filler.len());
+        let holder_at = data.len();
+        data.extend_from_slice(&rec(3, &opaque(&inner)));
+        let holder_end = data.len();
+        while data.len() < 600_000 {
+            data.extend_from_slice(&filler);
+        }
+        let end = chunks::range_end(&data, 0, 256 << 10).unwrap();
+        assert!(
+            holder_at < end && end < holder_end,
+            "the range should end inside the holder"
+        );
+        let want = verify(&data, 0, 10);
+        assert!(
+            want.damage.count() == 0
+                && want.records as usize
+                    == (data.len() - (holder_end - holder_at)) / filler.len() + 1
+        );
+        let src = Source::from_owner(data);
+        for threads in [2, 4] {
+            let got = verify_ranges(&src, 0, 10, threads, &|_| {}, 256 << 10).unwrap();
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "threads={threads}");
         }
     }
 }

@@ -18,7 +18,7 @@ use super::schema::{self, Col};
 use super::tokens::{tokens_schema, TokensBuilder};
 use super::walk::walk;
 use super::window::{FileReader, Found, WindowFramer, DEFAULT_WINDOW};
-use crate::chunks::{self, Params, Window};
+use crate::chunks;
 use crate::error::DecodeError;
 use crate::framing::Check;
 use crate::merge::{self, Late, Merger, PieceKind};
@@ -250,17 +250,6 @@ struct Framer {
     merge: Option<Merger>,
 }
 
-/// Bytes of a memory input framed by one worker (`Range`).
-const RANGE_BYTES: usize = 4 << 20;
-
-/// How a range's end is found near its split point (`crate::chunks::boundary`). The
-/// workers check each range's walk lands on its end, so these only decide how often a
-/// hostile trail sends framing back to one thread.
-const RANGE_PARAMS: Params = Params {
-    lookback: 64 << 10,
-    ahead: 64 << 10,
-};
-
 /// `[start, end)` of a memory input, framed on a worker: a selective query's framing and
 /// header checks are most of its work, and they run on every core this way. `start` is a
 /// position of the sequential walk; the worker walks from it and reports where the walk
@@ -448,22 +437,24 @@ impl Framer {
                 source,
                 pos,
                 base,
-                serial: false,
+                serial,
             },
         )) = &mut self.cursor
         else {
             return None;
         };
+        if *serial {
+            return None;
+        }
         let data = source.bytes();
         let start = *pos;
         if start >= data.len() {
             return None;
         }
-        let split = start.saturating_add(RANGE_BYTES);
-        let end = if split >= data.len() {
-            data.len()
-        } else {
-            chunks::boundary(&Window::whole(data), split, RANGE_PARAMS).unwrap_or(data.len())
+        let Some(end) = chunks::range_end(data, start, chunks::RANGE_BYTES) else {
+            // No boundary near the split point: the rest of this input is framed here.
+            *serial = true;
+            return None;
         };
         *pos = end;
         Some(Chunk {

@@ -611,6 +611,29 @@ mod ranges {
     }
 
     #[test]
+    fn a_damaged_region_past_a_range_reach_is_framed_on_one_thread() {
+        // 6 MB of zeros across the 4 MiB split point: no boundary within reach there, so
+        // the rest of the input is framed serially; every record comes once, in order.
+        let filler = record(1, &[]);
+        let mut data = filler.repeat((3 << 20) / filler.len());
+        data.extend(std::iter::repeat(0u8).take(6 << 20));
+        data.extend(filler.repeat((2 << 20) / filler.len()));
+        assert_eq!(
+            crate::chunks::range_end(&data, 0, crate::chunks::RANGE_BYTES),
+            None
+        );
+        let want: Vec<u64> = Recover::new(&data)
+            .filter_map(|i| match i {
+                Item::Record(s) => Some(s.offset as u64),
+                _ => None,
+            })
+            .collect();
+        for threads in [1, 2, 4] {
+            assert_eq!(rows(&data, threads), want, "{threads} threads");
+        }
+    }
+
+    #[test]
     fn a_record_holding_records_across_a_split_point_is_read_once() {
         let filler = record(1, &[]);
         let embedded = record(2, &[]);
