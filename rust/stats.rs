@@ -694,31 +694,121 @@ impl StatsTally {
 /// A tally fed batch by batch: each batch's columns are checked at once, it is counted
 /// on one of `threads` workers (0: every core, 1: the caller's thread) while the next
 /// ones come, and the counts are merged in the order the batches were added, so the
-/// tally does not depend on the thread count. At most two batches per worker wait.
+/// tally does not depend on the thread count. With workers, the merge runs on a thread
+/// of its own (`bsmtrail-stats-merge`): it is the one step that cannot be split, and on
+/// the caller's thread it waited for the caller's framing and the framing for it. At
+/// most two batches per worker wait to be counted and [`MERGE_QUEUE`] to be merged.
 pub struct InOrder {
-    tally: StatsTally,
     counting: Ordered<Result<BatchCounts, ArrowError>>,
+    merging: Merging,
+}
+
+/// Counted batches waiting for the merge thread.
+pub const MERGE_QUEUE: usize = 2;
+
+/// Where the tally is: here (no workers, or between a [`InOrder::tally`] and the next
+/// batch), or owned by the merge thread, which hands it back when its queue closes.
+enum Merging {
+    Here(Box<StatsTally>),
+    Thread {
+        queue: std::sync::mpsc::SyncSender<BatchCounts>,
+        done: std::thread::JoinHandle<StatsTally>,
+        /// A copy of the tally's counter, for the workers.
+        counter: Counter,
+    },
+    /// The merge thread died (a bug): nothing more can be counted.
+    Lost,
+}
+
+fn lost() -> ArrowError {
+    ArrowError::ComputeError("merging counts failed (a bug): the tally is lost".into())
 }
 
 impl InOrder {
     pub fn new(tally: StatsTally, threads: usize) -> std::io::Result<Self> {
         Ok(InOrder {
-            tally,
             counting: Ordered::new(threads, "stats")?,
+            merging: Merging::Here(Box::new(tally)),
         })
     }
 
-    /// Merge the oldest batch's counts; false when none is in flight.
+    fn counter(&self) -> Result<Counter, ArrowError> {
+        match &self.merging {
+            Merging::Here(t) => Ok(t.counter()),
+            Merging::Thread { counter, .. } => Ok(counter.clone()),
+            Merging::Lost => Err(lost()),
+        }
+    }
+
+    /// Hand the oldest batch's counts to the merge; false when none is in flight.
     fn merge_one(&mut self) -> Result<bool, ArrowError> {
-        match self.counting.take() {
-            None => Ok(false),
-            Some(Ok(counts)) => {
-                self.tally.merge(counts?);
-                Ok(true)
+        let counts = match self.counting.take() {
+            None => return Ok(false),
+            Some(Ok(counts)) => counts?,
+            Some(Err(_)) => {
+                return Err(ArrowError::ComputeError(
+                    "counting a batch failed (a bug)".into(),
+                ))
             }
-            Some(Err(_)) => Err(ArrowError::ComputeError(
-                "counting a batch failed (a bug)".into(),
-            )),
+        };
+        if let Merging::Here(t) = &mut self.merging {
+            if self.counting.on_caller() {
+                t.merge(counts);
+                return Ok(true);
+            }
+            self.start_thread()?;
+        }
+        match &self.merging {
+            Merging::Thread { queue, .. } => match queue.send(counts) {
+                Ok(()) => Ok(true),
+                Err(_) => {
+                    self.stop_thread()?; // it died: says so
+                    Err(lost())
+                }
+            },
+            Merging::Here(_) | Merging::Lost => Err(lost()),
+        }
+    }
+
+    /// Move the tally to a merge thread.
+    fn start_thread(&mut self) -> Result<(), ArrowError> {
+        let Merging::Here(tally) = std::mem::replace(&mut self.merging, Merging::Lost) else {
+            return Err(lost());
+        };
+        let counter = tally.counter();
+        let (queue, incoming) = std::sync::mpsc::sync_channel::<BatchCounts>(MERGE_QUEUE);
+        let mut tally = *tally;
+        let done = std::thread::Builder::new()
+            .name("bsmtrail-stats-merge".into())
+            .spawn(move || {
+                for counts in incoming {
+                    tally.merge(counts);
+                }
+                tally
+            })
+            .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+        self.merging = Merging::Thread {
+            queue,
+            done,
+            counter,
+        };
+        Ok(())
+    }
+
+    /// Close the merge thread's queue and take the tally back once it has merged it.
+    fn stop_thread(&mut self) -> Result<(), ArrowError> {
+        match std::mem::replace(&mut self.merging, Merging::Lost) {
+            Merging::Thread { queue, done, .. } => {
+                drop(queue);
+                let tally = done.join().map_err(|_| lost())?;
+                self.merging = Merging::Here(Box::new(tally));
+                Ok(())
+            }
+            Merging::Here(t) => {
+                self.merging = Merging::Here(t);
+                Ok(())
+            }
+            Merging::Lost => Err(lost()),
         }
     }
 
@@ -729,15 +819,20 @@ impl InOrder {
         while self.counting.full() {
             self.merge_one()?;
         }
-        let counter = self.tally.counter();
+        let counter = self.counter()?;
         self.counting.submit(move || counter.count(&batch));
         Ok(())
     }
 
-    /// The tally with every batch added so far merged.
+    /// The tally with every batch added so far merged (batches added later go on
+    /// from there).
     pub fn tally(&mut self) -> Result<&mut StatsTally, ArrowError> {
         while self.merge_one()? {}
-        Ok(&mut self.tally)
+        self.stop_thread()?;
+        match &mut self.merging {
+            Merging::Here(t) => Ok(t),
+            _ => Err(lost()),
+        }
     }
 }
 
@@ -1009,6 +1104,34 @@ mod tests {
             }
             prop_assert_eq!(tallied(&mut here), tallied(&mut there));
             prop_assert_eq!(here.paths.dropped(), there.paths.dropped());
+        }
+
+        /// The pipeline (counting workers, a merge thread) gives the tally of adding the
+        /// batches one by one here, on 1, 2 and 4 threads, capped or not, with its tally
+        /// read halfway and batches added after that.
+        #[test]
+        fn in_order_is_the_tally_of_each_batch_added_here(
+            parts in prop::collection::vec(rows(), 1..8),
+            cap in 1usize..6,
+            read_after in 0usize..8,
+        ) {
+            let batches: Vec<RecordBatch> = parts.iter().map(|p| batch(p)).collect();
+            let mut want = StatsTally::new(&[7], cap);
+            for b in &batches {
+                want.add(b).unwrap();
+            }
+            let want = (tallied(&mut want), want.paths.dropped(), want.totals);
+            for threads in [1, 2, 4] {
+                let mut t = InOrder::new(StatsTally::new(&[7], cap), threads).unwrap();
+                for (i, b) in batches.iter().enumerate() {
+                    t.add(b.clone()).unwrap();
+                    if i == read_after {
+                        t.tally().unwrap();
+                    }
+                }
+                let got = t.tally().unwrap();
+                prop_assert_eq!(&(tallied(got), got.paths.dropped(), got.totals), &want, "threads={}", threads);
+            }
         }
     }
 

@@ -220,11 +220,13 @@ class Inputs:
         group: str | None = None,
         order: Order = "input",
         window_ms: int = MERGE_WINDOW_MS,
+        mapped: bool = False,
     ) -> BatchStream:
         """One Arrow stream over every input (fixed dictionaries across them), selecting
         with ``where``; ``events`` an audit_event file for the event columns (default:
         bsmtrail's); ``passwd``/``group`` the trail machine's files for the name
-        columns."""
+        columns. ``mapped``: read the inputs in place, memory-mapped, rather than copied
+        through a window (a pass that keeps nothing per record, as ``stats``)."""
         self._stream = stream(
             [(it.name, it.path) for it in self.items],
             view=view,
@@ -240,8 +242,9 @@ class Inputs:
             window_ms=window_ms,
             labels=self.labels if view == "records" else None,
             # A selective read is mostly framing: mapped, the workers frame byte ranges
-            # of the file in parallel (pages behind the reader are released as it goes).
-            map_files=self.where is not None,
+            # of the file in parallel. Pages behind the reader are released as it goes,
+            # so a mapped pass holds no more memory than a window.
+            map_files=mapped or self.where is not None,
         )
         return self._stream
 
