@@ -783,13 +783,11 @@ mod tests {
         }
     }
 
-    /// 60 KB opaque tokens holding `inner`.
+    /// Opaque tokens of 60 KB at most holding `inner`.
     fn opaque(inner: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         for piece in inner.chunks(60_000) {
-            out.push(0x29);
-            out.extend_from_slice(&(piece.len() as u16).to_be_bytes());
-            out.extend_from_slice(piece);
+            crate::writer::encode::opaque(&mut out, piece).unwrap();
         }
         out
     }
