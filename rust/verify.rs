@@ -163,8 +163,9 @@ pub fn verify_parallel(
     )
 }
 
-/// [`verify_parallel`] with ranges of about `range_bytes` (small ones in the tests).
-fn verify_ranges(
+/// [`verify_parallel`] with ranges of about `range_bytes` (small ones in the tests and
+/// the fuzz target, so that a small input is split too).
+pub fn verify_ranges(
     src: &Source,
     backwards_tolerance_ms: u64,
     keep: usize,

@@ -7,7 +7,8 @@
 //!   starts with the error framing reports there and ends at the first offset where a
 //!   record frames strictly (checked by brute force against `resync`).
 //! - `verify`: covered bytes plus damaged bytes equal the input; damage is ordered,
-//!   disjoint and inside the input; its counts agree with `Recover`.
+//!   disjoint and inside the input; its counts agree with `Recover`. On workers framing
+//!   ranges of a third of the input each, the report is the serial one.
 //! - `StreamDecoder` fed in pieces (1-61 bytes, from the input length): the same records,
 //!   file tokens and damaged regions as `Recover` over the whole input, with a buffer
 //!   never larger than the input.
@@ -18,7 +19,8 @@
 use bsmtrail::framing::{frame, Check, Framer, SpanKind};
 use bsmtrail::recover::{resync, Item, Recover};
 use bsmtrail::stream::{StreamDecoder, StreamItem, DEFAULT_MAX_RECORD};
-use bsmtrail::verify::verify;
+use bsmtrail::source::Source;
+use bsmtrail::verify::{verify, verify_ranges};
 use bsmtrail::ErrorKind;
 use libfuzzer_sys::fuzz_target;
 
@@ -119,6 +121,15 @@ fn check_verify(data: &[u8], recovered: (u64, u64, u64)) {
         // Keep every entry, and check the bounded log's totals against them; with a keep
         // of 2, the totals are the same and only two are listed.
         let r = verify(data, tolerance, usize::MAX);
+        if tolerance == 0 {
+            // Ranges end near their split points wherever a record frames there; a walk
+            // that does not land on its end, or no end within reach, goes back to one
+            // thread. Either way the report is the serial one.
+            let src = Source::from_owner(data.to_vec());
+            let ranges = verify_ranges(&src, 0, usize::MAX, 0, &|_| {}, data.len() / 3 + 1)
+                .expect("a verify worker failed");
+            assert_eq!(format!("{ranges:?}"), format!("{r:?}"), "ranges");
+        }
         let short = verify(data, tolerance, 2);
         assert_eq!(short.damage.count(), r.damage.count());
         assert_eq!(short.damage.bytes(), r.damage.bytes());
