@@ -701,6 +701,8 @@ impl StatsTally {
 pub struct InOrder {
     counting: Ordered<Result<BatchCounts, ArrowError>>,
     merging: Merging,
+    /// What counts a batch (a copy of the tally's, wherever the tally is).
+    counter: Counter,
 }
 
 /// Counted batches waiting for the merge thread.
@@ -713,8 +715,6 @@ enum Merging {
     Thread {
         queue: std::sync::mpsc::SyncSender<BatchCounts>,
         done: std::thread::JoinHandle<StatsTally>,
-        /// A copy of the tally's counter, for the workers.
-        counter: Counter,
     },
     /// The merge thread died (a bug): nothing more can be counted.
     Lost,
@@ -728,16 +728,9 @@ impl InOrder {
     pub fn new(tally: StatsTally, threads: usize) -> std::io::Result<Self> {
         Ok(InOrder {
             counting: Ordered::new(threads, "stats")?,
+            counter: tally.counter(),
             merging: Merging::Here(Box::new(tally)),
         })
-    }
-
-    fn counter(&self) -> Result<Counter, ArrowError> {
-        match &self.merging {
-            Merging::Here(t) => Ok(t.counter()),
-            Merging::Thread { counter, .. } => Ok(counter.clone()),
-            Merging::Lost => Err(lost()),
-        }
     }
 
     /// Hand the oldest batch's counts to the merge; false when none is in flight.
@@ -775,7 +768,6 @@ impl InOrder {
         let Merging::Here(tally) = std::mem::replace(&mut self.merging, Merging::Lost) else {
             return Err(lost());
         };
-        let counter = tally.counter();
         let (queue, incoming) = std::sync::mpsc::sync_channel::<BatchCounts>(MERGE_QUEUE);
         let mut tally = *tally;
         let done = std::thread::Builder::new()
@@ -787,18 +779,14 @@ impl InOrder {
                 tally
             })
             .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
-        self.merging = Merging::Thread {
-            queue,
-            done,
-            counter,
-        };
+        self.merging = Merging::Thread { queue, done };
         Ok(())
     }
 
     /// Close the merge thread's queue and take the tally back once it has merged it.
     fn stop_thread(&mut self) -> Result<(), ArrowError> {
         match std::mem::replace(&mut self.merging, Merging::Lost) {
-            Merging::Thread { queue, done, .. } => {
+            Merging::Thread { queue, done } => {
                 drop(queue);
                 let tally = done.join().map_err(|_| lost())?;
                 self.merging = Merging::Here(Box::new(tally));
@@ -819,7 +807,10 @@ impl InOrder {
         while self.counting.full() {
             self.merge_one()?;
         }
-        let counter = self.counter()?;
+        if let Merging::Lost = self.merging {
+            return Err(lost());
+        }
+        let counter = self.counter.clone();
         self.counting.submit(move || counter.count(&batch));
         Ok(())
     }

@@ -182,20 +182,43 @@ pub fn verify_ranges(
     // The vectors of merged jobs, for the next ones to fill (no allocation per job or
     // per record once the first jobs are back).
     let mut spare: Vec<Job> = Vec::new();
+    // Where the next range starts, until framing goes back to this thread: from then on
+    // `serial` frames (watched: a hole is not scanned unwatched) and the workers walk.
     let mut next = 0;
-    // Where the ranges stop because no boundary was found near a split point: this
-    // thread frames from there, watching (a hole is not scanned unwatched).
-    let mut stop = None;
-    let serial_from = loop {
-        while stop.is_none() && next < data.len() && !walking.full() {
-            let Some(end) = chunks::range_end(data, next, range_bytes) else {
-                stop = Some(next);
-                break;
-            };
+    let mut serial: Option<Recover<'_>> = None;
+    let mut framed_all = false;
+    loop {
+        while !framed_all && !walking.full() {
             let mut job = spare.pop().unwrap_or_default();
+            let src = src.clone();
+            if let Some(items) = serial.as_mut() {
+                job.items =
+                    next_job_into(std::mem::take(&mut job.items), items, record_len, |_| false);
+                framed_all = job.items.is_empty();
+                if framed_all {
+                    break;
+                }
+                job.range = 0..0;
+                job.landing = 0;
+                walking.submit(move || {
+                    let counts = job.walk(src.bytes());
+                    (job, counts)
+                });
+                continue;
+            }
+            if next >= data.len() {
+                framed_all = true;
+                break;
+            }
+            let Some(end) = chunks::range_end(data, next, range_bytes) else {
+                // No boundary near the split point (damage, or a hole): the ranges in
+                // flight end at `next`, and this thread frames from there.
+                serial = Some(Recover::starting_at(data, next).watched(watch));
+                spare.push(job);
+                continue;
+            };
             job.range = next..end;
             next = end;
-            let src = src.clone();
             walking.submit(move || {
                 let data = src.bytes();
                 // A resynchronising scan through a hole (a sparse file claiming a huge
@@ -214,47 +237,17 @@ pub fn verify_ranges(
             });
         }
         let Some(done) = walking.take() else {
-            break stop;
+            break;
         };
         let (mut job, counts) = done.map_err(|_| panicked())?;
         m.merge_job(data, &mut job, counts, watch);
         if job.landing != job.range.end {
-            // Every range after this one started from a guess that did not hold.
+            // Every job after this range started from a guess that did not hold.
             while walking.take().is_some() {}
-            break Some(job.landing);
+            serial = Some(Recover::starting_at(data, job.landing).watched(watch));
+            framed_all = false;
         }
         spare.push(job);
-    };
-    if let Some(start) = serial_from {
-        // Watched: as a worker's scan above.
-        let mut items = Recover::starting_at(data, start).watched(watch);
-        let mut framed_all = false;
-        loop {
-            while !framed_all && !walking.full() {
-                let mut job = spare.pop().unwrap_or_default();
-                job.items = next_job_into(
-                    std::mem::take(&mut job.items),
-                    &mut items,
-                    record_len,
-                    |_| false,
-                );
-                if job.items.is_empty() {
-                    framed_all = true;
-                    break;
-                }
-                let src = src.clone();
-                walking.submit(move || {
-                    let counts = job.walk(src.bytes());
-                    (job, counts)
-                });
-            }
-            let Some(done) = walking.take() else {
-                break;
-            };
-            let (mut job, counts) = done.map_err(|_| panicked())?;
-            m.merge_job(data, &mut job, counts, watch);
-            spare.push(job);
-        }
     }
     Ok(m.finish())
 }
@@ -279,7 +272,7 @@ fn item_offset(item: &Item) -> usize {
 
 /// A run of framed items walked on a worker: what each record's walk found, in order,
 /// and the sequence tokens of all of them in one list. A range's job also says which
-/// bytes it framed and where its walk landed.
+/// bytes it framed and where its walk landed (both empty for items framed here).
 #[derive(Default)]
 struct Job {
     items: Vec<Item>,
