@@ -52,6 +52,18 @@ impl Pool {
     }
 }
 
+/// The depth [`Pool::new`] gives (two jobs per worker) cut to one per worker and one more:
+/// for stages whose results are large (a decoded batch and the input it points into, an
+/// encoded row group), where a second waiting job per worker only holds memory. The one
+/// more is what keeps the workers fed while the consumer takes the oldest.
+pub fn lean_depth(depth: usize) -> usize {
+    if depth > 1 {
+        depth / 2 + 1
+    } else {
+        depth
+    }
+}
+
 /// Input bytes per job where one thread frames a trail and workers do the per-record work
 /// (render, judge, walk): large enough that a job outweighs its hand-over, small enough
 /// that the workers stay fed and the jobs in flight hold little.
@@ -122,9 +134,7 @@ impl<T: Send + 'static> Ordered<T> {
     /// stage feeding them already keeps the workers busy.
     pub fn lean(threads: usize, name: &'static str) -> std::io::Result<Self> {
         let mut o = Ordered::new(threads, name)?;
-        if o.depth > 1 {
-            o.depth = o.depth / 2 + 1;
-        }
+        o.depth = lean_depth(o.depth);
         Ok(o)
     }
 

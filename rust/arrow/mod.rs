@@ -24,7 +24,7 @@ pub(crate) mod walk;
 pub mod window;
 
 pub use builders::text;
-pub use parallel::{BatchReader, Input, Options, Order, Prefetch, View};
+pub use parallel::{BatchReader, Batches, Input, Options, Order, Prefetch, View};
 pub use records::time_ms;
 pub use report::{Findings, InputReport, Report, SharedReport};
 pub use schema::{Col, SCHEMA_VERSION};

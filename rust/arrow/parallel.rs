@@ -23,7 +23,7 @@ use crate::error::DecodeError;
 use crate::framing::Check;
 use crate::merge::{self, Late, Merger, PieceKind};
 use crate::mode::Mode;
-use crate::ordered::Pool;
+use crate::ordered::{lean_depth, Pool};
 use crate::recover::{Item, Items};
 use crate::select::{AllOf, AllOfState, Verdict};
 use crate::source::Source;
@@ -961,16 +961,25 @@ fn decode_caught(ctx: &Ctx, chunk: &Chunk) -> Decoded {
 /// Record batches of one view over a list of trails, in input order.
 ///
 /// The consumer's thread frames; each framed chunk is handed to a worker at once, and up
-/// to `depth` chunks (two per worker) are decoding or decoded ahead of the consumer. There
-/// is no barrier between rounds: a worker that finishes takes the next chunk while the
-/// others are still busy, so the cores stay loaded (an earlier version decoded groups of
-/// chunks with `par_iter`, and every group waited for its slowest chunk). Memory stays
-/// bounded by `depth` batches plus the window buffers their chunks point into.
+/// to `depth` chunks (one per worker and one more) are decoding or decoded ahead of the
+/// consumer. There is no barrier between rounds: a worker that finishes takes the next
+/// chunk while the others are still busy, so the cores stay loaded (an earlier version
+/// decoded groups of chunks with `par_iter`, and every group waited for its slowest
+/// chunk). Memory stays bounded by `depth` batches plus the window buffers their chunks
+/// point into.
 pub struct BatchReader {
     ctx: Arc<Ctx>,
     framer: Framer,
     pool: Pool,
+    /// Chunks decoding or decoded ahead of a consumer that streams: one per worker and one
+    /// more. A decoded batch and the window its chunk points into weigh some 30 MB on a
+    /// generated trail, and a second one waiting per worker held 40 MB of a Parquet
+    /// conversion's peak for no speed (BENCHMARKS.md, 2026-12-04).
     depth: usize,
+    /// Chunks ahead when the whole table is read ([`Batches::read_all`]): two per worker,
+    /// since the table holds every batch anyway, and a worker whose chunk ends early (a
+    /// fresh process's chunks wait on page faults unevenly) takes the next at once.
+    whole_depth: usize,
     batch_size: usize,
     max_batch_bytes: usize,
     pending: VecDeque<InFlight>,
@@ -991,6 +1000,8 @@ impl BatchReader {
         let sources: ArrayRef = Arc::new(StringArray::from_iter_values(names.iter()));
         let (pool, depth) =
             Pool::new(opts.threads, "arrow").map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+        // A stream's consumer holds what it is given only for a while: see
+        // `BatchReader::stream_depth`.
         // Ranges need no record numbers (the tokens view has them) and no strict stop (the
         // rows before a fatal error come first).
         let ranges = opts.selection.as_ref().is_some_and(|s| !s.sequential())
@@ -1030,7 +1041,8 @@ impl BatchReader {
                 merge,
             },
             pool,
-            depth,
+            depth: lean_depth(depth),
+            whole_depth: depth,
             batch_size: opts.batch_size.max(1),
             max_batch_bytes: opts.max_batch_bytes.max(1),
             pending: VecDeque::new(),
@@ -1222,6 +1234,23 @@ impl RecordBatchReader for BatchReader {
         self.ctx.schema.clone()
     }
 }
+
+/// A stream of record batches that can also be read whole, the way that suits it.
+pub trait Batches: RecordBatchReader + Send {
+    /// Every remaining batch, in order.
+    fn read_all(self: Box<Self>) -> Result<Vec<RecordBatch>, ArrowError> {
+        self.collect()
+    }
+}
+
+impl Batches for BatchReader {
+    fn read_all(mut self: Box<Self>) -> Result<Vec<RecordBatch>, ArrowError> {
+        self.depth = self.whole_depth;
+        self.collect()
+    }
+}
+
+impl Batches for Prefetch {}
 
 /// Decodes ahead on a thread of its own, `depth` batches at most, so that a consumer
 /// (a Parquet writer, say) works while the next batches are built. Memory stays bounded

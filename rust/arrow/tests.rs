@@ -142,6 +142,48 @@ fn threads_and_batch_sizes_give_the_same_rows() {
     }
 }
 
+#[test]
+fn a_whole_read_gives_the_batches_a_stream_gives() {
+    use super::parallel::Batches;
+    let mut t = Vec::new();
+    for i in 0..60 {
+        t.extend(demo_trail());
+        if i % 7 == 3 {
+            // Damage between records: skipped and reported the same way by both reads.
+            t.extend_from_slice(&[0x14, 0xff, 0, 0, 9, 9, 9]);
+        }
+    }
+    for threads in [1, 2, 4] {
+        for batch_size in [1, 13, 500] {
+            let opts = || Options {
+                threads,
+                batch_size,
+                mode: Mode::Recover,
+                ..Options::default()
+            };
+            let input = || Input::Bytes {
+                name: "t".into(),
+                source: Source::from_owner(t.clone()),
+                base: 0,
+            };
+            let reader = BatchReader::new(vec![input()], opts()).unwrap();
+            let stream_report = reader.report();
+            let streamed = reader.collect::<Result<Vec<_>, _>>().unwrap();
+            let reader = BatchReader::new(vec![input()], opts()).unwrap();
+            let whole_report = reader.report();
+            let whole = Box::new(reader).read_all().unwrap();
+            assert_eq!(streamed, whole, "threads={threads} batch_size={batch_size}");
+            let (a, b) = (stream_report.lock().unwrap(), whole_report.lock().unwrap());
+            assert_eq!(*a, *b);
+            assert!(a.finished);
+            assert!(
+                a.inputs[0].found.damage.count() > 0,
+                "the damage was skipped"
+            );
+        }
+    }
+}
+
 /// Rows as debug strings (no arrow-select dependency for concatenation).
 fn arrow_select_concat(batches: &[RecordBatch]) -> Vec<String> {
     let mut out = Vec::new();

@@ -14,10 +14,10 @@ use super::select::Selection;
 use super::source::{source_from, TrailSlice};
 use crate::arrow::schema::Col;
 use crate::arrow::{
-    BatchReader, Input, Options, Order, Prefetch, SharedReport, View, SCHEMA_VERSION,
+    BatchReader, Batches, Input, Options, Order, Prefetch, SharedReport, View, SCHEMA_VERSION,
 };
 use crate::error::DecodeError;
-use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, StructArray};
+use arrow_array::{ArrayRef, RecordBatchReader, StructArray};
 use arrow_schema::{ArrowError, Field, SchemaRef};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::intern;
@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 enum State {
-    Ready(Box<dyn RecordBatchReader + Send>),
+    Ready(Box<dyn Batches>),
     /// Another thread is pulling a batch.
     Busy,
     /// Exported through `__arrow_c_stream__`, read to the end, or failed.
@@ -72,7 +72,7 @@ fn arrow_err(py: Python<'_>, e: ArrowError) -> PyErr {
 }
 
 impl ArrowStream {
-    fn new(reader: Box<dyn RecordBatchReader + Send>, report: SharedReport) -> Self {
+    fn new(reader: Box<dyn Batches>, report: SharedReport) -> Self {
         ArrowStream {
             schema: reader.schema(),
             state: Mutex::new(State::Ready(reader)),
@@ -80,7 +80,7 @@ impl ArrowStream {
         }
     }
 
-    fn take(&self, next: &'static str) -> PyResult<Box<dyn RecordBatchReader + Send>> {
+    fn take(&self, next: &'static str) -> PyResult<Box<dyn Batches>> {
         let mut st = self
             .state
             .lock()
@@ -175,7 +175,7 @@ impl ArrowStream {
     /// Every remaining batch as one `pyarrow.Table` (decoded without the GIL).
     fn read_all<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let reader = self.take("read with read_all()")?;
-        let batches: Result<Vec<RecordBatch>, ArrowError> = py.detach(move || reader.collect());
+        let batches = py.detach(move || reader.read_all());
         let batches = batches.map_err(|e| arrow_err(py, e))?;
         read_into_pyarrow(
             py,
@@ -334,7 +334,7 @@ fn arrow_stream(
     let err = |e: ArrowError| PyRuntimeError::new_err(e.to_string());
     let reader = BatchReader::new(inputs, opts).map_err(err)?;
     let report = reader.report();
-    let reader: Box<dyn RecordBatchReader + Send> = if prefetch > 0 {
+    let reader: Box<dyn Batches> = if prefetch > 0 {
         Box::new(Prefetch::new(reader, prefetch).map_err(err)?)
     } else {
         Box::new(reader)
