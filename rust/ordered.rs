@@ -129,9 +129,9 @@ impl<T: Send + 'static> Ordered<T> {
         })
     }
 
-    /// Like [`Ordered::new`], with one job per worker and one more in flight instead of
-    /// two per worker: for stages whose results are large (encoded output), where the
-    /// stage feeding them already keeps the workers busy.
+    /// Like [`Ordered::new`], with [`lean_depth`] jobs in flight: for stages whose results
+    /// are large (encoded output), where the stage feeding them already keeps the workers
+    /// busy.
     pub fn lean(threads: usize, name: &'static str) -> std::io::Result<Self> {
         let mut o = Ordered::new(threads, name)?;
         o.depth = lean_depth(o.depth);

@@ -1000,8 +1000,6 @@ impl BatchReader {
         let sources: ArrayRef = Arc::new(StringArray::from_iter_values(names.iter()));
         let (pool, depth) =
             Pool::new(opts.threads, "arrow").map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
-        // A stream's consumer holds what it is given only for a while: see
-        // `BatchReader::stream_depth`.
         // Ranges need no record numbers (the tokens view has them) and no strict stop (the
         // rows before a fatal error come first).
         let ranges = opts.selection.as_ref().is_some_and(|s| !s.sequential())

@@ -11,17 +11,32 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 
-/// Every batch `opts` makes of `data` (one input named `t`), panicking on an error.
-pub(crate) fn read(data: &[u8], opts: Options) -> Vec<RecordBatch> {
+/// A reader of `data` (one input named `t`) with `opts`.
+fn reader(data: &[u8], opts: Options) -> BatchReader {
     let input = Input::Bytes {
         name: "t".into(),
         source: Source::from_owner(data.to_vec()),
         base: 0,
     };
-    BatchReader::new(vec![input], opts)
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
+    BatchReader::new(vec![input], opts).unwrap()
+}
+
+/// Every batch `opts` makes of `data` (one input named `t`), panicking on an error.
+pub(crate) fn read(data: &[u8], opts: Options) -> Vec<RecordBatch> {
+    reader(data, opts).collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+/// `copies` demo trails with `junk` after every seventh from the fourth: damage between
+/// records.
+fn demo_with_damage(copies: usize, junk: &[u8]) -> Vec<u8> {
+    let mut t = Vec::new();
+    for i in 0..copies {
+        t.extend(demo_trail());
+        if i % 7 == 3 {
+            t.extend_from_slice(junk);
+        }
+    }
+    t
 }
 
 fn records(data: &[u8], threads: usize, batch_size: usize) -> Vec<RecordBatch> {
@@ -145,14 +160,8 @@ fn threads_and_batch_sizes_give_the_same_rows() {
 #[test]
 fn a_whole_read_gives_the_batches_a_stream_gives() {
     use super::parallel::Batches;
-    let mut t = Vec::new();
-    for i in 0..60 {
-        t.extend(demo_trail());
-        if i % 7 == 3 {
-            // Damage between records: skipped and reported the same way by both reads.
-            t.extend_from_slice(&[0x14, 0xff, 0, 0, 9, 9, 9]);
-        }
-    }
+    // The damage is skipped and reported the same way by both reads.
+    let t = demo_with_damage(60, &[0x14, 0xff, 0, 0, 9, 9, 9]);
     for threads in [1, 2, 4] {
         for batch_size in [1, 13, 500] {
             let opts = || Options {
@@ -161,17 +170,12 @@ fn a_whole_read_gives_the_batches_a_stream_gives() {
                 mode: Mode::Recover,
                 ..Options::default()
             };
-            let input = || Input::Bytes {
-                name: "t".into(),
-                source: Source::from_owner(t.clone()),
-                base: 0,
-            };
-            let reader = BatchReader::new(vec![input()], opts()).unwrap();
-            let stream_report = reader.report();
-            let streamed = reader.collect::<Result<Vec<_>, _>>().unwrap();
-            let reader = BatchReader::new(vec![input()], opts()).unwrap();
-            let whole_report = reader.report();
-            let whole = Box::new(reader).read_all().unwrap();
+            let stream = reader(&t, opts());
+            let stream_report = stream.report();
+            let streamed = stream.collect::<Result<Vec<_>, _>>().unwrap();
+            let whole = reader(&t, opts());
+            let whole_report = whole.report();
+            let whole = Box::new(whole).read_all().unwrap();
             assert_eq!(streamed, whole, "threads={threads} batch_size={batch_size}");
             let (a, b) = (stream_report.lock().unwrap(), whole_report.lock().unwrap());
             assert_eq!(*a, *b);
@@ -301,13 +305,7 @@ fn header_only_projection_skips_tokens() {
 
 #[test]
 fn file_window_equals_memory() {
-    let mut t = Vec::new();
-    for i in 0..30 {
-        t.extend(demo_trail());
-        if i % 7 == 3 {
-            t.extend_from_slice(&[0x14, 0xff, 0, 0, 0, 1, 2, 3]);
-        }
-    }
+    let t = demo_with_damage(30, &[0x14, 0xff, 0, 0, 0, 1, 2, 3]);
     let dir = std::env::temp_dir().join(format!("bsmtrail-arrow-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("t.bsm");
