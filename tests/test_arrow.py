@@ -647,6 +647,58 @@ def test_threads_do_not_change_rows(shared_trails: dict[str, Path]) -> None:
     assert sources[0] == paths[0] and sources[-1] == paths[-1]
 
 
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_derived_columns_are_each_rows_lookup_whatever_the_threads(
+    tmp_path: Path, threads: int
+) -> None:
+    """Event, name and label columns are built in Rust on the decoding workers: every
+    row must show what the event database (its record-by-record lookup), the passwd and
+    group given and the inputs' labels say for that row's event, ids and input."""
+    a, b = tmp_path / "a.bsm", tmp_path / "b.bsm"
+    generate_trail(str(a), 150_000, 11)
+    generate_trail(str(b), 90_000, 12)
+    users = {0: "root", 1001: "alice", 1002: "bob"}
+    groups = {0: "wheel", 20: "staff"}
+    cols = [
+        "event",
+        "event_name",
+        "event_classes",
+        "auid_name",
+        "auid",
+        "egid",
+        "egid_name",
+        "label",
+        "source",
+        "event_description",
+    ]
+    s = bsa.iter_trails(
+        {"web": [str(a)], "db": [str(b)]},
+        columns=cols,
+        threads=threads,
+        batch_size=97,
+        passwd=users,
+        group=groups,
+    )
+    assert s.schema.names == cols
+    t = pa.table(s)
+    db = load_events()
+    rows = t.to_pylist()
+    assert len(rows) > 500
+    for row in rows:
+        ev = db.get(row["event"]) if row["event"] is not None else None
+        assert row["event_name"] == (ev.name if ev else None)
+        assert row["event_description"] == (ev.description if ev else None)
+        assert row["event_classes"] == (list(ev.classes) if ev else None)
+        assert row["auid_name"] == users.get(row["auid"])
+        assert row["egid_name"] == groups.get(row["egid"])
+        assert row["label"] == ("web" if row["source"] == str(a) else "db")
+    assert t.equals(
+        bsa.read_trails(
+            {"web": [str(a)], "db": [str(b)]}, columns=cols, threads=1, passwd=users, group=groups
+        )
+    )
+
+
 def test_stream_dropped_while_workers_decode(shared_trails: dict[str, Path]) -> None:
     """Leaving a stream after one batch, with chunks still decoding on the workers, neither
     hangs nor disturbs the next read."""

@@ -348,6 +348,7 @@ def arrow_stream(
     *,
     view: Literal["records", "tokens", "errors"] = "records",
     columns: list[str] | None = None,
+    derived: list[tuple[str, str, list[int], list[list[int]], Any, bool]] = ...,
     mode: _Mode,
     batch_size: int = 65536,
     threads: int = 0,

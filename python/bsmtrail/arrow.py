@@ -5,9 +5,10 @@ and hands them over zero-copy through the Arrow C stream interface; the GIL is r
 while Rust works, and large trails decode on every core. Three views:
 
 * **records** -- one row per record (:data:`RECORD_COLUMNS`, plus the event database's
-  ``event_name``, ``event_description`` and ``event_classes``, added here by a vectorised,
-  dictionary-encoded lookup over the ``event`` column, and with ``passwd=``/``group=``
-  the evidence's names for the subject's ids, :data:`NAME_COLUMNS`, looked up likewise);
+  ``event_name``, ``event_description`` and ``event_classes``, dictionary-encoded lookups
+  over the ``event`` column, and with ``passwd=``/``group=`` the evidence's names for the
+  subject's ids, :data:`NAME_COLUMNS`, looked up likewise: the tables are read here and
+  handed to Rust, which adds the columns to each batch on the worker that decoded it);
 * **tokens** -- one row per token: its bytes (``raw``) and its fields as JSON;
 * **errors** -- damaged regions and records that fail validation.
 
@@ -142,8 +143,9 @@ def check_columns(
 
 def _columns(
     columns: Sequence[str] | None, events: EventsOption, names: _Names | None, label: bool
-) -> tuple[list[str], list[str]]:
-    """(output columns, native columns to build). Default: every column."""
+) -> list[str]:
+    """The output columns (default: every column). Rust decodes what they need: a
+    derived column's source too, asked for or not."""
     if columns is None:
         out = list(RECORD_COLUMNS)
         if label:
@@ -162,43 +164,29 @@ def _columns(
             group=names is not None and names.groups is not None,
             label=label,
         )
-    derived = [*EVENT_COLUMNS, *NAME_COLUMNS, LABEL_COLUMN]
-    native = [c for c in out if c not in derived]
-    if any(c in EVENT_COLUMNS for c in out) and "event" not in native:
-        native.append("event")
-    for c in out:
-        if c in NAME_COLUMNS and NAME_COLUMNS[c] not in native:
-            native.append(NAME_COLUMNS[c])
-    if LABEL_COLUMN in out and "source" not in native:
-        native.append("source")
-    return out, native
+    return out
 
 
-class _Labels:
-    """Each input's label as a dictionary column over the ``source`` column's indices
-    (one ``take`` per batch: no row loop, no string per row)."""
+#: A derived column's table for ``_native.arrow_stream``: (name, the column it reads,
+#: keys, each key's dictionary codes, the dictionary, whether it is a list column).
+_DerivedSpec = tuple[str, str, list[int], list[list[int]], Any, bool]
 
-    def __init__(self, labels: Sequence[str | None]) -> None:
-        pa = _pa()
-        values = sorted({x for x in labels if x is not None})
-        at = {v: i for i, v in enumerate(values)}
-        self.index = pa.array([None if x is None else at[x] for x in labels], pa.int32())
-        self.values = pa.array(values, pa.string())
-        self.type = pa.dictionary(pa.int32(), pa.string())
 
-    def column(self, source: Any) -> Any:
-        pa = _pa()
-        pc = importlib.import_module("pyarrow.compute")
-        if isinstance(source, pa.ChunkedArray):
-            return pa.chunked_array([self.column(c) for c in source.chunks], type=self.type)
-        keys = pc.take(self.index, source.indices.cast(pa.int32()))
-        return pa.DictionaryArray.from_arrays(keys, self.values)
+def _label_spec(labels: Sequence[str | None]) -> _DerivedSpec:
+    """Each input's label, keyed by the ``source`` column's dictionary index (an input
+    given without a label has none: null)."""
+    pa = _pa()
+    values = sorted({x for x in labels if x is not None})
+    at = {v: i for i, v in enumerate(values)}
+    keys = [i for i, x in enumerate(labels) if x is not None]
+    runs = [[at[x]] for x in labels if x is not None]
+    return (LABEL_COLUMN, "source", keys, runs, pa.array(values, pa.string()), False)
 
 
 class _Names:
-    """The evidence's user and group names as Arrow arrays: sorted ids and their names
-    (the first name of an id, as ``getpwuid`` gives it), text as every Arrow string is
-    written (``backslashreplace``)."""
+    """The evidence's user and group names: sorted ids and their names (the first name of
+    an id, as ``getpwuid`` gives it), text as every Arrow string is written
+    (``backslashreplace``)."""
 
     def __init__(self, users: IdNames | None, groups: IdNames | None) -> None:
         self.users = None if users is None else self._arrays(users)
@@ -210,38 +198,44 @@ class _Names:
         ]
 
     @staticmethod
-    def _arrays(pairs: IdNames) -> tuple[Any, Any]:
-        pa = _pa()
+    def _arrays(pairs: IdNames) -> tuple[list[int], list[str]]:
         first: dict[int, bytes] = {}
         for ident, name in pairs:
             first.setdefault(ident, name)
         ids = sorted(first)
-        names = [first[i].decode("utf-8", "backslashreplace") for i in ids]
-        return pa.array(ids, pa.uint32()), pa.array(names, pa.string())
+        return ids, [first[i].decode("utf-8", "backslashreplace") for i in ids]
 
-    def column(self, name: str, ids: Any) -> Any:
-        pa, pc = _pa(), importlib.import_module("pyarrow.compute")
+    def _table(self, name: str) -> tuple[list[int], list[str]]:
         table = self.groups if name in _GROUP_NAMES else self.users
         assert table is not None  # checked with the columns
-        known, names = table
+        return table
+
+    def spec(self, name: str) -> _DerivedSpec:
+        """The table for name column ``name`` (``auid_name``, ...)."""
+        pa = _pa()
+        ids, names = self._table(name)
+        runs = [[i] for i in range(len(ids))]
+        return (name, NAME_COLUMNS[name], ids, runs, pa.array(names, pa.string()), False)
+
+    def column(self, name: str, ids: Any) -> Any:
+        """Name column ``name`` for an Arrow array of ids (null where the file has no
+        entry): for tables built outside a records stream, whose streams get the column
+        from Rust."""
+        pa, pc = _pa(), importlib.import_module("pyarrow.compute")
+        known, names = self._table(name)
         if isinstance(ids, pa.ChunkedArray):
-            return pa.chunked_array([self.column(name, c) for c in ids.chunks], type=self.type)
-        index = pc.index_in(ids, value_set=known)
-        return pa.DictionaryArray.from_arrays(index, names)
+            return pa.chunked_array(
+                [self.column(name, c) for c in ids.chunks],
+                type=pa.dictionary(pa.int32(), pa.string()),
+            )
+        index = pc.index_in(ids, value_set=pa.array(known, pa.uint32()))
+        return pa.DictionaryArray.from_arrays(index, pa.array(names, pa.string()))
 
     def ids_named(self, name: str, texts: Sequence[str]) -> set[int]:
         """The ids whose ``name`` column (``auid_name``, ...) shows one of ``texts``."""
-        pa, pc = _pa(), importlib.import_module("pyarrow.compute")
-        table = self.groups if name in _GROUP_NAMES else self.users
-        assert table is not None  # checked with the columns
-        known, names = table
-        hit = pc.is_in(names, value_set=pa.array(texts, pa.string()))
-        return set(known.filter(hit).to_pylist())
-
-    @property
-    def type(self) -> Any:
-        pa = _pa()
-        return pa.dictionary(pa.int32(), pa.string())
+        ids, names = self._table(name)
+        wanted = set(texts)
+        return {i for i, n in zip(ids, names, strict=True) if n in wanted}
 
 
 def names_option(passwd: NamesArg, group: NamesArg) -> _Names | None:
@@ -255,68 +249,29 @@ def names_option(passwd: NamesArg, group: NamesArg) -> _Names | None:
     )
 
 
-class _Enricher:
-    """Adds the event-database and name columns to record batches (vectorised, no row
-    loop)."""
-
-    def __init__(
-        self,
-        native_schema: Any,
-        out: list[str],
-        events: EventsOption,
-        names: _Names | None,
-        labels: _Labels | None = None,
-    ) -> None:
+def _derived(
+    out: Sequence[str],
+    events: EventsOption,
+    names: _Names | None,
+    labels: Sequence[str | None] | None,
+) -> list[_DerivedSpec]:
+    """The tables of the derived columns in ``out``: event-database columns from the
+    event database, name columns from the evidence's passwd/group, the label column."""
+    specs: list[_DerivedSpec] = []
+    if any(c in EVENT_COLUMNS for c in out):
         from .events import load_events
 
-        pa = _pa()
-        self.kinds = tuple(_EVENT_LOOKUP[c] for c in out if c in EVENT_COLUMNS)
-        self.db = load_events(None if events is False else events) if self.kinds else None
-        self.names = names
-        self.labels = labels
-        self.out = out
-        fields = []
-        for name in out:
-            if name in EVENT_COLUMNS:
-                assert self.db is not None
-                fields.append(pa.field(name, self.db.vector.arrow_type(_EVENT_LOOKUP[name])))
-            elif name in NAME_COLUMNS:
-                assert names is not None
-                fields.append(pa.field(name, names.type))
-            elif name == LABEL_COLUMN:
-                assert labels is not None
-                fields.append(pa.field(name, labels.type))
-            else:
-                fields.append(native_schema.field(name))
-        self.schema = pa.schema(fields, metadata=native_schema.metadata)
-
-    def _arrays(self, columns: dict[str, Any]) -> list[Any]:
-        looked = {}
-        if self.db is not None:
-            looked = self.db.arrow_columns(columns["event"], self.kinds)
-        out = []
-        for name in self.out:
-            if name in EVENT_COLUMNS:
-                out.append(looked[_EVENT_LOOKUP[name]])
-            elif name in NAME_COLUMNS:
-                assert self.names is not None
-                out.append(self.names.column(name, columns[NAME_COLUMNS[name]]))
-            elif name == LABEL_COLUMN:
-                assert self.labels is not None
-                out.append(self.labels.column(columns["source"]))
-            else:
-                out.append(columns[name])
-        return out
-
-    def batch(self, batch: Any) -> Any:
-        pa = _pa()
-        cols = {name: batch.column(name) for name in batch.schema.names}
-        return pa.RecordBatch.from_arrays(self._arrays(cols), schema=self.schema)
-
-    def table(self, table: Any) -> Any:
-        pa = _pa()
-        cols = {name: table.column(name) for name in table.schema.names}
-        return pa.Table.from_arrays(self._arrays(cols), schema=self.schema)
+        vector = load_events(None if events is False else events).vector
+        for c in out:
+            if c in EVENT_COLUMNS:
+                kind = _EVENT_LOOKUP[c]
+                keys, runs, values = vector.table(kind)
+                specs.append((c, "event", keys, runs, values, kind == "classes"))
+    if names is not None:
+        specs += [names.spec(c) for c in out if c in NAME_COLUMNS]
+    if labels is not None and LABEL_COLUMN in out:
+        specs.append(_label_spec(labels))
+    return specs
 
 
 class BatchStream:
@@ -324,28 +279,19 @@ class BatchStream:
 
     Iterate it, or hand it to anything that reads the Arrow PyCapsule interface
     (``pyarrow.table(s)``, ``pyarrow.RecordBatchReader.from_stream(s)``,
-    ``polars.from_arrow(s)``, ``duckdb.sql("select ... from s")``). Without event
-    columns the batches come straight from Rust, GIL-free; with them, each batch gets its
-    event columns from one vectorised lookup. After it has been consumed, reading it again
-    raises ``OSError``.
+    ``polars.from_arrow(s)``, ``duckdb.sql("select ... from s")``). The batches come
+    straight from Rust, GIL-free, derived columns (event, name, label) included. After it
+    has been consumed, reading it again raises ``OSError``.
     """
 
-    def __init__(
-        self,
-        native: _native.ArrowStream,
-        enricher: _Enricher | None = None,
-        keep: object = None,
-    ) -> None:
+    def __init__(self, native: _native.ArrowStream, keep: object = None) -> None:
         self._native = native
-        self._enricher = enricher
         #: What must outlive the stream (decompressed copies of its inputs).
         self._keep = keep
 
     @property
     def schema(self) -> Any:
         """The ``pyarrow.Schema`` of every batch."""
-        if self._enricher is not None:
-            return self._enricher.schema
         return self._native.schema
 
     @property
@@ -353,14 +299,11 @@ class BatchStream:
         return self._native.closed
 
     def __iter__(self) -> Iterator[Any]:
-        enrich = self._enricher
-        for batch in self._native:
-            yield batch if enrich is None else enrich.batch(batch)
+        yield from self._native
 
     def read_all(self) -> Any:
         """Every remaining batch as one ``pyarrow.Table`` (decoded in parallel, GIL-free)."""
-        table = self._native.read_all()
-        return table if self._enricher is None else self._enricher.table(table)
+        return self._native.read_all()
 
     def report(self) -> list[InputReport]:
         """What the stream found in each input, in input order: records framed and rows
@@ -380,19 +323,10 @@ class BatchStream:
         return pa.RecordBatchReader.from_stream(self)
 
     def __arrow_c_schema__(self) -> object:
-        if self._enricher is None:
-            return self._native.__arrow_c_schema__()
-        return self._enricher.schema.__arrow_c_schema__()
+        return self._native.__arrow_c_schema__()
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
-        if self._enricher is None:
-            return self._native.__arrow_c_stream__(requested_schema)
-        if self._native.closed:
-            # Let the native stream raise its "already consumed" error.
-            self._native.__arrow_c_stream__(None)
-        pa = _pa()
-        reader = pa.RecordBatchReader.from_batches(self._enricher.schema, iter(self))
-        return reader.__arrow_c_stream__(requested_schema)
+        return self._native.__arrow_c_stream__(requested_schema)
 
     def __repr__(self) -> str:
         return f"<bsmtrail.arrow.BatchStream {len(self.schema)} columns, closed={self.closed}>"
@@ -449,14 +383,16 @@ def stream(
     names = names_option(passwd, group)
     if labels is not None and len(labels) != len(inputs):
         raise ValueError("labels must give one label (or None) per input")
-    labelled = None if labels is None else _Labels(labels)
-    out, build = _columns(columns, events, names, labelled is not None)
+    out = _columns(columns, events, names, labels is not None)
     native = _native.arrow_stream(
-        list(inputs), view="records", columns=build, validate=validate, **common
+        list(inputs),
+        view="records",
+        columns=out,
+        derived=_derived(out, events, names, labels),
+        validate=validate,
+        **common,
     )
-    if out == build:
-        return BatchStream(native, keep=keep)
-    return BatchStream(native, _Enricher(native.schema, out, events, names, labelled), keep)
+    return BatchStream(native, keep=keep)
 
 
 def warn_undecided(reports: Sequence[InputReport], stacklevel: int = 2) -> None:

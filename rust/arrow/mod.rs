@@ -10,9 +10,13 @@
 //! - **tokens** (`tokens.rs`): one row per token, with its bytes and a JSON field object.
 //! - **errors** (`errors.rs`): damaged regions and records that fail validation.
 //!
+//! Columns derived by a table from a decoded one (event names, user names, labels) are
+//! added on the workers (`derived.rs`).
+//!
 //! Column names and types are in `schema.rs` and documented in `docs/arrow-schema.md`.
 
 mod builders;
+pub mod derived;
 pub mod errno;
 mod errors;
 pub mod parallel;
@@ -24,6 +28,7 @@ pub(crate) mod walk;
 pub mod window;
 
 pub use builders::text;
+pub use derived::{Derived, Shape};
 pub use parallel::{BatchReader, Batches, Input, Options, Order, Prefetch, View};
 pub use records::time_ms;
 pub use report::{Findings, InputReport, Report, SharedReport};

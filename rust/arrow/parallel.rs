@@ -11,6 +11,7 @@
 //! Inputs are byte buffers (a memory map or Python `bytes`) or files read through a
 //! bounded window (`window.rs`), which keeps the resident set flat on huge trails.
 
+use super::derived::Shape;
 use super::errors::{errors_schema, ErrorsBuilder, DAMAGE, RECORD};
 use super::records::RecordsBuilder;
 use super::report::{self, Notes, SharedReport};
@@ -62,6 +63,9 @@ pub struct Options {
     pub selection: Option<Arc<AllOf>>,
     /// Rows in input order, or merged in time order (`crate::merge`).
     pub order: Order,
+    /// The records view's output when some columns are derived (`derived::plan`): each
+    /// batch gets them on the worker that decoded it.
+    pub shape: Option<Arc<Shape>>,
 }
 
 /// The order of a stream's rows.
@@ -87,6 +91,7 @@ impl Default for Options {
             window: DEFAULT_WINDOW,
             selection: None,
             order: Order::Input,
+            shape: None,
         }
     }
 }
@@ -659,7 +664,11 @@ struct Ctx {
     view: View,
     mode: Mode,
     validate: bool,
+    /// The batches given out.
     schema: SchemaRef,
+    /// The records view's decoded columns, and the shape that makes `schema` of them.
+    decoded: SchemaRef,
+    shape: Option<Arc<Shape>>,
     sources: ArrayRef,
     selection: Option<Arc<AllOf>>,
 }
@@ -841,7 +850,7 @@ fn decode_segments(ctx: &Ctx, chunk: &Chunk, notes: &mut Notes) -> Result<Record
             let mut b = RecordsBuilder::new(
                 cols,
                 ctx.sources.clone(),
-                ctx.schema.clone(),
+                ctx.decoded.clone(),
                 ctx.validate,
                 expected,
             );
@@ -861,7 +870,11 @@ fn decode_segments(ctx: &Ctx, chunk: &Chunk, notes: &mut Notes) -> Result<Record
                     }
                 }
             }
-            b.finish()
+            let batch = b.finish()?;
+            match &ctx.shape {
+                Some(shape) => shape.apply(&batch, ctx.schema.clone()),
+                None => Ok(batch),
+            }
         }
         View::Tokens => {
             let mut b = TokensBuilder::new(ctx.sources.clone(), ctx.schema.clone());
@@ -992,10 +1005,18 @@ pub struct BatchReader {
 impl BatchReader {
     pub fn new(inputs: Vec<Input>, opts: Options) -> Result<Self, ArrowError> {
         let names: Vec<String> = inputs.iter().map(|i| i.name().to_string()).collect();
-        let schema = match &opts.view {
+        let decoded = match &opts.view {
             View::Records(cols) => schema::records_schema(cols, &names),
             View::Tokens => tokens_schema(&names),
             View::Errors => errors_schema(&names),
+        };
+        let shape = match opts.view {
+            View::Records(_) => opts.shape.clone(),
+            _ => None,
+        };
+        let schema = match &shape {
+            Some(s) => s.schema(&decoded),
+            None => decoded.clone(),
         };
         let sources: ArrayRef = Arc::new(StringArray::from_iter_values(names.iter()));
         let (pool, depth) =
@@ -1017,6 +1038,8 @@ impl BatchReader {
                 mode: opts.mode,
                 validate: opts.validate,
                 schema,
+                decoded,
+                shape,
                 sources,
                 selection: opts.selection.clone(),
             }),

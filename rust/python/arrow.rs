@@ -12,9 +12,11 @@ use super::mode::PyMode;
 use super::report::InputReport;
 use super::select::Selection;
 use super::source::{source_from, TrailSlice};
+use crate::arrow::derived::plan;
 use crate::arrow::schema::Col;
 use crate::arrow::{
-    BatchReader, Batches, Input, Options, Order, Prefetch, SharedReport, View, SCHEMA_VERSION,
+    BatchReader, Batches, Derived, Input, Options, Order, Prefetch, SharedReport, View,
+    SCHEMA_VERSION,
 };
 use crate::error::DecodeError;
 use arrow_array::{ArrayRef, RecordBatchReader, StructArray};
@@ -24,7 +26,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyCapsule, PyMemoryView};
 use pyo3_arrow::ffi::{to_schema_pycapsule, to_stream_pycapsule, ArrayIterator};
-use pyo3_arrow::{PySchema, PyTable};
+use pyo3_arrow::{PyArray, PySchema, PyTable};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -246,33 +248,14 @@ fn input(name: String, obj: &Bound<'_, PyAny>, map_files: bool) -> PyResult<Inpu
     })
 }
 
-fn columns(names: Option<Vec<String>>) -> PyResult<Vec<Col>> {
-    if let Some(names) = &names {
-        let unique: std::collections::HashSet<&String> = names.iter().collect();
-        if names.is_empty() || unique.len() != names.len() {
-            return Err(PyValueError::new_err(
-                "columns must name at least one column, each once",
-            ));
-        }
-    }
-    match names {
-        None => Ok(Col::ALL.to_vec()),
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                Col::from_name(n).ok_or_else(|| {
-                    PyValueError::new_err(format!(
-                        "unknown records column {n:?}; choose from {}",
-                        Col::ALL
-                            .iter()
-                            .map(|c| c.name())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                })
-            })
-            .collect(),
-    }
+/// A derived column's table as Python hands it over: `(name, from, keys, runs, values,
+/// list)` (see `crate::arrow::Derived::new`).
+type DerivedSpec = (String, String, Vec<u64>, Vec<Vec<i32>>, PyArray, bool);
+
+fn derived(spec: DerivedSpec) -> PyResult<Derived> {
+    let (name, from, keys, runs, values, list) = spec;
+    let (values, _) = values.into_inner();
+    Derived::new(&name, &from, &keys, &runs, values, list).map_err(PyValueError::new_err)
 }
 
 /// A stream of record batches over `inputs`, a list of `(name, path or bytes)`. Paths are
@@ -281,9 +264,10 @@ fn columns(names: Option<Vec<String>>) -> PyResult<Vec<Col>> {
 /// copying. With
 /// `prefetch` > 0 a thread decodes up to that many batches ahead of the consumer. With
 /// `merge_window_ms`, rows come merged in time order (`crate::merge`), every input open.
+/// `columns` may name the `derived` columns too (tables of `DerivedSpec`).
 #[pyfunction]
 #[pyo3(signature = (
-    inputs, *, view = "records", columns = None, mode, batch_size = 65536,
+    inputs, *, view = "records", columns = None, derived = Vec::new(), mode, batch_size = 65536,
     threads = 0, validate = true, max_batch_bytes = 33554432, window = 4194304, prefetch = 0,
     map_files = false, selection = None, merge_window_ms = None
 ))]
@@ -292,6 +276,7 @@ fn arrow_stream(
     inputs: Vec<(String, Bound<'_, PyAny>)>,
     view: &str,
     columns: Option<Vec<String>>,
+    derived: Vec<DerivedSpec>,
     mode: PyMode,
     batch_size: usize,
     threads: usize,
@@ -303,8 +288,20 @@ fn arrow_stream(
     selection: Option<PyRef<'_, Selection>>,
     merge_window_ms: Option<u64>,
 ) -> PyResult<ArrowStream> {
+    let mut shape = None;
     let view = match view {
-        "records" => View::Records(self::columns(columns)?),
+        "records" => match columns {
+            None => View::Records(Col::ALL.to_vec()),
+            Some(names) => {
+                let derived = derived
+                    .into_iter()
+                    .map(self::derived)
+                    .collect::<PyResult<Vec<_>>>()?;
+                let (decode, made) = plan(&names, derived).map_err(PyValueError::new_err)?;
+                shape = made;
+                View::Records(decode)
+            }
+        },
         "tokens" => View::Tokens,
         "errors" => View::Errors,
         v => {
@@ -330,6 +327,7 @@ fn arrow_stream(
         window,
         selection: selection.map(|s| Arc::clone(&s.core)),
         order: merge_window_ms.map_or(Order::Input, |window_ms| Order::Time { window_ms }),
+        shape,
     };
     let err = |e: ArrowError| PyRuntimeError::new_err(e.to_string());
     let reader = BatchReader::new(inputs, opts).map_err(err)?;

@@ -173,6 +173,29 @@ class VectorLookup:
             }
         return self._arrow_chunk(numbers, columns)
 
+    def table(self, column: str) -> tuple[list[int], list[list[int]], Any]:
+        """``column`` (``name``, ``description`` or ``classes``) as a lookup table: the
+        event numbers the database has, each one's dictionary codes (one text, or the
+        event's run of class codes), and the dictionary. Rust builds the column from it
+        on the workers (``bsmtrail.arrow``)."""
+        if column not in ("name", "description", "classes"):
+            raise ValueError(f"no table for {column!r}")
+        xp = _numpy()
+        numbers = xp.flatnonzero(self.known)
+        if column == "classes":
+            flat = self.class_codes.tolist()
+            runs = [
+                flat[start : start + count]
+                for start, count in zip(
+                    self.class_start.take(numbers).tolist(),
+                    self.class_count.take(numbers).tolist(),
+                    strict=True,
+                )
+            ]
+        else:
+            runs = [[c] for c in self.codes[column].take(numbers).tolist()]
+        return numbers.tolist(), runs, self.dictionary(column)
+
     def arrow_type(self, column: str) -> Any:
         pa = _pyarrow()
         if column == "mask":
