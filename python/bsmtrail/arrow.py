@@ -26,7 +26,7 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _native
@@ -316,6 +316,16 @@ class BatchStream:
     @property
     def report_finished(self) -> bool:
         return self._native.report_finished
+
+    def write_with(
+        self, writer: _native.BatchWriter, progress: Callable[[], object] | None = None
+    ) -> int:
+        """Write every batch with ``writer`` (``bsmtrail.export``'s native writer, of this
+        stream's schema), which it closes; returns the rows written. Each batch is encoded
+        on the worker that decoded it unless the stream joins chunks (a selection), so no
+        decoded batch waits for an encoder. ``progress()`` runs after each batch written.
+        Consumes the stream."""
+        return writer.write_stream(self._native, progress)
 
     def to_reader(self) -> Any:
         """A ``pyarrow.RecordBatchReader`` over this stream (consumes it)."""

@@ -110,6 +110,8 @@ class Sink:
         self.rows = 0
         self._close: Callable[[], object]
         self._write: Callable[[Any], None]
+        #: The native writer (None for Feather, written by pyarrow).
+        self._native: _native.BatchWriter | None = None
         if fmt == "feather":
             pa = _mod("pyarrow")
             opts = pa.ipc.IpcWriteOptions(compression="zstd")
@@ -129,10 +131,17 @@ class Sink:
             threads=threads or 0,
         )
         self._write, self._close = w.write, w.close
+        self._native = w
 
     def write(self, batch: Any) -> None:
         self._write(_unsliced(batch))
         self.rows += batch.num_rows
+
+    def write_stream(self, stream: BatchStream, progress: Callable[[], object] | None) -> None:
+        """Every batch of ``stream`` (of this sink's schema), each encoded on the worker
+        that decoded it (:meth:`BatchStream.write_with`); closes the sink."""
+        assert self._native is not None  # only for the formats written natively
+        self.rows += stream.write_with(self._native, progress)
 
     def close(self) -> None:
         self._close()
@@ -254,10 +263,15 @@ def export(
     csv_raw: bool = False,
     compression: str = "zstd",
     threads: int | None = None,
+    progress: Callable[[], object] | None = None,
 ) -> int:
     """Write ``batches`` (of ``schema``) to ``output`` in ``format`` and return the rows
-    written. ``columns`` keeps those columns, in that order (a day partition still reads
-    ``time`` from each batch). ``output`` ``"-"`` is standard output (csv and jsonl only).
+    written. ``batches`` given as a :class:`~bsmtrail.arrow.BatchStream`, written whole
+    (no ``columns`` subset, no partition) in Parquet, CSV or JSON Lines, are each encoded
+    on the worker that decoded them: no decoded batch waits for an encoder.
+    ``progress()`` runs after each batch written. ``columns`` keeps those columns, in
+    that order (a day partition still reads ``time`` from each batch). ``output`` ``"-"``
+    is standard output (csv and jsonl only).
     A file is written under a temporary name and renamed into place when complete; a
     dataset directory likewise, replacing a previous dataset whole. Parquet row groups are
     encoded on ``threads`` workers (None: every core) with ``compression`` (one of
@@ -278,27 +292,42 @@ def export(
     if os.fspath(output) == "-":
         if format in ("parquet", "feather") or partition_by is not None:
             raise ValueError(f"{format} cannot go to standard output; use csv or jsonl")
-        return _write_all(batches, Sink(format, "-", out_schema, csv_raw=csv_raw), columns)
+        return _write_all(
+            batches, Sink(format, "-", out_schema, csv_raw=csv_raw), columns, progress
+        )
     check_output(output, [], directory=partition_by is not None)
     if partition_by is not None:
         with atomic_directory(output) as target:
             days = DaySinks(target, out_schema, format, compression=compression, threads=threads)
-            return _write_all(batches, days, columns)
+            return _write_all(batches, days, columns, progress)
     with atomic_file(output) as target:
         sink = Sink(
             format, target, out_schema, csv_raw=csv_raw, compression=compression, threads=threads
         )
-        return _write_all(batches, sink, columns)
+        return _write_all(batches, sink, columns, progress)
 
 
-def _write_all(batches: Iterable[Any], sink: Sink | DaySinks, columns: Sequence[str] | None) -> int:
+def _write_all(
+    batches: Iterable[Any],
+    sink: Sink | DaySinks,
+    columns: Sequence[str] | None,
+    progress: Callable[[], object] | None = None,
+) -> int:
+    from .arrow import BatchStream
+
     try:
+        if isinstance(sink, Sink) and sink.fmt != "feather" and columns is None:
+            if isinstance(batches, BatchStream) and not batches.closed:
+                sink.write_stream(batches, progress)
+                return sink.rows
         for batch in batches:
             out = batch.select(list(columns)) if columns is not None else batch
             if isinstance(sink, DaySinks):
                 sink.write(out, batch.column("time"))
             else:
                 sink.write(out)
+            if progress is not None:
+                progress()
     finally:
         sink.close()
     return sink.rows

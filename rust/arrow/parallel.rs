@@ -669,13 +669,28 @@ struct Ctx {
     /// The records view's decoded columns, and the shape that makes `schema` of them.
     decoded: SchemaRef,
     shape: Option<Arc<Shape>>,
+    /// Run on each batch on its worker ([`BatchReader::fuse`]).
+    finish: Option<Finish>,
     sources: ArrayRef,
     selection: Option<Arc<AllOf>>,
 }
 
 /// A chunk's batch, what was found in it, and for a range whose walk did not land on
 /// its end, where it landed.
-type Decoded = Result<(RecordBatch, Notes, Option<Miss>), ArrowError>;
+type Decoded = Result<(Payload, Notes, Option<Miss>), ArrowError>;
+
+/// Work run on each batch by the worker that decoded it, instead of handing the batch
+/// out: an export's encoding ([`BatchReader::fuse`]). It gets the batch's index in the
+/// stream; its results come out in input order, and the batch is dropped on the worker.
+pub type Finish = Arc<dyn Fn(usize, RecordBatch) -> Result<Finished, ArrowError> + Send + Sync>;
+/// What a [`Finish`] made of a batch (the exporter knows its type).
+pub type Finished = Box<dyn std::any::Any + Send>;
+
+/// A chunk's result: its batch, or what the stream's [`Finish`] made of it.
+enum Payload {
+    Batch(RecordBatch),
+    Finished(Finished),
+}
 
 /// Frame a range (see `Range`) into the jobs of one segment: records the selection's
 /// header check rejects get none. Returns the segment and where the walk landed.
@@ -728,7 +743,7 @@ fn apply_verdict(kind: &mut JobKind, verdict: Verdict) -> bool {
     }
 }
 
-fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Decoded {
+fn decode_chunk(ctx: &Ctx, chunk: &Chunk, index: usize) -> Decoded {
     let mut notes = Notes::default();
     for l in &chunk.late {
         notes
@@ -771,7 +786,12 @@ fn decode_chunk(ctx: &Ctx, chunk: &Chunk) -> Decoded {
                 .map_err(|e| ArrowError::IoError(e.to_string(), e))?;
         }
     }
-    Ok((batch?, notes, miss))
+    let batch = batch?;
+    let payload = match &ctx.finish {
+        Some(finish) => Payload::Finished(finish(index, batch)?),
+        None => Payload::Batch(batch),
+    };
+    Ok((payload, notes, miss))
 }
 
 /// The selection's verdict on a job's bytes, on this worker (`kept`: already judged).
@@ -962,13 +982,15 @@ impl Pending {
 
 /// `decode_chunk` on a worker thread: a panic (a bug) becomes an error for the consumer
 /// instead of aborting the process from inside the thread pool.
-fn decode_caught(ctx: &Ctx, chunk: &Chunk) -> Decoded {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_chunk(ctx, chunk)))
-        .unwrap_or_else(|_| {
-            Err(ArrowError::ComputeError(
-                "internal error: an Arrow decoding worker panicked".into(),
-            ))
-        })
+fn decode_caught(ctx: &Ctx, chunk: &Chunk, index: usize) -> Decoded {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_chunk(ctx, chunk, index)
+    }))
+    .unwrap_or_else(|_| {
+        Err(ArrowError::ComputeError(
+            "internal error: an Arrow decoding or encoding worker panicked".into(),
+        ))
+    })
 }
 
 /// Record batches of one view over a list of trails, in input order.
@@ -996,6 +1018,8 @@ pub struct BatchReader {
     batch_size: usize,
     max_batch_bytes: usize,
     pending: VecDeque<InFlight>,
+    /// Chunks handed to the workers so far (the next one's index).
+    submitted: usize,
     finished: bool,
     report: SharedReport,
     /// Rows of a selective query past the last batch handed out.
@@ -1040,6 +1064,7 @@ impl BatchReader {
                 schema,
                 decoded,
                 shape,
+                finish: None,
                 sources,
                 selection: opts.selection.clone(),
             }),
@@ -1067,6 +1092,7 @@ impl BatchReader {
             batch_size: opts.batch_size.max(1),
             max_batch_bytes: opts.max_batch_bytes.max(1),
             pending: VecDeque::new(),
+            submitted: 0,
             finished: false,
             report: report::shared(&names),
             carry: None,
@@ -1080,7 +1106,7 @@ impl BatchReader {
     }
 
     /// The next decoded chunk's batch, its notes merged into the report.
-    fn next_chunk(&mut self) -> Option<Result<RecordBatch, ArrowError>> {
+    fn next_decoded(&mut self) -> Option<Result<Payload, ArrowError>> {
         self.top_up();
         let Some(front) = self.pending.pop_front() else {
             self.finished = true;
@@ -1119,14 +1145,16 @@ impl BatchReader {
                 break;
             };
             let end = chunk.end.clone();
+            let index = self.submitted;
+            self.submitted += 1;
             let pending = match &self.pool {
-                Pool::Single => Pending::Ready(decode_chunk(&self.ctx, &chunk)),
+                Pool::Single => Pending::Ready(decode_chunk(&self.ctx, &chunk, index)),
                 pool => {
                     let (tx, rx) = mpsc::sync_channel(1);
                     let ctx = Arc::clone(&self.ctx);
                     // The consumer may have gone (the reader was dropped): nothing to do.
                     pool.spawn(move || {
-                        let _ = tx.send(decode_caught(&ctx, &chunk));
+                        let _ = tx.send(decode_caught(&ctx, &chunk, index));
                     });
                     Pending::Decoding(rx)
                 }
@@ -1203,7 +1231,7 @@ impl BatchReader {
             return None;
         }
         if self.ctx.selection.is_none() {
-            return self.next_chunk();
+            return self.next_decoded().map(|r| r.and_then(batch_of));
         }
         // A selection leaves few rows per chunk: join chunks' batches into batches of
         // `batch_size` rows (fewer, larger row groups in Parquet; the last one shorter),
@@ -1211,7 +1239,7 @@ impl BatchReader {
         let mut parts: Vec<RecordBatch> = self.carry.take().into_iter().collect();
         let mut rows: usize = parts.iter().map(RecordBatch::num_rows).sum();
         while rows < self.batch_size {
-            match self.next_chunk() {
+            match self.next_decoded().map(|r| r.and_then(batch_of)) {
                 Some(Ok(b)) => {
                     rows += b.num_rows();
                     if b.num_rows() > 0 {
@@ -1256,12 +1284,85 @@ impl RecordBatchReader for BatchReader {
     }
 }
 
+/// A chunk's batch, in a reader that hands batches out (no [`Finish`]).
+fn batch_of(p: Payload) -> Result<RecordBatch, ArrowError> {
+    match p {
+        Payload::Batch(b) => Ok(b),
+        Payload::Finished(_) => Err(ArrowError::ComputeError(
+            "internal error: a fused reader read for batches".into(),
+        )),
+    }
+}
+
+impl BatchReader {
+    /// Whether [`fuse`](Self::fuse) takes this reader: nothing read yet, and one batch
+    /// per chunk (a selection joins the few rows of several chunks into one batch).
+    pub fn fusable(&self) -> bool {
+        self.submitted == 0 && !self.finished && self.ctx.selection.is_none()
+    }
+
+    /// This stream with `finish` run on each batch by the worker that decoded it: the
+    /// batch never waits in a queue between decoding and, say, encoding, and what is in
+    /// flight is one chunk per worker and one more. Gives the reader back when it is not
+    /// [`fusable`](Self::fusable).
+    pub fn fuse(mut self: Box<Self>, finish: Finish) -> Result<Fused, Box<BatchReader>> {
+        if !self.fusable() {
+            return Err(self);
+        }
+        match Arc::get_mut(&mut self.ctx) {
+            Some(ctx) => ctx.finish = Some(finish),
+            None => return Err(self),
+        }
+        Ok(Fused { reader: self })
+    }
+}
+
+/// A stream's batches as its [`Finish`] made them, in input order
+/// ([`BatchReader::fuse`]).
+pub struct Fused {
+    reader: Box<BatchReader>,
+}
+
+impl Fused {
+    /// What the stream has found in each input so far (see [`BatchReader::report`]).
+    pub fn report(&self) -> SharedReport {
+        self.reader.report()
+    }
+}
+
+impl Iterator for Fused {
+    type Item = Result<Finished, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.reader.finished {
+            return None;
+        }
+        match self.reader.next_decoded() {
+            Some(Ok(Payload::Finished(f))) => Some(Ok(f)),
+            Some(Ok(Payload::Batch(_))) => Some(Err(ArrowError::ComputeError(
+                "internal error: a fused reader gave a batch".into(),
+            ))),
+            Some(Err(e)) => Some(Err(e)),
+            None => {
+                if let Ok(mut r) = self.reader.report.lock() {
+                    r.finished = true;
+                }
+                None
+            }
+        }
+    }
+}
+
 /// A stream of record batches that can also be read whole, the way that suits it.
 pub trait Batches: RecordBatchReader + Send {
     /// Every remaining batch, in order.
     fn read_all(self: Box<Self>) -> Result<Vec<RecordBatch>, ArrowError> {
         self.collect()
     }
+
+    /// The plain reader behind this stream, when it is one (work can be fused into it,
+    /// [`BatchReader::fuse`]); else the stream itself.
+    fn into_reader(self: Box<Self>) -> Result<Box<BatchReader>, Box<dyn Batches>>;
 }
 
 impl Batches for BatchReader {
@@ -1269,9 +1370,17 @@ impl Batches for BatchReader {
         self.depth = self.whole_depth;
         self.collect()
     }
+
+    fn into_reader(self: Box<Self>) -> Result<Box<BatchReader>, Box<dyn Batches>> {
+        Ok(self)
+    }
 }
 
-impl Batches for Prefetch {}
+impl Batches for Prefetch {
+    fn into_reader(self: Box<Self>) -> Result<Box<BatchReader>, Box<dyn Batches>> {
+        Err(self)
+    }
+}
 
 /// Decodes ahead on a thread of its own, `depth` batches at most, so that a consumer
 /// (a Parquet writer, say) works while the next batches are built. Memory stays bounded

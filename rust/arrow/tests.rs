@@ -12,7 +12,7 @@ use arrow_array::types::{UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 
 /// A reader of `data` (one input named `t`) with `opts`.
-fn reader(data: &[u8], opts: Options) -> BatchReader {
+pub(crate) fn reader(data: &[u8], opts: Options) -> BatchReader {
     let input = Input::Bytes {
         name: "t".into(),
         source: Source::from_owner(data.to_vec()),
@@ -28,7 +28,7 @@ pub(crate) fn read(data: &[u8], opts: Options) -> Vec<RecordBatch> {
 
 /// `copies` demo trails with `junk` after every seventh from the fourth: damage between
 /// records.
-fn demo_with_damage(copies: usize, junk: &[u8]) -> Vec<u8> {
+pub(crate) fn demo_with_damage(copies: usize, junk: &[u8]) -> Vec<u8> {
     let mut t = Vec::new();
     for i in 0..copies {
         t.extend(demo_trail());

@@ -9,9 +9,10 @@
 pub mod parquet;
 pub mod text;
 
+use crate::arrow::{Batches, Finish, Finished};
 use crate::ordered::Ordered;
 use arrow_array::RecordBatch;
-use arrow_schema::{ArrowError, SchemaRef};
+use arrow_schema::{ArrowError, Schema, SchemaRef};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -19,10 +20,19 @@ use std::path::Path;
 pub use self::parquet::{Codec, ParquetOptions, ParquetSink};
 pub use self::text::{TextFormat, TextSink};
 
-/// An output being written: `write` batches, then `finish`.
+/// An output being written: `write` batches (or `append` what `encoder` made of them),
+/// then `finish`.
 pub trait BatchSink: Send {
     /// Encode `batch` on a worker; returns once the oldest batches in flight are written.
     fn write(&mut self, batch: RecordBatch) -> Result<(), ArrowError>;
+    /// The encoding of a batch as work for whichever worker holds it (the one that
+    /// decoded it, [`crate::arrow::BatchReader::fuse`]); [`append`](Self::append) writes its results,
+    /// in order.
+    fn encoder(&self) -> Finish;
+    /// Write what [`encoder`](Self::encoder) made of the next batch.
+    fn append(&mut self, encoded: Finished) -> Result<(), ArrowError>;
+    /// An error unless batches of `schema` have the output's columns.
+    fn check(&self, schema: &Schema) -> Result<(), ArrowError>;
     /// Write what is still encoding and the end of the output, flush it; returns the
     /// rows written.
     fn finish(self: Box<Self>) -> Result<u64, ArrowError>;
@@ -88,6 +98,50 @@ pub fn create(
             };
             Box::new(TextSink::new(out, schema, text, threads)?)
         }
+    })
+}
+
+/// Write every batch of `batches` to `sink` and finish it; returns the rows written.
+/// When the stream is a plain reader with one batch per chunk, each batch is encoded on
+/// the worker that decoded it ([`crate::arrow::BatchReader::fuse`]): no decoded batch waits in a queue
+/// for an encoder, so the memory in flight is one chunk per worker and one more. Else
+/// batch by batch through [`BatchSink::write`]. `progress` runs after each batch is
+/// written.
+pub fn write_stream(
+    batches: Box<dyn Batches>,
+    mut sink: Box<dyn BatchSink>,
+    progress: &mut dyn FnMut() -> Result<(), ArrowError>,
+) -> Result<u64, ArrowError> {
+    sink.check(&batches.schema())?;
+    match batches.into_reader().map(|r| r.fuse(sink.encoder())) {
+        Ok(Ok(fused)) => {
+            for encoded in fused {
+                sink.append(encoded?)?;
+                progress()?;
+            }
+        }
+        Ok(Err(reader)) => write_each(reader, sink.as_mut(), progress)?,
+        Err(batches) => write_each(batches, sink.as_mut(), progress)?,
+    }
+    sink.finish()
+}
+
+fn write_each(
+    batches: impl Iterator<Item = Result<RecordBatch, ArrowError>>,
+    sink: &mut dyn BatchSink,
+    progress: &mut dyn FnMut() -> Result<(), ArrowError>,
+) -> Result<(), ArrowError> {
+    for batch in batches {
+        sink.write(batch?)?;
+        progress()?;
+    }
+    Ok(())
+}
+
+/// What an encoder made, as the type its sink's `append` takes.
+pub(crate) fn encoded<T: 'static>(e: Finished) -> Result<T, ArrowError> {
+    e.downcast::<T>().map(|b| *b).map_err(|_| {
+        ArrowError::ComputeError("internal error: a batch encoded for another output".into())
     })
 }
 
@@ -160,7 +214,10 @@ impl<E: Send + 'static> InOrder<E> {
     /// A batch of another shape would write an output its own header or footer
     /// contradicts.
     pub(crate) fn check(&self, batch: &RecordBatch) -> Result<(), ArrowError> {
-        let got = batch.schema();
+        self.check_schema(&batch.schema())
+    }
+
+    pub(crate) fn check_schema(&self, got: &Schema) -> Result<(), ArrowError> {
         let same = got.fields().len() == self.schema.fields().len()
             && got
                 .fields()
@@ -179,5 +236,143 @@ impl<E: Send + 'static> InOrder<E> {
                 .map(|f| f.name())
                 .collect::<Vec<_>>(),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arrow::tests::{demo_with_damage, reader};
+    use crate::arrow::{Options, View};
+    use crate::mode::Mode;
+    use crate::select::{AllOf, Selection};
+    use arrow_array::RecordBatchReader;
+    use std::sync::Arc;
+
+    /// A file name of its own under the temporary directory.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pid = std::process::id();
+        std::env::temp_dir().join(format!("bsmtrail-export-{pid}-{n}-{name}"))
+    }
+
+    /// `data` written in `format` by `write_stream` (fused when it can be), and batch by
+    /// batch; the two outputs' bytes and the reports of the two reads.
+    fn both(data: &[u8], opts: impl Fn() -> Options, format: Format) -> (Vec<u8>, Vec<u8>) {
+        let (a, b) = (scratch("fused"), scratch("each"));
+        let stream = reader(data, opts());
+        let report = stream.report();
+        let sink = create(&a, stream.schema(), format, opts().threads).unwrap();
+        let mut ticks = 0;
+        let rows = write_stream(Box::new(stream), sink, &mut || {
+            ticks += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert!(report.lock().unwrap().finished);
+        let each = reader(data, opts());
+        let mut sink = create(&b, each.schema(), format, opts().threads).unwrap();
+        let mut batches = 0;
+        for batch in each {
+            sink.write(batch.unwrap()).unwrap();
+            batches += 1;
+        }
+        assert_eq!(sink.finish().unwrap(), rows);
+        assert_eq!(ticks, batches, "a tick per batch");
+        let out = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        let _ = (std::fs::remove_file(a), std::fs::remove_file(b));
+        out
+    }
+
+    #[test]
+    fn a_stream_encoded_where_it_was_decoded_is_the_batch_by_batch_output() {
+        let t = demo_with_damage(40, &[0x14, 0xff, 0, 0, 9, 9, 9]);
+        let formats = [
+            Format::Parquet(Codec::default()),
+            Format::Text(TextFormat::Jsonl { nulls: true }),
+            Format::Text(TextFormat::Csv { raw: false }),
+        ];
+        let mut first: Vec<Option<Vec<u8>>> = vec![None; formats.len()];
+        for threads in [1, 2, 4] {
+            for batch_size in [7, 500] {
+                for (i, &format) in formats.iter().enumerate() {
+                    let opts = || Options {
+                        threads,
+                        batch_size,
+                        mode: Mode::Recover,
+                        ..Options::default()
+                    };
+                    assert!(reader(&t, opts()).fusable());
+                    let (fused, each) = both(&t, opts, format);
+                    assert!(
+                        fused == each,
+                        "{format:?} threads={threads} batch={batch_size}"
+                    );
+                    assert!(fused.len() > 1000);
+                    if batch_size == 500 {
+                        // The same bytes whatever the thread count.
+                        let seen = first[i].get_or_insert_with(|| fused.clone());
+                        assert!(*seen == fused, "{format:?} threads={threads}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_selective_or_a_tokens_stream_is_written_whole_too() {
+        let t = demo_with_damage(30, &[1, 2, 3]);
+        // Every record but AUE_EXIT's (1): a selection joins its chunks' rows.
+        let sel = Arc::new(AllOf::new(vec![Selection {
+            events: Some(vec![1]),
+            invert: true,
+            ..Selection::default()
+        }]));
+        for view in [View::Tokens, View::Errors] {
+            let opts = || Options {
+                view: view.clone(),
+                threads: 2,
+                batch_size: 11,
+                ..Options::default()
+            };
+            let (fused, each) = both(&t, opts, Format::Parquet(Codec::default()));
+            assert!(fused == each, "{view:?}");
+        }
+        let opts = || Options {
+            threads: 2,
+            batch_size: 11,
+            selection: Some(sel.clone()),
+            ..Options::default()
+        };
+        assert!(!reader(&t, opts()).fusable(), "a selection joins chunks");
+        let (joined, each) = both(&t, opts, Format::Text(TextFormat::Jsonl { nulls: true }));
+        assert!(joined == each);
+        assert!(!joined.is_empty());
+    }
+
+    #[test]
+    fn a_strict_stream_stops_the_output_at_its_first_error() {
+        let t = demo_with_damage(30, &[0x14, 0xff, 0, 0, 9, 9, 9]);
+        for threads in [1, 2, 4] {
+            let opts = Options {
+                threads,
+                batch_size: 5,
+                mode: Mode::Strict,
+                ..Options::default()
+            };
+            let stream = reader(&t, opts);
+            let path = scratch(&format!("strict-{threads}"));
+            let sink = create(
+                &path,
+                stream.schema(),
+                Format::Parquet(Codec::default()),
+                threads,
+            )
+            .unwrap();
+            let got = write_stream(Box::new(stream), sink, &mut || Ok(()));
+            let _ = std::fs::remove_file(path);
+            assert!(matches!(got, Err(ArrowError::ExternalError(_))), "{got:?}");
+        }
     }
 }

@@ -8,9 +8,10 @@
 //! and delta encoding instead for the ones that only grow (offsets, times), where a
 //! dictionary would hold every value once.
 
-use super::{io_error, BatchSink, InOrder};
+use super::{encoded, io_error, BatchSink, InOrder};
+use crate::arrow::{Finish, Finished};
 use arrow_array::RecordBatch;
-use arrow_schema::{ArrowError, DataType, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory, ArrowWriterOptions,
 };
@@ -216,6 +217,30 @@ impl<W: Write + Send> ParquetSink<W> {
 impl<W: Write + Send> BatchSink for ParquetSink<W> {
     fn write(&mut self, batch: RecordBatch) -> Result<(), ArrowError> {
         ParquetSink::write(self, batch)
+    }
+
+    fn encoder(&self) -> Finish {
+        let factory = Arc::clone(&self.factory);
+        Arc::new(move |index, batch| {
+            // An empty batch makes no row group, as in `write`.
+            let chunks = match batch.num_rows() {
+                0 => Vec::new(),
+                _ => encode(&factory, index, &batch).map_err(arrow)?,
+            };
+            Ok(Box::new(chunks) as Finished)
+        })
+    }
+
+    fn append(&mut self, done: Finished) -> Result<(), ArrowError> {
+        let chunks: Vec<ArrowColumnChunk> = encoded(done)?;
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        append(&mut self.writer, &mut self.rows, chunks)
+    }
+
+    fn check(&self, schema: &Schema) -> Result<(), ArrowError> {
+        self.encoding.check_schema(schema)
     }
 
     fn finish(self: Box<Self>) -> Result<u64, ArrowError> {

@@ -14,7 +14,8 @@
 //! with `= + - @`, tab or CR gets a `'` in front unless `raw`: a spreadsheet would run it
 //! as a formula, and the trail's strings are the attacker's.
 
-use super::{io_error, BatchSink, InOrder};
+use super::{encoded, io_error, BatchSink, InOrder};
+use crate::arrow::{Finish, Finished};
 use crate::render::fmt::hex_digits;
 use crate::render::time::{push2, push_hms, utc};
 use arrow_array::cast::AsArray;
@@ -27,7 +28,7 @@ use arrow_array::{
 };
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_json::writer::{make_encoder, Encoder, EncoderFactory, EncoderOptions, NullableEncoder};
-use arrow_schema::{ArrowError, DataType, FieldRef, SchemaRef, TimeUnit};
+use arrow_schema::{ArrowError, DataType, FieldRef, Schema, SchemaRef, TimeUnit};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -368,21 +369,11 @@ impl<W: Write> TextSink<W> {
     /// Encode `batch` on a worker; returns once the oldest batches in flight are written.
     pub fn write(&mut self, batch: RecordBatch) -> Result<(), ArrowError> {
         let n = batch.num_rows() as u64;
-        let format = self.format;
+        let (format, buffers) = (self.format, self.spare.clone());
         let (out, spare) = (&mut self.out, &self.spare);
-        let buffers = spare.clone();
         self.encoding.push(
             batch,
-            move |_, batch| {
-                pieces(batch, |b| {
-                    let mut text = buffers.take();
-                    match format {
-                        TextFormat::Jsonl { nulls } => json_lines_into(b, nulls, &mut text)?,
-                        TextFormat::Csv { raw } => csv_into(b, raw, &mut text)?,
-                    }
-                    Ok(text)
-                })
-            },
+            move |_, batch| encode_text(format, &buffers, batch),
             &mut |text| write_pieces(out, spare, text),
         )?;
         self.rows += n;
@@ -404,9 +395,44 @@ impl<W: Write + Send> BatchSink for TextSink<W> {
         TextSink::write(self, batch)
     }
 
+    fn encoder(&self) -> Finish {
+        let (format, buffers) = (self.format, self.spare.clone());
+        Arc::new(move |_, batch| {
+            let text = encode_text(format, &buffers, &batch)?;
+            Ok(Box::new((batch.num_rows() as u64, text)) as Finished)
+        })
+    }
+
+    fn append(&mut self, done: Finished) -> Result<(), ArrowError> {
+        let (n, text): (u64, Vec<Vec<u8>>) = encoded(done)?;
+        write_pieces(&mut self.out, &self.spare, text)?;
+        self.rows += n;
+        Ok(())
+    }
+
+    fn check(&self, schema: &Schema) -> Result<(), ArrowError> {
+        self.encoding.check_schema(schema)
+    }
+
     fn finish(self: Box<Self>) -> Result<u64, ArrowError> {
         Ok((*self).finish()?.0)
     }
+}
+
+/// A batch's text in pieces, built in `buffers`' spare buffers.
+fn encode_text(
+    format: TextFormat,
+    buffers: &Spare,
+    batch: &RecordBatch,
+) -> Result<Vec<Vec<u8>>, ArrowError> {
+    pieces(batch, |b| {
+        let mut text = buffers.take();
+        match format {
+            TextFormat::Jsonl { nulls } => json_lines_into(b, nulls, &mut text)?,
+            TextFormat::Csv { raw } => csv_into(b, raw, &mut text)?,
+        }
+        Ok(text)
+    })
 }
 
 /// Rows in one part of a batch's JSON Lines encoded at once (at most).

@@ -82,7 +82,8 @@ impl ArrowStream {
         }
     }
 
-    fn take(&self, next: &'static str) -> PyResult<Box<dyn Batches>> {
+    /// The reader, once: the stream is `next` after this ("read to its end", ...).
+    pub(crate) fn take(&self, next: &'static str) -> PyResult<Box<dyn Batches>> {
         let mut st = self
             .state
             .lock()

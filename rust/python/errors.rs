@@ -62,11 +62,16 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// An error of an Arrow-level stage (export, stats) as Python's exception: an I/O error
-/// as its `OSError` subclass, a wrong schema or argument as `ValueError`, anything else
-/// as `RuntimeError`.
+/// An error of an Arrow-level stage (export, stats) as Python's exception: a stream's
+/// decoding error (strict mode) as its `BSMError`, an I/O error as its `OSError`
+/// subclass, a wrong schema or argument as `ValueError`, anything else as
+/// `RuntimeError`.
 pub(crate) fn arrow_to_pyerr(e: ArrowError) -> PyErr {
     match e {
+        ArrowError::ExternalError(b) => match b.downcast::<DecodeError>() {
+            Ok(d) => Python::attach(|py| to_pyerr(py, &d)),
+            Err(b) => PyRuntimeError::new_err(b.to_string()),
+        },
         ArrowError::IoError(_, io) => PyErr::from(io),
         ArrowError::SchemaError(m) | ArrowError::InvalidArgumentError(m) => {
             PyValueError::new_err(m)

@@ -1,8 +1,10 @@
 //! `BatchWriter`: Python names the file, the format and the options; `crate::export`
 //! encodes on every core and lays the output out.
 
+use super::arrow::ArrowStream;
 use super::errors::arrow_to_pyerr as to_pyerr;
 use crate::export::{self, BatchSink, Codec, Format};
+use arrow_schema::ArrowError;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -55,6 +57,41 @@ impl BatchWriter {
             .as_mut()
             .ok_or_else(|| PyValueError::new_err("the writer is closed"))?;
         py.detach(|| sink.write(batch)).map_err(to_pyerr)
+    }
+
+    /// Write every batch of `stream` (an `ArrowStream` of the output's schema, consumed)
+    /// and the output's end; returns the rows written and closes the writer. Each batch
+    /// is encoded on the worker that decoded it when the stream allows
+    /// (`crate::export::write_stream`). `progress()` is called after each batch written.
+    #[pyo3(signature = (stream, progress = None))]
+    fn write_stream(
+        &self,
+        py: Python<'_>,
+        stream: &ArrowStream,
+        progress: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let Some(sink) = self.lock()?.take() else {
+            return Err(PyValueError::new_err("the writer is closed"));
+        };
+        let batches = stream.take("written by a writer")?;
+        let progress = progress.map(Bound::unbind);
+        let mut failed: Option<PyErr> = None;
+        let rows = {
+            let mut tick = || -> Result<(), ArrowError> {
+                let Some(callback) = &progress else {
+                    return Ok(());
+                };
+                Python::attach(|py| callback.call0(py).map(drop)).map_err(|e| {
+                    failed = Some(e);
+                    ArrowError::ExternalError("the progress callback failed".into())
+                })
+            };
+            py.detach(|| export::write_stream(batches, sink, &mut tick))
+        };
+        match (rows, failed) {
+            (_, Some(e)) => Err(e),
+            (rows, None) => rows.map_err(to_pyerr),
+        }
     }
 
     /// Write the rest and the output's end, flushed; returns the rows written. A second

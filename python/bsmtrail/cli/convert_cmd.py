@@ -244,7 +244,12 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         labelled=labelled,
     ) as inputs:
-        build = _internal_columns(user_cols, args.view, bool(args.partition_by))
+        # Written whole in Rust (each batch encoded on the worker that decoded it), with
+        # progress from the stream's report: only the user's columns are built.
+        whole = fmt in ("parquet", "csv", "jsonl") and not args.partition_by
+        build = (
+            user_cols if whole else _internal_columns(user_cols, args.view, bool(args.partition_by))
+        )
         to_events: Shapes | None = None
         if fmt in _SHAPES:
             to_events = module(_SHAPES[fmt]).Converter(events=args.events)
@@ -265,7 +270,19 @@ def run(args: argparse.Namespace) -> int:
         with Progress(inputs.total, "convert", bars) as bar:
             batches = inputs.batches(stream, bar, view=args.view)
             schema, writer = stream.schema, fmt
-            if fmt == "ocsf-parquet":
+            if whole:
+                rows = export(
+                    stream,
+                    schema,
+                    args.output,
+                    format=fmt,  # type: ignore[arg-type]  # one of the three above
+                    csv_raw=args.csv_raw,
+                    compression=args.compression,
+                    threads=args.threads,
+                    progress=inputs.ticker(stream, bar),
+                )
+                bar.update(inputs.total)
+            elif fmt == "ocsf-parquet":
                 from .. import ocsf  # imported only for the OCSF formats
 
                 # Split by class and day and shaped on the workers; the lake only writes.

@@ -14,7 +14,7 @@ import argparse
 import os
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
@@ -267,6 +267,26 @@ class Inputs:
                 progress.update(before[src] + int(it.weight * frac))
             yield batch
         progress.update(self.total)
+
+    def ticker(self, stream: BatchStream, progress: Progress) -> Callable[[], None] | None:
+        """For a stream written whole in Rust (``bsmtrail.export``): a function that moves
+        ``progress`` to the input bytes the stream's report has covered (records and
+        damage); None when the bar is off."""
+        if not progress.enabled:
+            return None
+        before = [0]
+        for it in self.items:
+            before.append(before[-1] + it.weight)
+
+        def tick() -> None:
+            done = 0
+            for it, r in zip(self.items, stream.report(), strict=True):
+                covered = r.record_bytes + r.damage.bytes
+                frac = min(covered / it.length, 1.0) if it.length else 1.0
+                done += int(it.weight * frac)
+            progress.update(done)
+
+        return tick
 
     def empty(self) -> list[Input]:
         """The inputs that held no record at all (after the stream has been read): empty
