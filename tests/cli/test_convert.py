@@ -297,3 +297,33 @@ def test_demo_runs_the_arrow_path(tmp_path: Path) -> None:
     none = tmp_path / "none"
     p = bsm("demo", "-n", "1", "--no-keep", "-o", str(none))
     assert p.returncode == 0 and not none.exists() and "next steps:" in p.stdout.decode()
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "4"])
+def test_labels_names_and_a_column_subset_written_whole(tmp_path: Path, threads: str) -> None:
+    """`convert` to Parquet and JSON Lines encodes each batch where it was decoded, with
+    the derived columns added there: the rows must be the records table's."""
+    a, b = tmp_path / "a.bsm", tmp_path / "b.bsm"
+    for path, seed in ((a, "5"), (b, "6")):
+        assert bsm("gen", "-q", "--size", "300KB", "--seed", seed, str(path)).returncode == 0
+    passwd, group = tmp_path / "passwd", tmp_path / "group"
+    passwd.write_text("root:*:0:0::/root:/bin/sh\nalice:*:501:20::/home/alice:/bin/sh\n")
+    group.write_text("wheel:*:0:root\nstaff:*:20:alice\n")
+    common = ["--label", f"web={a}", "--label", f"db={b}", "--threads", threads, "-q"]
+    common += ["--passwd", str(passwd), "--group", str(group)]
+    want = bsmtrail.read_trails(
+        {"web": [str(a)], "db": [str(b)]}, passwd=str(passwd), group=str(group), threads=1
+    )
+    out = tmp_path / "all.parquet"
+    assert bsm("convert", *common, "-o", str(out)).returncode == 0
+    got = pq.read_table(out)
+    assert got.column_names == want.column_names
+    assert got.to_pylist() == want.to_pylist()
+    assert {"web", "db"} == set(got.column("label").to_pylist())
+    assert "alice" in got.column("auid_name").to_pylist()
+    cols = "label,auid_name,egid_name,event_name,record_offset"
+    p = bsm("convert", *common, "--columns", cols, "--format", "jsonl", "-o", "-")
+    assert p.returncode == 0, p.stderr
+    rows = jsonl(p.stdout)
+    assert [list(r) for r in rows[:1]] == [cols.split(",")]
+    assert rows == want.select(cols.split(",")).to_pylist()
