@@ -11,6 +11,7 @@
 //! counted here: a count by event number is mapped to them once, from the event
 //! database, by whoever reports.
 
+use crate::arrow::{unbox, Batches, Finish};
 use crate::ordered::Ordered;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMillisecondType, UInt16Type, UInt32Type, UInt8Type};
@@ -744,16 +745,22 @@ impl InOrder {
                 ))
             }
         };
+        self.merge(counts)?;
+        Ok(true)
+    }
+
+    /// Merge one batch's counts: here with no workers, else on the merge thread.
+    fn merge(&mut self, counts: BatchCounts) -> Result<(), ArrowError> {
         if let Merging::Here(t) = &mut self.merging {
             if self.counting.on_caller() {
                 t.merge(counts);
-                return Ok(true);
+                return Ok(());
             }
             self.start_thread()?;
         }
         match &self.merging {
             Merging::Thread { queue, .. } => match queue.send(counts) {
-                Ok(()) => Ok(true),
+                Ok(()) => Ok(()),
                 Err(_) => {
                     self.stop_thread()?; // it died: says so
                     Err(lost())
@@ -812,6 +819,39 @@ impl InOrder {
         }
         let counter = self.counter.clone();
         self.counting.submit(move || counter.count(&batch));
+        Ok(())
+    }
+
+    /// Count every batch of `batches` (records-view batches with the [`COLUMNS`]), after
+    /// the batches added before. When the stream is a plain reader with one batch per
+    /// chunk, each batch is counted on the worker that decoded it
+    /// ([`crate::arrow::BatchReader::fuse`]): no batch waits in a queue to be counted.
+    /// `progress` runs after each batch is handed to the merge.
+    pub fn add_stream(
+        &mut self,
+        batches: Box<dyn Batches>,
+        progress: &mut dyn FnMut() -> Result<(), ArrowError>,
+    ) -> Result<(), ArrowError> {
+        Cols::of(&RecordBatch::new_empty(batches.schema()))?;
+        let counter = self.counter.clone();
+        let count: Finish = Arc::new(move |_, batch| Ok(Box::new(counter.count(&batch)?)));
+        let reader = match batches.into_reader().map(|r| r.fuse(count)) {
+            Ok(Ok(fused)) => {
+                // Whatever was added batch by batch is merged first: the order holds.
+                while self.merge_one()? {}
+                for counts in fused {
+                    self.merge(unbox(counts?)?)?;
+                    progress()?;
+                }
+                return Ok(());
+            }
+            Ok(Err(reader)) => reader as Box<dyn Batches>,
+            Err(batches) => batches,
+        };
+        for batch in reader {
+            self.add(batch?)?;
+            progress()?;
+        }
         Ok(())
     }
 
@@ -1122,6 +1162,58 @@ mod tests {
                 }
                 let got = t.tally().unwrap();
                 prop_assert_eq!(&(tallied(got), got.paths.dropped(), got.totals), &want, "threads={}", threads);
+            }
+        }
+    }
+
+    /// A stream counted where it was decoded (`add_stream`) is the tally of adding its
+    /// batches here one by one, after batches added before it, on 1, 2 and 4 threads; a
+    /// selective stream (not fusable) the same through `add`.
+    #[test]
+    fn a_stream_counted_where_it_was_decoded_is_the_tally_of_its_batches() {
+        use crate::arrow::tests::{demo_with_damage, reader};
+        use crate::arrow::{Col, Options, View};
+        use crate::select::{AllOf, Selection};
+        let t = demo_with_damage(50, &[0x14, 0xff, 0, 0, 9, 9, 9]);
+        let cols: Vec<Col> = COLUMNS.iter().map(|c| Col::from_name(c).unwrap()).collect();
+        let keep_all_but_exit = Arc::new(AllOf::new(vec![Selection {
+            events: Some(vec![1]),
+            invert: true,
+            ..Selection::default()
+        }]));
+        for selection in [None, Some(keep_all_but_exit)] {
+            for (threads, batch_size) in [(1, 7), (2, 7), (4, 7), (2, 500)] {
+                let opts = || Options {
+                    view: View::Records(cols.clone()),
+                    threads,
+                    batch_size,
+                    selection: selection.clone(),
+                    ..Options::default()
+                };
+                let batches: Vec<RecordBatch> =
+                    reader(&t, opts()).collect::<Result<_, _>>().unwrap();
+                assert!(batches.len() > 3);
+                // Two batches added one by one, then the whole stream.
+                let first = &batches[..2];
+                let mut want = StatsTally::new(&[7, 23], 4);
+                for b in first.iter().chain(&batches) {
+                    want.add(b).unwrap();
+                }
+                let want = (tallied(&mut want), want.paths.dropped(), want.totals);
+                let mut got = InOrder::new(StatsTally::new(&[7, 23], 4), threads).unwrap();
+                for b in first {
+                    got.add(b.clone()).unwrap();
+                }
+                let mut ticks = 0;
+                got.add_stream(Box::new(reader(&t, opts())), &mut || {
+                    ticks += 1;
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(ticks, batches.len());
+                let got = got.tally().unwrap();
+                let got = (tallied(got), got.paths.dropped(), got.totals);
+                assert_eq!(got, want, "threads={threads} batch={batch_size}");
             }
         }
     }

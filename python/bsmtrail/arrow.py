@@ -27,7 +27,7 @@ import importlib
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from . import _native
 from .errors import BSMWarning
@@ -49,6 +49,7 @@ __all__ = [
     "BatchStream",
     "InputsArg",
     "Order",
+    "StreamConsumer",
     "View",
     "check_columns",
     "iter_trails",
@@ -274,6 +275,17 @@ def _derived(
     return specs
 
 
+T = TypeVar("T", covariant=True)
+
+
+class StreamConsumer(Protocol[T]):
+    """A Rust consumer of a whole native stream (:meth:`BatchStream.drain_into`)."""
+
+    def consume(
+        self, stream: _native.ArrowStream, progress: Callable[[], object] | None = None
+    ) -> T: ...
+
+
 class BatchStream:
     """A one-shot stream of ``pyarrow.RecordBatch`` (``batch_size`` records each).
 
@@ -317,15 +329,15 @@ class BatchStream:
     def report_finished(self) -> bool:
         return self._native.report_finished
 
-    def write_with(
-        self, writer: _native.BatchWriter, progress: Callable[[], object] | None = None
-    ) -> int:
-        """Write every batch with ``writer`` (``bsmtrail.export``'s native writer, of this
-        stream's schema), which it closes; returns the rows written. Each batch is encoded
-        on the worker that decoded it unless the stream joins chunks (a selection), so no
-        decoded batch waits for an encoder. ``progress()`` runs after each batch written.
-        Consumes the stream."""
-        return writer.write_stream(self._native, progress)
+    def drain_into(
+        self, consumer: StreamConsumer[T], progress: Callable[[], object] | None = None
+    ) -> T:
+        """Hand the whole stream to one of bsmtrail's Rust consumers (the native writer
+        of ``bsmtrail.export``, the tally of ``bsmtrail.stats``), which reads it without
+        the GIL: each batch is encoded or counted on the worker that decoded it unless
+        the stream joins chunks (a selection), so no decoded batch waits in a queue.
+        ``progress()`` runs after each batch. Consumes the stream."""
+        return consumer.consume(self._native, progress)
 
     def to_reader(self) -> Any:
         """A ``pyarrow.RecordBatchReader`` over this stream (consumes it)."""

@@ -139,9 +139,9 @@ class Sink:
 
     def write_stream(self, stream: BatchStream, progress: Callable[[], object] | None) -> None:
         """Every batch of ``stream`` (of this sink's schema), each encoded on the worker
-        that decoded it (:meth:`BatchStream.write_with`); closes the sink."""
+        that decoded it (:meth:`BatchStream.drain_into`); closes the sink."""
         assert self._native is not None  # only for the formats written natively
-        self.rows += stream.write_with(self._native, progress)
+        self.rows += stream.drain_into(self._native, progress)
 
     def close(self) -> None:
         self._close()

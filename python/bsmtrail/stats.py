@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 from . import _native
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .arrow import BatchStream
     from .events import EventDatabase
 
 __all__ = ["COLUMNS", "DEFAULT_CAP", "Tally"]
@@ -40,6 +43,12 @@ class Tally:
         """Count one batch (any object with ``__arrow_c_array__``)."""
         self._native.add(batch)
         self._result = None
+
+    def add_stream(self, stream: BatchStream, progress: Callable[[], object] | None = None) -> None:
+        """Count every batch of ``stream`` (with :data:`COLUMNS`), each on the worker that
+        decoded it (:meth:`BatchStream.drain_into`); ``progress()`` runs after each."""
+        self._result = None
+        stream.drain_into(self._native, progress)
 
     @property
     def counts(self) -> dict[str, Any]:

@@ -30,7 +30,7 @@ pub mod window;
 pub use builders::text;
 pub use derived::{Derived, Shape};
 pub use parallel::{
-    BatchReader, Batches, Finish, Finished, Fused, Input, Options, Order, Prefetch, View,
+    unbox, BatchReader, Batches, Finish, Finished, Fused, Input, Options, Order, Prefetch, View,
 };
 pub use records::time_ms;
 pub use report::{Findings, InputReport, Report, SharedReport};

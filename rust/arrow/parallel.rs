@@ -686,6 +686,13 @@ pub type Finish = Arc<dyn Fn(usize, RecordBatch) -> Result<Finished, ArrowError>
 /// What a [`Finish`] made of a batch (the exporter knows its type).
 pub type Finished = Box<dyn std::any::Any + Send>;
 
+/// What a [`Finish`] made, as the type its consumer knows it to be.
+pub fn unbox<T: 'static>(f: Finished) -> Result<T, ArrowError> {
+    f.downcast::<T>().map(|b| *b).map_err(|_| {
+        ArrowError::ComputeError("internal error: a batch finished as another type".into())
+    })
+}
+
 /// A chunk's result: its batch, or what the stream's [`Finish`] made of it.
 enum Payload {
     Batch(RecordBatch),

@@ -138,13 +138,6 @@ fn write_each(
     Ok(())
 }
 
-/// What an encoder made, as the type its sink's `append` takes.
-pub(crate) fn encoded<T: 'static>(e: Finished) -> Result<T, ArrowError> {
-    e.downcast::<T>().map(|b| *b).map_err(|_| {
-        ArrowError::ComputeError("internal error: a batch encoded for another output".into())
-    })
-}
-
 pub(crate) fn io_error(e: std::io::Error) -> ArrowError {
     ArrowError::IoError(e.to_string(), e)
 }

@@ -8,8 +8,8 @@
 //! and delta encoding instead for the ones that only grow (offsets, times), where a
 //! dictionary would hold every value once.
 
-use super::{encoded, io_error, BatchSink, InOrder};
-use crate::arrow::{Finish, Finished};
+use super::{io_error, BatchSink, InOrder};
+use crate::arrow::{unbox, Finish, Finished};
 use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use parquet::arrow::arrow_writer::{
@@ -232,7 +232,7 @@ impl<W: Write + Send> BatchSink for ParquetSink<W> {
     }
 
     fn append(&mut self, done: Finished) -> Result<(), ArrowError> {
-        let chunks: Vec<ArrowColumnChunk> = encoded(done)?;
+        let chunks: Vec<ArrowColumnChunk> = unbox(done)?;
         if chunks.is_empty() {
             return Ok(());
         }

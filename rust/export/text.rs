@@ -14,8 +14,8 @@
 //! with `= + - @`, tab or CR gets a `'` in front unless `raw`: a spreadsheet would run it
 //! as a formula, and the trail's strings are the attacker's.
 
-use super::{encoded, io_error, BatchSink, InOrder};
-use crate::arrow::{Finish, Finished};
+use super::{io_error, BatchSink, InOrder};
+use crate::arrow::{unbox, Finish, Finished};
 use crate::render::fmt::hex_digits;
 use crate::render::time::{push2, push_hms, utc};
 use arrow_array::cast::AsArray;
@@ -404,7 +404,7 @@ impl<W: Write + Send> BatchSink for TextSink<W> {
     }
 
     fn append(&mut self, done: Finished) -> Result<(), ArrowError> {
-        let (n, text): (u64, Vec<Vec<u8>>) = encoded(done)?;
+        let (n, text): (u64, Vec<Vec<u8>>) = unbox(done)?;
         write_pieces(&mut self.out, &self.spare, text)?;
         self.rows += n;
         Ok(())

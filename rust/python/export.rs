@@ -3,8 +3,8 @@
 
 use super::arrow::ArrowStream;
 use super::errors::arrow_to_pyerr as to_pyerr;
+use super::progress::Progress;
 use crate::export::{self, BatchSink, Codec, Format};
-use arrow_schema::ArrowError;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -64,7 +64,7 @@ impl BatchWriter {
     /// is encoded on the worker that decoded it when the stream allows
     /// (`crate::export::write_stream`). `progress()` is called after each batch written.
     #[pyo3(signature = (stream, progress = None))]
-    fn write_stream(
+    fn consume(
         &self,
         py: Python<'_>,
         stream: &ArrowStream,
@@ -74,24 +74,9 @@ impl BatchWriter {
             return Err(PyValueError::new_err("the writer is closed"));
         };
         let batches = stream.take("written by a writer")?;
-        let progress = progress.map(Bound::unbind);
-        let mut failed: Option<PyErr> = None;
-        let rows = {
-            let mut tick = || -> Result<(), ArrowError> {
-                let Some(callback) = &progress else {
-                    return Ok(());
-                };
-                Python::attach(|py| callback.call0(py).map(drop)).map_err(|e| {
-                    failed = Some(e);
-                    ArrowError::ExternalError("the progress callback failed".into())
-                })
-            };
-            py.detach(|| export::write_stream(batches, sink, &mut tick))
-        };
-        match (rows, failed) {
-            (_, Some(e)) => Err(e),
-            (rows, None) => rows.map_err(to_pyerr),
-        }
+        let mut tick = Progress::new(progress);
+        let rows = py.detach(|| export::write_stream(batches, sink, &mut || tick.call()));
+        tick.result(rows)
     }
 
     /// Write the rest and the output's end, flushed; returns the rows written. A second

@@ -10,6 +10,7 @@ mod export;
 mod lineage;
 mod merge;
 mod mode;
+mod progress;
 mod reader;
 mod render;
 mod report;

@@ -1,7 +1,9 @@
 //! `StatsTally`: `bsmtrail stats`'s counting (`crate::stats`) over records-view batches,
 //! each batch counted on a worker and merged in the order given.
 
+use super::arrow::ArrowStream;
 use super::errors::arrow_to_pyerr;
+use super::progress::Progress;
 use crate::stats::{self, Texts};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -48,6 +50,25 @@ impl StatsTally {
         let mut guard = self.lock()?;
         let inner: &mut stats::InOrder = &mut guard;
         py.detach(|| inner.add(batch)).map_err(arrow_to_pyerr)
+    }
+
+    /// Count every batch of `stream` (an `ArrowStream` with the `COLUMNS`, consumed),
+    /// after the batches added before; each is counted on the worker that decoded it
+    /// when the stream allows (`crate::stats::InOrder::add_stream`). `progress()` is
+    /// called after each batch.
+    #[pyo3(signature = (stream, progress = None))]
+    fn consume(
+        &self,
+        py: Python<'_>,
+        stream: &ArrowStream,
+        progress: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let batches = stream.take("counted by a tally")?;
+        let mut guard = self.lock()?;
+        let inner: &mut stats::InOrder = &mut guard;
+        let mut tick = Progress::new(progress);
+        let done = py.detach(|| inner.add_stream(batches, &mut || tick.call()));
+        tick.result(done)
     }
 
     /// The counts: totals by name, `first`/`last` (ms since the epoch, UTC), and lists

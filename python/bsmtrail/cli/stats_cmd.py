@@ -411,8 +411,9 @@ def run(args: argparse.Namespace) -> int:
         # of the whole trail on the thread that frames it.
         stream = inputs.stream(columns=COLUMNS, mapped=True)
         with Progress(inputs.total, "stats", bars) as bar:
-            for batch in inputs.batches(stream, bar):
-                stats.add(batch)
+            # Each batch is counted on the worker that decoded it.
+            stats.add_stream(stream, inputs.ticker(stream, bar))
+            bar.update(inputs.total)
         damage = inputs.damage()
         result = report(stats, damage, args.top, args.passwd, inputs)
         empty = inputs.report_empty(PROG)
