@@ -1,5 +1,6 @@
 """What happened in trails, counted (``bsmtrail stats``): records-view batches go to Rust
-(``_native.StatsTally``), which counts each on a worker and keeps totals, the time span,
+(``_native.StatsTally``), which counts each on a worker (a whole stream on the worker
+that decoded each batch, :meth:`Tally.add_stream`) and keeps totals, the time span,
 outcomes, and tables by event number, user, path, process and minute, each holding at
 most ``cap`` distinct keys (flagged approximate past that); the event database names
 events and their classes once, at the end."""

@@ -2,8 +2,9 @@
 processes and damage -- as aligned tables, JSON, or an events-over-time chart.
 
 The records view is read batch by batch, projected to the columns the statistics read, and
-each batch is counted in Rust (``_native.StatsTally``: no Python code per record), so
-memory stays bounded by the number of distinct values, not of records.
+each batch is counted in Rust on the worker that decoded it (``_native.StatsTally``: no
+Python code per batch), so memory stays bounded by the number of distinct values, not of
+records.
 """
 
 from __future__ import annotations
