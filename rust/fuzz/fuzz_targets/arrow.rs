@@ -5,21 +5,23 @@
 //!   with `error` set exactly for the records whose tokens do not all decode;
 //! - errors view: exactly `Recover`'s damaged regions (offset, length, reason) and the
 //!   failing records (their whole span), in input order;
-//! - the same rows with 1 and 2 worker threads and any batch size.
+//! - the same rows with 1 and 2 worker threads and any batch size, and through a fused
+//!   read (`BatchReader::fuse`: the rows taken out on the decoding worker).
 #![no_main]
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
-use bsmtrail::arrow::{BatchReader, Col, Input, Options, View};
+use bsmtrail::arrow::{unbox, BatchReader, Col, Finish, Input, Options, View};
 use bsmtrail::mode::Mode;
 use bsmtrail::recover::{Item, Recover};
 use bsmtrail::source::Source;
 use bsmtrail::tokens::{walk_valid, DecodeOptions};
 use bsmtrail_fuzz::Picker;
 use libfuzzer_sys::fuzz_target;
+use std::sync::Arc;
 
-fn batches(trail: &[u8], view: View, batch_size: usize, threads: usize) -> Vec<RecordBatch> {
+fn reader(trail: &[u8], view: View, batch_size: usize, threads: usize) -> BatchReader {
     let input = Input::Bytes {
         name: "t".into(),
         source: Source::from_owner(trail.to_vec()),
@@ -32,10 +34,27 @@ fn batches(trail: &[u8], view: View, batch_size: usize, threads: usize) -> Vec<R
         threads,
         ..Options::default()
     };
-    BatchReader::new(vec![input], opts)
-        .expect("a reader over bytes")
+    BatchReader::new(vec![input], opts).expect("a reader over bytes")
+}
+
+fn batches(trail: &[u8], view: View, batch_size: usize, threads: usize) -> Vec<RecordBatch> {
+    reader(trail, view, batch_size, threads)
         .map(|b| b.expect("recover mode never fails"))
         .collect()
+}
+
+/// The records view's rows, each batch's taken out on the worker that decoded it.
+fn fused_rows(trail: &[u8], batch_size: usize, threads: usize) -> Vec<(u64, bool)> {
+    let cols = View::Records(vec![Col::RecordOffset, Col::Error]);
+    let rows: Finish = Arc::new(|_, b| Ok(Box::new(record_rows(&[b]))));
+    let fused = Box::new(reader(trail, cols, batch_size, threads))
+        .fuse(rows)
+        .unwrap_or_else(|_| panic!("a plain reader fuses"));
+    let mut out = Vec::new();
+    for part in fused {
+        out.extend(unbox::<Vec<(u64, bool)>>(part.expect("recover mode never fails")).unwrap());
+    }
+    out
 }
 
 fn u64s(b: &RecordBatch, name: &str) -> Vec<u64> {
@@ -106,5 +125,6 @@ fuzz_target!(|data: &[u8]| {
             error_rows(&batches(trail, View::Errors, batch_size, threads)),
             want_errors
         );
+        assert_eq!(fused_rows(trail, batch_size, threads), want_records);
     }
 });
