@@ -12,7 +12,9 @@
 use super::schema::Col;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, UInt64Type};
-use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, ListArray, RecordBatch};
+use arrow_array::{
+    Array, ArrayRef, DictionaryArray, Int32Array, ListArray, PrimitiveArray, RecordBatch,
+};
 use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer};
 use arrow_cast::cast::{cast_with_options, CastOptions};
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Schema, SchemaRef};
@@ -110,8 +112,11 @@ impl Derived {
 
     /// The derived column for a batch's `from` column.
     pub fn column(&self, source: &dyn Array) -> Result<ArrayRef, ArrowError> {
-        let keys = key_values(source)?;
-        let keys = keys.as_primitive::<UInt64Type>();
+        self.lookup(key_values(source)?.as_primitive())
+    }
+
+    /// The derived column for its source's keys ([`key_values`]).
+    fn lookup(&self, keys: &PrimitiveArray<UInt64Type>) -> Result<ArrayRef, ArrowError> {
         let len = keys.len();
         let mut valid = BooleanBufferBuilder::new(len);
         let found = keys
@@ -265,14 +270,24 @@ impl Shape {
 
     /// The output batch (of `schema`) for a decoded batch.
     pub fn apply(&self, batch: &RecordBatch, schema: SchemaRef) -> Result<RecordBatch, ArrowError> {
-        let columns = self
-            .out
-            .iter()
-            .map(|o| match o {
-                Out::Decoded(i) => Ok(batch.column(*i).clone()),
-                Out::Derived(d, from) => d.column(batch.column(*from).as_ref()),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // Each source's keys once, however many columns read it (the event columns).
+        let mut keys: Vec<(usize, ArrayRef)> = Vec::new();
+        let mut columns = Vec::with_capacity(self.out.len());
+        for o in &self.out {
+            columns.push(match o {
+                Out::Decoded(i) => batch.column(*i).clone(),
+                Out::Derived(d, from) => {
+                    let at = match keys.iter().position(|(f, _)| f == from) {
+                        Some(at) => at,
+                        None => {
+                            keys.push((*from, key_values(batch.column(*from).as_ref())?));
+                            keys.len() - 1
+                        }
+                    };
+                    d.lookup(keys[at].1.as_primitive())?
+                }
+            });
+        }
         RecordBatch::try_new(schema, columns)
     }
 }
