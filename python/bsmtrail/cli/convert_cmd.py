@@ -268,7 +268,6 @@ def run(args: argparse.Namespace) -> int:
             **names,
         )
         with Progress(inputs.total, "convert", bars) as bar:
-            batches = inputs.batches(stream, bar, view=args.view)
             schema, writer = stream.schema, fmt
             if whole:
                 rows = export(
@@ -287,11 +286,13 @@ def run(args: argparse.Namespace) -> int:
 
                 # Split by class and day and shaped on the workers; the lake only writes.
                 assert isinstance(to_events, ocsf.Converter)
+                batches = inputs.batches(stream, bar, view=args.view)
                 parts = to_events.lake(batches, args.threads)
                 rows = ocsf.write_lake(
                     parts, args.output, compression=args.compression, threads=args.threads
                 )
             else:
+                batches = inputs.batches(stream, bar, view=args.view)
                 if to_events is not None:
                     batches = to_events.map(batches, args.threads)
                     schema = to_events.schema(stream.schema)

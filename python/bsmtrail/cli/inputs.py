@@ -83,6 +83,11 @@ class Input:
     weight: int
     length: int
 
+    def share(self, pos: int) -> int:
+        """The progress bar's bytes for this input read up to byte ``pos`` of ``path``."""
+        frac = min(pos / self.length, 1.0) if self.length else 1.0
+        return int(self.weight * frac)
+
 
 def expand_paths(args: Sequence[str], prog: str) -> list[str]:
     """The trail files the arguments name (``bsmtrail.sources.expand``), with a note on
@@ -262,9 +267,7 @@ class Inputs:
             if batch.num_rows and offset_col in names and size_col in names:
                 src = batch.column("source").indices[-1].as_py()
                 pos = batch.column(offset_col)[-1].as_py() + batch.column(size_col)[-1].as_py()
-                it = self.items[src]
-                frac = min(pos / it.length, 1.0) if it.length else 1.0
-                progress.update(before[src] + int(it.weight * frac))
+                progress.update(before[src] + self.items[src].share(pos))
             yield batch
         progress.update(self.total)
 
@@ -274,17 +277,15 @@ class Inputs:
         damage); None when the bar is off."""
         if not progress.enabled:
             return None
-        before = [0]
-        for it in self.items:
-            before.append(before[-1] + it.weight)
 
         def tick() -> None:
-            done = 0
-            for it, r in zip(self.items, stream.report(), strict=True):
-                covered = r.record_bytes + r.damage.bytes
-                frac = min(covered / it.length, 1.0) if it.length else 1.0
-                done += int(it.weight * frac)
-            progress.update(done)
+            reports = stream.report()
+            progress.update(
+                sum(
+                    it.share(r.record_bytes + r.damage.bytes)
+                    for it, r in zip(self.items, reports, strict=True)
+                )
+            )
 
         return tick
 
