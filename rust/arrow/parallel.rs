@@ -96,6 +96,39 @@ impl Default for Options {
     }
 }
 
+/// Chunks an input of `total` bytes is cut into at least, whatever its records (at
+/// [`MIN_SPREAD_BYTES`] or more each): a trail of a few megabytes is under a default
+/// batch's records, and in one chunk it would decode on one worker. A constant, not the
+/// thread count: the batches (and Parquet row groups) stay the same whatever the threads.
+pub const SPREAD_CHUNKS: u64 = 8;
+/// The smallest chunk [`spread_bytes`] makes: below it a chunk's set-up (its builders, a
+/// row group's column writers) outweighs its records.
+pub const MIN_SPREAD_BYTES: u64 = 1 << 20;
+
+/// The input bytes a chunk holds at most so that `total` bytes make [`SPREAD_CHUNKS`].
+pub fn spread_bytes(total: u64) -> usize {
+    let each = (total / SPREAD_CHUNKS).max(MIN_SPREAD_BYTES);
+    usize::try_from(each).unwrap_or(usize::MAX)
+}
+
+/// The bytes of `inputs` (a file that cannot be read yet counts as large: its error comes
+/// when its turn comes; so does a pipe).
+fn input_bytes(inputs: &[Input]) -> u64 {
+    inputs
+        .iter()
+        .map(|i| match i {
+            Input::Bytes { source, .. } => source.bytes().len() as u64,
+            Input::File { path, .. } | Input::Mapped { path, .. } => {
+                // A pipe or device (`-`, auditpipe) has no size to go by: large.
+                match std::fs::metadata(path) {
+                    Ok(m) if m.is_file() => m.len(),
+                    _ => u64::MAX / 2,
+                }
+            }
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
 /// One trail to read: its name (the `source` column) and where its bytes are.
 pub enum Input {
     Bytes {
@@ -1036,6 +1069,9 @@ pub struct BatchReader {
 impl BatchReader {
     pub fn new(inputs: Vec<Input>, opts: Options) -> Result<Self, ArrowError> {
         let names: Vec<String> = inputs.iter().map(|i| i.name().to_string()).collect();
+        // A small input in chunks of `batch_size` records would be one or two chunks: one
+        // worker decoding while the others wait.
+        let max_batch_bytes = opts.max_batch_bytes.min(spread_bytes(input_bytes(&inputs)));
         let decoded = match &opts.view {
             View::Records(cols) => schema::records_schema(cols, &names),
             View::Tokens => tokens_schema(&names),
@@ -1097,7 +1133,7 @@ impl BatchReader {
             depth: lean_depth(depth),
             whole_depth: depth,
             batch_size: opts.batch_size.max(1),
-            max_batch_bytes: opts.max_batch_bytes.max(1),
+            max_batch_bytes: max_batch_bytes.max(1),
             pending: VecDeque::new(),
             submitted: 0,
             finished: false,

@@ -188,6 +188,58 @@ fn a_whole_read_gives_the_batches_a_stream_gives() {
     }
 }
 
+#[test]
+fn a_small_input_is_spread_over_chunks_the_same_whatever_the_threads() {
+    use super::parallel::{spread_bytes, MIN_SPREAD_BYTES, SPREAD_CHUNKS};
+    use crate::writer::generate::generate;
+    assert_eq!(spread_bytes(0), MIN_SPREAD_BYTES as usize);
+    assert_eq!(spread_bytes(80 << 20), 10 << 20);
+    // About 3 MB: far fewer records than a default batch, so one chunk without spreading.
+    let mut t = Vec::new();
+    generate(&mut t, 3 << 20, 7).unwrap();
+    let offsets = |batches: &[RecordBatch]| -> Vec<u64> {
+        batches
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<UInt64Type>().values().to_vec())
+            .collect()
+    };
+    let opts = |threads| Options {
+        view: View::Records(vec![Col::RecordOffset, Col::Size]),
+        threads,
+        ..Options::default()
+    };
+    let one = read(&t, opts(1));
+    let rows: usize = one.iter().map(|b| b.num_rows()).sum();
+    assert!(rows < Options::default().batch_size);
+    assert!(one.len() >= 3, "{} batches", one.len());
+    // Each batch holds at most a chunk's bytes (a record may end past the mark).
+    let cap = spread_bytes(t.len() as u64) as u64;
+    for b in &one {
+        let sizes = b.column(1).as_primitive::<UInt32Type>();
+        let bytes: u64 = sizes.values().iter().map(|&s| u64::from(s)).sum();
+        let last = u64::from(*sizes.values().last().unwrap());
+        assert!(bytes < cap + last, "{bytes} bytes in a batch");
+    }
+    // Every record, in order, as one whole-trail pass frames them.
+    use crate::framing::{Check, Framer, SpanKind};
+    let framed: Vec<u64> = Framer::new(&t, Check::Trailer)
+        .map(|f| f.unwrap())
+        .filter(|s| s.kind == SpanKind::Record)
+        .map(|s| s.offset as u64)
+        .collect();
+    assert_eq!(offsets(&one), framed);
+    for threads in [2, 4] {
+        assert_eq!(read(&t, opts(threads)), one, "threads={threads}");
+    }
+    // A chunk closes once it holds `cap` bytes: as many chunks as whole `cap`s.
+    let spread = (t.len() as u64 / cap) as usize;
+    assert!(
+        one.len() >= spread.min(SPREAD_CHUNKS as usize),
+        "{} batches",
+        one.len()
+    );
+}
+
 /// Rows as debug strings (no arrow-select dependency for concatenation).
 fn arrow_select_concat(batches: &[RecordBatch]) -> Vec<String> {
     let mut out = Vec::new();
