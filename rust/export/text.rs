@@ -24,7 +24,7 @@ use arrow_array::types::{
     UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{
-    Array, BinaryArray, Int32DictionaryArray, PrimitiveArray, RecordBatch, StringArray,
+    Array, BinaryArray, Int32DictionaryArray, ListArray, PrimitiveArray, RecordBatch, StringArray,
 };
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_json::writer::{make_encoder, Encoder, EncoderFactory, EncoderOptions, NullableEncoder};
@@ -37,63 +37,179 @@ use std::sync::{Arc, Mutex};
 /// `Z` (arrow-json would format them through a time zone database, which bsmtrail does not
 /// build in for one zone); strings escaped in one pass without a serializer per value;
 /// bytes as lower-case hex without the formatting machinery per byte.
+///
+/// `quote` is what a JSON string is put between: `"`, or `""` for JSON text inside a CSV
+/// cell ([`Fast::CSV`]), where lists and structs get encoders of their own too (their keys
+/// quoted the same way): the cell's JSON is then written already CSV-quoted, where
+/// quoting it afterwards cost another pass over it and an eighth of a CSV conversion.
 #[derive(Debug)]
-struct Fast;
+struct Fast {
+    quote: &'static [u8],
+}
+
+impl Fast {
+    const JSON: Fast = Fast { quote: b"\"" };
+    const CSV: Fast = Fast { quote: b"\"\"" };
+}
 
 impl EncoderFactory for Fast {
     fn make_default_encoder<'a>(
         &self,
-        _field: &'a FieldRef,
+        field: &'a FieldRef,
         array: &'a dyn Array,
-        _options: &'a EncoderOptions,
+        options: &'a EncoderOptions,
     ) -> Result<Option<NullableEncoder<'a>>, ArrowError> {
         let nulls = array.nulls().cloned();
+        let quote = self.quote;
+        let csv = quote.len() > 1;
         let encoder: Box<dyn Encoder + 'a> = match array.data_type() {
-            DataType::Timestamp(TimeUnit::Millisecond, _) => {
-                Box::new(Iso(array.as_primitive::<TimestampMillisecondType>()))
+            DataType::Timestamp(TimeUnit::Millisecond, _) => Box::new(Iso {
+                array: array.as_primitive::<TimestampMillisecondType>(),
+                quote,
+            }),
+            DataType::Utf8 => Box::new(Text {
+                array: array.as_string::<i32>(),
+                quote,
+            }),
+            DataType::Binary => Box::new(Hex {
+                array: array.as_binary::<i32>(),
+                quote,
+            }),
+            DataType::List(_) if csv => {
+                let list = array.as_list::<i32>();
+                Box::new(List {
+                    list,
+                    items: make_encoder(field, list.values().as_ref(), options)?,
+                })
             }
-            DataType::Utf8 => Box::new(Text(array.as_string::<i32>())),
-            DataType::Binary => Box::new(Hex(array.as_binary::<i32>())),
+            DataType::Struct(fields) if csv => {
+                let columns = array.as_struct().columns();
+                let members = fields
+                    .iter()
+                    .zip(columns)
+                    .map(|(f, c)| {
+                        let mut key = Vec::new();
+                        json_string(f.name().as_bytes(), quote, &mut key);
+                        key.push(b':');
+                        Ok((key, make_encoder(f, c.as_ref(), options)?))
+                    })
+                    .collect::<Result<_, ArrowError>>()?;
+                Box::new(Object { members })
+            }
             _ => return Ok(None),
         };
         Ok(Some(NullableEncoder::new(encoder, nulls)))
     }
 }
 
-struct Iso<'a>(&'a PrimitiveArray<TimestampMillisecondType>);
+/// Whether arrow-json (with [`Fast::CSV`]) writes `ty`'s values with no `"` of their own:
+/// numbers, booleans and nulls, and what `Fast` encodes. A list or struct cell of other
+/// types (dates, decimals: arrow-json puts them in quotes) is quoted after encoding.
+fn csv_direct(ty: &DataType) -> bool {
+    match ty {
+        DataType::Null | DataType::Boolean | DataType::Utf8 | DataType::Binary => true,
+        DataType::Timestamp(TimeUnit::Millisecond, _) => true,
+        t if t.is_integer() => true,
+        DataType::Dictionary(_, v) => **v == DataType::Utf8,
+        DataType::List(f) => csv_direct(f.data_type()),
+        DataType::Struct(fs) => fs.iter().all(|f| csv_direct(f.data_type())),
+        _ => false,
+    }
+}
+
+/// A list as a JSON array (the CSV cell's own encoder: see [`Fast`]).
+struct List<'a> {
+    list: &'a ListArray,
+    items: NullableEncoder<'a>,
+}
+
+impl Encoder for List<'_> {
+    fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
+        let offsets = self.list.value_offsets();
+        let (start, end) = (offsets[idx] as usize, offsets[idx + 1] as usize);
+        out.push(b'[');
+        for i in start..end {
+            if i > start {
+                out.push(b',');
+            }
+            if self.items.is_null(i) {
+                out.extend_from_slice(b"null");
+            } else {
+                self.items.encode(i, out);
+            }
+        }
+        out.push(b']');
+    }
+}
+
+/// A struct as a JSON object, every member written (null ones as `null`, as the CSV
+/// options ask of arrow-json), each key already quoted.
+struct Object<'a> {
+    members: Vec<(Vec<u8>, NullableEncoder<'a>)>,
+}
+
+impl Encoder for Object<'_> {
+    fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, (key, value)) in self.members.iter_mut().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key);
+            if value.is_null(idx) {
+                out.extend_from_slice(b"null");
+            } else {
+                value.encode(idx, out);
+            }
+        }
+        out.push(b'}');
+    }
+}
+
+struct Iso<'a> {
+    array: &'a PrimitiveArray<TimestampMillisecondType>,
+    quote: &'static [u8],
+}
 
 impl Encoder for Iso<'_> {
     fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
-        out.push(b'"');
-        utc_text(self.0.value(idx), b'T', out);
-        out.push(b'"');
+        out.extend_from_slice(self.quote);
+        utc_text(self.array.value(idx), b'T', out);
+        out.extend_from_slice(self.quote);
     }
 }
 
-struct Text<'a>(&'a StringArray);
+struct Text<'a> {
+    array: &'a StringArray,
+    quote: &'static [u8],
+}
 
 impl Encoder for Text<'_> {
     fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
-        json_string(self.0.value(idx).as_bytes(), out);
+        json_string(self.array.value(idx).as_bytes(), self.quote, out);
     }
 }
 
-struct Hex<'a>(&'a BinaryArray);
+struct Hex<'a> {
+    array: &'a BinaryArray,
+    quote: &'static [u8],
+}
 
 impl Encoder for Hex<'_> {
     fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
-        out.push(b'"');
-        hex_digits(out, self.0.value(idx));
-        out.push(b'"');
+        out.extend_from_slice(self.quote);
+        hex_digits(out, self.array.value(idx));
+        out.extend_from_slice(self.quote);
     }
 }
 
 /// UTF-8 text as a JSON string, escaped as serde_json (and so arrow-json) escapes it:
 /// `"` and `\` with a backslash, the control characters below 0x20 as `\b \t \n \f \r`
-/// or `\u00XX`, everything else as it is.
-fn json_string(s: &[u8], out: &mut Vec<u8>) {
-    out.reserve(s.len() + 2);
-    out.push(b'"');
+/// or `\u00XX`, everything else as it is; put between `quote` (`"`, or `""` inside a CSV
+/// cell, where the escaped `"` is doubled too).
+fn json_string(s: &[u8], quote: &[u8], out: &mut Vec<u8>) {
+    out.reserve(s.len() + 2 * quote.len());
+    out.extend_from_slice(quote);
     let mut from = 0;
     for (i, &b) in s.iter().enumerate() {
         if b >= 0x20 && b != b'"' && b != b'\\' {
@@ -101,7 +217,10 @@ fn json_string(s: &[u8], out: &mut Vec<u8>) {
         }
         out.extend_from_slice(&s[from..i]);
         match b {
-            b'"' => out.extend_from_slice(b"\\\""),
+            b'"' => {
+                out.push(b'\\');
+                out.extend_from_slice(quote);
+            }
             b'\\' => out.extend_from_slice(b"\\\\"),
             0x08 => out.extend_from_slice(b"\\b"),
             b'\t' => out.extend_from_slice(b"\\t"),
@@ -116,7 +235,7 @@ fn json_string(s: &[u8], out: &mut Vec<u8>) {
         from = i + 1;
     }
     out.extend_from_slice(&s[from..]);
-    out.push(b'"');
+    out.extend_from_slice(quote);
 }
 
 /// Milliseconds since the epoch as `YYYY-MM-DD<sep>HH:MM:SS.mmmZ` (digits written
@@ -177,7 +296,10 @@ enum Cell<'a> {
     Dict(&'a Int32DictionaryArray, &'a StringArray),
     Bytes(&'a BinaryArray),
     Time(&'a PrimitiveArray<TimestampMillisecondType>),
+    /// A list or struct as JSON text, quoted once encoded.
     Json(NullableEncoder<'a>),
+    /// A list or struct as JSON text written already CSV-quoted (see [`Fast`]).
+    CsvJson(NullableEncoder<'a>),
     /// Integers and booleans, written directly (a dozen a row: the formatting machinery
     /// cost more than the rest of the row).
     Digits(WriteCell<'a>),
@@ -200,9 +322,12 @@ where
 
 /// `batch`'s CSV rows (the rules above) appended to `out`.
 fn csv_into(batch: &RecordBatch, raw: bool, out: &mut Vec<u8>) -> Result<(), ArrowError> {
-    let options = EncoderOptions::default()
-        .with_explicit_nulls(true)
-        .with_encoder_factory(Arc::new(Fast));
+    let options = |fast: Fast| {
+        EncoderOptions::default()
+            .with_explicit_nulls(true)
+            .with_encoder_factory(Arc::new(fast))
+    };
+    let (direct, quoted_after) = (options(Fast::CSV), options(Fast::JSON));
     let plain = FormatOptions::default();
     let schema = batch.schema();
     let mut cells = Vec::with_capacity(batch.num_columns());
@@ -218,8 +343,11 @@ fn csv_into(batch: &RecordBatch, raw: bool, out: &mut Vec<u8>) -> Result<(), Arr
             DataType::Timestamp(TimeUnit::Millisecond, _) => {
                 Cell::Time(col.as_primitive::<TimestampMillisecondType>())
             }
+            t @ (DataType::List(_) | DataType::Struct(_)) if csv_direct(t) => {
+                Cell::CsvJson(make_encoder(field, col, &direct)?)
+            }
             DataType::List(_) | DataType::Struct(_) => {
-                Cell::Json(make_encoder(field, col, &options)?)
+                Cell::Json(make_encoder(field, col, &quoted_after)?)
             }
             DataType::Int8 => integers::<Int8Type>(col),
             DataType::Int16 => integers::<Int16Type>(col),
@@ -238,13 +366,16 @@ fn csv_into(batch: &RecordBatch, raw: bool, out: &mut Vec<u8>) -> Result<(), Arr
             _ => Cell::Plain(ArrayFormatter::try_new(col, &plain)?),
         });
     }
+    // Each column's validity, read once (a virtual `is_null` per cell cost more than
+    // many of the cells).
     let mut json = Vec::new();
+    let nulls: Vec<_> = batch.columns().iter().map(|c| c.nulls().cloned()).collect();
     for row in 0..batch.num_rows() {
-        for (i, (cell, col)) in cells.iter_mut().zip(batch.columns()).enumerate() {
+        for (i, (cell, nulls)) in cells.iter_mut().zip(&nulls).enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            if col.is_null(row) {
+            if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
                 continue;
             }
             match cell {
@@ -263,6 +394,11 @@ fn csv_into(batch: &RecordBatch, raw: bool, out: &mut Vec<u8>) -> Result<(), Arr
                     out.push(b'"');
                 }
                 Cell::Time(a) => utc_text(a.value(row), b' ', out),
+                Cell::CsvJson(enc) => {
+                    out.push(b'"');
+                    enc.encode(row, out);
+                    out.push(b'"');
+                }
                 Cell::Json(enc) => {
                     json.clear();
                     enc.encode(row, &mut json);
@@ -511,7 +647,7 @@ fn json_lines(batch: &RecordBatch, nulls: bool) -> Result<Vec<u8>, ArrowError> {
 fn json_lines_into(batch: &RecordBatch, nulls: bool, out: &mut Vec<u8>) -> Result<(), ArrowError> {
     let options = EncoderOptions::default()
         .with_explicit_nulls(nulls)
-        .with_encoder_factory(Arc::new(Fast));
+        .with_encoder_factory(Arc::new(Fast::JSON));
     let rows = arrow_array::StructArray::from(batch.clone());
     let field: FieldRef = Arc::new(arrow_schema::Field::new_struct(
         "",
@@ -695,6 +831,91 @@ mod tests {
                     String::from_utf8(theirs.into_inner()).unwrap()
                 );
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn list_and_struct_cells_are_their_json_quoted(
+            rows in proptest::collection::vec(proptest::option::of(proptest::collection::vec(
+                (
+                    proptest::prelude::any::<u8>(),
+                    proptest::option::of(proptest::prelude::any::<u64>()),
+                    proptest::option::of(proptest::string::string_regex(
+                        "[\x00-\x21\"\\\\a,=\n\u{e9}]{0,8}",
+                    ).unwrap()),
+                    proptest::collection::vec(0u8..=255, 0..4),
+                ),
+                0..4,
+            )), 1..12),
+        ) {
+            use arrow_array::{StructArray, UInt64Array, UInt8Array};
+            use arrow_buffer::{NullBuffer, OffsetBuffer};
+            use arrow_schema::Field;
+            // args-like: list<struct<num, value, desc, raw>>, some lists null; and the same
+            // struct's members as a struct column of their own, with a list of the descs.
+            let items: Vec<_> = rows.iter().flatten().flatten().cloned().collect();
+            type Item = (u8, Option<u64>, Option<String>, Vec<u8>);
+            let member = |v: Vec<Item>| {
+                let descs = StringArray::from(v.iter().map(|i| i.2.clone()).collect::<Vec<_>>());
+                StructArray::from(vec![
+                    (
+                        Arc::new(Field::new("num", DataType::UInt8, false)),
+                        Arc::new(UInt8Array::from(v.iter().map(|i| i.0).collect::<Vec<_>>()))
+                            as ArrayRef,
+                    ),
+                    (
+                        Arc::new(Field::new("value", DataType::UInt64, true)),
+                        Arc::new(UInt64Array::from(v.iter().map(|i| i.1).collect::<Vec<_>>())),
+                    ),
+                    (Arc::new(Field::new("d\"esc", DataType::Utf8, true)), Arc::new(descs)),
+                    (
+                        Arc::new(Field::new("raw", DataType::Binary, false)),
+                        Arc::new(BinaryArray::from_iter_values(v.iter().map(|i| i.3.clone()))),
+                    ),
+                ])
+            };
+            let values = member(items);
+            let offsets = OffsetBuffer::from_lengths(rows.iter().map(|r| r.as_ref().map_or(0, Vec::len)));
+            let valid = NullBuffer::from(rows.iter().map(Option::is_some).collect::<Vec<_>>());
+            let item = Arc::new(Field::new("item", values.data_type().clone(), false));
+            let list = ListArray::new(item, offsets, Arc::new(values), Some(valid));
+            let firsts = member(
+                rows.iter()
+                    .map(|r| r.as_ref().and_then(|r| r.first().cloned()).unwrap_or_default())
+                    .collect(),
+            );
+            let b = RecordBatch::try_from_iter([
+                ("args", Arc::new(list) as ArrayRef),
+                ("first", Arc::new(firsts) as ArrayRef),
+            ])
+            .unwrap();
+            let mut ours = Vec::new();
+            csv_into(&b, true, &mut ours).unwrap();
+            // Each cell: arrow-json's own text of it (no bsmtrail encoder), quoted.
+            let options = EncoderOptions::default().with_explicit_nulls(true);
+            let schema = b.schema();
+            let mut theirs: Vec<_> = schema
+                .fields()
+                .iter()
+                .zip(b.columns())
+                .map(|(f, c)| make_encoder(f, c.as_ref(), &options).unwrap())
+                .collect();
+            let mut want = Vec::new();
+            for row in 0..b.num_rows() {
+                for (i, (enc, col)) in theirs.iter_mut().zip(b.columns()).enumerate() {
+                    if i > 0 {
+                        want.push(b',');
+                    }
+                    if col.is_valid(row) {
+                        let mut json = Vec::new();
+                        enc.encode(row, &mut json);
+                        quoted(&json, &mut want);
+                    }
+                }
+                want.push(b'\n');
+            }
+            proptest::prop_assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(want).unwrap());
         }
     }
 
