@@ -75,6 +75,28 @@ impl EncoderFactory for Fast {
                 array: array.as_binary::<i32>(),
                 quote,
             }),
+            DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+                let dict = array.as_dictionary::<Int32Type>();
+                let values = dict.values().as_string::<i32>();
+                // Each value's JSON text made once, when the rows outnumber them (a
+                // batch's dictionary of event names or of its one trail name); null
+                // values are left to arrow-json.
+                if values.null_count() > 0 || values.len() > dict.len() {
+                    return Ok(None);
+                }
+                let mut texts = Vec::new();
+                let mut ends = Vec::with_capacity(values.len() + 1);
+                ends.push(0);
+                for value in values.iter().flatten() {
+                    json_string(value.as_bytes(), quote, &mut texts);
+                    ends.push(texts.len());
+                }
+                Box::new(DictText {
+                    keys: dict.keys(),
+                    texts,
+                    ends,
+                })
+            }
             DataType::List(_) if csv => {
                 let list = array.as_list::<i32>();
                 Box::new(List {
@@ -114,6 +136,24 @@ fn csv_direct(ty: &DataType) -> bool {
         DataType::List(f) => csv_direct(f.data_type()),
         DataType::Struct(fs) => fs.iter().all(|f| csv_direct(f.data_type())),
         _ => false,
+    }
+}
+
+/// A dictionary column's rows, each its value's JSON text made once.
+struct DictText<'a> {
+    keys: &'a PrimitiveArray<Int32Type>,
+    texts: Vec<u8>,
+    /// Value `i`'s text is `texts[ends[i]..ends[i + 1]]`.
+    ends: Vec<usize>,
+}
+
+impl Encoder for DictText<'_> {
+    fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
+        // The array's keys were checked against its values when it was built.
+        let key = usize::try_from(self.keys.value(idx)).unwrap_or(usize::MAX);
+        if let (Some(&from), Some(&to)) = (self.ends.get(key), self.ends.get(key.wrapping_add(1))) {
+            out.extend_from_slice(&self.texts[from..to]);
+        }
     }
 }
 
@@ -294,6 +334,9 @@ fn text_cell(s: &[u8], raw: bool, out: &mut Vec<u8>) {
 enum Cell<'a> {
     Text(&'a StringArray),
     Dict(&'a Int32DictionaryArray, &'a StringArray),
+    /// A dictionary column's keys, and each value's cell text (value `i`'s is
+    /// `texts[ends[i]..ends[i + 1]]`).
+    DictCells(&'a PrimitiveArray<Int32Type>, Vec<u8>, Vec<usize>),
     Bytes(&'a BinaryArray),
     Time(&'a PrimitiveArray<TimestampMillisecondType>),
     /// A list or struct as JSON text, quoted once encoded.
@@ -337,7 +380,20 @@ fn csv_into(batch: &RecordBatch, raw: bool, out: &mut Vec<u8>) -> Result<(), Arr
             DataType::Utf8 => Cell::Text(col.as_string::<i32>()),
             DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
                 let d = col.as_dictionary::<Int32Type>();
-                Cell::Dict(d, d.values().as_string::<i32>())
+                let values = d.values().as_string::<i32>();
+                if values.len() <= d.len() {
+                    // Each value's cell made once (the rows outnumber them).
+                    let mut texts = Vec::new();
+                    let mut ends = Vec::with_capacity(values.len() + 1);
+                    ends.push(0);
+                    for i in 0..values.len() {
+                        text_cell(values.value(i).as_bytes(), raw, &mut texts);
+                        ends.push(texts.len());
+                    }
+                    Cell::DictCells(d.keys(), texts, ends)
+                } else {
+                    Cell::Dict(d, values)
+                }
             }
             DataType::Binary => Cell::Bytes(col.as_binary::<i32>()),
             DataType::Timestamp(TimeUnit::Millisecond, _) => {
@@ -387,6 +443,13 @@ fn csv_into(batch: &RecordBatch, raw: bool, out: &mut Vec<u8>) -> Result<(), Arr
                         .filter(|&k| k < values.len())
                         .map_or("", |k| values.value(k));
                     text_cell(s.as_bytes(), raw, out);
+                }
+                Cell::DictCells(keys, texts, ends) => {
+                    let key = usize::try_from(keys.value(row)).unwrap_or(usize::MAX);
+                    if let (Some(&from), Some(&to)) = (ends.get(key), ends.get(key.wrapping_add(1)))
+                    {
+                        out.extend_from_slice(&texts[from..to]);
+                    }
                 }
                 Cell::Bytes(a) => {
                     out.push(b'"');
@@ -916,6 +979,36 @@ mod tests {
                 want.push(b'\n');
             }
             proptest::prop_assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(want).unwrap());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn dictionary_cells_are_their_values_cells(
+            texts in proptest::collection::vec(
+                proptest::option::of(proptest::string::string_regex("[=+@a\"\t,-]{0,4}").unwrap()),
+                1..24,
+            ),
+            take in 1usize..24,
+        ) {
+            use arrow_array::DictionaryArray;
+            let dict: DictionaryArray<Int32Type> = texts.iter().map(|t| t.as_deref()).collect();
+            let plain = StringArray::from(texts.clone());
+            // A short slice keeps every value: more values than rows (no cells made ahead).
+            let n = take.min(texts.len());
+            for (d, p) in [(dict.clone(), plain.clone()), (dict.slice(0, n), plain.slice(0, n))] {
+                let csv = |col: ArrayRef, raw| {
+                    let mut out = Vec::new();
+                    csv_into(&RecordBatch::try_from_iter([("c", col)]).unwrap(), raw, &mut out).unwrap();
+                    out
+                };
+                for raw in [false, true] {
+                    proptest::prop_assert_eq!(
+                        csv(Arc::new(d.clone()), raw),
+                        csv(Arc::new(p.clone()), raw)
+                    );
+                }
+            }
         }
     }
 
