@@ -311,32 +311,17 @@ impl Var {
     /// An IPv4 address as dotted-quad text.
     #[inline]
     pub fn push_v4(&mut self, a: &[u8; 4]) {
-        for (i, &x) in a.iter().enumerate() {
-            if i > 0 {
-                self.data.push(b'.');
-            }
-            if x >= 100 {
-                self.data.push(b'0' + x / 100);
-            }
-            if x >= 10 {
-                self.data.push(b'0' + x / 10 % 10);
-            }
-            self.data.push(b'0' + x % 10);
-        }
+        // Writing to a Vec cannot fail.
+        let _ = crate::inet::write_v4(&mut self.data, a);
         self.end();
     }
 
     /// An address as glibc `inet_ntop` writes it.
     #[inline]
     pub fn push_addr(&mut self, a: &crate::tokens::Addr) {
-        match a {
-            crate::tokens::Addr::V4(v) => self.push_v4(v),
-            other => {
-                // Writing to a Vec cannot fail.
-                let _ = crate::inet::write_addr(&mut self.data, other);
-                self.end();
-            }
-        }
+        // Writing to a Vec cannot fail.
+        let _ = crate::inet::write_addr(&mut self.data, a);
+        self.end();
     }
 
     fn parts(&mut self, what: &str) -> Result<(OffsetBuffer<i32>, Buffer), ArrowError> {

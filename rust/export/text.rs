@@ -77,24 +77,12 @@ impl EncoderFactory for Fast {
             }),
             DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
                 let dict = array.as_dictionary::<Int32Type>();
-                let values = dict.values().as_string::<i32>();
-                // Each value's JSON text made once, when the rows outnumber them (a
-                // batch's dictionary of event names or of its one trail name); null
-                // values are left to arrow-json.
-                if values.null_count() > 0 || values.len() > dict.len() {
+                let Some(texts) = ValueTexts::of(dict, |v, out| json_string(v, quote, out)) else {
                     return Ok(None);
-                }
-                let mut texts = Vec::new();
-                let mut ends = Vec::with_capacity(values.len() + 1);
-                ends.push(0);
-                for value in values.iter().flatten() {
-                    json_string(value.as_bytes(), quote, &mut texts);
-                    ends.push(texts.len());
-                }
+                };
                 Box::new(DictText {
                     keys: dict.keys(),
                     texts,
-                    ends,
                 })
             }
             DataType::List(_) if csv => {
@@ -139,21 +127,53 @@ fn csv_direct(ty: &DataType) -> bool {
     }
 }
 
-/// A dictionary column's rows, each its value's JSON text made once.
-struct DictText<'a> {
-    keys: &'a PrimitiveArray<Int32Type>,
+/// Each value of a dictionary's text, made once: for a dictionary whose rows outnumber its
+/// values (a batch's event names, or its one trail name), where escaping (and quoting)
+/// the value on every row cost more than copying it.
+struct ValueTexts {
     texts: Vec<u8>,
     /// Value `i`'s text is `texts[ends[i]..ends[i + 1]]`.
     ends: Vec<usize>,
 }
 
+impl ValueTexts {
+    /// `dict`'s (string) values written by `write`; None when they outnumber its rows. A
+    /// null value's text is its slot's (empty) string, as arrow-json writes it.
+    fn of(dict: &Int32DictionaryArray, write: impl Fn(&[u8], &mut Vec<u8>)) -> Option<Self> {
+        let values = dict.values().as_string_opt::<i32>()?;
+        if values.len() > dict.len() {
+            return None;
+        }
+        let mut texts = Vec::new();
+        let mut ends = Vec::with_capacity(values.len() + 1);
+        ends.push(0);
+        for i in 0..values.len() {
+            write(values.value(i).as_bytes(), &mut texts);
+            ends.push(texts.len());
+        }
+        Some(ValueTexts { texts, ends })
+    }
+
+    /// Row `row`'s text (`keys` were checked against the values when the array was
+    /// built: an unknown key has none).
+    fn row(&self, keys: &PrimitiveArray<Int32Type>, row: usize) -> &[u8] {
+        let key = usize::try_from(keys.value(row)).unwrap_or(usize::MAX);
+        match (self.ends.get(key), self.ends.get(key.wrapping_add(1))) {
+            (Some(&from), Some(&to)) => &self.texts[from..to],
+            _ => b"",
+        }
+    }
+}
+
+/// A dictionary column's rows as JSON, each value's text made once.
+struct DictText<'a> {
+    keys: &'a PrimitiveArray<Int32Type>,
+    texts: ValueTexts,
+}
+
 impl Encoder for DictText<'_> {
     fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
-        // The array's keys were checked against its values when it was built.
-        let key = usize::try_from(self.keys.value(idx)).unwrap_or(usize::MAX);
-        if let (Some(&from), Some(&to)) = (self.ends.get(key), self.ends.get(key.wrapping_add(1))) {
-            out.extend_from_slice(&self.texts[from..to]);
-        }
+        out.extend_from_slice(self.texts.row(self.keys, idx));
     }
 }
 
@@ -334,9 +354,8 @@ fn text_cell(s: &[u8], raw: bool, out: &mut Vec<u8>) {
 enum Cell<'a> {
     Text(&'a StringArray),
     Dict(&'a Int32DictionaryArray, &'a StringArray),
-    /// A dictionary column's keys, and each value's cell text (value `i`'s is
-    /// `texts[ends[i]..ends[i + 1]]`).
-    DictCells(&'a PrimitiveArray<Int32Type>, Vec<u8>, Vec<usize>),
+    /// A dictionary column's keys, and each value's cell text.
+    DictCells(&'a PrimitiveArray<Int32Type>, ValueTexts),
     Bytes(&'a BinaryArray),
     Time(&'a PrimitiveArray<TimestampMillisecondType>),
     /// A list or struct as JSON text, quoted once encoded.
@@ -380,19 +399,9 @@ fn csv_into(batch: &RecordBatch, raw: bool, out: &mut Vec<u8>) -> Result<(), Arr
             DataType::Utf8 => Cell::Text(col.as_string::<i32>()),
             DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
                 let d = col.as_dictionary::<Int32Type>();
-                let values = d.values().as_string::<i32>();
-                if values.len() <= d.len() {
-                    // Each value's cell made once (the rows outnumber them).
-                    let mut texts = Vec::new();
-                    let mut ends = Vec::with_capacity(values.len() + 1);
-                    ends.push(0);
-                    for i in 0..values.len() {
-                        text_cell(values.value(i).as_bytes(), raw, &mut texts);
-                        ends.push(texts.len());
-                    }
-                    Cell::DictCells(d.keys(), texts, ends)
-                } else {
-                    Cell::Dict(d, values)
+                match ValueTexts::of(d, |v, out| text_cell(v, raw, out)) {
+                    Some(texts) => Cell::DictCells(d.keys(), texts),
+                    None => Cell::Dict(d, d.values().as_string::<i32>()),
                 }
             }
             DataType::Binary => Cell::Bytes(col.as_binary::<i32>()),
@@ -444,13 +453,7 @@ fn csv_into(batch: &RecordBatch, raw: bool, out: &mut Vec<u8>) -> Result<(), Arr
                         .map_or("", |k| values.value(k));
                     text_cell(s.as_bytes(), raw, out);
                 }
-                Cell::DictCells(keys, texts, ends) => {
-                    let key = usize::try_from(keys.value(row)).unwrap_or(usize::MAX);
-                    if let (Some(&from), Some(&to)) = (ends.get(key), ends.get(key.wrapping_add(1)))
-                    {
-                        out.extend_from_slice(&texts[from..to]);
-                    }
-                }
+                Cell::DictCells(keys, texts) => out.extend_from_slice(texts.row(keys, row)),
                 Cell::Bytes(a) => {
                     out.push(b'"');
                     hex_digits(out, a.value(row));
