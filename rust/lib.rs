@@ -15,6 +15,7 @@ pub mod lineage;
 pub mod lookup;
 pub mod merge;
 pub mod mode;
+pub mod ocsf;
 pub mod ordered;
 pub mod recover;
 pub mod reduce;

@@ -308,6 +308,23 @@ class BatchWriter:
 def jsonl_pieces(batch: Any, *, threads: int = 0) -> list[bytes]: ...
 
 @final
+class OcsfTables:
+    """What each event number means to the OCSF mapping (``bsmtrail.ocsf.native_tables``)."""
+
+    def __new__(
+        cls,
+        classes: Sequence[int],
+        activities: Sequence[int],
+        names: Sequence[tuple[int, str]],
+        roles: Mapping[str, Sequence[int]],
+        described: Sequence[tuple[int, str, int, str, Sequence[tuple[int, str]], Sequence[str]]],
+        version: str,
+    ) -> Self: ...
+
+def ocsf_events(batch: Any, tables: OcsfTables, only_class: int | None = None) -> Any: ...
+def ocsf_lake_parts(batch: Any, tables: OcsfTables) -> list[tuple[int, str, Any]]: ...
+
+@final
 class StatsTally:
     """``bsmtrail stats``'s counts over records-view batches with the columns ``COLUMNS``:
     totals, time span, outcomes, and tables by event, user, path, process and minute,

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .events import EventDatabase
     from .ocsf_map import Mapping
 
-__all__ = ["FORKS", "KILLS", "RECORD_COLUMNS", "SPAWNS", "Batch", "Converter"]
+__all__ = ["FORKS", "KILLS", "RECORD_COLUMNS", "SPAWNS", "TO_PEER", "Batch", "Converter"]
 
 #: The records-view columns the event shapes (OCSF, ECS) are built from: the record's
 #: place, header, first subject and return, and the token lists they read.
@@ -72,7 +72,7 @@ SPAWNS = ("AUE_POSIX_SPAWN",)
 #: Events whose target process is the record's process token.
 KILLS = ("AUE_KILL", "AUE_KILLPG")
 #: Events whose sockinet token is the peer's address (else it is the local end).
-_TO_PEER = ("AUE_CONNECT", "AUE_CONNECTAT")
+TO_PEER = ("AUE_CONNECT", "AUE_CONNECTAT")
 #: Terminal addresses that are not another machine.
 _LOCAL = ["0.0.0.0", "::", "127.0.0.1", "::1"]
 
@@ -279,7 +279,7 @@ class Batch:
         raddr, rport = pc.struct_field(sock, "raddr"), pc.struct_field(sock, "rport")
         inet = pc.starts_with(pc.fill_null(kind, ""), "sockinet")
         both = pc.fill_null(pc.equal(kind, "socket_ex"), False)
-        to_peer = self.event_is(_TO_PEER)
+        to_peer = self.event_is(TO_PEER)
         src = pc.or_kleene(both, pc.and_kleene(inet, pc.invert(to_peer)))
         dst = pc.or_kleene(both, pc.and_kleene(inet, to_peer))
         dst_ip = pc.if_else(both, raddr, laddr)

@@ -10,6 +10,7 @@ mod export;
 mod lineage;
 mod merge;
 mod mode;
+mod ocsf;
 mod progress;
 mod reader;
 mod render;
@@ -40,6 +41,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     lineage::register(m)?;
     export::register(m)?;
     merge::register(m)?;
+    ocsf::register(m)?;
     reader::register(m)?;
     render::register(m)?;
     report::register(m)?;

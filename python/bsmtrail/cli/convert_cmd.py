@@ -139,6 +139,11 @@ _SHAPES = {
     "timesketch": "bsmtrail.timesketch",
 }
 _EVENT_FORMATS = tuple(_SHAPES)
+#: Records per batch for the event formats: an event's objects are many small columns,
+#: and smaller batches bound the memory of those being converted and encoded at once.
+#: OCSF events are built in Rust, in one pass; ECS and Timesketch documents with Arrow
+#: compute, whose intermediate columns take more memory a row.
+_EVENT_BATCH = {"ocsf": 32_768, "ocsf-parquet": 32_768, "ecs": 16_384, "timesketch": 16_384}
 
 
 def _event_writer(fmt: str, output: str) -> Writer:
@@ -221,9 +226,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(f"--compression: {e}") from None
     if args.batch_size is None:
-        # An event's objects are many small columns: smaller batches bound the memory of
-        # the batches being converted and encoded at once.
-        args.batch_size = 16_384 if fmt in _EVENT_FORMATS else 65_536
+        args.batch_size = _EVENT_BATCH.get(fmt, 65_536)
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     labelled = parse_labels(args.label)
