@@ -139,11 +139,11 @@ _SHAPES = {
     "timesketch": "bsmtrail.timesketch",
 }
 _EVENT_FORMATS = tuple(_SHAPES)
-#: Records per batch for the event formats: an event's objects are many small columns,
-#: and smaller batches bound the memory of those being converted and encoded at once.
-#: OCSF events are built in Rust, in one pass; ECS and Timesketch documents with Arrow
-#: compute, whose intermediate columns take more memory a row.
-_EVENT_BATCH = {"ocsf": 32_768, "ocsf-parquet": 32_768, "ecs": 16_384, "timesketch": 16_384}
+#: Records per batch for the event formats: 16,384, since an event's objects are many
+#: small columns and smaller batches bound the memory of those converted and encoded at
+#: once; the lake's twice that, since it splits each batch five ways by class and a rare
+#: class's row groups were a few hundred rows (BENCHMARKS.md: 1 GB at 340 MB peak).
+_EVENT_BATCH = {"ocsf-parquet": 32_768}
 
 
 def _event_writer(fmt: str, output: str) -> Writer:
@@ -226,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(f"--compression: {e}") from None
     if args.batch_size is None:
-        args.batch_size = _EVENT_BATCH.get(fmt, 65_536)
+        args.batch_size = _EVENT_BATCH.get(fmt, 16_384 if fmt in _EVENT_FORMATS else 65_536)
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     labelled = parse_labels(args.label)
