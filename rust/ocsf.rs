@@ -168,7 +168,9 @@ impl<'a> Text<'a> {
             Text::Plain(s) => s.is_valid(i).then(|| s.value(i)),
             Text::Dict(d, values) => {
                 let key = d.keys();
-                key.is_valid(i).then(|| values.value(key.value(i) as usize))
+                // A key past the values (a batch handed in from Python) reads as null.
+                let k = key.is_valid(i).then(|| key.value(i) as usize)?;
+                (k < values.len()).then(|| values.value(k))
             }
         }
     }

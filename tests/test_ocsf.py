@@ -405,6 +405,26 @@ def test_the_mapping_table_names_only_real_classes_and_activities(tmp_path: Path
         ocsf.load_mapping(bad)
 
 
+def test_a_batch_that_is_not_records_is_a_value_error_naming_the_column() -> None:
+    """The Rust builder reads columns by name and type: a batch without them, or with
+    another type, is refused with the column named (never a panic across the FFI)."""
+    import pyarrow as pa
+
+    from bsmtrail import _native
+
+    conv = ocsf.Converter()
+    missing = pa.RecordBatch.from_pydict({"event": pa.array([1, 2], pa.uint16())})
+    with pytest.raises(ValueError, match="tid_addr"):
+        ocsf.from_records(missing, db=conv.db, tables=conv.tables)
+    wrong = pa.RecordBatch.from_pydict({"event": pa.array([1, 2], pa.int32())})
+    with pytest.raises(ValueError, match='"event" is not UInt16'):
+        conv(wrong)
+    with pytest.raises(ValueError, match="65536 entries"):
+        _native.OcsfTables([0] * 10, [0] * 10, [], {}, [], "1.7.0")
+    with pytest.raises(ValueError, match="bogus"):
+        _native.OcsfTables([0] * (1 << 16), [99] * (1 << 16), [], {"bogus": [1]}, [], "1")
+
+
 def test_a_mapping_of_ones_own(tmp_path: Path) -> None:
     own = tmp_path / "map"
     own.write_text("# open is a read here\nAUE_OPEN* 1001 2\n")
