@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import bsmtrail
 from bsmtrail import _native
 from bsmtrail.errors import REASON_CLASSES
@@ -163,3 +165,35 @@ def test_the_command_line_starts_without_the_heavy_modules() -> None:
     # what bsmtrail adds to that counts.
     at_start = loaded("import sys\n" + listed)
     assert [m for m in loaded(code) if m not in at_start] == []
+
+
+@pytest.mark.parametrize("fmt", ["ocsf", "ocsf-parquet"])
+def test_the_ocsf_commands_do_not_import_pandas(fmt: str, tmp_path: Path) -> None:
+    """pyarrow imports pandas (a quarter of a second) for any ``pa.array`` when pandas is
+    installed, as it is here: the OCSF events are built in Rust and their schema from
+    empty columns, so the command on a small trail never pays for it."""
+    import subprocess
+    import sys
+
+    trail = bsmtrail.demo_path()
+    out = tmp_path / "out"
+    program = (
+        "import sys\n"
+        "from bsmtrail.cli import main\n"
+        f"sys.argv = ['bsmtrail', 'convert', {str(trail)!r}, '--format', {fmt!r},"
+        f" '-o', {str(out)!r}, '-q']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert out.exists()
+    assert res.stdout.strip().splitlines()[-1] == "False"
+    # The check can fail: pandas is importable here, and an array made from a list
+    # imports it.
+    probe = "import sys, pyarrow as pa\npa.array([1])\nprint('pandas' in sys.modules)\n"
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert res.stdout.strip() == "True", res.stderr
