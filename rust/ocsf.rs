@@ -467,7 +467,56 @@ struct Builder<'a> {
     auid_name: Option<ArrayRef>,
     euid_name: Option<ArrayRef>,
     euid_text: OnceCell<ArrayRef>,
+    /// The columns the shared facts read.
+    src: Sources<'a>,
 }
+
+/// The records' columns the per-row facts read (`Builder::child_pid` and the others),
+/// typed once.
+struct Sources<'a> {
+    exec_args: Lists<'a>,
+    arg_values: &'a StringArray,
+    ret: &'a Int64Array,
+    processes: Lists<'a>,
+    procs: &'a StructArray,
+    proc_pid: &'a UInt32Array,
+    sockets: Lists<'a>,
+    sock: &'a StructArray,
+    kind: Text<'a>,
+    laddr: Text<'a>,
+    raddr: Text<'a>,
+    lport: &'a arrow_array::UInt16Array,
+    rport: &'a arrow_array::UInt16Array,
+}
+
+impl<'a> Sources<'a> {
+    fn new(batch: &'a RecordBatch) -> Result<Sources<'a>, ArrowError> {
+        let exec_args = Lists::of(batch, "exec_args")?;
+        let processes = Lists::of(batch, "processes")?;
+        let sockets = Lists::of(batch, "sockets")?;
+        let procs = processes.structs("processes")?;
+        let sock = sockets.structs("sockets")?;
+        Ok(Sources {
+            arg_values: exec_args.strings("exec_args")?,
+            exec_args,
+            ret: typed::<Int64Type>(batch, "return_value")?,
+            proc_pid: member_u32(procs, "pid")?,
+            procs,
+            processes,
+            kind: Text::of(member(sock, "kind")?.as_ref(), "sockets.kind")?,
+            laddr: Text::of(member(sock, "laddr")?.as_ref(), "sockets.laddr")?,
+            raddr: Text::of(member(sock, "raddr")?.as_ref(), "sockets.raddr")?,
+            lport: member_u16(sock, "lport")?,
+            rport: member_u16(sock, "rport")?,
+            sock,
+            sockets,
+        })
+    }
+}
+
+/// The first socket token's ends: (source ip, source port, destination ip, destination
+/// port).
+type Ends<'a> = (Option<&'a str>, Option<i32>, Option<&'a str>, Option<i32>);
 
 impl<'a> Builder<'a> {
     fn new(batch: &'a RecordBatch, tables: &'a Tables) -> Result<Builder<'a>, ArrowError> {
@@ -508,6 +557,7 @@ impl<'a> Builder<'a> {
             auid_name: names("auid_name")?,
             euid_name: names("euid_name")?,
             euid_text: OnceCell::new(),
+            src: Sources::new(batch)?,
             numbers,
         })
     }
@@ -526,6 +576,81 @@ impl<'a> Builder<'a> {
 
     fn path(&self, i: usize, k: usize) -> Option<&'a str> {
         self.paths.nth(i, k).map(|j| self.path_values.value(j))
+    }
+
+    // -- the facts every event shape derives alike (`facts`) -----------------------------
+
+    /// Fork-like and posix_spawn records: they make a process.
+    fn makes_process(&self, i: usize) -> bool {
+        self.is(i, role::FORK | role::SPAWN)
+    }
+
+    /// The pid a fork or posix_spawn made: its return value, when positive.
+    fn child_pid(&self, i: usize) -> Option<i64> {
+        let ret = self.src.ret;
+        (self.makes_process(i) && ret.is_valid(i) && ret.value(i) > 0).then(|| ret.value(i))
+    }
+
+    /// A kill's target: its first process token's pid.
+    fn target_pid(&self, i: usize) -> Option<i64> {
+        let s = &self.src;
+        if !self.is(i, role::KILL) {
+            return None;
+        }
+        s.processes
+            .nth(i, 0)
+            .filter(|&j| valid_at(s.procs, s.proc_pid, j))
+            .map(|j| i64::from(s.proc_pid.value(j)))
+    }
+
+    /// Records that load an image: exec args present, not a fork or a kill.
+    fn execs(&self, i: usize) -> bool {
+        self.src.exec_args.list.is_valid(i) && !self.is(i, role::FORK | role::KILL)
+    }
+
+    /// The exec args joined by spaces into `line` (false: the record has none).
+    fn command_line(&self, i: usize, line: &mut String) -> bool {
+        let Some(r) = self.src.exec_args.range(i) else {
+            return false;
+        };
+        line.clear();
+        for (k, j) in r.enumerate() {
+            if k > 0 {
+                line.push(' ');
+            }
+            line.push_str(self.src.arg_values.value(j));
+        }
+        true
+    }
+
+    /// The first socket token's ends. A `socket_ex` token has both sides (local: the
+    /// source); a `sockinet` token has the call's address: the peer of a connect (the
+    /// destination), else the local end of a bind or listen, or the peer an accept took
+    /// (the source). A port only with its address.
+    fn ends(&self, i: usize) -> Ends<'a> {
+        let s = &self.src;
+        let Some(j) = s.sockets.nth(i, 0).filter(|&j| s.sock.is_valid(j)) else {
+            return (None, None, None, None);
+        };
+        let kind = s.kind.get(j).unwrap_or("");
+        let both = kind == "socket_ex";
+        let inet = kind.starts_with("sockinet");
+        let to_peer = self.is(i, role::TO_PEER);
+        let port = |p: &arrow_array::UInt16Array| p.is_valid(j).then(|| i32::from(p.value(j)));
+        let (mut src_ip, mut src_port, mut dst_ip, mut dst_port) = (None, None, None, None);
+        if both || (inet && !to_peer) {
+            src_ip = s.laddr.get(j);
+            src_port = src_ip.and(port(s.lport));
+        }
+        if both || (inet && to_peer) {
+            (dst_ip, dst_port) = if both {
+                (s.raddr.get(j), port(s.rport))
+            } else {
+                (s.laddr.get(j), port(s.lport))
+            };
+            dst_port = dst_ip.and(dst_port);
+        }
+        (src_ip, src_port, dst_ip, dst_port)
     }
 
     fn build(&self, wants: &dyn Fn(&str) -> bool) -> Result<RecordBatch, ArrowError> {
@@ -794,15 +919,7 @@ impl<'a> Builder<'a> {
     fn process(&self) -> Result<ArrayRef, ArrowError> {
         let n = self.n;
         let mine = self.mask(|i| self.class[i] == 1007);
-        let exec_args = Lists::of(self.batch, "exec_args")?;
-        let arg_values = exec_args.strings("exec_args")?;
-        let ret = typed::<Int64Type>(self.batch, "return_value")?;
-        let processes = Lists::of(self.batch, "processes")?;
-        let procs = processes.structs("processes")?;
-        let proc_pid = member_u32(procs, "pid")?;
         let subject = self.subject_pids();
-        let makes = |i: usize| self.is(i, role::FORK | role::SPAWN);
-        let execs = |i: usize| exec_args.list.is_valid(i) && !self.is(i, role::FORK | role::KILL);
         let mut pid = Int64Builder::with_capacity(n);
         let mut cmd = StringBuilder::new();
         let mut name = StringBuilder::new();
@@ -818,33 +935,13 @@ impl<'a> Builder<'a> {
                 image.push(false);
                 continue;
             }
-            let target = if self.is(i, role::KILL) {
-                processes
-                    .nth(i, 0)
-                    .filter(|&j| valid_at(procs, proc_pid, j))
-                    .map(|j| i64::from(proc_pid.value(j)))
+            let own = subject.is_valid(i).then(|| subject.value(i));
+            pid.append_option(self.target_pid(i).or(self.child_pid(i)).or(own));
+            let exec = self.execs(i);
+            if exec && self.command_line(i, &mut line) {
+                cmd.append_value(&line);
             } else {
-                None
-            };
-            let child = (makes(i) && ret.is_valid(i) && ret.value(i) > 0).then(|| ret.value(i));
-            pid.append_option(
-                target
-                    .or(child)
-                    .or(subject.is_valid(i).then(|| subject.value(i))),
-            );
-            let exec = execs(i);
-            match exec_args.range(i).filter(|_| exec) {
-                Some(r) => {
-                    line.clear();
-                    for (k, j) in r.enumerate() {
-                        if k > 0 {
-                            line.push(' ');
-                        }
-                        line.push_str(arg_values.value(j));
-                    }
-                    cmd.append_value(&line);
-                }
-                None => cmd.append_null(),
+                cmd.append_null();
             }
             let p = self.path(i, 0);
             image.push(exec && p.is_some());
@@ -859,7 +956,7 @@ impl<'a> Builder<'a> {
             .build(Valid::Mask(image))?;
         let parent = Object::default()
             .with("pid", Arc::new(subject))
-            .build(Valid::Mask(self.mask(|i| mine[i] && makes(i))))?;
+            .build(Valid::Mask(self.mask(|i| mine[i] && self.makes_process(i))))?;
         Object::default()
             .with("pid", Arc::new(pid.finish()))
             .with("cmd_line", Arc::new(cmd.finish()))
@@ -947,18 +1044,10 @@ impl<'a> Builder<'a> {
     }
 
     /// `src_endpoint` and `dst_endpoint`. Authentication: the subject's terminal address,
-    /// when remote, is the source. Network Activity: the first socket token's ends. A
-    /// `socket_ex` token has both sides (local: source); a `sockinet` token has the
-    /// call's address: the peer of a connect (destination), else the local end of a bind
-    /// or listen, or the peer an accept took (source).
+    /// when remote, is the source. Network Activity: the first socket token's ends
+    /// (`ends`).
     fn endpoints(&self) -> Result<(ArrayRef, ArrayRef), ArrowError> {
         let n = self.n;
-        let sockets = Lists::of(self.batch, "sockets")?;
-        let sock = sockets.structs("sockets")?;
-        let kind = Text::of(member(sock, "kind")?.as_ref(), "sockets.kind")?;
-        let laddr = Text::of(member(sock, "laddr")?.as_ref(), "sockets.laddr")?;
-        let raddr = Text::of(member(sock, "raddr")?.as_ref(), "sockets.raddr")?;
-        let (lport, rport) = (member_u16(sock, "lport")?, member_u16(sock, "rport")?);
         let tid_addr = Text::of(column(self.batch, "tid_addr")?.as_ref(), "tid_addr")?;
         let mut src_ip = StringBuilder::new();
         let mut src_port = Vec::with_capacity(n);
@@ -968,29 +1057,10 @@ impl<'a> Builder<'a> {
         let mut dst_valid = Vec::with_capacity(n);
         for i in 0..n {
             let remote = self.class[i] == 3002 && self.remote[i] == Some(true);
-            let network = self.class[i] == 4001;
-            let first = sockets.nth(i, 0).filter(|&j| sock.is_valid(j));
-            let (mut s_ip, mut s_port, mut d_ip, mut d_port) = (None, None, None, None);
-            if let (true, Some(j)) = (network, first) {
-                let kind = kind.get(j).unwrap_or("");
-                let both = kind == "socket_ex";
-                let inet = kind.starts_with("sockinet");
-                let to_peer = self.is(i, role::TO_PEER);
-                let port =
-                    |p: &arrow_array::UInt16Array| p.is_valid(j).then(|| i32::from(p.value(j)));
-                if both || (inet && !to_peer) {
-                    s_ip = laddr.get(j);
-                    s_port = s_ip.and(port(lport));
-                }
-                if both || (inet && to_peer) {
-                    (d_ip, d_port) = if both {
-                        (raddr.get(j), port(rport))
-                    } else {
-                        (laddr.get(j), port(lport))
-                    };
-                    d_port = d_ip.and(d_port);
-                }
-            }
+            let (s_ip, s_port, d_ip, d_port) = match self.class[i] {
+                4001 => self.ends(i),
+                _ => (None, None, None, None),
+            };
             if remote {
                 src_ip.append_option(tid_addr.get(i));
                 src_port.push(None);
@@ -1073,6 +1143,64 @@ impl<'a> Builder<'a> {
             .build(Valid::Always)?;
         Object::default().with("bsm", bsm).build(Valid::Always)
     }
+}
+
+/// The facts every event shape derives alike from a records-view batch, one column each,
+/// row for row, so that OCSF (built here), ECS and Timesketch (`bsmtrail.derive`) say the
+/// same: `class_uid` and `activity_id` by the mapping; `remote` (the subject's terminal is
+/// another machine; null without an address); `execs` (the record loads an image);
+/// `child_pid` (a fork's or spawn's new process); `target_pid` (a kill's); `command_line`
+/// (the exec args joined by spaces); `path_name` (the first path's last component); and
+/// the first socket token's ends, `src_ip`, `src_port`, `dst_ip`, `dst_port`.
+pub fn facts(batch: &RecordBatch, tables: &Tables) -> Result<RecordBatch, ArrowError> {
+    let b = Builder::new(batch, tables)?;
+    let n = b.n;
+    let mut child = Int64Builder::with_capacity(n);
+    let mut target = Int64Builder::with_capacity(n);
+    let mut command = StringBuilder::new();
+    let mut name = StringBuilder::new();
+    let mut src_ip = StringBuilder::new();
+    let mut src_port = Vec::with_capacity(n);
+    let mut dst_ip = StringBuilder::new();
+    let mut dst_port = Vec::with_capacity(n);
+    let mut line = String::new();
+    for i in 0..n {
+        child.append_option(b.child_pid(i));
+        target.append_option(b.target_pid(i));
+        if b.command_line(i, &mut line) {
+            command.append_value(&line);
+        } else {
+            command.append_null();
+        }
+        name.append_option(b.path(i, 0).map(basename));
+        let (s_ip, s_port, d_ip, d_port) = b.ends(i);
+        src_ip.append_option(s_ip);
+        src_port.push(s_port);
+        dst_ip.append_option(d_ip);
+        dst_port.push(d_port);
+    }
+    let execs: BooleanArray = (0..n).map(|i| Some(b.execs(i))).collect();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("class_uid", Arc::new(Int32Array::from(b.class.clone()))),
+        (
+            "activity_id",
+            Arc::new(Int32Array::from(b.activity.clone())),
+        ),
+        (
+            "remote",
+            Arc::new(b.remote.iter().copied().collect::<BooleanArray>()),
+        ),
+        ("execs", Arc::new(execs)),
+        ("child_pid", Arc::new(child.finish())),
+        ("target_pid", Arc::new(target.finish())),
+        ("command_line", Arc::new(command.finish())),
+        ("path_name", Arc::new(name.finish())),
+        ("src_ip", Arc::new(src_ip.finish())),
+        ("src_port", Arc::new(Int32Array::from(src_port))),
+        ("dst_ip", Arc::new(dst_ip.finish())),
+        ("dst_port", Arc::new(Int32Array::from(dst_port))),
+    ];
+    RecordBatch::try_from_iter_with_nullable(columns.into_iter().map(|(name, a)| (name, a, true)))
 }
 
 /// One records-view batch's events for the lake: a `(class_uid, day, events)` for each

@@ -2,9 +2,11 @@
 derive alike from a records-view batch, each fact decided once: the OCSF class and
 activity of each record (the mapping table ``ocsf_map`` is the one place that says what
 kind of action an event is), the process a fork or kill acts on, which side of a socket is
-the source and which the destination, whether a terminal is remote. All Arrow compute on
-whole columns, no row loop; :class:`Converter` is the batch-stream machinery the shapes'
-converters share."""
+the source and which the destination, whether a terminal is remote, whether a record
+loads an image. Those facts are computed in Rust (``rust/ocsf.rs``: ``facts``, which the
+OCSF events are built from too) from the tables :func:`native_tables` hands over; the
+rest here is Arrow compute on whole columns. :class:`Converter` is the batch-stream
+machinery the shapes' converters share."""
 
 from __future__ import annotations
 
@@ -15,10 +17,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from . import _native
-from .arrays import nth, text
+from .arrays import text
 from .arrow import InputsArg, Order, iter_trails, label_inputs
 from .lazy import module
-from .ocsf_map import load_mapping
+from .ocsf_map import CLASS_ATTRIBUTES, CLASSES, OCSF_VERSION, load_mapping
 from .pool import ordered_map
 from .types import EventsOption, Mode
 from .userdb import NamesArg
@@ -27,7 +29,17 @@ if TYPE_CHECKING:
     from .events import EventDatabase
     from .ocsf_map import Mapping
 
-__all__ = ["FORKS", "KILLS", "RECORD_COLUMNS", "SPAWNS", "TO_PEER", "Batch", "Converter"]
+__all__ = [
+    "FORKS",
+    "KILLS",
+    "RECORD_COLUMNS",
+    "RENAMES",
+    "SPAWNS",
+    "TO_PEER",
+    "Batch",
+    "Converter",
+    "native_tables",
+]
 
 #: The records-view columns the event shapes (OCSF, ECS) are built from: the record's
 #: place, header, first subject and return, and the token lists they read.
@@ -73,43 +85,75 @@ SPAWNS = ("AUE_POSIX_SPAWN",)
 KILLS = ("AUE_KILL", "AUE_KILLPG")
 #: Events whose sockinet token is the peer's address (else it is the local end).
 TO_PEER = ("AUE_CONNECT", "AUE_CONNECTAT")
-#: Terminal addresses that are not another machine.
-_LOCAL = ["0.0.0.0", "::", "127.0.0.1", "::1"]
+#: Events whose second path is the new name (OCSF's ``file_result``).
+RENAMES = ("AUE_RENAME", "AUE_RENAMEAT", "AUE_LINK", "AUE_LINKAT", "AUE_SYMLINK", "AUE_SYMLINKAT")
+
+
+def native_tables(db: EventDatabase, tables: tuple[Any, Any]) -> _native.OcsfTables:
+    """What each event number means, for the Rust builder: ``tables``
+    (:meth:`~bsmtrail.ocsf_map.Mapping.tables`: class and activity), the event
+    database's names, the events of each role (:data:`FORKS` and the others, by name)
+    and the OCSF classes (:data:`~bsmtrail.ocsf_map.CLASSES`, with their own
+    attributes)."""
+    classes, activities = tables
+    by_number = db.events.by_number
+    names = [(n, e.name) for n, e in by_number.items() if 0 <= n < 1 << 16]
+
+    def numbers(wanted: tuple[str, ...]) -> list[int]:
+        return [n for n, e in by_number.items() if e.name in wanted and 0 <= n < 1 << 16]
+
+    roles = {
+        "fork": numbers(FORKS),
+        "spawn": numbers(SPAWNS),
+        "kill": numbers(KILLS),
+        "to_peer": numbers(TO_PEER),
+        "rename": numbers(RENAMES),
+    }
+    described = [
+        (uid, name, cat, cat_name, list(acts.items()), list(CLASS_ATTRIBUTES[uid]))
+        for uid, (name, cat, cat_name, acts) in CLASSES.items()
+    ]
+    return _native.OcsfTables(
+        classes.tolist(), activities.tolist(), names, roles, described, OCSF_VERSION
+    )
 
 
 class Batch:
-    """One records-view batch and the columns derived from it. ``tables`` are the
-    mapping table's per-event-number class and activity arrays
-    (:meth:`bsmtrail.ocsf_map.Mapping.tables`): needed only for :attr:`class_uid` and
-    :attr:`activity`."""
+    """One records-view batch and the columns derived from it. ``native`` is what each
+    event number means (:func:`native_tables`): needed only for the facts computed in
+    Rust (:attr:`facts` and the properties that read it)."""
 
-    def __init__(self, batch: Any, tables: tuple[Any, Any] | None, db: EventDatabase) -> None:
+    def __init__(self, batch: Any, native: _native.OcsfTables | None, db: EventDatabase) -> None:
         self.pa = module("pyarrow")
         self.pc = module("pyarrow.compute")
         self.np = module("numpy")
         self.b = batch
         self.n = batch.num_rows
         self.db = db
-        self.tables = tables
+        self.native = native
 
     @cached_property
-    def _numbers(self) -> Any:
-        event = self.pc.fill_null(self.col("event"), 0)
-        return event.to_numpy(zero_copy_only=False).astype("int64")
+    def facts(self) -> Any:
+        """The facts every shape derives alike, a column each (``rust/ocsf.rs``:
+        ``facts``): ``class_uid``, ``activity_id``, ``remote``, ``execs``,
+        ``child_pid``, ``target_pid``, ``command_line``, ``path_name``, ``src_ip``,
+        ``src_port``, ``dst_ip``, ``dst_port``."""
+        if self.native is None:
+            raise ValueError("a Batch without the mapping's tables has no derived facts")
+        return _native.record_facts(self.b, self.native)
 
-    @cached_property
+    def fact(self, name: str) -> Any:
+        return self.facts.column(name)
+
+    @property
     def class_uid(self) -> Any:
         """Each record's OCSF class_uid (int32), by the mapping table."""
-        if self.tables is None:
-            raise ValueError("a Batch without the mapping's tables has no classes")
-        return self.pa.array(self.tables[0][self._numbers], self.pa.int32())
+        return self.fact("class_uid")
 
-    @cached_property
+    @property
     def activity(self) -> Any:
         """Each record's OCSF activity_id (int32), by the mapping table."""
-        if self.tables is None:
-            raise ValueError("a Batch without the mapping's tables has no activities")
-        return self.pa.array(self.tables[1][self._numbers], self.pa.int32())
+        return self.fact("activity_id")
 
     # -- generic helpers --------------------------------------------------------------------
 
@@ -173,8 +217,10 @@ class Batch:
         enc = pc.dictionary_encode(ids)
         return pa.DictionaryArray.from_arrays(enc.indices, pc.cast(enc.dictionary, pa.string()))
 
-    def basename(self, paths: Any) -> Any:
-        return self.pc.replace_substring_regex(paths, pattern=r"^.*/", replacement="")
+    @property
+    def path_name(self) -> Any:
+        """The first path's last component: what follows its last ``/``."""
+        return self.fact("path_name")
 
     def non_empty(self, lists: Any) -> Any:
         """``lists``, null where a list is empty."""
@@ -221,75 +267,40 @@ class Batch:
         pa, pc = self.pa, self.pc
         return pc.cast(pc.cast(self.col("time"), pa.timestamp("ms")), pa.int64())
 
-    @cached_property
+    @property
     def remote(self) -> Any:
         """Whether the subject's terminal is remote: an address other than the
         unspecified and loopback ones (null without an address)."""
-        pa, pc = self.pa, self.pc
-        addr = self.col("tid_addr")
-        local = pc.is_in(addr, value_set=pa.array(_LOCAL))
-        return self.where(pc.is_valid(addr), pc.invert(local))
+        return self.fact("remote")
 
-    @cached_property
-    def makes_process(self) -> Any:
-        """Fork-like and posix_spawn records."""
-        return self.pc.or_kleene(self.event_is(FORKS), self.event_is(SPAWNS))
-
-    @cached_property
+    @property
     def child_pid(self) -> Any:
         """The pid a fork or posix_spawn made (its return value when positive), int64."""
-        pc = self.pc
-        ret = self.col("return_value")
-        return self.where(pc.and_kleene(self.makes_process, pc.greater(ret, 0)), ret)
+        return self.fact("child_pid")
 
-    @cached_property
-    def kills(self) -> Any:
-        return self.event_is(KILLS)
-
-    @cached_property
+    @property
     def target_pid(self) -> Any:
         """A kill's target: its process token's pid (int64; null elsewhere)."""
-        pa, pc = self.pa, self.pc
-        target = pc.struct_field(nth(self.col("processes")), "pid")
-        return self.where(self.kills, pc.cast(target, pa.int64()))
+        return self.fact("target_pid")
 
-    @cached_property
+    @property
     def execs(self) -> Any:
         """Records that load an image: exec args present, not a fork or a kill."""
-        pc = self.pc
-        fork_or_kill = pc.or_kleene(self.event_is(FORKS), self.kills)
-        return pc.and_kleene(pc.is_valid(self.col("exec_args")), pc.invert(fork_or_kill))
+        return self.fact("execs")
 
-    @cached_property
+    @property
     def command_line(self) -> Any:
-        """The exec args joined by spaces."""
-        pa, pc = self.pa, self.pc
-        return pc.binary_join(pc.cast(self.col("exec_args"), pa.list_(pa.string())), " ")
+        """The exec args joined by spaces (null without exec args)."""
+        return self.fact("command_line")
 
-    @cached_property
+    @property
     def socket_ends(self) -> tuple[Any, Any, Any, Any]:
         """``(source ip, source port, destination ip, destination port)`` from the first
-        socket token (ports int32). A ``socket_ex`` token has both sides (local: source);
-        a ``sockinet`` token has the call's address: the peer of a connect (destination),
-        else the local end of a bind or listen, or the peer an accept took (source)."""
-        pa, pc = self.pa, self.pc
-        sock = nth(self.col("sockets"))
-        kind = pc.struct_field(sock, "kind")
-        laddr, lport = pc.struct_field(sock, "laddr"), pc.struct_field(sock, "lport")
-        raddr, rport = pc.struct_field(sock, "raddr"), pc.struct_field(sock, "rport")
-        inet = pc.starts_with(pc.fill_null(kind, ""), "sockinet")
-        both = pc.fill_null(pc.equal(kind, "socket_ex"), False)
-        to_peer = self.event_is(TO_PEER)
-        src = pc.or_kleene(both, pc.and_kleene(inet, pc.invert(to_peer)))
-        dst = pc.or_kleene(both, pc.and_kleene(inet, to_peer))
-        dst_ip = pc.if_else(both, raddr, laddr)
-        dst_port = pc.if_else(both, rport, lport)
-        return (
-            self.where(src, laddr),
-            self.where(pc.and_kleene(src, pc.is_valid(laddr)), pc.cast(lport, pa.int32())),
-            self.where(dst, dst_ip),
-            self.where(pc.and_kleene(dst, pc.is_valid(dst_ip)), pc.cast(dst_port, pa.int32())),
-        )
+        socket token (ports int32): a ``socket_ex`` token's local end is the source; a
+        ``sockinet`` token's address is the peer of a connect (destination), else the
+        local end of a bind or listen or the peer an accept took (source)."""
+        f = self.fact
+        return f("src_ip"), f("src_port"), f("dst_ip"), f("dst_port")
 
 
 class Converter:
@@ -309,6 +320,8 @@ class Converter:
 
         self.db = load_events(None if events is False else events)
         self.tables = (mapping or load_mapping()).tables(self.db)
+        #: The mapping and event database as the Rust builder takes them.
+        self.native = native_tables(self.db, self.tables)
         #: Rows made so far, by the value of :attr:`count_by`.
         self.counts: Counter[Any] = Counter()
         self._lock = threading.Lock()

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _native
 from .arrays import format_distinct, iso_times, nth, text
-from .derive import RECORD_COLUMNS, Batch
+from .derive import RECORD_COLUMNS, Batch, native_tables
 from .derive import Converter as _Shapes
 
 if TYPE_CHECKING:
@@ -131,17 +132,20 @@ def from_records(
     mapping: Mapping | None = None,
     db: EventDatabase | None = None,
     tables: tuple[Any, Any] | None = None,
+    native: _native.OcsfTables | None = None,
 ) -> Any:
     """One records-view batch (with :data:`COLUMNS`; ``label`` and the ``*_name``
     columns are used when present) as a batch of ECS documents, row for row: one struct
-    column per top-level field, which a JSON writer nests as ECS's objects."""
+    column per top-level field, which a JSON writer nests as ECS's objects. ``native``
+    (:func:`bsmtrail.derive.native_tables`, made from ``tables`` when not given) is what
+    the facts the shapes share are computed from."""
     from .events import load_events  # the event tables: only when documents are built
     from .ocsf_map import load_mapping
 
     db = db if db is not None else load_events(None)
     if tables is None:
         tables = (mapping or load_mapping()).tables(db)
-    b = Batch(batch, tables, db)
+    b = Batch(batch, native if native is not None else native_tables(db, tables), db)
     pa, pc = b.pa, b.pc
     cols: dict[str, Any] = {
         # Required: the epoch for a record whose time is not one (bsm.time_invalid).
@@ -199,6 +203,7 @@ def _process(b: Batch) -> Any:
     child = b.child_pid
     execs = b.execs
     executable = b.where(execs, nth(b.col("paths")))
+    name = b.where(execs, b.path_name)
     args = pc.cast(b.col("exec_args"), pa.list_(pa.string()))
     identity = b.col("identity")
     signed = pc.is_valid(identity)
@@ -207,7 +212,7 @@ def _process(b: Batch) -> Any:
             "pid": pc.coalesce(child, subject_pid),
             "parent": b.struct({"pid": subject_pid}, valid=pc.is_valid(child)),
             "executable": executable,
-            "name": b.basename(executable),
+            "name": name,
             "args": b.where(execs, args),
             "args_count": b.where(execs, pc.cast(pc.list_value_length(args), pa.int64())),
             "command_line": b.where(execs, b.command_line),
@@ -266,7 +271,7 @@ def _file(b: Batch) -> Any:
     return b.struct(
         {
             "path": path,
-            "name": b.basename(path),
+            "name": b.path_name,
             "directory": b.where(pc.match_substring(path, "/"), directory),
             "target_path": b.where(b.event_is(_LINKS), nth(paths, 1)),
             "type": b.lookup(fmt, _FILE_TYPES),
@@ -350,4 +355,4 @@ class Converter(_Shapes):
     COLUMNS = tuple(COLUMNS)
 
     def shape(self, batch: Any) -> Any:
-        return from_records(batch, db=self.db, tables=self.tables)
+        return from_records(batch, db=self.db, tables=self.tables, native=self.native)

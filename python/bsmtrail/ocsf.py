@@ -16,8 +16,9 @@ for. ``metadata.log_name`` (the trail) and ``unmapped.bsm.offset`` lead back to 
 record's bytes.
 
 The events are built in Rust (``rust/ocsf.rs``), one batch at a time in one pass over its
-rows, from what this module hands over once (:func:`native_tables`: the mapping, the event
-database's names, the events that fork, kill, connect or rename, the classes' attributes):
+rows, from what is handed over once (:func:`bsmtrail.derive.native_tables`: the mapping,
+the event database's names, the events that fork, kill, connect or rename, the classes'
+attributes):
 :func:`from_records` maps one records-view batch, :func:`iter_events` streams trails, and
 ``bsmtrail convert --format ocsf`` writes JSON lines (null members left out)."""
 
@@ -29,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import _native
 from .arrow import InputsArg, Order
-from .derive import FORKS, KILLS, RECORD_COLUMNS, SPAWNS, TO_PEER
+from .derive import RECORD_COLUMNS, native_tables
 from .derive import Converter as _Shapes
-from .ocsf_map import CLASSES, Mapping, load_mapping
+from .ocsf_map import CLASS_ATTRIBUTES, CLASSES, OCSF_VERSION, Mapping, load_mapping
 from .pool import ordered_map
 from .types import EventsOption, Mode
 from .userdb import NamesArg
@@ -51,48 +52,15 @@ __all__ = [
     "from_records",
     "iter_events",
     "load_mapping",
-    "native_tables",
     "write_lake",
 ]
-
-#: The OCSF release the events follow (``metadata.version``).
-OCSF_VERSION = "1.7.0"
 
 
 #: The records-view columns an event is built from.
 COLUMNS = list(RECORD_COLUMNS)
 
-#: Events whose second path is the new name (``file_result``).
-RENAMES = ("AUE_RENAME", "AUE_RENAMEAT", "AUE_LINK", "AUE_LINKAT", "AUE_SYMLINK", "AUE_SYMLINKAT")
 
 # -- building the events ------------------------------------------------------------------
-
-
-def native_tables(db: EventDatabase, tables: tuple[Any, Any]) -> _native.OcsfTables:
-    """What each event number means to the mapping, for the Rust builder: ``tables``
-    (:meth:`Mapping.tables`) and the event database's names and roles
-    (:data:`bsmtrail.derive.FORKS` and the others, by name)."""
-    classes, activities = tables
-    by_number = db.events.by_number
-    names = [(n, e.name) for n, e in by_number.items() if 0 <= n < 1 << 16]
-
-    def numbers(wanted: tuple[str, ...]) -> list[int]:
-        return [n for n, e in by_number.items() if e.name in wanted and 0 <= n < 1 << 16]
-
-    roles = {
-        "fork": numbers(FORKS),
-        "spawn": numbers(SPAWNS),
-        "kill": numbers(KILLS),
-        "to_peer": numbers(TO_PEER),
-        "rename": numbers(RENAMES),
-    }
-    described = [
-        (uid, name, cat, cat_name, list(acts.items()), list(CLASS_ATTRIBUTES[uid]))
-        for uid, (name, cat, cat_name, acts) in CLASSES.items()
-    ]
-    return _native.OcsfTables(
-        classes.tolist(), activities.tolist(), names, roles, described, OCSF_VERSION
-    )
 
 
 def from_records(
@@ -121,14 +89,6 @@ CLASS_NAMES = {
     1007: "process_activity",
     3002: "authentication",
     4001: "network_activity",
-}
-#: The attributes only some classes' events carry (the others every event has).
-CLASS_ATTRIBUTES: dict[int, tuple[str, ...]] = {
-    0: (),
-    1001: ("file", "file_result"),
-    1007: ("process",),
-    3002: ("user", "is_remote", "src_endpoint"),
-    4001: ("src_endpoint", "dst_endpoint"),
 }
 
 
@@ -193,11 +153,6 @@ class Converter(_Shapes):
 
     COLUMNS = tuple(COLUMNS)
     count_by = "class_uid"
-
-    def __init__(self, *, mapping: Mapping | None = None, events: EventsOption = None) -> None:
-        super().__init__(mapping=mapping, events=events)
-        #: The mapping and event database as the Rust builder takes them.
-        self.native = native_tables(self.db, self.tables)
 
     def shape(self, batch: Any) -> Any:
         return _native.ocsf_events(batch, self.native)

@@ -15,7 +15,11 @@ from .lazy import module
 if TYPE_CHECKING:
     from .events import EventDatabase
 
-__all__ = ["CLASSES", "Mapping", "load_mapping"]
+__all__ = ["CLASSES", "CLASS_ATTRIBUTES", "OCSF_VERSION", "Mapping", "load_mapping"]
+
+#: The OCSF release the events follow (``metadata.version``), whose classes and
+#: activities :data:`CLASSES` lists.
+OCSF_VERSION = "1.7.0"
 
 #: class_uid -> (class name, category_uid, category name, {activity_id: name}).
 CLASSES: dict[int, tuple[str, int, str, dict[int, str]]] = {
@@ -61,6 +65,16 @@ CLASSES: dict[int, tuple[str, int, str, dict[int, str]]] = {
         {1: "Open", 2: "Close", 3: "Reset", 4: "Fail", 5: "Refuse", 6: "Traffic", 7: "Listen"}
         | {99: "Other"},
     ),
+}
+
+
+#: The attributes only some classes' events carry (the others every event has).
+CLASS_ATTRIBUTES: dict[int, tuple[str, ...]] = {
+    0: (),
+    1001: ("file", "file_result"),
+    1007: ("process",),
+    3002: ("user", "is_remote", "src_endpoint"),
+    4001: ("src_endpoint", "dst_endpoint"),
 }
 
 

@@ -3,14 +3,16 @@ requires (``message``, ``datetime``, ``timestamp``, ``timestamp_desc``) and the 
 analyst filters on, each record's trail and byte offset among them.
 
 ``bsmtrail convert TRAIL... --format timesketch -o OUT.jsonl`` (or ``OUT.csv``) writes
-it; :func:`from_records` maps one records-view batch (Arrow compute, no row loop)."""
+it; :func:`from_records` maps one records-view batch (Arrow compute, no row loop, and the
+facts the shapes share: :attr:`bsmtrail.derive.Batch.facts`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _native
 from .arrays import iso_times, nth, text
-from .derive import Batch
+from .derive import Batch, native_tables
 from .derive import Converter as _Shapes
 from .lazy import module
 
@@ -42,6 +44,9 @@ COLUMNS = [
     "paths",
     "exec_args",
     "texts",
+    # Read by the facts the shapes share (bsmtrail.derive.Batch.facts).
+    "processes",
+    "sockets",
 ]
 
 
@@ -52,12 +57,14 @@ class Converter(_Shapes):
     COLUMNS = tuple(COLUMNS)
 
     def shape(self, batch: Any) -> Any:
-        return from_records(batch, self.db)
+        return from_records(batch, self.db, self.native)
 
 
-def from_records(batch: Any, db: EventDatabase) -> Any:
+def from_records(batch: Any, db: EventDatabase, native: _native.OcsfTables | None = None) -> Any:
     """One records-view batch (with :data:`COLUMNS`; ``label`` and ``*_name`` used when
-    present) as Timesketch rows, row for row."""
+    present) as Timesketch rows, row for row. ``native``: the tables the shared facts
+    are computed from (:func:`bsmtrail.derive.native_tables`; the package's mapping when
+    not given)."""
     pa, pc = module("pyarrow"), module("pyarrow.compute")
     names = batch.schema.names
 
@@ -68,7 +75,11 @@ def from_records(batch: Any, db: EventDatabase) -> Any:
         number = text(col(ids))
         return pc.coalesce(text(col(name)), number) if name in names else number
 
-    b = Batch(batch, None, db)
+    if native is None:
+        from .ocsf_map import load_mapping
+
+        native = native_tables(db, load_mapping().tables(db))
+    b = Batch(batch, native, db)
     millis = b.millis
     user = name_or_id("auid_name", "auid")
     args = b.command_line

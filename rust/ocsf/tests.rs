@@ -285,6 +285,62 @@ fn first_path(recs: &RecordBatch, row: usize) -> String {
 }
 
 #[test]
+fn the_shared_facts_are_the_ones_the_events_show() {
+    let t = tables();
+    let recs = records(&demo_trail(), 1 << 16).remove(0);
+    let ev = events(&recs, &t, None).unwrap();
+    let f = facts(&recs, &t).unwrap();
+    assert_eq!(f.num_rows(), recs.num_rows());
+    let fact = |name: &str| texts(&f, name);
+    let shown = |path: &str| texts(&ev, path);
+    assert_eq!(fact("class_uid"), shown("class_uid"));
+    assert_eq!(fact("activity_id"), shown("activity_id"));
+    // Where the event has a session (a subject), it says what the fact says.
+    let (remote, is_remote) = (fact("remote"), shown("actor.session.is_remote"));
+    for i in (0..recs.num_rows()).filter(|&i| !null_at(&ev, "actor.session", i)) {
+        assert_eq!(remote[i], is_remote[i], "row {i}");
+    }
+    for (i, class) in fact("class_uid").iter().enumerate() {
+        if class.as_deref() == Some("4001") {
+            assert_eq!(fact("dst_ip")[i], shown("dst_endpoint.ip")[i], "row {i}");
+            assert_eq!(
+                fact("dst_port")[i],
+                shown("dst_endpoint.port")[i],
+                "row {i}"
+            );
+            assert_eq!(fact("src_ip")[i], shown("src_endpoint.ip")[i], "row {i}");
+        }
+        if class.as_deref() == Some("1007") && fact("execs")[i].as_deref() == Some("true") {
+            assert_eq!(
+                fact("command_line")[i],
+                shown("process.cmd_line")[i],
+                "row {i}"
+            );
+            assert_eq!(
+                fact("path_name")[i],
+                shown("process.file.name")[i],
+                "row {i}"
+            );
+        }
+    }
+    // A kill's target and a connect's peer, by hand (demo.rs).
+    let kill = row_of(&recs, KILL, 0);
+    assert_eq!(fact("target_pid")[kill], shown("process.pid")[kill]);
+    assert!(fact("target_pid")[kill].is_some());
+    assert_eq!(fact("child_pid")[kill], None);
+    let connect = row_of(&recs, CONNECT, 0);
+    assert!(fact("dst_ip")[connect].is_some());
+    assert_eq!(fact("src_ip")[connect], None);
+    // posix_spawn makes a child: its pid is the return value.
+    let spawn = row_of(&recs, POSIX_SPAWN, 0);
+    assert_eq!(
+        fact("child_pid")[spawn],
+        texts(&recs, "return_value")[spawn]
+    );
+    assert_eq!(fact("child_pid")[spawn], shown("process.pid")[spawn]);
+}
+
+#[test]
 fn a_class_only_gets_its_own_attributes() {
     let t = tables();
     let recs = records(&demo_trail(), 1 << 16).remove(0);
@@ -445,6 +501,7 @@ proptest! {
         for b in read(&data, opts) {
             let ev = events(&b, &t, None).unwrap();
             prop_assert_eq!(ev.num_rows(), b.num_rows());
+            prop_assert_eq!(facts(&b, &t).unwrap().num_rows(), b.num_rows());
             check_parts(&b, &t);
         }
     }

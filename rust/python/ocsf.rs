@@ -82,6 +82,21 @@ fn ocsf_events<'py>(
     PyRecordBatch::new(out).into_pyarrow(py)
 }
 
+/// The facts every event shape derives alike from a records-view batch (`crate::ocsf::facts`).
+#[pyfunction]
+fn record_facts<'py>(
+    py: Python<'py>,
+    batch: &Bound<'py, PyAny>,
+    tables: &OcsfTables,
+) -> PyResult<Bound<'py, PyAny>> {
+    let batch = super::batch::import(batch)?;
+    let tables = Arc::clone(&tables.inner);
+    let out = py
+        .detach(|| ocsf::facts(&batch, &tables))
+        .map_err(to_pyerr)?;
+    PyRecordBatch::new(out).into_pyarrow(py)
+}
+
 /// One records-view batch's events for the Security Lake: `(class_uid, day, events)`
 /// for each class and UTC day (`YYYYMMDD`, `unknown`), sorted by both.
 #[pyfunction]
@@ -105,5 +120,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<OcsfTables>()?;
     m.add_function(wrap_pyfunction!(ocsf_events, m)?)?;
     m.add_function(wrap_pyfunction!(ocsf_lake_parts, m)?)?;
+    m.add_function(wrap_pyfunction!(record_facts, m)?)?;
     Ok(())
 }
