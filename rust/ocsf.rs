@@ -444,6 +444,9 @@ pub fn events(
         ),
     };
     let wants = |name: &str| wanted.map_or(true, |w| w.iter().any(|a| a == name));
+    // The facts do without process and socket tokens; an event says there were none.
+    column(batch, "processes")?;
+    column(batch, "sockets")?;
     Builder::new(batch, tables)?.build(&wants)
 }
 
@@ -472,15 +475,24 @@ struct Builder<'a> {
 }
 
 /// The records' columns the per-row facts read (`Builder::child_pid` and the others),
-/// typed once.
+/// typed once. The process and socket tokens are optional for the facts (a batch without
+/// them has no kill targets and no socket ends); the events need them.
 struct Sources<'a> {
     exec_args: Lists<'a>,
     arg_values: &'a StringArray,
     ret: &'a Int64Array,
-    processes: Lists<'a>,
+    processes: Option<Processes<'a>>,
+    sockets: Option<Sockets<'a>>,
+}
+
+struct Processes<'a> {
+    lists: Lists<'a>,
     procs: &'a StructArray,
-    proc_pid: &'a UInt32Array,
-    sockets: Lists<'a>,
+    pid: &'a UInt32Array,
+}
+
+struct Sockets<'a> {
+    lists: Lists<'a>,
     sock: &'a StructArray,
     kind: Text<'a>,
     laddr: Text<'a>,
@@ -492,23 +504,39 @@ struct Sources<'a> {
 impl<'a> Sources<'a> {
     fn new(batch: &'a RecordBatch) -> Result<Sources<'a>, ArrowError> {
         let exec_args = Lists::of(batch, "exec_args")?;
-        let processes = Lists::of(batch, "processes")?;
-        let sockets = Lists::of(batch, "sockets")?;
-        let procs = processes.structs("processes")?;
-        let sock = sockets.structs("sockets")?;
+        let processes = match batch.column_by_name("processes") {
+            None => None,
+            Some(_) => {
+                let lists = Lists::of(batch, "processes")?;
+                let procs = lists.structs("processes")?;
+                Some(Processes {
+                    pid: member_u32(procs, "pid")?,
+                    procs,
+                    lists,
+                })
+            }
+        };
+        let sockets = match batch.column_by_name("sockets") {
+            None => None,
+            Some(_) => {
+                let lists = Lists::of(batch, "sockets")?;
+                let sock = lists.structs("sockets")?;
+                Some(Sockets {
+                    kind: Text::of(member(sock, "kind")?.as_ref(), "sockets.kind")?,
+                    laddr: Text::of(member(sock, "laddr")?.as_ref(), "sockets.laddr")?,
+                    raddr: Text::of(member(sock, "raddr")?.as_ref(), "sockets.raddr")?,
+                    lport: member_u16(sock, "lport")?,
+                    rport: member_u16(sock, "rport")?,
+                    sock,
+                    lists,
+                })
+            }
+        };
         Ok(Sources {
             arg_values: exec_args.strings("exec_args")?,
             exec_args,
             ret: typed::<Int64Type>(batch, "return_value")?,
-            proc_pid: member_u32(procs, "pid")?,
-            procs,
             processes,
-            kind: Text::of(member(sock, "kind")?.as_ref(), "sockets.kind")?,
-            laddr: Text::of(member(sock, "laddr")?.as_ref(), "sockets.laddr")?,
-            raddr: Text::of(member(sock, "raddr")?.as_ref(), "sockets.raddr")?,
-            lport: member_u16(sock, "lport")?,
-            rport: member_u16(sock, "rport")?,
-            sock,
             sockets,
         })
     }
@@ -593,14 +621,14 @@ impl<'a> Builder<'a> {
 
     /// A kill's target: its first process token's pid.
     fn target_pid(&self, i: usize) -> Option<i64> {
-        let s = &self.src;
+        let p = self.src.processes.as_ref()?;
         if !self.is(i, role::KILL) {
             return None;
         }
-        s.processes
+        p.lists
             .nth(i, 0)
-            .filter(|&j| valid_at(s.procs, s.proc_pid, j))
-            .map(|j| i64::from(s.proc_pid.value(j)))
+            .filter(|&j| valid_at(p.procs, p.pid, j))
+            .map(|j| i64::from(p.pid.value(j)))
     }
 
     /// Records that load an image: exec args present, not a fork or a kill.
@@ -628,8 +656,10 @@ impl<'a> Builder<'a> {
     /// destination), else the local end of a bind or listen, or the peer an accept took
     /// (the source). A port only with its address.
     fn ends(&self, i: usize) -> Ends<'a> {
-        let s = &self.src;
-        let Some(j) = s.sockets.nth(i, 0).filter(|&j| s.sock.is_valid(j)) else {
+        let Some(s) = self.src.sockets.as_ref() else {
+            return (None, None, None, None);
+        };
+        let Some(j) = s.lists.nth(i, 0).filter(|&j| s.sock.is_valid(j)) else {
             return (None, None, None, None);
         };
         let kind = s.kind.get(j).unwrap_or("");
@@ -1151,7 +1181,8 @@ impl<'a> Builder<'a> {
 /// another machine; null without an address); `execs` (the record loads an image);
 /// `child_pid` (a fork's or spawn's new process); `target_pid` (a kill's); `command_line`
 /// (the exec args joined by spaces); `path_name` (the first path's last component); and
-/// the first socket token's ends, `src_ip`, `src_port`, `dst_ip`, `dst_port`.
+/// the first socket token's ends, `src_ip`, `src_port`, `dst_ip`, `dst_port`. A batch
+/// without `processes` or `sockets` columns has no kill targets or socket ends.
 pub fn facts(batch: &RecordBatch, tables: &Tables) -> Result<RecordBatch, ArrowError> {
     let b = Builder::new(batch, tables)?;
     let n = b.n;

@@ -44,9 +44,6 @@ COLUMNS = [
     "paths",
     "exec_args",
     "texts",
-    # Read by the facts the shapes share (bsmtrail.derive.Batch.facts).
-    "processes",
-    "sockets",
 ]
 
 

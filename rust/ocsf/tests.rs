@@ -341,6 +341,31 @@ fn the_shared_facts_are_the_ones_the_events_show() {
 }
 
 #[test]
+fn facts_do_without_process_and_socket_tokens_and_events_do_not() {
+    let t = tables();
+    let recs = records(&demo_trail(), 1 << 16).remove(0);
+    let all = facts(&recs, &t).unwrap();
+    let keep: Vec<usize> = (0..recs.num_columns())
+        .filter(|&k| !["processes", "sockets"].contains(&recs.schema().field(k).name().as_str()))
+        .collect();
+    let fewer = recs.project(&keep).unwrap();
+    let some = facts(&fewer, &t).unwrap();
+    for f in all.schema().fields() {
+        let name = f.name().as_str();
+        let want = match name {
+            "target_pid" | "src_ip" | "src_port" | "dst_ip" | "dst_port" => {
+                vec![None; recs.num_rows()]
+            }
+            _ => texts(&all, name),
+        };
+        assert_eq!(texts(&some, name), want, "{name}");
+    }
+    assert!(texts(&all, "target_pid").iter().any(Option::is_some));
+    assert!(texts(&all, "dst_ip").iter().any(Option::is_some));
+    assert!(events(&fewer, &t, None).is_err());
+}
+
+#[test]
 fn a_class_only_gets_its_own_attributes() {
     let t = tables();
     let recs = records(&demo_trail(), 1 << 16).remove(0);
