@@ -444,10 +444,11 @@ pub fn events(
         ),
     };
     let wants = |name: &str| wanted.map_or(true, |w| w.iter().any(|a| a == name));
-    // The facts do without process and socket tokens; an event says there were none.
+    let builder = Builder::new(batch, tables)?;
+    // The facts do without process and socket tokens; an event would say there were none.
     column(batch, "processes")?;
     column(batch, "sockets")?;
-    Builder::new(batch, tables)?.build(&wants)
+    builder.build(&wants)
 }
 
 /// A batch's records, read once, and what is derived from them row by row.

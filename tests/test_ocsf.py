@@ -414,7 +414,7 @@ def test_a_batch_that_is_not_records_is_a_value_error_naming_the_column() -> Non
 
     conv = ocsf.Converter()
     missing = pa.RecordBatch.from_pydict({"event": pa.array([1, 2], pa.uint16())})
-    with pytest.raises(ValueError, match="processes"):
+    with pytest.raises(ValueError, match="tid_addr"):
         ocsf.from_records(missing, db=conv.db, tables=conv.tables)
     wrong = pa.RecordBatch.from_pydict({"event": pa.array([1, 2], pa.int32())})
     with pytest.raises(ValueError, match='"event" is not UInt16'):
