@@ -122,6 +122,13 @@ impl Tables {
     fn class_index(&self, uid: i32) -> Option<usize> {
         self.classes.iter().position(|c| c.uid == uid)
     }
+
+    /// The described class `uid` (an error for a class the tables do not describe).
+    fn described(&self, uid: i32) -> Result<&Class, ArrowError> {
+        self.class_index(uid)
+            .map(|k| &self.classes[k])
+            .ok_or_else(|| ArrowError::InvalidArgumentError(format!("no class {uid}")))
+    }
 }
 
 // -- reading the records' columns ---------------------------------------------------------
@@ -435,13 +442,7 @@ pub fn events(
 ) -> Result<RecordBatch, ArrowError> {
     let wanted: Option<&[String]> = match only_class {
         None => None,
-        Some(c) => Some(
-            &tables
-                .class_index(c)
-                .map(|k| &tables.classes[k])
-                .ok_or_else(|| ArrowError::InvalidArgumentError(format!("no class {c}")))?
-                .attributes,
-        ),
+        Some(c) => Some(&tables.described(c)?.attributes),
     };
     let wants = |name: &str| wanted.map_or(true, |w| w.iter().any(|a| a == name));
     let builder = Builder::new(batch, tables)?;
@@ -1242,14 +1243,15 @@ pub fn lake_parts(
     batch: &RecordBatch,
     tables: &Tables,
 ) -> Result<Vec<(i32, String, RecordBatch)>, ArrowError> {
+    // Every event built once, then each group's rows of its class's columns taken.
+    let all = events(batch, tables, None)?;
+    let class = all.column(0).as_primitive::<Int32Type>();
     let time = typed::<TimestampMillisecondType>(batch, "time")?;
-    let event = typed::<UInt16Type>(batch, "event")?;
     let mut groups: Map<(i32, Option<i64>), Vec<u32>> = Map::default();
     for i in 0..batch.num_rows() {
-        let number = if event.is_valid(i) { event.value(i) } else { 0 };
         let day = time.is_valid(i).then(|| time.value(i).div_euclid(DAY_MS));
         groups
-            .entry((tables.class[number as usize], day))
+            .entry((class.value(i), day))
             .or_default()
             .push(i as u32);
     }
@@ -1267,8 +1269,6 @@ pub fn lake_parts(
         })
         .collect();
     named.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    // Every event built once, then each group's rows of its class's columns taken.
-    let all = events(batch, tables, None)?;
     let whole = named.len() == 1;
     named
         .into_iter()
@@ -1288,11 +1288,7 @@ pub fn lake_parts(
 /// The indexes of the columns of `schema` (an events schema) that events of `class`
 /// carry: every column but the class-only ones of other classes.
 fn class_columns(schema: &Schema, tables: &Tables, class: i32) -> Result<Vec<usize>, ArrowError> {
-    let mine = &tables
-        .class_index(class)
-        .map(|k| &tables.classes[k])
-        .ok_or_else(|| ArrowError::InvalidArgumentError(format!("no class {class}")))?
-        .attributes;
+    let mine = &tables.described(class)?.attributes;
     let only: Vec<&String> = tables.classes.iter().flat_map(|c| &c.attributes).collect();
     Ok(schema
         .fields()

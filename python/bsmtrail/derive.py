@@ -89,12 +89,18 @@ TO_PEER = ("AUE_CONNECT", "AUE_CONNECTAT")
 RENAMES = ("AUE_RENAME", "AUE_RENAMEAT", "AUE_LINK", "AUE_LINKAT", "AUE_SYMLINK", "AUE_SYMLINKAT")
 
 
-def native_tables(db: EventDatabase, tables: tuple[Any, Any]) -> _native.OcsfTables:
+def native_tables(
+    db: EventDatabase,
+    tables: tuple[Any, Any] | None = None,
+    mapping: Mapping | None = None,
+) -> _native.OcsfTables:
     """What each event number means, for the Rust builder: ``tables``
-    (:meth:`~bsmtrail.ocsf_map.Mapping.tables`: class and activity), the event
-    database's names, the events of each role (:data:`FORKS` and the others, by name)
-    and the OCSF classes (:data:`~bsmtrail.ocsf_map.CLASSES`, with their own
-    attributes)."""
+    (:meth:`~bsmtrail.ocsf_map.Mapping.tables`: class and activity; when None, those of
+    ``mapping``, by default the package's), the event database's names, the events of
+    each role (:data:`FORKS` and the others, by name) and the OCSF classes
+    (:data:`~bsmtrail.ocsf_map.CLASSES`, with their own attributes)."""
+    if tables is None:
+        tables = (mapping or load_mapping()).tables(db)
     classes, activities = tables
     by_number = db.events.by_number
     names = [(n, e.name) for n, e in by_number.items() if 0 <= n < 1 << 16]

@@ -140,12 +140,9 @@ def from_records(
     (:func:`bsmtrail.derive.native_tables`, made from ``tables`` when not given) is what
     the facts the shapes share are computed from."""
     from .events import load_events  # the event tables: only when documents are built
-    from .ocsf_map import load_mapping
 
     db = db if db is not None else load_events(None)
-    if tables is None:
-        tables = (mapping or load_mapping()).tables(db)
-    b = Batch(batch, native if native is not None else native_tables(db, tables), db)
+    b = Batch(batch, native if native is not None else native_tables(db, tables, mapping), db)
     pa, pc = b.pa, b.pc
     cols: dict[str, Any] = {
         # Required: the epoch for a record whose time is not one (bsm.time_invalid).

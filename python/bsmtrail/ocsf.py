@@ -77,9 +77,7 @@ def from_records(
     from .events import load_events  # the event tables: only when events are built
 
     db = db if db is not None else load_events(None)
-    if tables is None:
-        tables = (mapping or load_mapping()).tables(db)
-    return _native.ocsf_events(batch, native_tables(db, tables), only_class)
+    return _native.ocsf_events(batch, native_tables(db, tables, mapping), only_class)
 
 
 #: OCSF's own names of the classes: the Parquet layout's directories.

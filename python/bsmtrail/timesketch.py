@@ -72,11 +72,7 @@ def from_records(batch: Any, db: EventDatabase, native: _native.OcsfTables | Non
         number = text(col(ids))
         return pc.coalesce(text(col(name)), number) if name in names else number
 
-    if native is None:
-        from .ocsf_map import load_mapping
-
-        native = native_tables(db, load_mapping().tables(db))
-    b = Batch(batch, native, db)
+    b = Batch(batch, native if native is not None else native_tables(db), db)
     millis = b.millis
     user = name_or_id("auid_name", "auid")
     args = b.command_line

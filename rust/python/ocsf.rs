@@ -3,6 +3,8 @@
 
 use super::errors::arrow_to_pyerr as to_pyerr;
 use crate::ocsf::{self, role, Class};
+use arrow_array::RecordBatch;
+use arrow_schema::ArrowError;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3_arrow::PyRecordBatch;
@@ -74,12 +76,20 @@ fn ocsf_events<'py>(
     tables: &OcsfTables,
     only_class: Option<i32>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let batch = super::batch::import(batch)?;
-    let tables = Arc::clone(&tables.inner);
-    let out = py
-        .detach(|| ocsf::events(&batch, &tables, only_class))
-        .map_err(to_pyerr)?;
+    let out = run(py, batch, tables, |b, t| ocsf::events(b, t, only_class))?;
     PyRecordBatch::new(out).into_pyarrow(py)
+}
+
+/// `work` on the record batch `batch` holds and the tables, without the GIL.
+fn run<T: Send>(
+    py: Python<'_>,
+    batch: &Bound<'_, PyAny>,
+    tables: &OcsfTables,
+    work: impl FnOnce(&RecordBatch, &ocsf::Tables) -> Result<T, ArrowError> + Send,
+) -> PyResult<T> {
+    let batch = super::batch::import(batch)?;
+    let tables = &*tables.inner;
+    py.detach(|| work(&batch, tables)).map_err(to_pyerr)
 }
 
 /// The facts every event shape derives alike from a records-view batch (`crate::ocsf::facts`).
@@ -89,11 +99,7 @@ fn record_facts<'py>(
     batch: &Bound<'py, PyAny>,
     tables: &OcsfTables,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let batch = super::batch::import(batch)?;
-    let tables = Arc::clone(&tables.inner);
-    let out = py
-        .detach(|| ocsf::facts(&batch, &tables))
-        .map_err(to_pyerr)?;
+    let out = run(py, batch, tables, ocsf::facts)?;
     PyRecordBatch::new(out).into_pyarrow(py)
 }
 
@@ -105,11 +111,7 @@ fn ocsf_lake_parts<'py>(
     batch: &Bound<'py, PyAny>,
     tables: &OcsfTables,
 ) -> PyResult<Vec<(i32, String, Bound<'py, PyAny>)>> {
-    let batch = super::batch::import(batch)?;
-    let tables = Arc::clone(&tables.inner);
-    let parts = py
-        .detach(|| ocsf::lake_parts(&batch, &tables))
-        .map_err(to_pyerr)?;
+    let parts = run(py, batch, tables, ocsf::lake_parts)?;
     parts
         .into_iter()
         .map(|(class, day, events)| Ok((class, day, PyRecordBatch::new(events).into_pyarrow(py)?)))
